@@ -1,0 +1,81 @@
+"""The project's own error tree.
+
+Library exceptions (smtplib, sendgrid, mjml, premailer, SQLAlchemy, YAML) never leave the module
+that calls the library: they are translated into one of these, whose message says what the user
+can do. The CLI prints ``str(error)`` as one line and exits 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class NewsletterError(Exception):
+    """Base of every error a user can cause or fix. The message is one actionable line."""
+
+
+class ConfigError(NewsletterError):
+    """Bad or missing configuration (file, environment, secret)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about an input file: where, what, and how to fix it."""
+
+    path: str
+    line: int
+    message: str
+    severity: str = "error"  # "error" | "warning"
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.severity}: {self.message}"
+
+
+class IssueFileError(NewsletterError):
+    """An issue file that cannot be used; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        errors = [p for p in problems if p.severity == "error"]
+        first = errors[0] if errors else problems[0]
+        more = f" (and {len(errors) - 1} more; run `newsletter check`)" if len(errors) > 1 else ""
+        super().__init__(f"{first}{more}")
+
+
+class RenderError(NewsletterError):
+    """A template or the MJML/CSS pipeline failed."""
+
+
+class StoreError(NewsletterError):
+    """The database is unreachable, or a stored object is missing (unknown list, address...)."""
+
+
+class ImportFileError(NewsletterError):
+    """A CSV file that cannot be imported at all (unreadable, no email column)."""
+
+
+class TokenError(NewsletterError):
+    """A signed token that is forged, altered, expired or for someone else."""
+
+
+class SendError(NewsletterError):
+    """A send that cannot start or must stop (empty audience, unfinished send, cancelled...)."""
+
+
+# --- delivery: the backend contract's closed family -------------------------------------------
+
+
+class DeliveryError(NewsletterError):
+    """Base of errors raised by delivery backends."""
+
+
+class BackendConfigError(DeliveryError):
+    """Fatal for the whole send: bad API key (401/403), missing secret, unreachable host."""
+
+
+class TransientDeliveryError(DeliveryError):
+    """Worth retrying with backoff: 429, 5xx, SMTP 4xx, dropped connection, timeout before send."""
+
+
+class AmbiguousDeliveryError(DeliveryError):
+    """The request may or may not have been delivered (timeout after sending): mark `unknown`."""

@@ -1,0 +1,82 @@
+"""Shared fixtures. Area-specific fixtures live in tests/support/*.py, loaded as plugins here."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+pytest_plugins = sorted(
+    f"tests.support.{p.stem}"
+    for p in (ROOT / "tests" / "support").glob("*.py")
+    if p.stem != "__init__"
+)
+
+_ENV_PREFIXES = ("NEWSLETTER_",)
+_ENV_NAMES = ("DATABASE_URL", "SENDGRID_API_KEY")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's own configuration or secrets."""
+    for name in list(os.environ):
+        if name.startswith(_ENV_PREFIXES) or name in _ENV_NAMES:
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project folder as the working directory."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _postgres_base_url() -> str | None:
+    return os.environ.get("TEST_DATABASE_URL") or None
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """A fresh, empty database: a SQLite file, or a private schema on the PostgreSQL server
+    named by TEST_DATABASE_URL (dropped afterwards, so no test sees another's data)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    base = _postgres_base_url()
+    if not base:
+        if os.environ.get("NEWSLETTER_TEST_REQUIRE_POSTGRES"):
+            pytest.fail("NEWSLETTER_TEST_REQUIRE_POSTGRES is set but TEST_DATABASE_URL is not")
+        pytest.skip(
+            "PostgreSQL tests need TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/test)"
+        )
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(base, autocommit=True)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("NEWSLETTER_TEST_REQUIRE_POSTGRES"):
+            pytest.fail(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc}")
+        pytest.skip(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc}")
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.close()
+
+
+@pytest.fixture
+def engine(database_url: str):
+    """A migrated engine on `database_url`."""
+    from newsletter.db import make_engine
+
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()

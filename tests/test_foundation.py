@@ -1,0 +1,86 @@
+"""Configuration, the database layer and migrations."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, select
+
+from newsletter import db
+from newsletter.config import load_settings, masked
+from newsletter.errors import ConfigError
+from newsletter.migrations import HEAD, STEPS, current_version, upgrade
+
+
+def test_defaults_work_without_any_configuration(workdir):
+    s = load_settings()
+    assert s.backend == "outbox"
+    assert s.effective_database_url == "sqlite:///newsletter.db"
+    assert "postal_address" in s.defaults_used()
+
+
+def test_file_then_environment_override(workdir):
+    (workdir / "newsletter.toml").write_text(
+        'site_url = "https://news.example.org"\nsmtp_port = 2525\n'
+    )
+    s = load_settings(env={"NEWSLETTER_SMTP_PORT": "587"})
+    assert s.site_url == "https://news.example.org"
+    assert s.sources["site_url"].endswith("newsletter.toml")
+    assert s.smtp_port == 587 and s.sources["smtp_port"] == "env NEWSLETTER_SMTP_PORT"
+
+
+def test_secret_in_file_is_refused(workdir):
+    (workdir / "newsletter.toml").write_text('sendgrid_api_key = "SG.x"\n')
+    with pytest.raises(ConfigError, match="SENDGRID_API_KEY"):
+        load_settings(env={})
+
+
+def test_unknown_setting_suggests_the_right_one(workdir):
+    (workdir / "newsletter.toml").write_text('site_ulr = "x"\n')
+    with pytest.raises(ConfigError, match="did you mean 'site_url'"):
+        load_settings(env={})
+
+
+def test_secrets_are_masked():
+    s = load_settings(
+        env={"SENDGRID_API_KEY": "SG.abcdefghijklmnop", "DATABASE_URL": "postgresql://u:pw@h/d"}
+    )
+    shown = {name: value for name, value, _ in masked(s)}
+    assert "abcdefghijkl" not in shown["sendgrid_api_key"]
+    assert "pw" not in shown["database_url"]
+
+
+def test_fresh_database_is_at_head(engine):
+    with engine.connect() as conn:
+        assert current_version(conn) == HEAD
+        names = set(inspect(conn).get_table_names())
+    assert {"lists", "subscribers", "memberships", "suppressions", "sends", "deliveries"} <= names
+
+
+def test_upgrade_keeps_data_from_an_old_version(database_url):
+    engine = db.make_engine(database_url, upgrade=False)
+    upgrade(engine, target=1)
+    now = db.now()
+    with engine.begin() as conn:
+        conn.execute(db.lists.insert().values(slug="weekly", name="Weekly", created_at=now))
+        conn.execute(
+            db.subscribers.insert().values(
+                email="Ann@Example.com",
+                email_key="Ann@example.com",
+                name="Ann",
+                attributes={"city": "Oslo"},
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    with engine.connect() as conn:
+        assert current_version(conn) == 1
+        assert not inspect(conn).has_table("deliveries")
+    applied = upgrade(engine)
+    assert [a.split(":")[0] for a in applied] == [str(n) for n, _, _ in STEPS[1:]]
+    with engine.connect() as conn:
+        assert current_version(conn) == HEAD
+        row = conn.execute(select(db.subscribers)).one()
+        assert (row.email, row.name, row.attributes) == ("Ann@Example.com", "Ann", {"city": "Oslo"})
+        assert conn.execute(select(db.lists.c.slug)).scalar_one() == "weekly"
+    assert upgrade(engine) == []
+    engine.dispose()
