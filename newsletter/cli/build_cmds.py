@@ -1,0 +1,259 @@
+"""`newsletter build` (email.html, email.txt, web.html, sample.eml) and `newsletter preview`."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from newsletter.cli import cli, settings_from
+from newsletter.errors import IssueFileError, NewsletterError, Problem
+
+if TYPE_CHECKING:
+    from newsletter import models
+    from newsletter.config import Settings
+
+SAMPLE_NAME = "Sample Reader"
+SAMPLE_EMAIL = "reader@example.com"
+PACKAGED_ISSUES = Path(__file__).resolve().parent.parent / "default_issue"
+
+
+def resolve_issue(ref: str, settings: Settings) -> Path:
+    """ISSUE is a path, or an issue id in settings.issues_dir (or the packaged sample)."""
+    candidates = [Path(ref), Path(settings.issues_dir) / f"{ref}.md", PACKAGED_ISSUES / f"{ref}.md"]
+    for path in candidates:
+        if path.is_file():
+            return path
+    fix = f"give a file path or the id of a file in {settings.issues_dir}/"
+    raise IssueFileError([Problem(ref, 0, f"no such issue: {fix} (e.g. 2019-03-01-hanoi-summit)")])
+
+
+def sample_recipient(settings: Settings, issue_id: str) -> models.Recipient:
+    from newsletter import models
+
+    site = settings.site_url.rstrip("/")
+    return models.Recipient(
+        email=SAMPLE_EMAIL,
+        name=SAMPLE_NAME,
+        unsubscribe_url=f"{site}/unsubscribe/SAMPLE-TOKEN",
+        preferences_url=f"{site}/preferences/SAMPLE-TOKEN",
+        view_url=f"{site}/issues/{issue_id}/",
+        unsubscribe_mailto=f"mailto:{settings.effective_unsubscribe_mailto}?subject=unsubscribe",
+    )
+
+
+def sample_eml(rendered: models.RenderedIssue, settings: Settings) -> bytes:
+    """A complete multipart/alternative message to the sample recipient (stdlib, built once)."""
+    from email.message import EmailMessage
+    from email.policy import SMTP
+    from email.utils import formataddr, formatdate, make_msgid
+
+    from newsletter.render import personalise
+
+    recipient = sample_recipient(settings, rendered.issue_id)
+    final = personalise(rendered, recipient)
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = formataddr((settings.sender_name, settings.sender_address))
+    msg["To"] = formataddr((recipient.name, recipient.email))
+    if settings.reply_to:
+        msg["Reply-To"] = settings.reply_to
+    msg["Subject"] = final.subject
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = make_msgid(domain=settings.sender_domain)
+    msg["List-Unsubscribe"] = f"<{recipient.unsubscribe_url}>, <{recipient.unsubscribe_mailto}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(final.text, charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(final.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg.as_bytes()
+
+
+def build_issue(path: Path, settings: Settings, out_dir: Path) -> tuple[Path, models.RenderedIssue]:
+    """Render and write DIR/<id>/ atomically: a temp folder renamed into place at the end."""
+    from newsletter.issues import read_issue
+    from newsletter.render import render_issue
+
+    issue = read_issue(path)
+    rendered = render_issue(issue, settings)
+    files = {
+        "email.html": rendered.html.encode(),
+        "email.txt": rendered.text.encode(),
+        "web.html": rendered.web_html.encode(),
+        "sample.eml": sample_eml(rendered, settings),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / issue.id
+    tmp = Path(tempfile.mkdtemp(prefix=f".{issue.id}.", dir=out_dir))
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+        tmp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{issue.id}.old.", dir=out_dir))
+            target.rename(old / "x")
+            tmp.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target, rendered
+
+
+@cli.command()
+@click.argument("issue")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Output folder (default: output_dir setting, 'dist').",
+)
+@click.pass_context
+def build(ctx: click.Context, issue: str, out: str | None) -> None:
+    """Write email.html, email.txt, web.html and sample.eml for ISSUE (a path or an issue id)."""
+    from newsletter.render import GMAIL_CLIP_BYTES
+
+    settings = settings_from(ctx)
+    target, rendered = build_issue(
+        resolve_issue(issue, settings), settings, Path(out or settings.output_dir)
+    )
+    size = len(rendered.html.encode())
+    click.echo(f"built {rendered.issue_id} -> {target}/")
+    for name in ("email.html", "email.txt", "web.html", "sample.eml"):
+        click.echo(f"  {target / name}")
+    verdict = "ok" if size <= GMAIL_CLIP_BYTES else "TOO BIG: Gmail will clip it"
+    click.echo(
+        f"email.html: {size:,} bytes of the {GMAIL_CLIP_BYTES:,}-byte Gmail limit "
+        f"({size * 100 // GMAIL_CLIP_BYTES}%, {verdict})"
+    )
+    defaults = settings.defaults_used()
+    shown = [
+        d
+        for d in (
+            "site_url",
+            "sender_name",
+            "sender_address",
+            "postal_address",
+            "templates_dir",
+            "output_dir",
+        )
+        if d in defaults
+    ]
+    if shown:
+        click.echo(
+            "defaults used (set them in newsletter.toml or NEWSLETTER_<KEY>): "
+            + ", ".join(f"{k}={getattr(settings, k)!r}" for k in shown)
+        )
+
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Preview: {id}</title>
+<style>body{{margin:0;font:14px sans-serif;background:#e5e7eb}}nav{{padding:8px;text-align:center}}
+button{{font:inherit;padding:4px 12px}}iframe{{display:block;margin:0 auto;border:0;background:#fff;
+height:calc(100vh - 48px)}}</style></head><body><nav>
+<button onclick="w(700)">Desktop (700 px)</button> <button onclick="w(375)">Mobile (375 px)</button>
+<a href="/email.txt">text part</a> <a href="/web.html">web page</a></nav>
+<iframe id="f" title="email preview" src="/email.html" style="width:700px"></iframe><script>
+function w(px){{document.getElementById('f').style.width=px+'px'}}
+let v=null;setInterval(async()=>{{const r=await fetch('/version');const t=await r.text();
+if(v!==null&&t!==v)document.getElementById('f').contentWindow.location.reload();v=t;}},700);
+</script></body></html>"""
+
+
+class _Preview:
+    """Rebuilds in memory whenever the issue file or a template changes (polls mtimes)."""
+
+    def __init__(self, path: Path, settings: Settings):
+        self.path, self.settings = path, settings
+        self.version, self.pages, self.stamp = 0, {}, ()
+        self.lock = threading.Lock()
+
+    def _stamp(self) -> tuple:
+        from newsletter.render import DEFAULT_TEMPLATES
+
+        files = [
+            self.path,
+            *Path(self.settings.templates_dir).glob("**/*"),
+            *DEFAULT_TEMPLATES.glob("**/*"),
+        ]
+        return tuple((str(f), f.stat().st_mtime_ns) for f in files if f.is_file())
+
+    def refresh(self) -> str | None:
+        stamp = self._stamp()
+        if stamp == self.stamp:
+            return None
+        self.stamp = stamp
+        from newsletter.issues import read_issue
+        from newsletter.render import personalise, render_issue
+
+        try:
+            rendered = render_issue(read_issue(self.path), self.settings)
+            final = personalise(rendered, sample_recipient(self.settings, rendered.issue_id))
+            pages = {
+                "/email.html": ("text/html", final.html),
+                "/email.txt": ("text/plain", final.text),
+                "/web.html": ("text/html", rendered.web_html),
+            }
+            note = f"rebuilt {rendered.issue_id}"
+        except NewsletterError as exc:
+            pages = {
+                k: ("text/plain", f"error: {exc}")
+                for k in ("/email.html", "/email.txt", "/web.html")
+            }
+            note = f"error: {exc}"
+        with self.lock:
+            self.pages = {**pages, "/": ("text/html", _PAGE.format(id=self.path.stem))}
+            self.version += 1
+        return note
+
+
+@cli.command()
+@click.argument("issue")
+@click.option("--port", default=8025, show_default=True, help="Port on 127.0.0.1.")
+@click.pass_context
+def preview(ctx: click.Context, issue: str, port: int) -> None:
+    """Serve ISSUE's email on 127.0.0.1 with a desktop/mobile switch; rebuild on change."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    settings = settings_from(ctx)
+    state = _Preview(resolve_issue(issue, settings), settings)
+    click.echo(state.refresh())
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            with state.lock:
+                page = (
+                    ("text/plain", str(state.version))
+                    if self.path == "/version"
+                    else state.pages.get(self.path.split("?")[0])
+                )
+            if page is None:
+                self.send_error(404)
+                return
+            body = page[1].encode()
+            self.send_response(200)
+            self.send_header("Content-Type", f"{page[0]}; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    click.echo(f"previewing on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C stops)")
+    try:
+        while True:
+            time.sleep(0.5)
+            note = state.refresh()
+            if note:
+                click.echo(note)
+    finally:
+        server.shutdown()

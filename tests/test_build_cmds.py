@@ -1,0 +1,93 @@
+"""`newsletter build` and the preview rebuild loop, through the click runner."""
+
+from __future__ import annotations
+
+import email
+import os
+import shutil
+from email import policy
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from newsletter.cli import cli
+from newsletter.cli.build_cmds import _Preview
+from newsletter.config import Settings
+
+SAMPLE = Path(__file__).resolve().parent.parent / "issues" / "2019-03-01-hanoi-summit.md"
+FILES = ("email.html", "email.txt", "web.html", "sample.eml")
+
+
+def _project(workdir: Path) -> Path:
+    (workdir / "issues").mkdir()
+    return Path(shutil.copy(SAMPLE, workdir / "issues" / SAMPLE.name))
+
+
+def test_build_writes_the_four_files_and_reports_size_and_defaults(workdir):
+    path = _project(workdir)
+    result = CliRunner().invoke(cli, ["build", str(path), "--out", "out"])
+    assert result.exit_code == 0, result.output
+    target = workdir / "out" / SAMPLE.stem
+    assert sorted(p.name for p in target.iterdir()) == sorted(FILES)
+    assert "102,000-byte Gmail limit" in result.output
+    assert str(Path("out") / SAMPLE.stem) in result.output
+    assert "defaults used" in result.output and "postal_address" in result.output
+    assert [p.name for p in (workdir / "out").iterdir()] == [SAMPLE.stem]  # no temp leftovers
+
+    msg = email.message_from_bytes((target / "sample.eml").read_bytes(), policy=policy.default)
+    assert msg.get_content_type() == "multipart/alternative"
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "/unsubscribe/" in msg["List-Unsubscribe"] and "mailto:" in msg["List-Unsubscribe"]
+    assert msg["From"].addresses[0].addr_spec == Settings().sender_address
+    html_part = msg.get_body(("html",)).get_content()
+    text_part = msg.get_body(("plain",)).get_content()
+    assert "Hi Sample Reader," in html_part and "Hi Sample Reader," in text_part
+    assert "__NL_" not in html_part + text_part + msg["Subject"]
+
+
+def test_build_by_id_into_the_default_output_dir(workdir):
+    _project(workdir)
+    result = CliRunner().invoke(cli, ["build", SAMPLE.stem])
+    assert result.exit_code == 0, result.output
+    assert (workdir / "dist" / SAMPLE.stem / "email.html").is_file()
+
+
+def test_build_unknown_issue_is_one_clear_error(workdir):
+    result = CliRunner().invoke(cli, ["build", "no-such-issue"])
+    assert result.exit_code == 1
+    assert "no such issue" in result.output
+
+
+def test_failed_build_leaves_previous_output_untouched(workdir):
+    path = _project(workdir)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["build", str(path)]).exit_code == 0
+    target = workdir / "dist" / SAMPLE.stem
+    before = {name: (target / name).read_bytes() for name in FILES}
+    (workdir / "templates").mkdir()
+    (workdir / "templates" / "email.txt.j2").write_text("{% broken")
+    result = runner.invoke(cli, ["build", str(path)])
+    assert result.exit_code == 1 and "email.txt.j2" in result.output
+    assert {name: (target / name).read_bytes() for name in FILES} == before
+    assert [p.name for p in (workdir / "dist").iterdir()] == [SAMPLE.stem]
+
+
+def test_preview_rebuilds_when_the_issue_or_a_template_changes(workdir):
+    path = _project(workdir)
+    state = _Preview(path, Settings())
+    assert state.refresh().startswith("rebuilt")
+    assert state.refresh() is None  # nothing changed
+    assert "Hi Sample Reader," in state.pages["/email.html"][1]
+
+    path.write_text(path.read_text().replace("## The groundwork was never done",
+                                             "## The groundwork was skipped"))
+    os.utime(path, ns=(1, 2_000_000_000_000_000_000))
+    assert state.refresh().startswith("rebuilt")
+    assert "The groundwork was skipped" in state.pages["/email.html"][1]
+
+    (workdir / "templates").mkdir()
+    (workdir / "templates" / "email.txt.j2").write_text(
+        "PREVIEWED {{ settings.postal_address }} {{ unsubscribe_url }}")
+    assert state.refresh().startswith("rebuilt")
+    assert state.pages["/email.txt"][1].startswith("PREVIEWED")
+    assert state.version == 3
