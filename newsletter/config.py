@@ -60,6 +60,7 @@ class Settings:
     # Web app
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    web_trusted_proxies: int = 0  # reverse proxies in front of the app (X-Forwarded-For hops)
     # Secrets (environment only)
     database_url: str = ""
     sendgrid_api_key: str = ""

@@ -1,0 +1,105 @@
+"""`newsletter send-due` (for cron) and `newsletter schedule`."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from newsletter.cli import cli, engine_from, settings_from
+from newsletter.errors import ConfigError
+
+
+def _now(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"--now: {value!r} is not an ISO 8601 time (e.g. 2019-03-01T14:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        raise ConfigError(f"--now: {value!r} has no timezone; add Z or an offset like +01:00")
+    return moment.astimezone(UTC)
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@cli.command("send-due")
+@click.option(
+    "--issues",
+    "issues_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of issue files (default: issues_dir setting).",
+)
+@click.option("--now", "now_text", default=None, help="Pretend it is this time (ISO 8601).")
+@click.option("--dry-run", is_flag=True, help="Say what would go out; send nothing.")
+@click.option(
+    "--max-late",
+    default=None,
+    help="Never start an issue more than this past its send_at (default: max_late, 24h).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Also report issues with nothing to do.")
+@click.pass_context
+def send_due_cmd(
+    ctx: click.Context,
+    issues_dir: str | None,
+    now_text: str | None,
+    dry_run: bool,
+    max_late: str | None,
+    verbose: bool,
+) -> None:
+    """Send every issue whose send_at has passed, once. Meant for cron: silent when idle."""
+    from newsletter import schedule
+
+    settings = settings_from(ctx)
+    now = _now(now_text)
+    late = schedule.parse_duration(
+        max_late or settings.max_late, "--max-late" if max_late else "max_late"
+    )
+    folder = Path(issues_dir or settings.issues_dir)
+    engine = engine_from(ctx)
+    entries = schedule.plan(engine, settings, folder, now, late)
+
+    def log(line: str, problem: bool) -> None:
+        click.echo(f"{_stamp()} send-due: {line}", err=problem)
+
+    ok = schedule.send_due(engine, settings, entries, dry_run=dry_run, log=log, verbose=verbose)
+    if verbose and not entries:
+        log(f"no scheduled issues in {folder}", False)
+    if not ok:
+        sys.exit(1)
+
+
+@cli.command("schedule")
+@click.option("--issues", "issues_dir", type=click.Path(file_okay=False), default=None)
+@click.option("--now", "now_text", default=None, help="Pretend it is this time (ISO 8601).")
+@click.option("--max-late", default=None)
+@click.pass_context
+def schedule_cmd(
+    ctx: click.Context, issues_dir: str | None, now_text: str | None, max_late: str | None
+) -> None:
+    """List scheduled issues (UTC and local time) and what send-due would do now."""
+    from newsletter import schedule
+
+    settings = settings_from(ctx)
+    now = _now(now_text)
+    late = schedule.parse_duration(max_late or settings.max_late)
+    folder = Path(issues_dir or settings.issues_dir)
+    entries = schedule.plan(engine_from(ctx), settings, folder, now, late)
+    if not entries:
+        click.echo(f"no scheduled issues in {folder}")
+        return
+    for e in entries:
+        if e.send_at is None:
+            click.echo(f"{e.issue_id}: {e.state}: {e.detail}")
+            continue
+        utc = e.send_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        local = e.send_at.astimezone().strftime("%Y-%m-%d %H:%M %Z")
+        click.echo(f"{e.issue_id}  {utc}  ({local})  {e.state}: {e.detail}")

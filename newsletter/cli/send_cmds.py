@@ -1,0 +1,343 @@
+"""`newsletter send`, `test-send`, `status`, `worker` and `demo`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from newsletter.cli import cli, engine_from, settings_from
+from newsletter.errors import SendError
+
+BACKENDS = click.Choice(["outbox", "smtp", "sendgrid"])
+DEMO_LIST = "demo"
+DEMO_PEOPLE = [
+    ("ada@example.com", "Ada Lovelace"),
+    ("grace@example.com", "Grace Hopper"),
+    ("alan@example.com", "Alan Turing"),
+    ("edsger@example.com", "Edsger Dijkstra"),
+    ("barbara@example.com", "Barbara Liskov"),
+]
+
+
+def _issue_path(ref: str, settings) -> Path:  # type: ignore[no-untyped-def]
+    from newsletter.cli.build_cmds import resolve_issue
+
+    return resolve_issue(ref, settings)
+
+
+def _rate(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        rate = float(value.removesuffix("/s"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give messages per second, e.g. 50 or 50/s") from None
+    if rate < 0:
+        raise click.BadParameter("the rate cannot be negative")
+    return rate
+
+
+@cli.command("send")
+@click.argument("issue")
+@click.option("--list", "lists", multiple=True, help="List slug (default: the issue's lists).")
+@click.option("--backend", type=BACKENDS, default=None, help="Override the configured backend.")
+@click.option("--dry-run", is_flag=True, help="Do everything but deliver; say what would be sent.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--rate", default=None, help="At most N messages per second (e.g. 50 or 50/s).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Send to at most N recipients in this run (continue later with --resume).",
+)
+@click.option("--resume", is_flag=True, help="Continue an interrupted send.")
+@click.option("--rerender", is_flag=True, help="With --resume: send the changed issue file.")
+@click.option("--retry-failed", is_flag=True, help="Send again to recipients that failed.")
+@click.option(
+    "--retry-unknown",
+    is_flag=True,
+    help="Send again to recipients whose delivery is unknown (they may get it twice).",
+)
+@click.option("--cancel", is_flag=True, help="Stop the unfinished send of this issue.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+@click.option("--workers", type=click.IntRange(1, 32), default=1,
+              help="Processes sharing the send on this machine (not with --rate/--limit).")
+@click.pass_context
+def send_cmd(
+    ctx: click.Context,
+    issue: str,
+    lists: tuple[str, ...],
+    backend: str | None,
+    dry_run: bool,
+    yes: bool,
+    rate: str | None,
+    limit: int | None,
+    resume: bool,
+    rerender: bool,
+    retry_failed: bool,
+    retry_unknown: bool,
+    cancel: bool,
+    as_json: bool,
+    workers: int,
+) -> None:
+    """Send ISSUE (a file or an issue id) to its lists, through the ledger."""
+    from newsletter import send
+
+    settings, engine = settings_from(ctx), engine_from(ctx)
+    path = _issue_path(issue, settings)
+    if cancel:
+        send_id = send.cancel(engine, path.stem, lists or None)
+        click.echo(f"send #{send_id} of {path.stem} cancelled; workers stop after their batch")
+        return
+    options = send.SendOptions(
+        lists,
+        backend or "",
+        dry_run,
+        _rate(rate),
+        limit,
+        resume,
+        rerender,
+        retry_failed,
+        retry_unknown,
+        workers,
+    )
+    if workers > 1 and (rate or limit):
+        raise click.UsageError("--workers cannot be combined with --rate or --limit")
+    plan = send.prepare(engine, settings, path, options)
+    for note in plan.notes:
+        click.echo(f"note: {note}", err=True)
+    slugs = ", ".join(lst["slug"] for lst in plan.lists)
+    if plan.nothing_to_do:
+        _summary(as_json, {"issue": plan.issue.id, "lists": slugs, "message": plan.nothing_to_do})
+        return
+    what = f"{plan.issue.id} to {plan.audience} recipient(s) of {slugs} via {plan.backend}"
+    if dry_run:
+        _summary(
+            as_json,
+            {
+                "issue": plan.issue.id,
+                "lists": slugs,
+                "would_send": plan.audience,
+                "backend": plan.backend,
+                "message": f"dry run: would send {what}",
+            },
+        )
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise SendError(f"about to send {what}: not on a terminal, so add --yes to confirm")
+        click.confirm(f"Send {what}?", abort=True)
+    started = time.monotonic()
+    with _reporter(plan.audience) as report:
+        progress = send.execute(engine, settings, plan, report, _worker_command(ctx))
+    assert progress is not None
+    counts = progress.counts
+    elapsed = time.monotonic() - started
+    _summary(
+        as_json,
+        {
+            "issue": plan.issue.id,
+            "lists": slugs,
+            "send_id": progress.send_id,
+            "backend": plan.backend,
+            "processed": progress.this_run,
+            "seconds": round(elapsed, 2),
+            "rate": round(progress.this_run / max(elapsed, 1e-6), 1),
+            "counts": counts,
+            "message": (
+                f"send #{progress.send_id}: {counts['sent']} sent, {counts['failed']} "
+                f"failed, {counts['skipped']} skipped, {counts['unknown']} unknown, "
+                f"{counts['queued']} still queued"
+                + (
+                    " (see `newsletter status " + plan.issue.id + "`)"
+                    if counts["failed"] or counts["unknown"]
+                    else ""
+                )
+            ),
+        },
+    )
+
+
+def _worker_command(ctx: click.Context) -> list[str]:
+    config = ctx.find_root().obj.get("config_path")
+    return [sys.executable, "-m", "newsletter", *(["--config", config] if config else []),
+            "worker", "--once"]
+
+
+def _summary(as_json: bool, data: dict) -> None:
+    click.echo(json.dumps(data, indent=2, default=str) if as_json else data["message"])
+
+
+class _reporter:
+    """A rich progress bar on a terminal, one log line per few seconds otherwise."""
+
+    def __init__(self, total: int):
+        self.total, self.bar, self.last = total, None, 0.0
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        if sys.stderr.isatty():
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(
+                TextColumn("sending"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeRemainingColumn(),
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("send", total=self.total, info="")
+        return self
+
+    def __call__(self, p) -> None:  # type: ignore[no-untyped-def]
+        info = f"sent {p.counts['sent']} failed {p.counts['failed']} {p.rate:.0f}/s"
+        if self.bar is not None:
+            self.bar.update(self.task, completed=p.this_run, info=info)
+        elif time.monotonic() - self.last > 2 or p.counts["queued"] <= 0:
+            self.last = time.monotonic()
+            click.echo(f"send #{p.send_id}: {p.this_run}/{self.total} processed, {info}", err=True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+@cli.command("test-send")
+@click.argument("issue")
+@click.option("--to", "addresses", multiple=True, required=True, help="Recipient address.")
+@click.option("--backend", type=BACKENDS, default=None)
+@click.pass_context
+def test_send_cmd(
+    ctx: click.Context, issue: str, addresses: tuple[str, ...], backend: str | None
+) -> None:
+    """Send ISSUE to the given addresses only ("[TEST]" subject), outside the ledger."""
+    from newsletter import send
+
+    settings = settings_from(ctx)
+    results = send.test_send(settings, _issue_path(issue, settings), addresses, backend or "")
+    for address, result in zip(addresses, results, strict=False):
+        detail = f" ({result.detail})" if result.detail else ""
+        click.echo(f"{address}: {result.status}{detail}")
+    if any(r.status != "sent" for r in results):
+        sys.exit(1)
+
+
+@cli.command("status")
+@click.argument("issue", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status_cmd(ctx: click.Context, issue: str | None, as_json: bool) -> None:
+    """Sends with their counts by status; for one ISSUE also the failures and unknowns."""
+    from newsletter import ledger
+
+    engine = engine_from(ctx)
+    issue_id = Path(issue).stem if issue else None
+    out = []
+    with engine.connect() as conn:
+        running = [s.id for s in ledger.running_sends(conn)]
+    for send_id in running:  # batches of dead workers show up as unknown at once
+        ledger.recover(engine, send_id)
+    with engine.connect() as conn:
+        for s in ledger.all_sends(conn, issue_id):
+            counts = ledger.counts(conn, s.id)
+            start, end = s.started_at, s.finished_at
+            span = (
+                (
+                    (end or datetime.now(UTC)).replace(tzinfo=UTC) - start.replace(tzinfo=UTC)
+                ).total_seconds()
+                if start
+                else 0
+            )
+            row = {
+                "send_id": s.id,
+                "issue": s.issue_id,
+                "lists": list(s.list_slugs),
+                "status": s.status,
+                "backend": s.backend,
+                "counts": counts,
+                "started_at": start,
+                "finished_at": end,
+                "rate": round(counts["sent"] / span, 1) if span > 0 else None,
+            }
+            if issue_id:
+                row["problems"] = [
+                    {"email": e, "status": st, "detail": d}
+                    for e, st, d in ledger.problems(conn, s.id)
+                ]
+            out.append(row)
+    if as_json:
+        click.echo(json.dumps(out, indent=2, default=str))
+        return
+    if not out:
+        click.echo("no sends yet" + (f" for {issue_id}" if issue_id else ""))
+    for row in out:
+        c = row["counts"]
+        click.echo(
+            f"#{row['send_id']} {row['issue']} -> {', '.join(row['lists'])} "
+            f"[{row['status']}, {row['backend']}] queued {c['queued']} sent {c['sent']} "
+            f"failed {c['failed']} skipped {c['skipped']} unknown "
+            f"{c['unknown'] + c['claimed']} | started {row['started_at']} finished "
+            f"{row['finished_at'] or '-'} | {row['rate'] or 0}/s"
+        )
+        for p in row.get("problems", []):
+            click.echo(f"  {p['status']:<8} {p['email']}: {p['detail']}")
+
+
+@cli.command("worker")
+@click.option("--once", is_flag=True, help="Exit when no running send has work left.")
+@click.option("--send", "send_id", type=int, default=None, help="Work on this send id only.")
+@click.pass_context
+def worker_cmd(ctx: click.Context, once: bool, send_id: int | None) -> None:
+    """Claim and send batches of any running send (several may run, on several machines)."""
+    from newsletter import send
+
+    done = send.run_worker(engine_from(ctx), settings_from(ctx), once=once, only_send=send_id)
+    click.echo(f"worker finished: {done} recipient(s) processed")
+
+
+@cli.command("demo")
+@click.pass_context
+def demo_cmd(ctx: click.Context) -> None:
+    """Send the sample issue to a demo list of example.com addresses, into the outbox folder."""
+    from newsletter import send, subscribers
+    from newsletter.errors import StoreError
+
+    settings, engine = settings_from(ctx), engine_from(ctx)
+    try:
+        subscribers.get_list(engine, DEMO_LIST)
+    except StoreError:
+        subscribers.create_list(engine, DEMO_LIST, "Demo list")
+        for email, name in DEMO_PEOPLE:
+            subscribers.add_subscriber(engine, email, DEMO_LIST, name=name)
+    path = _issue_path("2019-03-01-hanoi-summit", settings)
+    plan = send.prepare(
+        engine, settings, path, send.SendOptions(lists=(DEMO_LIST,), backend="outbox", resume=True)
+    )
+    if plan.nothing_to_do:
+        click.echo(plan.nothing_to_do)
+    else:
+        progress = send.execute(engine, settings, plan)
+        assert progress is not None
+        click.echo(
+            f"sent {progress.counts['sent']} message(s) of {plan.issue.id} to list "
+            f"'{DEMO_LIST}' through the outbox backend"
+        )
+    outbox = Path(settings.outbox_dir).resolve() / "new"
+    files = sorted(outbox.glob("*.eml"))
+    click.echo(f"messages are in {outbox}/ ({len(files)} file(s))")
+    if files:
+        click.echo(
+            f"open one in a mail client (e.g. `thunderbird {files[0]}`) or read the raw "
+            f"message with `less {files[0]}`"
+        )

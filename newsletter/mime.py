@@ -1,0 +1,351 @@
+"""The MIME message built once per send as a skeleton, then personalised per recipient by
+substitution and fast C encoders (binascii), instead of ``email.message`` per recipient.
+
+Layout of every message: headers (CRLF, folded, RFC 2047 for non-ASCII), then a
+multipart/alternative body with text/plain and text/html parts, both UTF-8 quoted-printable.
+The boundary starts with ``=_``, which can never occur in quoted-printable output.
+"""
+
+from __future__ import annotations
+
+import binascii
+import html as html_lib
+import os
+import re
+import time
+from dataclasses import dataclass
+from email.utils import formatdate
+
+from newsletter import models
+from newsletter.models import Recipient
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
+_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in models.PLACEHOLDERS))
+NAME_FALLBACK = "there"  # as render.personalise: "Hi there," when a subscriber has no name
+_ATEXT_BAD = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
+_SPECIALS = set('()<>[]:;@\\,."')
+
+
+def clean(value: str) -> str:
+    """One header-safe line: CR, LF and other controls become a single space."""
+    return _CONTROL.sub(" ", value).strip()
+
+
+def encode_words(text: str, first_line_used: int) -> str:
+    """RFC 2047 base64 encoded-words, folded so that no line exceeds 76 characters."""
+    words: list[str] = []
+    budget = max(75 - first_line_used - 12, 9)
+    chunk = ""
+    for char in text:
+        candidate = chunk + char
+        # base64 length of n bytes is 4*ceil(n/3)
+        if chunk and 4 * -(-len(candidate.encode()) // 3) > budget:
+            words.append(chunk)
+            chunk, budget = char, 75 - 1 - 12
+        else:
+            chunk = candidate
+    if chunk:
+        words.append(chunk)
+    return "\r\n ".join(
+        "=?utf-8?b?" + binascii.b2a_base64(w.encode(), newline=False).decode() + "?=" for w in words
+    )
+
+
+def fold(line: str) -> str:
+    """Fold an ASCII header line at spaces so that lines stay within 76 characters."""
+    out: list[str] = []
+    current = ""
+    for word in line.split(" "):
+        if current and len(current) + 1 + len(word) > 76:
+            out.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    out.append(current)
+    return "\r\n ".join(out)
+
+
+def header_text(name: str, value: str) -> str:
+    """``Name: value`` for unstructured text (Subject): ASCII as is, otherwise encoded."""
+    value = clean(value)
+    if value.isascii() and "=?" not in value and max(map(len, value.split(" "))) < 70:
+        return fold(f"{name}: {value}")
+    return f"{name}: {encode_words(value, len(name) + 2)}"
+
+
+MAX_DISPLAY_NAME = 64  # longer names are cut in headers (bodies keep them whole)
+_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
+
+
+def _ew(text: str) -> str:
+    return "=?utf-8?b?" + binascii.b2a_base64(text.encode(), newline=False).decode() + "?="
+
+
+def phrase(name: str, used: int) -> str:
+    """A non-ASCII display name: runs of words that need it become ONE encoded-word each,
+    separated by plain atoms. Python's address parser inserts a space between adjacent
+    encoded-words (RFC 2047 says to drop it), so adjacent ones are never produced."""
+    parts: list[str] = []
+    run: list[str] = []
+    for token in name.split():
+        if _ATOM.fullmatch(token) and "=?" not in token:
+            if run:
+                parts.append(_ew(" ".join(run)))
+                run = []
+            parts.append(token)
+        else:
+            run.append(token)
+    if run:
+        parts.append(_ew(" ".join(run)))
+    out, line = parts[0], used + len(parts[0])
+    for part in parts[1:]:
+        if line + 1 + len(part) > 76:
+            out, line = out + "\r\n " + part, 1 + len(part)
+        else:
+            out, line = out + " " + part, line + 1 + len(part)
+    return out
+
+
+def address(name: str, email: str, header: str = "") -> str:
+    """``"Display Name" <addr>``: the phrase quoted or encoded, the address stripped of junk."""
+    email = re.sub(r"[\s<>\",;]+", "", email)
+    name = clean(name)[:MAX_DISPLAY_NAME]
+    if not name:
+        return f"<{email}>"
+    if name.isascii() and "=?" not in name:
+        if any(c in _SPECIALS for c in name):
+            name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        gap = " " if len(header) + len(name) + len(email) + 5 <= 76 else "\r\n "
+        return f"{name}{gap}<{email}>"
+    return f"{phrase(name, len(header) + 2)}\r\n <{email}>"
+
+
+def qp(text: str, *, keep_lf: bool = False) -> bytes:
+    """Quoted-printable with CRLF line ends and lines of at most 76 characters.
+
+    ``keep_lf`` encodes newlines as ``=0A`` instead of hard line breaks, so the decoded text
+    has LF newlines in every parser (hard breaks decode to CRLF in Python's email, to LF in
+    others); used for HTML, where parsers should agree byte for byte."""
+    data = text.replace("\r\n", "\n").replace("\r", "\n").encode()
+    # With LF-only input b2a_qp uses LF for hard and soft breaks alike; CRLF them afterwards.
+    return binascii.b2a_qp(data, quotetabs=False, istext=not keep_lf, header=False).replace(
+        b"\n", b"\r\n"
+    )
+
+
+def qp_piece(text: str, keep_lf: bool = False) -> bytes:
+    """Quoted-printable of a piece of a body that may stop mid-line: ends with a soft line
+    break unless it ends with a hard one, so pieces can be concatenated in any order."""
+    if not text:
+        return b""
+    out = qp(text, keep_lf=keep_lf)
+    if out.endswith(b"\r\n"):
+        return out
+    start = out.rfind(b"\n") + 1
+    last = out[start:]
+    if len(last) >= 76:  # room for the "=": cut the last line, never inside an "=XX" escape
+        cut = 74
+        while b"=" in last[cut - 2 : cut]:
+            cut -= 1
+        out = out[:start] + last[:cut] + b"=\r\n" + last[cut:]
+    return out + b"=\r\n"
+
+
+class QPBody:
+    """A body split at its placeholders; static pieces are encoded once, values per recipient."""
+
+    def __init__(self, text: str, *, keep_lf: bool = False):
+        self.keep_lf = keep_lf
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        pattern = "(" + "|".join(re.escape(p) for p in models.PLACEHOLDERS) + ")"
+        self.pieces: list[bytes | str] = [
+            part if part in models.PLACEHOLDERS else qp_piece(part, keep_lf)
+            for part in re.split(pattern, text)
+            if part
+        ]
+        self.static = (
+            b"".join(self.pieces) if all(isinstance(p, bytes) for p in self.pieces) else None
+        )
+
+    def encode(self, values: dict[str, str] | None) -> bytes:
+        if self.static is not None or values is None:
+            return self.static or b""
+        return b"".join(
+            p if isinstance(p, bytes) else qp_piece(values[p], self.keep_lf) for p in self.pieces
+        )
+
+
+def _atext(value: str) -> str:
+    return _ATEXT_BAD.sub("-", value).strip(".") or "x"
+
+
+@dataclass(frozen=True)
+class Values:
+    """One recipient's placeholder values, each escaped for HTML, text and header contexts."""
+
+    html: dict[str, str]
+    text: dict[str, str]
+    header: dict[str, str]
+
+
+def values_for(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> Values:
+    """The same values and escaping as render.personalise (tests/test_mime.py checks it)."""
+    raw = {
+        models.NAME: recipient.name.strip() or name_fallback,
+        models.EMAIL: recipient.email,
+        models.UNSUBSCRIBE_URL: recipient.unsubscribe_url,
+        models.PREFERENCES_URL: recipient.preferences_url,
+        models.VIEW_URL: recipient.view_url,
+    }
+    return Values(
+        html={k: html_lib.escape(v, quote=True) for k, v in raw.items()},
+        text=raw,
+        header={k: clean(v) for k, v in raw.items()},
+    )
+
+
+def substitute(template: str, values: dict[str, str]) -> str:
+    """One pass, so a value that looks like a placeholder is never expanded again."""
+    return _PLACEHOLDER.sub(lambda m: values[m.group()], template)
+
+
+class MessageTemplate:
+    """Everything that is the same for every recipient of a send, computed once."""
+
+    def __init__(
+        self,
+        *,
+        subject: str,
+        html: str,
+        text: str,
+        from_name: str,
+        from_address: str,
+        reply_to: str,
+        list_id_header: str,
+        send_ref: str,
+        sender_domain: str,
+    ):
+        self.subject, self.html, self.text = subject, html, text
+        self.from_address = re.sub(r"[\s<>\",;]+", "", from_address)
+        self.from_name = clean(from_name)
+        self.reply_to = re.sub(r"[\s<>\",;]+", "", reply_to)
+        self.send_ref = clean(send_ref)
+        self.sender_domain = _atext(sender_domain)
+        self._ref_atext = _atext(send_ref)
+        self._boundary = "=_nl_" + binascii.b2a_hex(os.urandom(10)).decode()
+        self._personal_subject = "__NL_" in subject
+        self._fixed_subject = "" if self._personal_subject else header_text("Subject", subject)
+        list_id = clean(list_id_header)
+        if not list_id.isascii():
+            phrase, _, rest = list_id.partition("<")
+            list_id = (
+                f"{encode_words(phrase.strip(), 9)} <{rest}" if rest else encode_words(list_id, 9)
+            )
+        self.common = {
+            "List-Id": list_id,
+            "Feedback-ID": f"{self._ref_atext.replace(':', '-')}:newsletter:{self.sender_domain}",
+            "X-Newsletter-Send": self.send_ref,
+        }
+        fixed = [
+            "MIME-Version: 1.0",
+            "From: " + address(from_name, self.from_address, "From"),
+        ]
+        if clean(reply_to):
+            fixed.append("Reply-To: " + address("", reply_to))
+        fixed += [f"{k}: {v}" for k, v in self.common.items() if v]
+        fixed += [
+            f'Content-Type: multipart/alternative; boundary="{self._boundary}"',
+        ]
+        self._fixed_headers = ("\r\n".join(fixed) + "\r\n").encode()
+        part = (
+            "Content-Type: text/{0}; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable"
+        )
+        self._text_open = (
+            f"\r\nThis is a multi-part message in MIME format.\r\n\r\n--{self._boundary}\r\n"
+            + part.format("plain")
+            + "\r\n\r\n"
+        ).encode()
+        self._html_open = (
+            f"\r\n--{self._boundary}\r\n" + part.format("html") + "\r\n\r\n"
+        ).encode()
+        self._close = f"\r\n--{self._boundary}--\r\n".encode()
+        self._text_body = QPBody(text)
+        self._html_body = QPBody(html, keep_lf=True)
+
+    @property
+    def from_header(self) -> str:
+        return address(self.from_name, self.from_address, "From")
+
+    def message_id(self, recipient: Recipient) -> str:
+        rand = binascii.b2a_hex(os.urandom(6)).decode()
+        return f"<{self._ref_atext}.{recipient.subscriber_id}.{rand}@{self.sender_domain}>"
+
+    def list_unsubscribe(self, recipient: Recipient) -> str:
+        links = [u for u in (recipient.unsubscribe_url, recipient.unsubscribe_mailto) if u]
+        return ",\r\n ".join("<" + re.sub(r"[\s<>]+", "", u) + ">" for u in links)
+
+    def personal_headers(self, recipient: Recipient) -> dict[str, str]:
+        """The per-recipient headers a provider API must set (no folding, no encoding)."""
+        headers = {"X-Newsletter-Subscriber": str(recipient.subscriber_id)}
+        unsubscribe = self.list_unsubscribe(recipient).replace("\r\n ", " ")
+        if unsubscribe:
+            headers["List-Unsubscribe"] = unsubscribe
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        return headers
+
+    def render(self, recipient: Recipient) -> bytes:
+        """The complete RFC 5322 message for one recipient."""
+        values = values_for(recipient)
+        if self._personal_subject:
+            subject = header_text("Subject", substitute(self.subject, values.header))
+        else:
+            subject = self._fixed_subject
+        lines = [
+            "To: " + address(recipient.name, recipient.email, "To"),
+            subject,
+            "Date: " + formatdate(time.time(), usegmt=True),
+            "Message-ID: " + self.message_id(recipient),
+            f"X-Newsletter-Subscriber: {recipient.subscriber_id}",
+        ]
+        unsubscribe = self.list_unsubscribe(recipient)
+        if unsubscribe:
+            lines.append("List-Unsubscribe: " + unsubscribe)
+            lines.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+        text = self._text_body.encode(values.text)
+        body = self._html_body.encode(values.html)
+        return b"".join(
+            (
+                ("\r\n".join(lines) + "\r\n").encode(),
+                self._fixed_headers,
+                self._text_open,
+                text,
+                self._html_open,
+                body,
+                self._close,
+            )
+        )
+
+
+def build_template(
+    *,
+    subject: str,
+    html: str,
+    text: str,
+    from_name: str,
+    from_address: str,
+    reply_to: str,
+    list_id_header: str,
+    send_ref: str,
+    sender_domain: str,
+) -> MessageTemplate:
+    return MessageTemplate(
+        subject=subject,
+        html=html,
+        text=text,
+        from_name=from_name,
+        from_address=from_address,
+        reply_to=reply_to,
+        list_id_header=list_id_header,
+        send_ref=send_ref,
+        sender_domain=sender_domain,
+    )

@@ -1,0 +1,73 @@
+"""GET/POST /preferences/<token>: the lists a subscriber is on, to change, and "unsubscribe from
+everything". The token in the URL is the credential, so no login or cookie is involved."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+
+from newsletter import subscribers
+from newsletter.errors import StoreError
+from newsletter.web import context
+from newsletter.web.lookup import Target, masked_email, resolve
+
+bp = Blueprint("preferences", __name__)
+SOURCE = "web:preferences"
+
+
+def _page(target: Target, *, message: str = "", error: str = "", status: int = 200):
+    memberships = subscribers.memberships_of(context().engine, target.subscriber_id)
+    return render_template(
+        "preferences.html.j2",
+        masked=masked_email(target.subscriber["email"]),
+        memberships=memberships,
+        message=message,
+        error=error,
+    ), status
+
+
+@bp.get("/preferences/<token>")
+def show(token: str):  # type: ignore[no-untyped-def]
+    return _page(resolve(token, "preferences"))
+
+
+@bp.post("/preferences/<token>")
+def save(token: str):  # type: ignore[no-untyped-def]
+    target = resolve(token, "preferences")
+    engine = context().engine
+    if request.form.get("action") == "unsubscribe-all":
+        subscribers.unsubscribe(
+            engine, target.subscriber_id, None, reason="unsubscribed", source=SOURCE
+        )
+        return _page(target, message="You are unsubscribed from every list.")
+    wanted = set(request.form.getlist("list"))
+    refused = []
+    for m in subscribers.memberships_of(engine, target.subscriber_id):
+        want = str(m["list_id"]) in wanted
+        if want and m["status"] == "unsubscribed":
+            try:
+                subscribers.set_membership_status(
+                    engine,
+                    target.subscriber_id,
+                    m["list_id"],
+                    "subscribed",
+                    source=SOURCE,
+                    reason="chose it on the preferences page",
+                )
+            except StoreError:
+                refused.append(m["name"])
+        elif not want and m["status"] != "unsubscribed":
+            subscribers.set_membership_status(
+                engine, target.subscriber_id, m["list_id"], "unsubscribed", source=SOURCE
+            )
+    error = ""
+    if refused:
+        error = (
+            "This address is blocked for all of our newsletters, so we could not "
+            "resubscribe it to: " + ", ".join(refused) + ". Please contact us."
+        )
+    return _page(
+        target,
+        message="" if error else "Your choices are saved.",
+        error=error,
+        status=409 if error else 200,
+    )

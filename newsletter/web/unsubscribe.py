@@ -1,0 +1,87 @@
+"""GET shows the unsubscribe page (never acts: mail scanners follow links); POST unsubscribes.
+
+POST accepts the RFC 8058 one-click request exactly as mailbox providers send it (a form body
+``List-Unsubscribe=One-Click``, url-encoded or multipart, no cookies, no CSRF token) and answers
+200 without redirecting. The page's own button posts ``action=unsubscribe``; after leaving, a
+second button posts ``action=resubscribe``, which restores that one list only.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template, request
+
+from newsletter import subscribers
+from newsletter.errors import StoreError, TokenError
+from newsletter.web import context
+from newsletter.web.lookup import Target, masked_email, resolve
+from newsletter.web.security import NotFound
+
+bp = Blueprint("unsubscribe", __name__)
+
+
+def _page(target: Target, state: str, status: int = 200) -> tuple[str, int]:
+    return (
+        render_template(
+            "unsubscribe.html.j2",
+            state=state,
+            list_name=target.list_name,
+            masked=masked_email(target.subscriber["email"]),
+        ),
+        status,
+    )
+
+
+@bp.get("/unsubscribe/<token>")
+def show(token: str):  # type: ignore[no-untyped-def]
+    return _page(resolve(token, "unsubscribe"), "ask")
+
+
+@bp.post("/unsubscribe/<token>")
+def act(token: str):  # type: ignore[no-untyped-def]
+    if request.form.get("List-Unsubscribe") == "One-Click":
+        return _one_click(token)
+    target = resolve(token, "unsubscribe")
+    engine = context().engine
+    if request.form.get("action") == "resubscribe" and target.list_id:
+        try:
+            subscribers.resubscribe(
+                engine,
+                target.subscriber_id,
+                target.list_id,
+                source="web:unsubscribe-page",
+                reason="resubscribed from the unsubscribe page",
+            )
+        except StoreError:  # suppressed for every list, or a complaint: not ours to lift
+            return _page(target, "blocked", 409)
+        return _page(target, "resubscribed")
+    subscribers.unsubscribe(
+        engine,
+        target.subscriber_id,
+        target.list_id or None,
+        reason="unsubscribed",
+        source="web:unsubscribe-page",
+    )
+    return _page(target, "done")
+
+
+def _one_click(token: str):  # type: ignore[no-untyped-def]
+    """The mail provider's POST: nothing to show, so no page lookups (the hot path)."""
+    ctx = context()
+    try:
+        subscriber_id, list_id = ctx.signer.read(token, "unsubscribe")
+    except TokenError:
+        raise NotFound() from None
+    try:
+        subscribers.unsubscribe(
+            ctx.engine,
+            subscriber_id,
+            list_id or None,
+            reason="unsubscribed",
+            source="web:one-click",
+        )
+    except StoreError:
+        if subscribers.get_subscriber(ctx.engine, subscriber_id) is None:
+            raise NotFound() from None  # erased or never existed: the neutral answer
+        raise  # database trouble: 503, the provider tries again
+    # A mail client, not a person, reads this: a short plain answer.
+    return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}

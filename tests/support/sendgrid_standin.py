@@ -1,0 +1,236 @@
+"""A local stand-in for SendGrid's POST /v3/mail/send, on 127.0.0.1 (ephemeral port).
+
+Every request body is validated against ../shared/reference/sendgrid-mail-send.schema.json
+(Draft 2020-12 with format checking), plus the limits the schema cannot express: 1000
+recipients, 30 MB, unique addresses, 10,000 bytes of substitutions, the Authorization header.
+Scriptable: ``standin.script(status, times)`` answers 429/500/401... that many times,
+``standin.bad`` gets 400 with SendGrid-shaped errors, ``standin.hang(times, seconds)`` sleeps
+past the client's timeout (then accepts: the client cannot know).
+
+As a process: ``python -m tests.support.sendgrid_standin --port N --api-key KEY
+[--validate-every K] [--summary FILE]`` prints ``listening on PORT``; on SIGTERM/SIGINT it writes
+{"accepted": n, "requests": n, "rejected": n, "subscriber_ids_unique": n} to FILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import signal
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SCHEMA = (
+    Path(__file__).resolve().parents[3] / "shared" / "reference" / "sendgrid-mail-send.schema.json"
+)
+MAX_BYTES = 30 * 1024 * 1024
+MAX_RECIPIENTS = 1000
+
+
+def _errors(*items: tuple[str, str | None]) -> bytes:
+    return json.dumps(
+        {"errors": [{"message": m, "field": f, "help": None} for m, f in items]}
+    ).encode()
+
+
+class StandIn:
+    def __init__(
+        self, api_key: str = "SG.test-key", *, keep_bodies: bool = True, validate_every: int = 1
+    ):
+        from jsonschema import Draft202012Validator, FormatChecker
+
+        self.api_key = api_key
+        self.validator = Draft202012Validator(
+            json.loads(SCHEMA.read_text()), format_checker=FormatChecker()
+        )
+        self.keep_bodies = keep_bodies
+        self.validate_every = max(1, validate_every)
+        self.accepted: list[dict[str, Any]] = []  # personalizations (when keep_bodies)
+        self.bodies: list[dict[str, Any]] = []  # accepted bodies without personalizations
+        self.accepted_ids: Counter[str] = Counter()  # custom_args.subscriber_id -> times
+        self.bad: dict[str, str] = {}  # address -> message for a 400
+        self.requests = 0
+        self.rejected: list[tuple[int, str]] = []
+        self._script: list[int] = []
+        self._hang: list[float] = []
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    # --- scripting -------------------------------------------------------------------------
+
+    def script(self, status: int, times: int = 1) -> None:
+        with self.lock:
+            self._script.extend([status] * times)
+
+    def hang(self, times: int = 1, seconds: float = 2.0) -> None:
+        with self.lock:
+            self._hang.extend([seconds] * times)
+
+    def start(self) -> StandIn:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "accepted": sum(self.accepted_ids.values()),
+            "requests": self.requests,
+            "rejected": len(self.rejected),
+            "subscriber_ids_unique": len(self.accepted_ids),
+        }
+
+    # --- the endpoint ----------------------------------------------------------------------
+
+    def _judge(self, headers: Any, raw: bytes) -> tuple[int, bytes, float]:
+        """(status, body, seconds to sleep first)."""
+        with self.lock:
+            self.requests += 1
+            number = self.requests
+            scripted = self._script.pop(0) if self._script else None
+            hang = self._hang.pop(0) if self._hang else 0.0
+        if headers.get("Authorization") != f"Bearer {self.api_key}":
+            return (
+                401,
+                _errors(("The provided authorization grant is invalid, expired, or revoked", None)),
+                0,
+            )
+        if scripted is not None:
+            return scripted, _errors((f"scripted {scripted}", None)), 0
+        if len(raw) > MAX_BYTES:
+            return 413, _errors(("request too large: limit is 30 MB", None)), 0
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return 400, _errors(("Bad Request: body is not JSON", None)), 0
+        if number % self.validate_every == 1 % self.validate_every:
+            problems = [
+                (f"{e.message}", "/".join(str(p) for p in e.absolute_path) or None)
+                for e in self.validator.iter_errors(body)
+            ]
+            if problems:
+                return 400, _errors(*problems[:20]), 0
+        people = body.get("personalizations", [])
+        count = sum(len(p.get(k, [])) for p in people for k in ("to", "cc", "bcc"))
+        if count > MAX_RECIPIENTS:
+            return 400, _errors((f"too many recipients: {count} > 1000", "personalizations")), 0
+        seen: set[str] = set()
+        bad = []
+        for i, p in enumerate(people):
+            subs = p.get("substitutions") or {}
+            if sum(len(k.encode()) + len(str(v).encode()) for k, v in subs.items()) > 10_000:
+                bad.append(("substitutions exceed 10000 bytes", f"personalizations.{i}"))
+            for j, to in enumerate(p.get("to", [])):
+                address = to.get("email", "").lower()
+                if address in seen:
+                    bad.append(
+                        (
+                            "Each email address in the personalization block should be unique",
+                            f"personalizations.{i}.to.{j}.email",
+                        )
+                    )
+                seen.add(address)
+                if address in self.bad:
+                    bad.append((self.bad[address], f"personalizations.{i}.to.{j}.email"))
+        if bad:
+            return 400, _errors(*bad), 0
+        with self.lock:
+            for p in people:
+                self.accepted_ids[str(p.get("custom_args", {}).get("subscriber_id"))] += 1
+            if self.keep_bodies:
+                self.accepted.extend(people)
+                self.bodies.append({k: v for k, v in body.items() if k != "personalizations"})
+        return 202, b"", hang
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                if self.path.rstrip("/") != "/v3/mail/send":
+                    status, body, sleep = 404, _errors(("not found", None)), 0.0
+                else:
+                    status, body, sleep = standin._judge(self.headers, raw)
+                if status != 202:
+                    with standin.lock:
+                        standin.rejected.append((status, body.decode()))
+                if sleep:
+                    time.sleep(sleep)
+                self.send_response(status)
+                if status == 202:
+                    self.send_header("X-Message-Id", uuid.uuid4().hex[:22])
+                else:
+                    self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                # the client may have given up waiting (the "hang" script)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
+
+        return Handler
+
+
+@pytest.fixture
+def sendgrid_standin() -> Iterator[StandIn]:
+    standin = StandIn().start()
+    try:
+        yield standin
+    finally:
+        standin.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="SendGrid /v3/mail/send stand-in")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--api-key", default="SG.test-key")
+    parser.add_argument(
+        "--validate-every",
+        type=int,
+        default=1,
+        help="schema-validate every K-th request (limits are always checked)",
+    )
+    parser.add_argument("--summary", help="write a JSON summary here on exit")
+    args = parser.parse_args(argv)
+    standin = StandIn(args.api_key, keep_bodies=False, validate_every=args.validate_every)
+    if args.port:
+        standin.server.server_close()
+        standin.server = ThreadingHTTPServer(("127.0.0.1", args.port), standin._handler_class())
+        standin.port = args.port
+
+    def finish(*_: object) -> None:
+        if args.summary:
+            Path(args.summary).write_text(json.dumps(standin.summary()))
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, finish)
+    print(f"listening on {standin.port}", flush=True)
+    try:
+        standin.server.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        finish()
+
+
+if __name__ == "__main__":
+    main()

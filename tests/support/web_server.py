@@ -1,0 +1,175 @@
+"""Fixtures for the web app: an app + test client on a fresh database, a sent issue, and a real
+server process (gunicorn) on 127.0.0.1 for concurrency tests and the browser."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from newsletter import db
+
+SECRET = "test-secret-key-0123456789abcdefghijklmnop"
+ISSUE = """---
+title: A test issue
+subject: The test issue subject
+preheader: What this issue is about
+lists: [news]
+---
+The intro of the test issue.
+
+## The first takeaway
+Speaker: Ada Lovelace
+Role: Analyst, Engine Society
+Link: https://example.org/first
+
+The body of the first takeaway.
+"""
+
+
+@dataclass
+class WebEnv:
+    settings: Any
+    engine: Engine
+    app: Any
+    client: Any
+    signer: Any
+    list: dict
+    workdir: Path
+
+    def member(self, email: str, name: str = "", slug: str = "news") -> dict:
+        from newsletter import subscribers
+
+        return subscribers.add_subscriber(self.engine, email, slug, name=name, source="test")
+
+    def token(self, purpose: str, subscriber_id: int, list_id: int | None = None) -> str:
+        return self.signer.make(purpose, subscriber_id, self.list["id"] if list_id is None
+                                else list_id)
+
+    def status(self, subscriber_id: int, list_id: int | None = None) -> str | None:
+        m = db.memberships
+        with self.engine.connect() as conn:
+            return conn.execute(select(m.c.status).where(
+                m.c.subscriber_id == subscriber_id,
+                m.c.list_id == (self.list["id"] if list_id is None else list_id))).scalar()
+
+    def suppressions(self) -> list[tuple]:
+        x = db.suppressions
+        with self.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(
+                select(x.c.email, x.c.list_id, x.c.reason, x.c.source).order_by(x.c.id))]
+
+    def send_issue(self, text: str = ISSUE, name: str = "2026-01-01-test",
+                   settings: Any = None) -> Any:
+        """Send an issue to list 'news' through the outbox; returns the send's Progress."""
+        from newsletter import send
+
+        settings = settings or self.settings
+        path = self.workdir / "issues" / f"{name}.md"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        plan = send.prepare(self.engine, settings, path, send.SendOptions())
+        return send.execute(self.engine, settings, plan)
+
+
+def make_settings(workdir: Path, database_url: str, **overrides: Any) -> Any:
+    from newsletter.config import Settings
+
+    values = dict(secret_key=SECRET, database_url=database_url, site_url="http://127.0.0.1:8000",
+                  outbox_dir=str(workdir / "outbox"), issues_dir=str(workdir / "issues"),
+                  default_list="news")
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def web(workdir: Path, database_url: str, engine: Engine) -> WebEnv:
+    """The app on a fresh database with one list, 'news' ("The News")."""
+    from newsletter import subscribers, tokens
+    from newsletter.web import create_app
+
+    settings = make_settings(workdir, database_url)
+    the_list = subscribers.create_list(engine, "news", "The News")
+    app = create_app(settings, engine)
+    return WebEnv(settings, engine, app, app.test_client(), tokens.signer_for(
+        settings, allow_generated=False), the_list, workdir)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(settings: Any) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("NEWSLETTER_") and k != "DATABASE_URL"}
+    env.update(DATABASE_URL=settings.database_url, NEWSLETTER_SECRET_KEY=settings.secret_key,
+               NEWSLETTER_SITE_URL=settings.site_url, NEWSLETTER_OUTBOX_DIR=settings.outbox_dir,
+               NEWSLETTER_ISSUES_DIR=settings.issues_dir,
+               NEWSLETTER_DEFAULT_LIST=settings.default_list)
+    if settings.sendgrid_webhook_public_key:
+        env["NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY"] = settings.sendgrid_webhook_public_key
+    return env
+
+
+def start_gunicorn(settings: Any, cwd: Path, *, workers: int = 2, threads: int = 8,
+                   port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """`gunicorn 'newsletter.web:create_app()'` on 127.0.0.1; returns (process, base URL)."""
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
+         "--worker-class", "gthread", "--bind", f"127.0.0.1:{port}", "--backlog", "2048",
+         "--log-level", "warning", "newsletter.web:create_app()"],
+        cwd=cwd, env=server_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}:\n{out}")
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=1) as r:
+                if r.status == 200:
+                    return proc, base
+        except OSError:
+            time.sleep(0.1)
+    stop(proc)
+    raise RuntimeError("gunicorn did not answer /healthz within 30 s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout:
+        proc.stdout.close()
+
+
+@pytest.fixture
+def live_server(web: WebEnv) -> Iterator[Callable[..., str]]:
+    """Start the real server (gunicorn) for `web`'s database; returns its base URL."""
+    procs: list[subprocess.Popen] = []
+
+    def start(settings: Any = None, **kwargs: Any) -> str:
+        proc, base = start_gunicorn(settings or web.settings, web.workdir, **kwargs)
+        procs.append(proc)
+        return base
+
+    yield start
+    for proc in procs:
+        stop(proc)

@@ -1,0 +1,194 @@
+"""SendGrid backend against the local stand-in (schema-validated, scriptable)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections import Counter
+
+import pytest
+
+from newsletter import mime
+from newsletter.config import load_settings
+from newsletter.delivery.sendgrid import SendGridBackend
+from newsletter.errors import BackendConfigError
+from newsletter.models import FAILED, SENT, UNKNOWN
+from tests.support.sendgrid_standin import StandIn
+from tests.support.smtp_sink import free_port
+from tests.test_mime import HTML, TEXT, recipient, sample_template
+
+
+def backend_for(url: str, key: str = "SG.test-key", **kw: int) -> SendGridBackend:
+    settings = load_settings(
+        env={
+            "NEWSLETTER_SENDGRID_API_HOST": url,
+            "SENDGRID_API_KEY": key,
+            "NEWSLETTER_SENDGRID_TIMEOUT": "3",
+        }
+    )
+    return SendGridBackend(settings, max_attempts=4, backoff=0.01, **kw)
+
+
+def one_status_each(results: list, people: list) -> None:
+    assert [r.subscriber_id for r in results] == [p.subscriber_id for p in people]
+    assert all(r.status in (SENT, FAILED, UNKNOWN) for r in results)
+
+
+def test_large_send_in_requests_of_1000_with_per_recipient_values(
+    sendgrid_standin: StandIn,
+) -> None:
+    people = [recipient(i, name=f"Zoë, {i}; <b>") for i in range(1, 2501)]
+    template = sample_template(subject="Hello __NL_NAME__")
+    results = backend_for(sendgrid_standin.url).send(template, people)
+    one_status_each(results, people)
+    assert all(r.status == SENT and r.provider_id for r in results)
+    assert sendgrid_standin.requests == 3 and not sendgrid_standin.rejected
+    accepted = sendgrid_standin.accepted
+    assert [p["custom_args"]["subscriber_id"] for p in accepted] == [str(i) for i in range(1, 2501)]
+    body = sendgrid_standin.bodies[0]
+    assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
+    assert body["tracking_settings"] == {"subscription_tracking": {"enable": False}}
+    assert body["headers"]["X-Newsletter-Send"] == "send-42"
+    assert body["reply_to"] == {"email": "editor@example.com"}
+    for person, item in zip(people[:50], accepted[:50], strict=True):
+        values = mime.values_for(person)
+        html, text, subject = (
+            body["content"][1]["value"],
+            body["content"][0]["value"],
+            body["subject"],
+        )
+        for key, value in item["substitutions"].items():
+            html, text, subject = (s.replace(key, value) for s in (html, text, subject))
+        assert html == mime.substitute(HTML, values.html)
+        assert text == mime.substitute(TEXT, values.text)
+        assert subject == f"Hello {person.name}"
+        assert item["to"] == [{"email": person.email, "name": f"Zoë  {person.subscriber_id}  <b>"}]
+        assert item["custom_args"] == {
+            "send_ref": "send-42",
+            "subscriber_id": str(person.subscriber_id),
+        }
+        assert item["headers"]["List-Unsubscribe"].startswith(f"<{person.unsubscribe_url}>")
+        assert item["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_bad_recipients_are_isolated_and_fail_with_sendgrids_message(
+    sendgrid_standin: StandIn,
+) -> None:
+    people = [recipient(i) for i in range(1, 201)]
+    sendgrid_standin.bad = {
+        "reader17@example.org": "Does not contain a valid address.",
+        "reader150@example.org": "Does not contain a valid address.",
+    }
+    results = backend_for(sendgrid_standin.url).send(sample_template(), people)
+    one_status_each(results, people)
+    failed = {r.subscriber_id: r.detail for r in results if r.status == FAILED}
+    assert set(failed) == {17, 150}
+    assert all("valid address" in d for d in failed.values())
+    assert sum(r.status == SENT for r in results) == 198
+    ids = Counter(p["custom_args"]["subscriber_id"] for p in sendgrid_standin.accepted)
+    assert set(ids.values()) == {1} and len(ids) == 198  # nobody accepted twice
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_throttling_and_server_errors_are_retried(sendgrid_standin: StandIn, status: int) -> None:
+    sendgrid_standin.script(status, 2)
+    people = [recipient(i) for i in range(1, 11)]
+    results = backend_for(sendgrid_standin.url).send(sample_template(), people)
+    one_status_each(results, people)
+    assert [r.status for r in results] == [SENT] * 10
+    assert sendgrid_standin.requests == 3
+    assert len(sendgrid_standin.accepted) == 10
+
+
+def test_lasting_server_errors_give_up_as_failed(sendgrid_standin: StandIn) -> None:
+    sendgrid_standin.script(500, 100)
+    people = [recipient(1), recipient(2)]
+    results = backend_for(sendgrid_standin.url).send(sample_template(), people)
+    one_status_each(results, people)
+    assert [r.status for r in results] == [FAILED, FAILED]
+    assert "4 attempts" in results[0].detail and "500" in results[0].detail
+
+
+def test_payload_too_large_is_split(sendgrid_standin: StandIn) -> None:
+    sendgrid_standin.script(413, 1)
+    people = [recipient(i) for i in range(1, 9)]
+    results = backend_for(sendgrid_standin.url).send(sample_template(), people)
+    assert [r.status for r in results] == [SENT] * 8
+    assert sendgrid_standin.requests == 3 and len(sendgrid_standin.accepted) == 8
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_bad_key_stops_the_send(sendgrid_standin: StandIn, status: int) -> None:
+    sendgrid_standin.script(status, 1)
+    with pytest.raises(BackendConfigError, match="SENDGRID_API_KEY"):
+        backend_for(sendgrid_standin.url).send(sample_template(), [recipient(1)])
+
+
+def test_wrong_key_is_refused_by_the_standin(sendgrid_standin: StandIn) -> None:
+    with pytest.raises(BackendConfigError, match="HTTP 401"):
+        backend_for(sendgrid_standin.url, key="SG.wrong").send(sample_template(), [recipient(1)])
+    assert sendgrid_standin.accepted == []
+
+
+def test_timeout_after_sending_is_unknown_and_never_resent(sendgrid_standin: StandIn) -> None:
+    sendgrid_standin.hang(1, seconds=4)
+    people = [recipient(i) for i in range(1, 6)]
+    results = backend_for(sendgrid_standin.url).send(sample_template(), people)
+    one_status_each(results, people)
+    assert [r.status for r in results] == [UNKNOWN] * 5
+    assert "may have been delivered" in results[0].detail
+    assert sendgrid_standin.requests == 1  # not retried: it had in fact been accepted
+    assert len(sendgrid_standin.accepted) == 5
+
+
+def test_oversized_substitutions_fail_that_recipient_only(sendgrid_standin: StandIn) -> None:
+    people = [recipient(1), recipient(2, name="x" * 6000), recipient(3)]
+    results = backend_for(sendgrid_standin.url).send(sample_template(), people)
+    one_status_each(results, people)
+    assert [r.status for r in results] == [SENT, FAILED, SENT]
+    assert "10000-byte" in results[1].detail
+    assert len(sendgrid_standin.accepted) == 2
+
+
+def test_missing_key_and_unreachable_api_are_fatal() -> None:
+    with pytest.raises(BackendConfigError, match="SENDGRID_API_KEY is not set"):
+        SendGridBackend(load_settings(env={}))
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(BackendConfigError, match="cannot reach the SendGrid API"):
+        backend_for(url).send(sample_template(), [recipient(1)])
+
+
+def _post(standin: StandIn, body: bytes, key: str = "SG.test-key") -> int:
+    request = urllib.request.Request(
+        standin.url + "/v3/mail/send",
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_standin_enforces_schema_and_limits(sendgrid_standin: StandIn) -> None:
+    backend = backend_for(sendgrid_standin.url)
+    template = sample_template()
+    base = dict(backend._common(template)["body"])
+    ok = dict(base, personalizations=[backend.personalization(template, recipient(1))])
+    assert _post(sendgrid_standin, json.dumps(ok).encode()) == 202
+    assert _post(sendgrid_standin, json.dumps(ok).encode(), key="nope") == 401
+    many = dict(
+        base,
+        personalizations=[backend.personalization(template, recipient(i)) for i in range(1001)],
+    )
+    assert _post(sendgrid_standin, json.dumps(many).encode()) == 400
+    bad_custom = json.loads(json.dumps(ok))
+    bad_custom["personalizations"][0]["custom_args"]["subscriber_id"] = 1
+    assert _post(sendgrid_standin, json.dumps(bad_custom).encode()) == 400
+    no_from = {k: v for k, v in ok.items() if k != "from"}
+    assert _post(sendgrid_standin, json.dumps(no_from).encode()) == 400
+    huge = dict(ok, content=[{"type": "text/plain", "value": "x" * (31 * 1024 * 1024)}])
+    assert _post(sendgrid_standin, json.dumps(huge).encode()) == 413

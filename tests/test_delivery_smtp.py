@@ -1,0 +1,280 @@
+"""SMTP backend against a real aiosmtpd server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from newsletter.config import load_settings
+from newsletter.delivery.smtp import SMTPBackend
+from newsletter.errors import BackendConfigError
+from newsletter.models import FAILED, SENT, UNKNOWN
+from tests.support.smtp_sink import RecordingHandler, SinkServer, free_port, read_records
+from tests.test_mime import body, parse, recipient, sample_template
+
+
+@pytest.fixture(params=[True, False], ids=["pipelining", "no-pipelining"])
+def smtp_sink(request: pytest.FixtureRequest) -> Iterator[SinkServer]:
+    """The shared sink, with and without PIPELINING advertised (two client code paths)."""
+    server = SinkServer(RecordingHandler(pipelining=request.param)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def backend_for(port: int, connections: int = 4, **env: str) -> SMTPBackend:
+    settings = load_settings(
+        env={
+            "NEWSLETTER_SMTP_HOST": "127.0.0.1",
+            "NEWSLETTER_SMTP_PORT": str(port),
+            "NEWSLETTER_SMTP_CONNECTIONS": str(connections),
+            "NEWSLETTER_SMTP_TIMEOUT": "5",
+            **env,
+        }
+    )
+    return SMTPBackend(settings, max_attempts=4, backoff=0.01)
+
+
+def one_status_each(results: list, people: list) -> None:
+    assert [r.subscriber_id for r in results] == [p.subscriber_id for p in people]
+    assert all(r.status in (SENT, FAILED, UNKNOWN) for r in results)
+
+
+def test_a_few_hundred_messages_each_exactly_once_with_its_own_unsubscribe_url(
+    smtp_sink: SinkServer,
+) -> None:
+    people = [recipient(i) for i in range(1, 301)]
+    template = sample_template()
+    with backend_for(smtp_sink.port) as backend:
+        results = []
+        for start in range(0, 300, 100):  # three batches over the same connections
+            results += backend.send(template, people[start : start + 100])
+    one_status_each(results, people)
+    assert all(r.status == SENT for r in results)
+    received = Counter(r for m in smtp_sink.messages for r in m.rcpt_tos)
+    assert received == Counter(p.email for p in people)
+    assert len({m.peer for m in smtp_sink.messages}) <= 4  # connections were reused
+    for message in smtp_sink.messages:
+        assert message.mail_from == "news@example.com"
+        m = parse(message.data)
+        i = int(m["X-Newsletter-Subscriber"])
+        assert m["To"].addresses[0].addr_spec == message.rcpt_tos[0] == f"reader{i}@example.org"
+        assert m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        own = f"https://news.example.com/unsubscribe/tok-{i}.sig"
+        assert m["List-Unsubscribe"].startswith(f"<{own}>")
+        assert f'href="{own}"' in body(m, "html")
+        assert own in body(m, "plain")
+    assert len({m.data.split(b"Message-ID: ")[1][:60] for m in smtp_sink.messages}) == 300
+
+
+def test_rejected_recipient_fails_with_the_servers_words(smtp_sink: SinkServer) -> None:
+    smtp_sink.handler.reject.add("reader2@example.org")
+    people = [recipient(i) for i in (1, 2, 3)]
+    with backend_for(smtp_sink.port, connections=1) as backend:
+        results = backend.send(sample_template(), people)
+    one_status_each(results, people)
+    assert [r.status for r in results] == [SENT, FAILED, SENT]
+    assert "550" in results[1].detail and "no such mailbox" in results[1].detail
+    assert sorted(r for m in smtp_sink.messages for r in m.rcpt_tos) == [
+        "reader1@example.org",
+        "reader3@example.org",
+    ]
+
+
+@pytest.mark.parametrize("trouble", ["451_at_rcpt", "451_at_data", "421_at_mail", "drop_at_mail"])
+def test_transient_trouble_is_retried_and_delivers_once(
+    smtp_sink: SinkServer, trouble: str
+) -> None:
+    smtp_sink.handler.script(trouble, 2)
+    people = [recipient(i) for i in range(1, 6)]
+    with backend_for(smtp_sink.port, connections=1) as backend:
+        results = backend.send(sample_template(), people)
+    assert smtp_sink.handler.trouble[trouble] == 0  # the trouble did happen, twice
+    one_status_each(results, people)
+    assert [r.status for r in results] == [SENT] * 5
+    assert Counter(r for m in smtp_sink.messages for r in m.rcpt_tos) == Counter(
+        p.email for p in people
+    )
+
+
+def test_lasting_trouble_gives_up_with_the_reason(smtp_sink: SinkServer) -> None:
+    smtp_sink.handler.script("451_at_data", 1000)
+    people = [recipient(1), recipient(2)]
+    with backend_for(smtp_sink.port, connections=1) as backend:
+        results = backend.send(sample_template(), people)
+    one_status_each(results, people)
+    assert [r.status for r in results] == [FAILED, FAILED]
+    assert "4 attempts" in results[0].detail and "451" in results[0].detail
+    assert smtp_sink.messages == []
+
+
+def test_connection_lost_after_data_is_unknown_and_not_resent(smtp_sink: SinkServer) -> None:
+    smtp_sink.handler.script("drop_after_data", 1)
+    people = [recipient(i) for i in (1, 2, 3)]
+    with backend_for(smtp_sink.port, connections=1) as backend:
+        results = backend.send(sample_template(), people)
+    one_status_each(results, people)
+    assert [r.status for r in results] == [UNKNOWN, SENT, SENT]
+    # the server did take it: resending would have doubled it
+    assert Counter(r for m in smtp_sink.messages for r in m.rcpt_tos)["reader1@example.org"] == 1
+
+
+def test_unreachable_host_is_one_clear_fatal_line() -> None:
+    port = free_port()
+    with pytest.raises(BackendConfigError) as info:
+        backend_for(port).send(sample_template(), [recipient(1)])
+    message = str(info.value)
+    assert f"127.0.0.1:{port}" in message and "smtp_host" in message and "\n" not in message
+
+
+def test_login_against_a_server_without_auth_is_fatal(smtp_sink: SinkServer) -> None:
+    backend = backend_for(
+        smtp_sink.port, NEWSLETTER_SMTP_USERNAME="me", NEWSLETTER_SMTP_PASSWORD="pw"
+    )
+    with pytest.raises(BackendConfigError, match="login"):
+        backend.send(sample_template(), [recipient(1)])
+    assert smtp_sink.messages == []
+
+
+def test_starttls_required_but_not_offered_is_fatal(smtp_sink: SinkServer) -> None:
+    backend = backend_for(smtp_sink.port, NEWSLETTER_SMTP_SECURITY="starttls")
+    with pytest.raises(BackendConfigError, match="STARTTLS"):
+        backend.send(sample_template(), [recipient(1)])
+
+
+def test_server_gone_mid_send_stops_with_partial_results() -> None:
+    server = SinkServer().start()
+    backend = backend_for(server.port, connections=1)
+    first = backend.send(sample_template(), [recipient(1)])
+    assert first[0].status == SENT
+    server.stop()
+    with pytest.raises(BackendConfigError, match="went away") as info:
+        backend.send(sample_template(), [recipient(2), recipient(3)])
+    assert info.value.results == []  # type: ignore[attr-defined]
+    backend.close()
+
+
+@pytest.mark.parametrize("fast", [False, True], ids=["aiosmtpd", "fast"])
+def test_sink_runs_as_a_separate_process_and_records(tmp_path: Path, fast: bool) -> None:
+    record = tmp_path / "received.jsonl"
+    command = [
+        sys.executable,
+        "-m",
+        "tests.support.smtp_sink",
+        "--port",
+        "0",
+        "--record",
+        str(record),
+        "--reject",
+        "reader2@example.org",
+    ]
+    proc = subprocess.Popen(
+        command + (["--fast"] if fast else []), cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        port = int(proc.stdout.readline().split()[-1])  # type: ignore[union-attr]
+        people = [recipient(i) for i in (1, 2, 3)]
+        with backend_for(port, connections=2) as backend:
+            results = backend.send(sample_template(), people)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    expected = [SENT, SENT, SENT] if fast else [SENT, FAILED, SENT]  # the fast sink rejects nobody
+    assert [r.status for r in results] == expected
+    records = read_records(str(record))
+    assert sorted(r.rcpt_tos[0] for r in records) == sorted(
+        p.email for p, s in zip(people, expected, strict=True) if s == SENT
+    )
+    for item in records:
+        assert parse(item.data)["To"].addresses[0].addr_spec == item.rcpt_tos[0]
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (openssl CLI)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def _authenticator(server, session, envelope, mechanism, auth_data):  # noqa: ANN001, ANN202
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        b"editor",
+        b"s3cret",
+    )
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.mark.parametrize("mode", ["starttls", "tls"])
+def test_tls_modes_with_login(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    handler, port = RecordingHandler(), free_port()
+    tls = {"tls_context": context} if mode == "starttls" else {"ssl_context": context}
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=_authenticator,
+        auth_require_tls=mode == "starttls",
+        **tls,
+    )
+    controller.start()
+    try:
+        login = {"NEWSLETTER_SMTP_SECURITY": mode, "NEWSLETTER_SMTP_USERNAME": "editor"}
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # now trust it
+        with pytest.raises(BackendConfigError, match="refused the login for 'editor'"):
+            backend_for(port, **login, NEWSLETTER_SMTP_PASSWORD="wrong").send(
+                sample_template(), [recipient(1)]
+            )
+        with backend_for(port, **login, NEWSLETTER_SMTP_PASSWORD="s3cret") as backend:
+            results = backend.send(sample_template(), [recipient(1), recipient(2)])
+        assert [r.status for r in results] == [SENT, SENT]
+        assert len(handler.messages) == 2
+        monkeypatch.delenv("SSL_CERT_FILE")
+        with pytest.raises(BackendConfigError, match="TLS|certificate"):  # untrusted: refused
+            backend_for(port, **login, NEWSLETTER_SMTP_PASSWORD="s3cret").send(
+                sample_template(), [recipient(1)]
+            )
+    finally:
+        controller.stop()

@@ -1,0 +1,271 @@
+"""The MIME skeleton: every personalised message is valid, parses the same in two parsers, and
+carries its recipient's own values, escaped for each context."""
+
+from __future__ import annotations
+
+import email
+import json
+import re
+import subprocess
+import sys
+from email import policy
+from pathlib import Path
+
+import pytest
+
+from newsletter import mime, models
+from newsletter.models import Recipient
+
+JUDGE = Path(__file__).resolve().parents[2] / "shared" / "judges" / "mime.py"
+
+HTML = (
+    '<!doctype html><html lang="en"><body><p>Hello __NL_NAME__ (__NL_EMAIL__),</p>'
+    + "<p>"
+    + "Café au lait, naïve façade — déjà vu. " * 120
+    + "</p>"
+    + "<p>"
+    + "x" * 300
+    + "</p>\n.leading dot line\nFrom the start\n"
+    + '<a href="__NL_VIEW_URL__">view</a> <a href="__NL_PREFERENCES_URL__">prefs</a> '
+    + '<a href="__NL_UNSUBSCRIBE_URL__">Unsubscribe</a></body></html>'
+)
+TEXT = (
+    "Hello __NL_NAME__,\n\n"
+    + "Café au lait, naïve façade. " * 40
+    + "\n"
+    + "trailing space here \n\ttab line\n.dot line\nUnsubscribe: __NL_UNSUBSCRIBE_URL__\n"
+)
+
+
+def sample_template(
+    subject: str = "Hanoi: five takeaways", **overrides: str
+) -> mime.MessageTemplate:
+    args = dict(
+        subject=subject,
+        html=HTML,
+        text=TEXT,
+        from_name="Asia Weekly",
+        from_address="news@example.com",
+        reply_to="editor@example.com",
+        list_id_header="Asia weekly <asia-weekly.example.com>",
+        send_ref="send-42",
+        sender_domain="example.com",
+    )
+    args.update(overrides)
+    return mime.build_template(**args)  # type: ignore[arg-type]
+
+
+def recipient(i: int, name: str | None = None, email_: str | None = None) -> Recipient:
+    return Recipient(
+        email=email_ or f"reader{i}@example.org",
+        name=f"Reader {i}" if name is None else name,
+        unsubscribe_url=f"https://news.example.com/unsubscribe/tok-{i}.sig",
+        preferences_url=f"https://news.example.com/preferences/tok-{i}.sig",
+        view_url="https://news.example.com/archive/2019-03-01",
+        unsubscribe_mailto=f"mailto:unsubscribe@example.com?subject=unsubscribe%20tok-{i}.sig",
+        subscriber_id=i,
+    )
+
+
+def parse(data: bytes) -> email.message.EmailMessage:
+    message = email.message_from_bytes(data, policy=policy.default)
+    assert message.defects == []
+    for part in message.walk():
+        assert part.defects == [], part.defects
+    for name, value in message.items():
+        assert getattr(value, "defects", ()) == (), (name, value.defects)
+    return message
+
+
+def body(message: email.message.EmailMessage, kind: str) -> str:
+    return message.get_body((kind,)).get_content().replace("\r\n", "\n")
+
+
+def check_wire_format(data: bytes) -> None:
+    assert b"\n" not in data.replace(b"\r\n", b"")
+    assert b"\r" not in data.replace(b"\r\n", b"")
+    header, _, rest = data.partition(b"\r\n\r\n")
+    assert header.isascii() and rest.isascii()
+    assert max(len(line) for line in data.split(b"\r\n")) <= 78
+
+
+def test_message_is_multipart_alternative_with_both_parts_and_all_headers() -> None:
+    data = sample_template().render(recipient(7))
+    check_wire_format(data)
+    m = parse(data)
+    assert m.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in m.iter_parts()] == ["text/plain", "text/html"]
+    assert all(p.get_content_charset() == "utf-8" for p in m.iter_parts())
+    assert all(p["Content-Transfer-Encoding"] == "quoted-printable" for p in m.iter_parts())
+    assert m["To"].addresses[0].addr_spec == "reader7@example.org"
+    assert m["To"].addresses[0].display_name == "Reader 7"
+    assert m["From"].addresses[0].addr_spec == "news@example.com"
+    assert m["Reply-To"].addresses[0].addr_spec == "editor@example.com"
+    assert m["Subject"] == "Hanoi: five takeaways"
+    assert m["Date"].datetime is not None
+    assert re.fullmatch(r"<[^<>@\s]+@example\.com>", m["Message-ID"])
+    assert m["List-Id"] == "Asia weekly <asia-weekly.example.com>"
+    assert m["List-Unsubscribe"] == (
+        "<https://news.example.com/unsubscribe/tok-7.sig>, "
+        "<mailto:unsubscribe@example.com?subject=unsubscribe%20tok-7.sig>"
+    )
+    assert m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert m["Feedback-ID"].startswith("send-42:")
+    assert m["X-Newsletter-Send"] == "send-42"
+    assert m["X-Newsletter-Subscriber"] == "7"
+
+
+def test_bodies_decode_to_the_substituted_text_exactly() -> None:
+    r = recipient(3, name="Zoë O'Brien & <Co>")
+    m = parse(sample_template().render(r))
+    expected_html = (
+        HTML.replace(models.NAME, "Zoë O&#x27;Brien &amp; &lt;Co&gt;")
+        .replace(models.EMAIL, r.email)
+        .replace(models.UNSUBSCRIBE_URL, r.unsubscribe_url)
+        .replace(models.PREFERENCES_URL, r.preferences_url)
+        .replace(models.VIEW_URL, r.view_url)
+    )
+    assert body(m, "html") == expected_html
+    assert body(m, "plain") == TEXT.replace(models.NAME, r.name).replace(
+        models.UNSUBSCRIBE_URL, r.unsubscribe_url
+    )
+
+
+def test_values_are_escaped_for_html_and_urls_get_ampersands_escaped() -> None:
+    r = Recipient(
+        email="a@example.org",
+        name='<script>alert("x")</script>',
+        unsubscribe_url="https://x.example/u?a=1&b=2",
+        subscriber_id=1,
+    )
+    html = body(parse(sample_template().render(r)), "html")
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html
+    assert 'href="https://x.example/u?a=1&amp;b=2"' in html
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["Evil\r\nBcc: victim@example.net", "Evil\nX-Injected: 1", "Zoë\r\n\r\nbody", "a\rb"],
+)
+def test_crlf_in_name_or_subject_never_makes_a_header(name: str) -> None:
+    template = sample_template(subject="News for __NL_NAME__\r\nX-Bad: 1")
+    m = parse(template.render(recipient(1, name=name)))
+    for header in ("Bcc", "X-Injected", "X-Bad"):
+        assert m[header] is None
+    assert "\n" not in m["Subject"] and "\r" not in m["Subject"]
+    assert len(m["To"].addresses) == 1 and m["To"].addresses[0].addr_spec == "reader1@example.org"
+    assert m.get_content_type() == "multipart/alternative"
+
+
+def test_non_ascii_subject_and_names_use_rfc2047_and_decode_back() -> None:
+    long_name = "Nguyễn Thị Minh Khai Đặng Ngọc " * 2
+    template = sample_template(subject="Hà Nội: năm điều rút ra — " * 3, from_name="Bản tin Á")
+    data = template.render(recipient(2, name=long_name))
+    check_wire_format(data)
+    m = parse(data)
+    assert m["Subject"] == ("Hà Nội: năm điều rút ra — " * 3).strip()
+    assert m["To"].addresses[0].display_name == long_name.strip()[: mime.MAX_DISPLAY_NAME].strip()
+    assert m["From"].addresses[0].display_name == "Bản tin Á"
+    assert b"=?utf-8?b?" in data.partition(b"\r\n\r\n")[0]
+
+
+def test_names_with_specials_are_quoted() -> None:
+    m = parse(sample_template().render(recipient(5, name='Smith, John "JJ" \\o/')))
+    assert m["To"].addresses[0].display_name == 'Smith, John "JJ" \\o/'
+    assert m["To"].addresses[0].addr_spec == "reader5@example.org"
+
+
+def test_each_recipient_gets_its_own_message_id_and_unsubscribe_url() -> None:
+    template = sample_template()
+    messages = [parse(template.render(recipient(i))) for i in range(50)]
+    assert len({m["Message-ID"] for m in messages}) == 50
+    for i, m in enumerate(messages):
+        assert f"/unsubscribe/tok-{i}.sig" in body(m, "html")
+        assert f"<https://news.example.com/unsubscribe/tok-{i}.sig>" in m["List-Unsubscribe"]
+    twice = {parse(template.render(recipient(1)))["Message-ID"] for _ in range(2)}
+    assert len(twice) == 2
+
+
+def test_no_unsubscribe_url_means_no_one_click_headers() -> None:
+    m = parse(sample_template().render(Recipient(email="test@example.org")))
+    assert m["List-Unsubscribe"] is None and m["List-Unsubscribe-Post"] is None
+
+
+def test_value_lines_longer_than_76_are_soft_broken() -> None:
+    r = recipient(9, name="N" * 500)
+    data = sample_template(subject="A long subject line " * 8 + "__NL_NAME__").render(r)
+    check_wire_format(data)
+    m = parse(data)
+    assert "N" * 500 in body(m, "plain")
+    assert m["Subject"] == "A long subject line " * 8 + "N" * 500
+    assert m["To"].addresses[0].display_name == "N" * mime.MAX_DISPLAY_NAME
+
+
+def test_personal_headers_for_provider_apis() -> None:
+    headers = sample_template().personal_headers(recipient(4))
+    assert headers["List-Unsubscribe"] == (
+        "<https://news.example.com/unsubscribe/tok-4.sig>, "
+        "<mailto:unsubscribe@example.com?subject=unsubscribe%20tok-4.sig>"
+    )
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert headers["X-Newsletter-Subscriber"] == "4"
+
+
+def _mailparser_available() -> bool:
+    import os
+
+    home = Path(os.environ.get("JUDGES_HOME", Path.home() / ".cache" / "email-judges"))
+    return (home / "node_modules" / "mailparser").is_dir()
+
+
+@pytest.mark.parametrize("i,name", [(1, "Reader One"), (2, "Zoë «Ünïcode» Smith"), (3, "")])
+def test_independent_parser_agrees(tmp_path: Path, i: int, name: str) -> None:
+    """The shared judge parses with Python's email AND npm mailparser and compares them."""
+    if not _mailparser_available():
+        pytest.fail("npm mailparser is missing: run `bash /work/shared/judges/setup.sh`")
+    path = tmp_path / "m.eml"
+    path.write_bytes(sample_template(subject="Café: __NL_NAME__").render(recipient(i, name=name)))
+    out = subprocess.run(
+        [sys.executable, str(JUDGE), str(path)], capture_output=True, text=True, timeout=120
+    )
+    verdict = json.loads(out.stdout.strip().splitlines()[-1])
+    assert verdict["pass"], verdict["errors"]
+    assert verdict["mailparser"]["ok"], verdict["mailparser"]
+    assert all(verdict["parsers_agree"].values()), verdict["parsers_agree"]
+    assert verdict["warnings"] == []
+
+
+@pytest.mark.parametrize("name", ["Reader", "", "Zoë <O'Brien> & Co", "Line\r\nBreak"])
+def test_same_values_as_render_personalise(name: str) -> None:
+    """The skeleton's per-recipient values match render.personalise for every part."""
+    from newsletter.config import load_settings
+    from newsletter.issues import read_issue
+    from newsletter.render import personalise, render_issue
+
+    root = Path(__file__).resolve().parents[1]
+    rendered = render_issue(
+        read_issue(root / "issues" / "2019-03-01-hanoi-summit.md"), load_settings(env={})
+    )
+    template = sample_template(
+        subject=rendered.subject + " __NL_NAME__", html=rendered.html, text=rendered.text
+    )
+    person = recipient(8, name=name)
+    expected = personalise(
+        models.RenderedIssue(
+            issue_id="x",
+            subject=template.subject,
+            preheader="",
+            html=rendered.html,
+            text=rendered.text,
+            web_html="",
+        ),
+        person,
+    )
+    data = template.render(person)
+    check_wire_format(data)
+    m = parse(data)
+    # MIME text has one newline convention: a CR LF inside a value arrives as LF
+    assert body(m, "html") == expected.html.replace("\r\n", "\n")
+    assert body(m, "plain") == expected.text.replace("\r\n", "\n")
+    assert m["Subject"] == expected.subject
