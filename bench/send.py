@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--workers", type=int, default=2, help="`send --workers` (processes)")
+    parser.add_argument("--profile", default="", help="write a cProfile of the send process here")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-send-"))
     url = args.database_url or f"sqlite:///{work / 'bench.db'}"
@@ -145,8 +146,9 @@ def main() -> None:
         out_file, err_file = work / "send.out", work / "send.err"
         t = time.perf_counter()
         with open(out_file, "wb") as out, open(err_file, "wb") as err:
+            prof = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())] if args.profile else []
             send = subprocess.Popen(
-                [sys.executable, "-m", "newsletter", "send", str(issue), "--list", "bench",
+                [sys.executable, *prof, "-m", "newsletter", "send", str(issue), "--list", "bench",
                  "--backend", "sendgrid", "--yes", "--json", "--workers", str(args.workers)],
                 cwd=work, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
             _, status, usage = os.wait4(send.pid, 0)  # rusage of this one process
