@@ -146,7 +146,7 @@ def main() -> None:
         out_file, err_file = work / "send.out", work / "send.err"
         t = time.perf_counter()
         with open(out_file, "wb") as out, open(err_file, "wb") as err:
-            prof = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())] if args.profile else []
+            prof = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())] * bool(args.profile)
             send = subprocess.Popen(
                 [sys.executable, *prof, "-m", "newsletter", "send", str(issue), "--list", "bench",
                  "--backend", "sendgrid", "--yes", "--json", "--workers", str(args.workers)],

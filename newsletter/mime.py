@@ -23,6 +23,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in models.PLACEHOLDERS))
 NAME_FALLBACK = "there"  # as render.personalise: "Hi there," when a subscriber has no name
 _ATEXT_BAD = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
+_URL_BAD = re.compile(r"[\s<>]+")
 _SPECIALS = set('()<>[]:;@\\,."')
 
 
@@ -188,15 +189,20 @@ class Values:
     header: dict[str, str]
 
 
-def values_for(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> Values:
-    """The same values and escaping as render.personalise (tests/test_mime.py checks it)."""
-    raw = {
+def raw_values(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> dict[str, str]:
+    """The unescaped placeholder values (escape them with html_escape / clean as needed)."""
+    return {
         models.NAME: recipient.name.strip() or name_fallback,
         models.EMAIL: recipient.email,
         models.UNSUBSCRIBE_URL: recipient.unsubscribe_url,
         models.PREFERENCES_URL: recipient.preferences_url,
         models.VIEW_URL: recipient.view_url,
     }
+
+
+def values_for(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> Values:
+    """The same values and escaping as render.personalise (tests/test_mime.py checks it)."""
+    raw = raw_values(recipient, name_fallback)
     return Values(
         html={k: html_lib.escape(v, quote=True) for k, v in raw.items()},
         text=raw,
@@ -287,7 +293,12 @@ class MessageTemplate:
     def personal_headers(self, recipient: Recipient) -> dict[str, str]:
         """The per-recipient headers a provider API must set (no folding, no encoding)."""
         headers = {"X-Newsletter-Subscriber": str(recipient.subscriber_id)}
-        unsubscribe = self.list_unsubscribe(recipient).replace("\r\n ", " ")
+        # list_unsubscribe(...).replace("\r\n ", " "), without building the folded form.
+        unsubscribe = ", ".join(
+            "<" + _URL_BAD.sub("", u) + ">"
+            for u in (recipient.unsubscribe_url, recipient.unsubscribe_mailto)
+            if u
+        )
         if unsubscribe:
             headers["List-Unsubscribe"] = unsubscribe
             headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

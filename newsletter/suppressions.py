@@ -9,10 +9,13 @@ so list counts tell the truth; the audience query still checks suppressions itse
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, and_, delete, select, update
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 
 from newsletter import db
-from newsletter.addresses import Address
+from newsletter.addresses import hash_key
+from newsletter.audience import insert_for
 from newsletter.errors import StoreError
 from newsletter.store import (
     address,
@@ -38,20 +41,28 @@ def unsubscribe(
     source: str = "",
 ) -> None:
     """Unsubscribe from one list, or from every list with a global suppression. Idempotent:
-    history records only an actual change."""
-    sub = get_subscriber(engine, subscriber_id)
-    if sub is None:
-        raise StoreError(f"no subscriber with id {subscriber_id}")
+    history records only an actual change. One transaction of three or four statements: this
+    is the one-click hot path (a mail provider POSTs it for every "Unsubscribe" pressed)."""
+    _check_reason(reason)
     with begin(engine) as conn:
-        _suppress(conn, address(sub["email"]), list_id or 0, reason, source)
+        row = conn.execute(_SUBSCRIBER_BY_ID, {"b_id": subscriber_id}).first()
+        if row is None:
+            raise StoreError(f"no subscriber with id {subscriber_id}")
+        _suppress(conn, hash_key(row.email_key), row.email, subscriber_id, list_id or 0,
+                  reason, source)
 
 
 def suppress_address(
     engine: Engine, email: str, reason: str, *, list_id: int = 0, source: str = ""
 ) -> None:
     """Suppress an address (webhooks: bounced / complained / unsubscribed), known or not."""
+    _check_reason(reason)
+    addr = address(email)
     with begin(engine) as conn:
-        _suppress(conn, address(email), list_id, reason, source)
+        sub_id = conn.execute(
+            select(db.subscribers.c.id).where(db.subscribers.c.email_key == addr.key)
+        ).scalar()
+        _suppress(conn, addr.hash, addr.email, sub_id, list_id, reason, source)
 
 
 def resubscribe(
@@ -118,32 +129,74 @@ def forget(engine: Engine, email: str) -> bool:
     return True
 
 
-def _suppress(conn: Connection, addr: Address, list_id: int, reason: str, source: str) -> None:
+def _check_reason(reason: str) -> None:
     if reason not in REASONS:
         raise StoreError(f"suppression reason '{reason}': use one of {', '.join(REASONS)}")
+
+
+# Built once: executing a prepared construct skips most of SQLAlchemy's per-call work.
+_SUBSCRIBER_BY_ID = select(db.subscribers.c.email, db.subscribers.c.email_key).where(
+    db.subscribers.c.id == bindparam("b_id")
+)
+_MEMBERSHIPS_OFF = {
+    per_list: update(db.memberships)
+    .where(
+        db.memberships.c.subscriber_id == bindparam("b_sub"),
+        db.memberships.c.status != "unsubscribed",
+        *([db.memberships.c.list_id == bindparam("b_list")] if per_list else []),
+    )
+    .values(status="unsubscribed", updated_at=bindparam("b_now"))
+    for per_list in (False, True)
+}
+_EVENT = db.subscriber_events.insert()
+_INSERT_SUPPRESSION: dict[str, Any] = {}  # dialect name -> INSERT .. ON CONFLICT DO NOTHING
+
+
+def _insert_suppression(conn: Connection) -> Any:
+    stmt = _INSERT_SUPPRESSION.get(conn.dialect.name)
+    if stmt is None:
+        stmt = _INSERT_SUPPRESSION[conn.dialect.name] = insert_for(
+            conn, db.suppressions
+        ).on_conflict_do_nothing(index_elements=["address_hash", "list_id"])
+    return stmt
+
+
+def _suppress(
+    conn: Connection,
+    h: str,
+    email: str,
+    sub_id: int | None,
+    list_id: int,
+    reason: str,
+    source: str,
+) -> None:
+    """Record the suppression (a stronger reason replaces a weaker one for the same scope), mark
+    the matching memberships unsubscribed, and log an event if anything changed."""
+    now = db.now()
     x = db.suppressions
-    existing = suppressions(conn, addr.hash, [])  # global only
-    if list_id:
-        existing += [s for s in suppressions(conn, addr.hash, [list_id]) if s["list_id"]]
-    same = [s for s in existing if s["list_id"] == list_id]
-    if not same:
-        insert_suppression(conn, addr.hash, addr.email, list_id, reason, source)
-    elif _RANK[reason] > _RANK[same[0]["reason"]]:  # a complaint outranks an unsubscribe
-        conn.execute(update(x).where(x.c.id == same[0]["id"]).values(reason=reason, source=source))
-    sub_id = conn.execute(
-        select(db.subscribers.c.id).where(db.subscribers.c.email_key == addr.key)
-    ).scalar()
+    changed = conn.execute(
+        _insert_suppression(conn),
+        {"address_hash": h, "email": email, "list_id": list_id, "reason": reason,
+         "source": source, "created_at": now},
+    ).rowcount > 0
+    weaker = [r for r in REASONS if _RANK[r] < _RANK[reason]]
+    if not changed and weaker:  # a complaint outranks an earlier bounce or unsubscribe
+        changed = conn.execute(
+            update(x)
+            .where(x.c.address_hash == h, x.c.list_id == list_id, x.c.reason.in_(weaker))
+            .values(reason=reason, source=source)
+        ).rowcount > 0
     if sub_id is None:
         return
-    m = db.memberships
-    where = and_(m.c.subscriber_id == sub_id, m.c.status != "unsubscribed")
-    if list_id:
-        where = and_(where, m.c.list_id == list_id)
-    changed = conn.execute(
-        update(m).where(where).values(status="unsubscribed", updated_at=db.now())
+    off = conn.execute(
+        _MEMBERSHIPS_OFF[bool(list_id)], {"b_sub": sub_id, "b_list": list_id, "b_now": now}
     )
-    if changed.rowcount or not same:
-        event(conn, sub_id, list_id or None, reason, source)
+    if off.rowcount or changed:
+        conn.execute(
+            _EVENT,
+            {"subscriber_id": sub_id, "list_id": list_id or None, "kind": reason,
+             "detail": source, "at": now},
+        )
 
 
 def lift(conn: Connection, sub_id: int, h: str, list_id: int, *, allow_global: bool) -> None:

@@ -8,14 +8,14 @@ from collections import Counter
 from sqlalchemy import select
 
 from newsletter import db, ledger
-from tests.support.sending import populate, run_cli, spawn_cli
-from tests.test_send_crash import delivered, env_for, sink_process  # noqa: F401 (fixture)
+from tests.support.sending import delivered, populate, run_cli, spawn_cli
+from tests.test_send_crash import env_for
 
 N = 200
 
 
 def test_two_send_processes_at_once_deliver_each_recipient_once(
-        engine, database_url, issue_path, workdir, sink_process):  # noqa: F811
+        engine, database_url, issue_path, workdir, sink_process):
     port, record = sink_process
     populate(engine, "weekly", N)
     env = env_for(database_url, port, NEWSLETTER_TEST_BATCH_DELAY="0.05")
@@ -32,7 +32,7 @@ def test_two_send_processes_at_once_deliver_each_recipient_once(
 
 
 def test_two_workers_share_one_send_without_overlap(
-        engine, database_url, issue_path, workdir, sink_process):  # noqa: F811
+        engine, database_url, issue_path, workdir, sink_process):
     """On PostgreSQL this is the several-machines deployment (SKIP LOCKED claims, advisory-lock
     liveness); on SQLite the same holds for processes on one host."""
     port, record = sink_process
@@ -60,7 +60,7 @@ def test_two_workers_share_one_send_without_overlap(
 
 
 def test_send_with_helper_workers_delivers_each_recipient_once(
-    engine, database_url, issue_path, workdir, sink_process  # noqa: F811
+    engine, database_url, issue_path, workdir, sink_process
 ):
     port, record = sink_process
     populate(engine, "weekly", N)

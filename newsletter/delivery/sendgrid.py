@@ -13,6 +13,7 @@ import json
 import re
 import socket
 from collections.abc import Sequence
+from html import escape as html_escape
 from typing import Any
 from urllib.error import URLError
 
@@ -20,16 +21,25 @@ from newsletter import models
 from newsletter.config import Settings
 from newsletter.delivery.base import Backend
 from newsletter.errors import BackendConfigError
-from newsletter.mime import MessageTemplate, values_for
+from newsletter.mime import MessageTemplate, clean, raw_values
 from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
 
 MAX_PER_REQUEST = 1000
 MAX_SUBSTITUTION_BYTES = 10_000
 _HTML, _SUBJECT = "__NLH_", "__NLS_"
+_NAME_BAD = re.compile(r"[\x00-\x1f\x7f,;]+")
 
 
 def _in(context: str, key: str) -> str:
     return context + key[len("__NL_") :]
+
+
+def _substitution_bytes(subs: dict[str, str]) -> int:
+    """UTF-8 size of keys and values (an ASCII string's length is its size: no encoding)."""
+    return sum(
+        len(k) + len(v) if k.isascii() and v.isascii() else len(k.encode()) + len(v.encode())
+        for k, v in subs.items()
+    )
 
 
 def _error_message(body: bytes | str | None) -> str:
@@ -90,17 +100,23 @@ class SendGridBackend(Backend):
             "text": [k for k in models.PLACEHOLDERS if k in template.text],
             "subject": [k for k in models.PLACEHOLDERS if k in template.subject],
         }
-        self._base = (template, {"body": body, "used": used})
+        self._base = (template, {
+            "body": body,
+            "used": used,
+            "html_keys": [(k, _in(_HTML, k)) for k in used["html"]],
+            "subject_keys": [(k, _in(_SUBJECT, k)) for k in used["subject"]],
+        })
         return self._base[1]
 
     def personalization(self, template: MessageTemplate, recipient: Recipient) -> dict[str, Any]:
-        used = self._common(template)["used"]
-        values = values_for(recipient)
-        subs = {_in(_HTML, k): values.html[k] for k in used["html"]}
-        subs.update({k: values.text[k] for k in used["text"]})
-        subs.update({_in(_SUBJECT, k): values.header[k] for k in used["subject"]})
+        common = self._common(template)
+        # values_for(recipient), escaped only for the contexts that use each placeholder.
+        raw = raw_values(recipient)
+        subs = {h: html_escape(raw[k], quote=True) for k, h in common["html_keys"]}
+        subs.update({k: raw[k] for k in common["used"]["text"]})
+        subs.update({h: clean(raw[k]) for k, h in common["subject_keys"]})
         to: dict[str, str] = {"email": recipient.email}
-        name = re.sub(r"[\x00-\x1f\x7f,;]+", " ", recipient.name).strip()
+        name = _NAME_BAD.sub(" ", recipient.name).strip() if recipient.name else ""
         if name:
             to["name"] = name
         item: dict[str, Any] = {
@@ -122,9 +138,7 @@ class SendGridBackend(Backend):
         ready: list[tuple[int, dict[str, Any]]] = []
         for i, recipient in enumerate(recipients):
             item = self.personalization(template, recipient)
-            size = sum(
-                len(k.encode()) + len(v.encode()) for k, v in item.get("substitutions", {}).items()
-            )
+            size = _substitution_bytes(item.get("substitutions", {}))
             if size > MAX_SUBSTITUTION_BYTES:
                 results[i] = SendResult(
                     recipient.subscriber_id,

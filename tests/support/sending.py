@@ -86,6 +86,16 @@ def populate(engine: Engine, slug: str, n: int, *, start: int = 0) -> dict:
     return lst
 
 
+def cli_environment(env: dict[str, str]) -> dict[str, str]:
+    """This process's environment without the developer's settings, plus `env`."""
+    full = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("NEWSLETTER_") and k not in ("DATABASE_URL", "SENDGRID_API_KEY")
+    }
+    return {**full, **env, "PYTHONPATH": str(ROOT)}
+
+
 def run_cli(
     *args: str,
     env: dict[str, str],
@@ -93,13 +103,7 @@ def run_cli(
     timeout: float = 120,
 ) -> subprocess.CompletedProcess:
     """`newsletter ARGS` as a separate process (stdin not a terminal)."""
-    full = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("NEWSLETTER_") and k not in ("DATABASE_URL", "SENDGRID_API_KEY")
-    }
-    full.update(env)
-    full["PYTHONPATH"] = str(ROOT)
+    full = cli_environment(env)
     return subprocess.run(
         [sys.executable, "-m", "newsletter", *args],
         env=full,
@@ -112,13 +116,7 @@ def run_cli(
 
 
 def spawn_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen:
-    full = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("NEWSLETTER_") and k not in ("DATABASE_URL", "SENDGRID_API_KEY")
-    }
-    full.update(env)
-    full["PYTHONPATH"] = str(ROOT)
+    full = cli_environment(env)
     return subprocess.Popen(
         [sys.executable, "-m", "newsletter", *args],
         env=full,
