@@ -53,7 +53,7 @@ def sample() -> tuple[models.RenderedIssue, mime.MessageTemplate]:
     rendered = render_issue(
         read_issue(ROOT / "issues" / "2019-03-01-hanoi-summit.md"), load_settings(env={})
     )
-    template = mime.build_template(
+    template = mime.MessageTemplate(
         subject=rendered.subject,
         html=rendered.html,
         text=rendered.text,

@@ -45,18 +45,13 @@ def _test_hook(stage: str, batch: int) -> None:
 def build_template(
     settings: Settings, send: ledger.SendRow, lists: list[dict], subject_prefix: str = ""
 ) -> mime.MessageTemplate:
-    first = lists[0] if lists else {}
-    slug = first.get("slug", "newsletter")
-    return mime.build_template(
+    return mime.list_message_template(
+        settings,
+        lists[0] if lists else {},
         subject=subject_prefix + send.subject,
         html=send.html,
         text=send.text,
-        from_name=first.get("from_name") or settings.sender_name,
-        from_address=first.get("from_address") or settings.sender_address,
-        reply_to=first.get("reply_to") or settings.reply_to,
-        list_id_header=f"{first.get('name', slug)} <{slug}.{settings.sender_domain}>",
         send_ref=f"send-{send.id}",
-        sender_domain=settings.sender_domain,
     )
 
 

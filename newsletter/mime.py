@@ -15,13 +15,16 @@ import re
 import time
 from dataclasses import dataclass
 from email.utils import formatdate
+from typing import TYPE_CHECKING
 
 from newsletter import models
 from newsletter.models import Recipient
 
+if TYPE_CHECKING:
+    from newsletter.config import Settings
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in models.PLACEHOLDERS))
-NAME_FALLBACK = "there"  # as render.personalise: "Hi there," when a subscriber has no name
 _ATEXT_BAD = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
 _URL_BAD = re.compile(r"[\s<>]+")
 _SPECIALS = set('()<>[]:;@\\,."')
@@ -189,20 +192,9 @@ class Values:
     header: dict[str, str]
 
 
-def raw_values(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> dict[str, str]:
-    """The unescaped placeholder values (escape them with html_escape / clean as needed)."""
-    return {
-        models.NAME: recipient.name.strip() or name_fallback,
-        models.EMAIL: recipient.email,
-        models.UNSUBSCRIBE_URL: recipient.unsubscribe_url,
-        models.PREFERENCES_URL: recipient.preferences_url,
-        models.VIEW_URL: recipient.view_url,
-    }
-
-
-def values_for(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> Values:
+def values_for(recipient: Recipient, name_fallback: str = models.NAME_FALLBACK) -> Values:
     """The same values and escaping as render.personalise (tests/test_mime.py checks it)."""
-    raw = raw_values(recipient, name_fallback)
+    raw = models.placeholder_values(recipient, name_fallback)
     return Values(
         html={k: html_lib.escape(v, quote=True) for k, v in raw.items()},
         text=raw,
@@ -337,26 +329,25 @@ class MessageTemplate:
         )
 
 
-def build_template(
+def list_message_template(
+    settings: Settings,
+    the_list: dict,
     *,
     subject: str,
     html: str,
     text: str,
-    from_name: str,
-    from_address: str,
-    reply_to: str,
-    list_id_header: str,
     send_ref: str,
-    sender_domain: str,
 ) -> MessageTemplate:
+    """A message for one list: its own From / Reply-To overrides, else the settings'."""
+    slug = the_list.get("slug", "newsletter")
     return MessageTemplate(
         subject=subject,
         html=html,
         text=text,
-        from_name=from_name,
-        from_address=from_address,
-        reply_to=reply_to,
-        list_id_header=list_id_header,
+        from_name=the_list.get("from_name") or settings.sender_name,
+        from_address=the_list.get("from_address") or settings.sender_address,
+        reply_to=the_list.get("reply_to") or settings.reply_to,
+        list_id_header=f"{the_list.get('name', slug)} <{slug}.{settings.sender_domain}>",
         send_ref=send_ref,
-        sender_domain=sender_domain,
+        sender_domain=settings.sender_domain,
     )

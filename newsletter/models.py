@@ -69,6 +69,20 @@ class Recipient:
     subscriber_id: int = 0
 
 
+NAME_FALLBACK = "there"  # "Hi there," when a subscriber has no name
+
+
+def placeholder_values(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> dict[str, str]:
+    """Each placeholder's raw value for one recipient (escape per context before use)."""
+    return {
+        NAME: recipient.name.strip() or name_fallback,
+        EMAIL: recipient.email,
+        UNSUBSCRIBE_URL: recipient.unsubscribe_url,
+        PREFERENCES_URL: recipient.preferences_url,
+        VIEW_URL: recipient.view_url,
+    }
+
+
 @dataclass(frozen=True)
 class Personalised:
     """A RenderedIssue with one recipient's values substituted, each escaped for its context."""

@@ -32,7 +32,6 @@ EMAIL_TEMPLATE = "email.mjml.j2"
 TEXT_TEMPLATE = "email.txt.j2"
 WEB_TEMPLATE = "web.html.j2"
 GMAIL_CLIP_BYTES = 102_000
-NAME_FALLBACK = "there"  # "Hi there," when a subscriber has no name
 
 _INLINE_STYLE = re.compile(r"<mj-style\s+inline=\"inline\"\s*>(.*?)</mj-style>", re.S | re.I)
 _STYLE_OPEN = re.compile(r"<style\b", re.I)
@@ -235,21 +234,11 @@ def render_issue(
     )
 
 
-def _values(recipient: models.Recipient, name_fallback: str) -> dict[str, str]:
-    return {
-        models.NAME: recipient.name.strip() or name_fallback,
-        models.EMAIL: recipient.email,
-        models.UNSUBSCRIBE_URL: recipient.unsubscribe_url,
-        models.PREFERENCES_URL: recipient.preferences_url,
-        models.VIEW_URL: recipient.view_url,
-    }
-
-
 def personalise(
     rendered: models.RenderedIssue,
     recipient: models.Recipient,
     *,
-    name_fallback: str = NAME_FALLBACK,
+    name_fallback: str = models.NAME_FALLBACK,
 ) -> models.Personalised:
     """Swap the placeholders for one recipient's values, escaped per context.
 
@@ -259,7 +248,7 @@ def personalise(
     `name_fallback` ("there", so the default greeting reads "Hi there,"). Each part is one
     regex pass, so a value that itself looks like a placeholder is never expanded again.
     """
-    raw = _values(recipient, name_fallback)
+    raw = models.placeholder_values(recipient, name_fallback)
     as_html = {k: html_lib.escape(v, quote=True) for k, v in raw.items()}
     as_header = {k: _header_safe(v) for k, v in raw.items()}
     return models.Personalised(

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 
-from newsletter import db
+from newsletter import db, suppressions_pg
 from newsletter.addresses import hash_key
 from newsletter.audience import insert_for
 from newsletter.errors import StoreError
@@ -42,8 +42,12 @@ def unsubscribe(
 ) -> None:
     """Unsubscribe from one list, or from every list with a global suppression. Idempotent:
     history records only an actual change. One transaction of three or four statements: this
-    is the one-click hot path (a mail provider POSTs it for every "Unsubscribe" pressed)."""
+    is the one-click hot path (a mail provider POSTs it for every "Unsubscribe" pressed); on
+    PostgreSQL a single statement (`suppressions_pg`)."""
     _check_reason(reason)
+    if engine.dialect.name == "postgresql" and _RANK[reason] == 1:  # outranks nothing
+        suppressions_pg.unsubscribe(engine, subscriber_id, list_id or 0, reason, source, db.now())
+        return
     with begin(engine) as conn:
         row = conn.execute(_SUBSCRIBER_BY_ID, {"b_id": subscriber_id}).first()
         if row is None:

@@ -53,7 +53,7 @@ def sample_template(
         sender_domain="example.com",
     )
     args.update(overrides)
-    return mime.build_template(**args)  # type: ignore[arg-type]
+    return mime.MessageTemplate(**args)  # type: ignore[arg-type]
 
 
 def recipient(i: int, name: str | None = None, email_: str | None = None) -> Recipient:

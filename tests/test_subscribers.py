@@ -111,6 +111,28 @@ def test_unsubscribe_is_idempotent_and_recorded(store):
     assert _audience(store, "weekly") == []
 
 
+def test_unsubscribe_hashes_the_address_exactly_as_python_does(store):
+    # PostgreSQL unsubscribes in one SQL statement that hashes the key on the server: the hash
+    # must be the one every other path (audience, webhooks, forget) computes in Python.
+    sub = _add(store, "Zoë.Ünal+News@Mail.Example.ORG", "weekly")
+    weekly = store_list(store, "weekly")["id"]
+    sb.unsubscribe(store, sub["id"], weekly)
+    x = db.suppressions
+    with store.connect() as conn:
+        rows = conn.execute(select(x.c.address_hash, x.c.email, x.c.list_id)).all()
+    assert rows == [(address_hash("zoë.ünal+news@mail.example.org"),
+                     "Zoë.Ünal+News@Mail.Example.ORG", weekly)]
+    sb.suppress_address(store, "ZOË.ÜNAL+NEWS@mail.example.org", "unsubscribed", list_id=weekly)
+    assert count(store, "suppressions") == 1
+
+
+def test_unsubscribe_of_an_unknown_id_fails_and_writes_nothing(store):
+    with pytest.raises(StoreError, match="no subscriber"):
+        sb.unsubscribe(store, 987654, None)
+    assert count(store, "suppressions") == 0
+    assert count(store, "subscriber_events") == 0
+
+
 def test_suppression_wins_over_a_plain_add(store):
     sub = _add(store, "cy@example.com", "weekly")
     sb.unsubscribe(store, sub["id"], store_list(store, "weekly")["id"])

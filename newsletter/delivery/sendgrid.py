@@ -21,8 +21,8 @@ from newsletter import models
 from newsletter.config import Settings
 from newsletter.delivery.base import Backend
 from newsletter.errors import BackendConfigError
-from newsletter.mime import MessageTemplate, clean, raw_values
-from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
+from newsletter.mime import MessageTemplate, clean
+from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult, placeholder_values
 
 MAX_PER_REQUEST = 1000
 MAX_SUBSTITUTION_BYTES = 10_000
@@ -111,7 +111,7 @@ class SendGridBackend(Backend):
     def personalization(self, template: MessageTemplate, recipient: Recipient) -> dict[str, Any]:
         common = self._common(template)
         # values_for(recipient), escaped only for the contexts that use each placeholder.
-        raw = raw_values(recipient)
+        raw = placeholder_values(recipient)
         subs = {h: html_escape(raw[k], quote=True) for k, h in common["html_keys"]}
         subs.update({k: raw[k] for k in common["used"]["text"]})
         subs.update({h: clean(raw[k]) for k, h in common["subject_keys"]})

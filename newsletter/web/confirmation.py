@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from newsletter import db, tokens
 from newsletter.delivery import make_backend
 from newsletter.errors import DeliveryError
-from newsletter.mime import build_template
+from newsletter.mime import list_message_template
 from newsletter.models import FAILED, Recipient
 from newsletter.web import context
 
@@ -48,16 +48,13 @@ def send(subscriber: dict, the_list: dict) -> bool:
         "confirm_url": tokens.confirm_url(settings, token),
         "postal_address": settings.postal_address,
     }
-    template = build_template(
+    template = list_message_template(
+        settings,
+        the_list,
         subject=f"Please confirm your subscription to {the_list['name']}",
         html=render_template("confirm_email.html.j2", **values),
         text=render_template("confirm_email.txt.j2", **values),
-        from_name=the_list.get("from_name") or settings.sender_name,
-        from_address=the_list.get("from_address") or settings.sender_address,
-        reply_to=the_list.get("reply_to") or settings.reply_to,
-        list_id_header=f"{the_list['name']} <{the_list['slug']}.{settings.sender_domain}>",
         send_ref=f"confirm-{uuid.uuid4().hex[:16]}",
-        sender_domain=settings.sender_domain,
     )
     recipient = Recipient(
         email=subscriber["email"],

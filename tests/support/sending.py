@@ -15,7 +15,6 @@ from sqlalchemy import Engine, insert, select
 
 from newsletter import db
 from newsletter.config import Settings
-from tests.support.smtp_sink import read_records
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "issues" / "2019-03-01-hanoi-summit.md"
@@ -146,4 +145,6 @@ def sink_process(workdir: Path):
 
 
 def delivered(record: Path) -> Counter:
+    from tests.support.smtp_sink import read_records  # loaded as its own plugin first
+
     return Counter(r for m in read_records(str(record)) for r in m.rcpt_tos)

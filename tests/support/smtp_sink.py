@@ -130,11 +130,12 @@ def _append_record(path: str, item: Received) -> None:
 
 
 def read_records(path: str) -> list[Received]:
-    """Messages recorded by a sink process (``--record FILE``)."""
+    """Messages recorded by a sink process (``--record FILE``). A line still being written (no
+    newline yet: the sink is mid-write while a test polls) is left for the next read."""
     out = []
     with open(path, encoding="ascii") as handle:
         for line in handle:
-            if line.strip():
+            if line.endswith("\n") and line.strip():
                 d = json.loads(line)
                 out.append(
                     Received(d["mail_from"], tuple(d["rcpt_tos"]), base64.b64decode(d["data_b64"]))
