@@ -28,7 +28,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 
 from newsletter.errors import StoreError
 
@@ -191,7 +191,9 @@ def make_engine(url: str, *, upgrade: bool = True) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin_immediate)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url)
+            event.listen(engine, "checkin", _mark_idle)
+            event.listen(engine, "checkout", _ping_if_idle)
     except (SQLAlchemyError, ValueError) as exc:
         raise StoreError(f"DATABASE_URL: cannot use {_safe(url)}: {exc}") from None
     if upgrade:
@@ -243,6 +245,28 @@ def _sqlite_begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
             delay = min(delay * 1.5, 0.001)
     finally:
         raw.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+
+
+IDLE_PING_S = 5.0  # a pooled connection idle longer than this is checked before use
+
+
+def _mark_idle(_dbapi_conn, record) -> None:  # type: ignore[no-untyped-def]
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+    """Like pool_pre_ping, but only for connections that sat idle (the server may have been
+    restarted meanwhile). A busy web worker's connection is never idle, so the one-click path
+    does not pay a round trip per request; a dead connection makes the pool open a new one."""
+    since = record.info.get("idle_since")
+    if since is None or time.monotonic() - since < IDLE_PING_S:
+        return
+    try:
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SELECT 1")
+        dbapi_conn.rollback()
+    except Exception as exc:  # any failure here means: do not use this connection
+        raise DisconnectionError(f"stale pooled connection: {exc}") from None
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -84,3 +84,25 @@ def test_upgrade_keeps_data_from_an_old_version(database_url):
         assert conn.execute(select(db.lists.c.slug)).scalar_one() == "weekly"
     assert upgrade(engine) == []
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_pooled_connection_killed_while_idle_is_replaced(engine, database_url, monkeypatch):
+    """PostgreSQL restarts (or an idle timeout) kill pooled connections; the next use after an
+    idle spell must get a working one, not an error."""
+    from sqlalchemy import text
+
+    from newsletter import db
+
+    with engine.connect() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as admin:  # outside the pool
+        assert admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()[0]
+    monkeypatch.setattr(db, "IDLE_PING_S", 0.0)  # every checkout now counts as after idling
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar_one() == 1
+        assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
