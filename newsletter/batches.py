@@ -10,9 +10,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from newsletter import db, ledger, mime, models, tokens
+from newsletter import ledger, mime, models, tokens
+from newsletter.audience import blocked, live_memberships
 from newsletter.config import Settings
 from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
@@ -62,29 +63,15 @@ def _members(
 ) -> tuple[dict[int, tuple[str, int]], set[int]]:
     """Current (name, first list id) of the batch's still-subscribed members, and the
     suppressed ones: re-read for every batch so an unsubscribe mid-send is honoured."""
-    from newsletter.subscribers import suppressed_subset
-
-    ids = [c.subscriber_id for c in batch]
-    m, s = db.memberships, db.subscribers
     order = {lid: i for i, lid in enumerate(list_ids)}
     found: dict[int, tuple[str, int]] = {}
-    wanted = set(ids)
-    # A dense batch (the usual case) is read as an id range: far cheaper than 1000 parameters.
-    dense = ids[-1] - ids[0] < 4 * len(ids)
-    which = s.c.id.between(ids[0], ids[-1]) if dense else s.c.id.in_(ids)
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(s.c.id, s.c.name, m.c.list_id)
-            .join(m, m.c.subscriber_id == s.c.id)
-            .where(which, m.c.list_id.in_(list_ids), m.c.status == "subscribed")
-        )
-        for sid, name, lid in rows:
-            if sid not in wanted:
-                continue
+        rows = live_memberships(conn, list_ids, [c.subscriber_id for c in batch])
+        for sid, name, _key, lid in rows:
             if sid not in found or order[lid] < order[found[sid][1]]:
-                found[sid] = (name or "", lid)
-        suppressed = suppressed_subset(conn, list_ids, list(found))
-    return found, set(suppressed)
+                found[sid] = (name, lid)
+        suppressed = blocked(conn, list_ids, rows)
+    return found, suppressed
 
 
 def deliver(
