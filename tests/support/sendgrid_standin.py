@@ -1,8 +1,10 @@
 """A local stand-in for SendGrid's POST /v3/mail/send, on 127.0.0.1 (ephemeral port).
 
-Every request body is validated against ../shared/reference/sendgrid-mail-send.schema.json
-(Draft 2020-12 with format checking), plus the limits the schema cannot express: 1000
-recipients, 30 MB, unique addresses, 10,000 bytes of substitutions, the Authorization header.
+Every request body is validated against sendgrid-mail-send.schema.json beside this file (a copy
+of the project's shared reference schema, from Twilio's MIT-licensed SendGrid OpenAPI spec; see
+sendgrid-mail-send.SOURCES.md for its origin and local patches; Draft 2020-12, with format
+checking), plus the limits the schema cannot express: 1000 recipients, 30 MB, unique
+addresses, 10,000 bytes of substitutions, the Authorization header.
 Scriptable: ``standin.script(status, times)`` answers 429/500/401... that many times,
 ``standin.bad`` gets 400 with SendGrid-shaped errors, ``standin.hang(times, seconds)`` sleeps
 past the client's timeout (then accepts: the client cannot know).
@@ -30,9 +32,7 @@ from typing import Any
 
 import pytest
 
-SCHEMA = (
-    Path(__file__).resolve().parents[3] / "shared" / "reference" / "sendgrid-mail-send.schema.json"
-)
+SCHEMA = Path(__file__).resolve().parent / "sendgrid-mail-send.schema.json"
 MAX_BYTES = 30 * 1024 * 1024
 MAX_RECIPIENTS = 1000
 
