@@ -27,8 +27,13 @@ class Problem:
     message: str
     severity: str = "error"  # "error" | "warning"
 
+    @property
+    def where(self) -> str:
+        """`file:line`, or just `file` for a problem with the file as a whole (line 0)."""
+        return f"{self.path}:{self.line}" if self.line else self.path
+
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.severity}: {self.message}"
+        return f"{self.where}: {self.severity}: {self.message}"
 
 
 class IssueFileError(NewsletterError):
@@ -39,7 +44,8 @@ class IssueFileError(NewsletterError):
         errors = [p for p in problems if p.severity == "error"]
         first = errors[0] if errors else problems[0]
         more = f" (and {len(errors) - 1} more; run `newsletter check`)" if len(errors) > 1 else ""
-        super().__init__(f"{first}{more}")
+        # The CLI prints this after "error: ", so the severity is not repeated.
+        super().__init__(f"{first.where}: {first.message}{more}")
 
 
 class RenderError(NewsletterError):

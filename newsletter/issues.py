@@ -61,10 +61,8 @@ class _Report:
 
 
 def whole_file_error(path: str | Path, message: str) -> IssueFileError:
-    """An IssueFileError about the file as a whole (line 0), reading `path: message`."""
-    exc = IssueFileError([Problem(str(path), 0, message)])
-    exc.args = (f"{path}: {message}",)
-    return exc
+    """An IssueFileError about the file as a whole (line 0): `path: message`."""
+    return IssueFileError([Problem(str(path), 0, message)])
 
 
 def read_issue(path: str | Path) -> Issue:

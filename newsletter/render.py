@@ -31,7 +31,6 @@ DEFAULT_TEMPLATES = Path(__file__).resolve().parent / "default_templates"
 EMAIL_TEMPLATE = "email.mjml.j2"
 TEXT_TEMPLATE = "email.txt.j2"
 WEB_TEMPLATE = "web.html.j2"
-GMAIL_CLIP_BYTES = 102_000
 
 _INLINE_STYLE = re.compile(r"<mj-style\s+inline=\"inline\"\s*>(.*?)</mj-style>", re.S | re.I)
 _STYLE_OPEN = re.compile(r"<style\b", re.I)

@@ -211,8 +211,21 @@ def test_read_issue_raises_with_every_problem(tmp_path: Path) -> None:
     with pytest.raises(IssueFileError) as caught:
         read_issue(path)
     assert [p.line for p in caught.value.problems] == [4, 5]
-    assert str(caught.value).startswith(f"{path}:4: error: unknown key 'zzz'")
+    # The CLI prints "error: " before it: the message names file:line without repeating it.
+    assert str(caught.value).startswith(f"{path}:4: unknown key 'zzz'")
     assert "(and 1 more; run `newsletter check`)" in str(caught.value)
+
+
+def test_unknown_issue_on_the_command_line_is_one_clear_line(workdir: Path) -> None:
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+
+    result = CliRunner().invoke(cli, ["build", "nosuch"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "error: nosuch: no such issue: give a file path or the id of a file in issues/ "
+        "(e.g. 2019-03-01-hanoi-summit)"]
 
 
 def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:

@@ -117,7 +117,7 @@ def build_issue(path: Path, settings: Settings, out_dir: Path) -> tuple[Path, mo
 @click.pass_context
 def build(ctx: click.Context, issue: str, out: str | None) -> None:
     """Write email.html, email.txt, web.html and sample.eml for ISSUE (a path or an issue id)."""
-    from newsletter.render import GMAIL_CLIP_BYTES
+    from newsletter.lint import GMAIL_CLIP_BYTES
 
     settings = settings_from(ctx)
     target, rendered = build_issue(

@@ -125,21 +125,24 @@ def _append_record(path: str, item: Received) -> None:
             "data_b64": base64.b64encode(item.data).decode(),
         }
     )
-    with open(path, "a", encoding="ascii") as handle:
-        handle.write(line + "\n")
+    # One unbuffered write of the whole line (a buffered file would flush a 40 KB line in
+    # several pieces, and a test polling the file could read between them).
+    with open(path, "ab", buffering=0) as handle:
+        handle.write((line + "\n").encode("ascii"))
 
 
 def read_records(path: str) -> list[Received]:
-    """Messages recorded by a sink process (``--record FILE``). A line still being written (no
-    newline yet: the sink is mid-write while a test polls) is left for the next read."""
+    """Messages recorded by a sink process (``--record FILE``). The file is read in one go and
+    its last piece dropped: either empty, or a line still being written while a test polls."""
+    with open(path, "rb") as handle:
+        complete = handle.read().split(b"\n")[:-1]
     out = []
-    with open(path, encoding="ascii") as handle:
-        for line in handle:
-            if line.endswith("\n") and line.strip():
-                d = json.loads(line)
-                out.append(
-                    Received(d["mail_from"], tuple(d["rcpt_tos"]), base64.b64decode(d["data_b64"]))
-                )
+    for line in complete:
+        if line.strip():
+            d = json.loads(line)
+            out.append(
+                Received(d["mail_from"], tuple(d["rcpt_tos"]), base64.b64decode(d["data_b64"]))
+            )
     return out
 
 
