@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -14,14 +13,6 @@ from newsletter.cli import cli, engine_from, settings_from
 from newsletter.errors import SendError
 
 BACKENDS = click.Choice(["outbox", "smtp", "sendgrid"])
-DEMO_LIST = "demo"
-DEMO_PEOPLE = [
-    ("ada@example.com", "Ada Lovelace"),
-    ("grace@example.com", "Grace Hopper"),
-    ("alan@example.com", "Alan Turing"),
-    ("edsger@example.com", "Edsger Dijkstra"),
-    ("barbara@example.com", "Barbara Liskov"),
-]
 
 
 def _issue_path(ref: str, settings) -> Path:  # type: ignore[no-untyped-def]
@@ -233,67 +224,6 @@ def test_send_cmd(
         sys.exit(1)
 
 
-@cli.command("status")
-@click.argument("issue", required=False)
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_context
-def status_cmd(ctx: click.Context, issue: str | None, as_json: bool) -> None:
-    """Sends with their counts by status; for one ISSUE also the failures and unknowns."""
-    from newsletter import ledger
-
-    engine = engine_from(ctx)
-    issue_id = Path(issue).stem if issue else None
-    out = []
-    with engine.connect() as conn:
-        running = [s.id for s in ledger.running_sends(conn)]
-    for send_id in running:  # batches of dead workers show up as unknown at once
-        ledger.recover(engine, send_id)
-    with engine.connect() as conn:
-        for s in ledger.all_sends(conn, issue_id):
-            counts = ledger.counts(conn, s.id)
-            start, end = s.started_at, s.finished_at
-            span = (
-                (
-                    (end or datetime.now(UTC)).replace(tzinfo=UTC) - start.replace(tzinfo=UTC)
-                ).total_seconds()
-                if start
-                else 0
-            )
-            row = {
-                "send_id": s.id,
-                "issue": s.issue_id,
-                "lists": list(s.list_slugs),
-                "status": s.status,
-                "backend": s.backend,
-                "counts": counts,
-                "started_at": start,
-                "finished_at": end,
-                "rate": round(counts["sent"] / span, 1) if span > 0 else None,
-            }
-            if issue_id:
-                row["problems"] = [
-                    {"email": e, "status": st, "detail": d}
-                    for e, st, d in ledger.problems(conn, s.id)
-                ]
-            out.append(row)
-    if as_json:
-        click.echo(json.dumps(out, indent=2, default=str))
-        return
-    if not out:
-        click.echo("no sends yet" + (f" for {issue_id}" if issue_id else ""))
-    for row in out:
-        c = row["counts"]
-        click.echo(
-            f"#{row['send_id']} {row['issue']} -> {', '.join(row['lists'])} "
-            f"[{row['status']}, {row['backend']}] queued {c['queued']} sent {c['sent']} "
-            f"failed {c['failed']} skipped {c['skipped']} unknown "
-            f"{c['unknown'] + c['claimed']} | started {row['started_at']} finished "
-            f"{row['finished_at'] or '-'} | {row['rate'] or 0}/s"
-        )
-        for p in row.get("problems", []):
-            click.echo(f"  {p['status']:<8} {p['email']}: {p['detail']}")
-
-
 @cli.command("worker")
 @click.option("--once", is_flag=True, help="Exit when no running send has work left.")
 @click.option("--send", "send_id", type=int, default=None, help="Work on this send id only.")
@@ -304,40 +234,3 @@ def worker_cmd(ctx: click.Context, once: bool, send_id: int | None) -> None:
 
     done = send.run_worker(engine_from(ctx), settings_from(ctx), once=once, only_send=send_id)
     click.echo(f"worker finished: {done} recipient(s) processed")
-
-
-@cli.command("demo")
-@click.pass_context
-def demo_cmd(ctx: click.Context) -> None:
-    """Send the sample issue to a demo list of example.com addresses, into the outbox folder."""
-    from newsletter import send, subscribers
-    from newsletter.errors import StoreError
-
-    settings, engine = settings_from(ctx), engine_from(ctx)
-    try:
-        subscribers.get_list(engine, DEMO_LIST)
-    except StoreError:
-        subscribers.create_list(engine, DEMO_LIST, "Demo list")
-        for email, name in DEMO_PEOPLE:
-            subscribers.add_subscriber(engine, email, DEMO_LIST, name=name)
-    path = _issue_path("2019-03-01-hanoi-summit", settings)
-    plan = send.prepare(
-        engine, settings, path, send.SendOptions(lists=(DEMO_LIST,), backend="outbox", resume=True)
-    )
-    if plan.nothing_to_do:
-        click.echo(plan.nothing_to_do)
-    else:
-        progress = send.execute(engine, settings, plan)
-        assert progress is not None
-        click.echo(
-            f"sent {progress.counts['sent']} message(s) of {plan.issue.id} to list "
-            f"'{DEMO_LIST}' through the outbox backend"
-        )
-    outbox = Path(settings.outbox_dir).resolve() / "new"
-    files = sorted(outbox.glob("*.eml"))
-    click.echo(f"messages are in {outbox}/ ({len(files)} file(s))")
-    if files:
-        click.echo(
-            f"open one in a mail client (e.g. `thunderbird {files[0]}`) or read the raw "
-            f"message with `less {files[0]}`"
-        )
