@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Connection,
     DateTime,
     Engine,
     ForeignKey,
@@ -219,6 +220,13 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only. On SQLite its transaction is a plain (deferred) BEGIN, so a
+    web page never waits for a long writer (WAL readers see the last commit); writing through
+    it is a bug. Elsewhere it is an ordinary connection."""
+    return engine.connect().execution_options(newsletter_read_only=True)
+
+
 def _sqlite_begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
     """BEGIN IMMEDIATE, waiting for the write lock by polling every ~0.2 ms ourselves.
 
@@ -228,6 +236,9 @@ def _sqlite_begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
     actual transaction time; statements inside the transaction keep the normal busy timeout.
     """
     raw = conn.connection.dbapi_connection
+    if conn.get_execution_options().get("newsletter_read_only"):
+        raw.execute("BEGIN")
+        return
     raw.execute("PRAGMA busy_timeout=0")
     try:
         deadline = time.monotonic() + BUSY_TIMEOUT_S

@@ -146,3 +146,22 @@ def test_a_project_can_override_a_page_template(web):
     client = create_app(web.settings, web.engine).test_client()
     response = client.get("/unsubscribe/forged-token")
     assert response.status_code == 404 and "Nothing here, friend" in response.get_data(as_text=True)
+
+
+def test_pages_do_not_wait_for_a_writer_holding_the_database(web, monkeypatch):
+    """A long write (an import chunk, a send's claim) must not hold up the unsubscribe page or
+    the health check: on SQLite they read in a deferred transaction (WAL), and only the
+    one-click POST itself takes the write lock."""
+    from sqlalchemy import text
+
+    from newsletter import db
+
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_S", 1.0)  # a regression fails in 1 s, not 30
+    ann = web.member("ann@example.org", "Ann")
+    token = web.token("unsubscribe", ann["id"])
+    with web.engine.begin() as writer:  # holds the write lock until the block ends
+        writer.execute(text("UPDATE lists SET description = 'being edited'"))
+        page = web.client.get(f"/unsubscribe/{token}")
+        health = web.client.get("/healthz")
+    assert page.status_code == 200 and "a***@example.org" in page.get_data(as_text=True)
+    assert health.status_code == 200 and health.get_json() == {"status": "ok"}

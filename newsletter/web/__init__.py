@@ -78,8 +78,10 @@ def _healthz():  # type: ignore[no-untyped-def]
     from sqlalchemy import text
     from sqlalchemy.exc import SQLAlchemyError
 
+    from newsletter.db import reading
+
     try:
-        with context().engine.connect() as conn:
+        with reading(context().engine) as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError:
         return {"status": "database unavailable"}, 503

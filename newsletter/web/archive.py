@@ -48,7 +48,7 @@ def entries(engine: Engine, settings: Settings) -> list[Entry]:
     q = select(s.c.issue_id, s.c.subject, s.c.started_at, s.c.created_at).join(
         first, first.c.id == s.c.id
     )
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         rows = conn.execute(q).all()
     out = [
         Entry(
@@ -67,7 +67,7 @@ def issue_html(engine: Engine, settings: Settings, issue_id: str) -> str | None:
     if not SAFE_ID.match(issue_id) or ".." in issue_id:
         return None
     s = db.sends
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         row = conn.execute(
             select(s.c.html)
             .where(s.c.issue_id == issue_id, s.c.status.in_(["running", "done"]))

@@ -28,7 +28,7 @@ CONFIRM_MAX_AGE = 7 * 24 * 3600  # seconds a confirmation link stays valid
 def may_send(subscriber_id: int) -> bool:
     e = db.subscriber_events
     since = db.now() - PER_ADDRESS_WINDOW
-    with context().engine.connect() as conn:
+    with db.reading(context().engine) as conn:
         sent = conn.execute(
             select(func.count())
             .select_from(e)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from newsletter import subscribers
+from newsletter import db, subscribers
 from newsletter.errors import TokenError
 from newsletter.web import context
 from newsletter.web.security import NotFound
@@ -34,7 +34,7 @@ def resolve(token: str, purpose: str, *, max_age: int | None = None) -> Target:
     ctx = context()
     try:
         subscriber_id, list_id = ctx.signer.read(token, purpose, max_age=max_age)
-        with ctx.engine.connect() as conn:  # one connection (and transaction) for both reads
+        with db.reading(ctx.engine) as conn:  # one connection (and transaction) for both reads
             subscriber = subscribers.get_subscriber(conn, subscriber_id)
             the_list = subscribers.get_list_by_id(conn, list_id) if list_id else None
     except TokenError:  # database trouble is not 'not found': security.py answers 503
