@@ -35,6 +35,26 @@ class Progress:
 Callback = Callable[[Progress], None]
 
 
+class Pace:
+    """`--rate`: after `done` messages, sleep until at least done / per_second seconds have
+    passed since the start (0 = no limit). The clock and sleep are parameters for tests."""
+
+    def __init__(
+        self,
+        per_second: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.per_second, self.clock, self.sleep = per_second, clock, sleep
+        self.start = clock()
+
+    def wait(self, done: int) -> None:
+        if self.per_second > 0:
+            ahead = done / self.per_second - (self.clock() - self.start)
+            if ahead > 0:
+                self.sleep(ahead)
+
+
 def _test_hook(stage: str, batch: int) -> None:
     """Crash tests only: NEWSLETTER_TEST_CRASH_AT=stage:batch SIGKILLs this process there."""
     if os.environ.get("NEWSLETTER_TEST_CRASH_AT") == f"{stage}:{batch}":
@@ -101,6 +121,7 @@ def deliver(
     if per_second > 0:  # small batches, so the pace is even
         size = min(size, max(1, int(per_second)))
     progress = Progress(send_id, sum(counts.values()), counts)
+    pace = Pace(per_second)
     number = 0
     _test_hook("start", 0)
     while limit is None or progress.this_run < limit:
@@ -157,9 +178,7 @@ def deliver(
         progress.this_run += len(batch)
         if on_progress:
             on_progress(progress)
-        if per_second > 0:
-            ahead = progress.this_run / per_second - (time.monotonic() - progress.started)
-            time.sleep(max(0.0, ahead))
+        pace.wait(progress.this_run)
     ledger.finish_if_complete(engine, send_id)
     return progress
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import db, ledger, send, subscribers, tokens
+from newsletter import batches, db, ledger, send, subscribers, tokens
 from newsletter.errors import SendError
 from tests.support.sending import SECRET, populate, run_cli
 from tests.support.smtp_sink import free_port
@@ -123,6 +123,55 @@ def test_resume_after_the_file_changed_keeps_stored_version_unless_rerender(
     with engine.connect() as conn:
         assert ledger.get_send(conn, first.send_id).subject.startswith("Hanoi revisited")
     assert counts_of(engine, first.send_id)["sent"] == 100
+
+
+def test_pace_sleeps_only_what_keeps_the_rate():
+    now = [100.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    pace = batches.Pace(50, clock=lambda: now[0], sleep=sleep)
+    pace.wait(50)  # 50 messages sent instantly: wait out the rest of the first second
+    assert slept == [1.0]
+    now[0] += 3.0  # the next 50 took 3 s on their own: already slower than the rate
+    pace.wait(100)
+    assert slept == [1.0]
+    batches.Pace(0, clock=lambda: now[0], sleep=sleep).wait(10_000)  # 0 = no limit
+    assert slept == [1.0]
+
+
+def test_rate_sends_in_batches_of_at_most_the_rate_paced_by_the_clock(
+        engine, send_settings, issue_path, monkeypatch):
+    """--rate 20 with 60 recipients: batches of 20, and the pacer holds the send to 3 s of
+    its clock (a fake clock here: the test asserts the schedule, not the machine's speed)."""
+    populate(engine, "weekly", 60)
+    now = [0.0]
+
+    def fake_sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    real_pace = batches.Pace
+    monkeypatch.setattr(batches, "Pace", lambda per_second: real_pace(
+        per_second, clock=lambda: now[0], sleep=fake_sleep))
+    seen: list[int] = []
+    progress = run(engine, send_settings, issue_path, lambda p: seen.append(p.this_run),
+                   lists=("weekly",), rate=20)
+    assert seen == [20, 40, 60]
+    assert progress.counts["sent"] == 60
+    assert now[0] == pytest.approx(3.0)
+
+
+def test_bad_rate_is_one_clear_line(engine, database_url, issue_path, workdir):
+    populate(engine, "weekly", 3)
+    env = {"DATABASE_URL": database_url, "NEWSLETTER_SECRET_KEY": SECRET}
+    result = run_cli("send", str(issue_path), "--list", "weekly", "--yes", "--rate", "fast",
+                     env=env, cwd=workdir)
+    assert result.returncode == 2
+    assert "'fast': give messages per second, e.g. 50 or 50/s" in result.stderr
+    assert sends_count(engine) == 0
 
 
 def test_dry_run_writes_nothing(engine, send_settings, issue_path):
