@@ -18,110 +18,20 @@ from email.utils import formatdate
 from typing import TYPE_CHECKING
 
 from newsletter import models
+from newsletter.mime_headers import (
+    address,
+    encode_words,
+    header_safe,
+    header_text,
+)
 from newsletter.models import Recipient
 
 if TYPE_CHECKING:
     from newsletter.config import Settings
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
-_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in models.PLACEHOLDERS))
+_PLACEHOLDER = models.PLACEHOLDER_RE
 _ATEXT_BAD = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
 _URL_BAD = re.compile(r"[\s<>]+")
-_SPECIALS = set('()<>[]:;@\\,."')
-
-
-def clean(value: str) -> str:
-    """One header-safe line: CR, LF and other controls become a single space."""
-    return _CONTROL.sub(" ", value).strip()
-
-
-def encode_words(text: str, first_line_used: int) -> str:
-    """RFC 2047 base64 encoded-words, folded so that no line exceeds 76 characters."""
-    words: list[str] = []
-    budget = max(75 - first_line_used - 12, 9)
-    chunk = ""
-    for char in text:
-        candidate = chunk + char
-        # base64 length of n bytes is 4*ceil(n/3)
-        if chunk and 4 * -(-len(candidate.encode()) // 3) > budget:
-            words.append(chunk)
-            chunk, budget = char, 75 - 1 - 12
-        else:
-            chunk = candidate
-    if chunk:
-        words.append(chunk)
-    return "\r\n ".join(
-        "=?utf-8?b?" + binascii.b2a_base64(w.encode(), newline=False).decode() + "?=" for w in words
-    )
-
-
-def fold(line: str) -> str:
-    """Fold an ASCII header line at spaces so that lines stay within 76 characters."""
-    out: list[str] = []
-    current = ""
-    for word in line.split(" "):
-        if current and len(current) + 1 + len(word) > 76:
-            out.append(current)
-            current = word
-        else:
-            current = f"{current} {word}" if current else word
-    out.append(current)
-    return "\r\n ".join(out)
-
-
-def header_text(name: str, value: str) -> str:
-    """``Name: value`` for unstructured text (Subject): ASCII as is, otherwise encoded."""
-    value = clean(value)
-    if value.isascii() and "=?" not in value and max(map(len, value.split(" "))) < 70:
-        return fold(f"{name}: {value}")
-    return f"{name}: {encode_words(value, len(name) + 2)}"
-
-
-MAX_DISPLAY_NAME = 64  # longer names are cut in headers (bodies keep them whole)
-_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
-
-
-def _ew(text: str) -> str:
-    return "=?utf-8?b?" + binascii.b2a_base64(text.encode(), newline=False).decode() + "?="
-
-
-def phrase(name: str, used: int) -> str:
-    """A non-ASCII display name: runs of words that need it become ONE encoded-word each,
-    separated by plain atoms. Python's address parser inserts a space between adjacent
-    encoded-words (RFC 2047 says to drop it), so adjacent ones are never produced."""
-    parts: list[str] = []
-    run: list[str] = []
-    for token in name.split():
-        if _ATOM.fullmatch(token) and "=?" not in token:
-            if run:
-                parts.append(_ew(" ".join(run)))
-                run = []
-            parts.append(token)
-        else:
-            run.append(token)
-    if run:
-        parts.append(_ew(" ".join(run)))
-    out, line = parts[0], used + len(parts[0])
-    for part in parts[1:]:
-        if line + 1 + len(part) > 76:
-            out, line = out + "\r\n " + part, 1 + len(part)
-        else:
-            out, line = out + " " + part, line + 1 + len(part)
-    return out
-
-
-def address(name: str, email: str, header: str = "") -> str:
-    """``"Display Name" <addr>``: the phrase quoted or encoded, the address stripped of junk."""
-    email = re.sub(r"[\s<>\",;]+", "", email)
-    name = clean(name)[:MAX_DISPLAY_NAME]
-    if not name:
-        return f"<{email}>"
-    if name.isascii() and "=?" not in name:
-        if any(c in _SPECIALS for c in name):
-            name = '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        gap = " " if len(header) + len(name) + len(email) + 5 <= 76 else "\r\n "
-        return f"{name}{gap}<{email}>"
-    return f"{phrase(name, len(header) + 2)}\r\n <{email}>"
 
 
 def qp(text: str, *, keep_lf: bool = False) -> bytes:
@@ -198,7 +108,7 @@ def values_for(recipient: Recipient, name_fallback: str = models.NAME_FALLBACK) 
     return Values(
         html={k: html_lib.escape(v, quote=True) for k, v in raw.items()},
         text=raw,
-        header={k: clean(v) for k, v in raw.items()},
+        header={k: header_safe(v) for k, v in raw.items()},
     )
 
 
@@ -225,15 +135,15 @@ class MessageTemplate:
     ):
         self.subject, self.html, self.text = subject, html, text
         self.from_address = re.sub(r"[\s<>\",;]+", "", from_address)
-        self.from_name = clean(from_name)
+        self.from_name = header_safe(from_name)
         self.reply_to = re.sub(r"[\s<>\",;]+", "", reply_to)
-        self.send_ref = clean(send_ref)
+        self.send_ref = header_safe(send_ref)
         self.sender_domain = _atext(sender_domain)
         self._ref_atext = _atext(send_ref)
         self._boundary = "=_nl_" + binascii.b2a_hex(os.urandom(10)).decode()
         self._personal_subject = "__NL_" in subject
         self._fixed_subject = "" if self._personal_subject else header_text("Subject", subject)
-        list_id = clean(list_id_header)
+        list_id = header_safe(list_id_header)
         if not list_id.isascii():
             phrase, _, rest = list_id.partition("<")
             list_id = (
@@ -248,7 +158,7 @@ class MessageTemplate:
             "MIME-Version: 1.0",
             "From: " + address(from_name, self.from_address, "From"),
         ]
-        if clean(reply_to):
+        if header_safe(reply_to):
             fixed.append("Reply-To: " + address("", reply_to))
         fixed += [f"{k}: {v}" for k, v in self.common.items() if v]
         fixed += [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -41,6 +42,7 @@ UNSUBSCRIBE_URL = "__NL_UNSUBSCRIBE_URL__"
 PREFERENCES_URL = "__NL_PREFERENCES_URL__"
 VIEW_URL = "__NL_VIEW_URL__"
 PLACEHOLDERS = (NAME, EMAIL, UNSUBSCRIBE_URL, PREFERENCES_URL, VIEW_URL)
+PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
 
 
 @dataclass(frozen=True)

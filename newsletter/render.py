@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsletter import markdown_render, models
 from newsletter.errors import Problem, RenderError
+from newsletter.mime_headers import header_safe
 
 if TYPE_CHECKING:
     import jinja2
@@ -34,7 +35,6 @@ WEB_TEMPLATE = "web.html.j2"
 
 _INLINE_STYLE = re.compile(r"<mj-style\s+inline=\"inline\"\s*>(.*?)</mj-style>", re.S | re.I)
 _STYLE_OPEN = re.compile(r"<style\b", re.I)
-_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in models.PLACEHOLDERS))
 
 
 def _wrap_filter(
@@ -249,7 +249,7 @@ def personalise(
     """
     raw = models.placeholder_values(recipient, name_fallback)
     as_html = {k: html_lib.escape(v, quote=True) for k, v in raw.items()}
-    as_header = {k: _header_safe(v) for k, v in raw.items()}
+    as_header = {k: header_safe(v) for k, v in raw.items()}
     return models.Personalised(
         subject=_fill(rendered.subject, as_header),
         html=_fill(rendered.html, as_html),
@@ -260,20 +260,13 @@ def personalise(
 @lru_cache(maxsize=16)
 def _split(template: str) -> tuple[str, ...]:
     """[literal, placeholder, literal, ...]: split once per rendered part, reused per person."""
-    return tuple(re.split(f"({_PLACEHOLDER.pattern})", template))
+    return tuple(re.split(f"({models.PLACEHOLDER_RE.pattern})", template))
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
     parts = list(_split(template))
     parts[1::2] = [values[p] for p in parts[1::2]]
     return "".join(parts)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
-
-
-def _header_safe(value: str) -> str:
-    return _CONTROL.sub(" ", value).strip()
 
 
 def check_templates(settings: Settings) -> list[Problem]:

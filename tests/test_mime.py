@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from newsletter import mime, models
+from newsletter.mime_headers import MAX_DISPLAY_NAME
 from newsletter.models import Recipient
 
 JUDGE = Path(__file__).resolve().parents[2] / "shared" / "judges" / "mime.py"
@@ -166,7 +167,7 @@ def test_non_ascii_subject_and_names_use_rfc2047_and_decode_back() -> None:
     check_wire_format(data)
     m = parse(data)
     assert m["Subject"] == ("Hà Nội: năm điều rút ra — " * 3).strip()
-    assert m["To"].addresses[0].display_name == long_name.strip()[: mime.MAX_DISPLAY_NAME].strip()
+    assert m["To"].addresses[0].display_name == long_name.strip()[: MAX_DISPLAY_NAME].strip()
     assert m["From"].addresses[0].display_name == "Bản tin Á"
     assert b"=?utf-8?b?" in data.partition(b"\r\n\r\n")[0]
 
@@ -200,7 +201,7 @@ def test_value_lines_longer_than_76_are_soft_broken() -> None:
     m = parse(data)
     assert "N" * 500 in body(m, "plain")
     assert m["Subject"] == "A long subject line " * 8 + "N" * 500
-    assert m["To"].addresses[0].display_name == "N" * mime.MAX_DISPLAY_NAME
+    assert m["To"].addresses[0].display_name == "N" * MAX_DISPLAY_NAME
 
 
 def test_personal_headers_for_provider_apis() -> None:

@@ -21,7 +21,8 @@ from newsletter import models
 from newsletter.config import Settings
 from newsletter.delivery.base import Backend
 from newsletter.errors import BackendConfigError
-from newsletter.mime import MessageTemplate, clean
+from newsletter.mime import MessageTemplate
+from newsletter.mime_headers import header_safe
 from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult, placeholder_values
 
 MAX_PER_REQUEST = 1000
@@ -114,7 +115,7 @@ class SendGridBackend(Backend):
         raw = placeholder_values(recipient)
         subs = {h: html_escape(raw[k], quote=True) for k, h in common["html_keys"]}
         subs.update({k: raw[k] for k in common["used"]["text"]})
-        subs.update({h: clean(raw[k]) for k, h in common["subject_keys"]})
+        subs.update({h: header_safe(raw[k]) for k, h in common["subject_keys"]})
         to: dict[str, str] = {"email": recipient.email}
         name = _NAME_BAD.sub(" ", recipient.name).strip() if recipient.name else ""
         if name:
