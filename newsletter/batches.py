@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from newsletter import ledger, mime, models, tokens
+from newsletter import db, ledger, mime, models, tokens
 from newsletter.audience import blocked, live_memberships
 from newsletter.config import Settings
 from newsletter.errors import BackendConfigError
@@ -85,7 +85,7 @@ def _members(
     suppressed ones: re-read for every batch so an unsubscribe mid-send is honoured."""
     order = {lid: i for i, lid in enumerate(list_ids)}
     found: dict[int, tuple[str, int]] = {}
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         rows = live_memberships(conn, list_ids, [c.subscriber_id for c in batch])
         for sid, name, _key, lid in rows:
             if sid not in found or order[lid] < order[found[sid][1]]:
@@ -125,7 +125,7 @@ def deliver(
     number = 0
     _test_hook("start", 0)
     while limit is None or progress.this_run < limit:
-        with engine.connect() as conn:
+        with db.reading(engine) as conn:
             current = ledger.get_send(conn, send_id)
         if current is None or current.status != "running":
             break  # cancelled (or paused) elsewhere: stop claiming
@@ -257,7 +257,7 @@ def run_worker(
     done = 0
     try:
         while True:
-            with engine.connect() as conn:
+            with db.reading(engine) as conn:
                 sends = [s for s in ledger.running_sends(conn) if only_send in (None, s.id)]
             busy = False
             for send in sends:

@@ -252,7 +252,7 @@ def export_csv(
     )
     writer = csv.writer(out, lineterminator="\n")
     written = 0
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         names: dict[str, None] = {}
         for attrs in conn.execute(
             select(s.c.attributes)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from newsletter import ledger, locks
+from newsletter import db, ledger, locks
 from newsletter.config import Settings
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.models import Issue
@@ -91,7 +91,7 @@ def _entry(
     engine: Engine, settings: Settings, issue: Issue, now: datetime, max_late: timedelta
 ) -> Entry:
     slugs = issue.lists or (settings.default_list,)
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         existing = ledger.find_send(conn, issue.id, slugs)
     assert issue.send_at is not None
     if existing is not None:

@@ -67,7 +67,7 @@ def prepare(engine: Engine, settings: Settings, path: str | Path, options: SendO
             f"NEWSLETTER_SECRET_KEY is not set: unsubscribe links are signed with "
             f"the generated key in {signer.generated_key_path}"
         )
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         plan.existing = existing = ledger.find_send(conn, issue.id, slugs)
         if existing is None:
             list_ids = [lst["id"] for lst in lists]

@@ -121,7 +121,7 @@ class connect_to:
     def __enter__(self) -> Connection:
         if isinstance(self.bind, Connection):
             return self.bind
-        self.conn = self.bind.connect()
+        self.conn = db.reading(self.bind)  # used for reads only
         return self.conn
 
     def __exit__(self, *exc: Any) -> None:

@@ -101,7 +101,7 @@ def get_list_by_id(engine: Engine | Connection, list_id: int) -> dict | None:
 def list_counts(engine: Engine) -> list[dict]:
     """Every list with its member count per status."""
     m = db.memberships
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         out = {
             r.id: {"slug": r.slug, "name": r.name, "id": r.id, **dict.fromkeys(STATUSES, 0)}
             for r in conn.execute(select(db.lists).order_by(db.lists.c.slug))
@@ -210,7 +210,7 @@ def set_membership_status(
 
 def history(engine: Engine, subscriber_id: int) -> list[dict]:
     e = db.subscriber_events
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         q = select(e).where(e.c.subscriber_id == subscriber_id).order_by(e.c.id)
         return [dict(r) for r in conn.execute(q).mappings()]
 

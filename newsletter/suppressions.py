@@ -101,7 +101,7 @@ def confirm(engine: Engine, subscriber_id: int, list_id: int) -> bool:
 
 
 def suppressions_of(engine: Engine, email: str) -> list[dict]:
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         return suppressions(conn, address(email).hash, None)
 
 

@@ -106,3 +106,22 @@ def test_a_pooled_connection_killed_while_idle_is_replaced(engine, database_url,
     with engine.connect() as conn:
         assert conn.execute(text("SELECT 1")).scalar_one() == 1
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+
+
+def test_a_long_read_never_holds_up_a_writer(engine, monkeypatch):
+    """`subscribers export` of a big list, a send's per-batch re-reads, `status`: they read
+    through db.reading, which on SQLite is a deferred (WAL) transaction, so an unsubscribe or
+    a send can commit while they are still reading."""
+    from sqlalchemy import func, select
+
+    from newsletter import db
+    from newsletter.subscribers import create_list
+
+    monkeypatch.setattr(db, "BUSY_TIMEOUT_S", 1.0)  # a regression fails in 1 s, not 30
+    create_list(engine, "weekly", "Weekly")
+    with db.reading(engine) as reader:
+        count = select(func.count()).select_from(db.lists)
+        assert reader.execute(count).scalar_one() == 1  # the read transaction is open
+        create_list(engine, "daily", "Daily")  # a writer commits meanwhile
+    with db.reading(engine) as reader:
+        assert reader.execute(count).scalar_one() == 2

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from newsletter import db
 from newsletter.cli import cli, engine_from
 
 
@@ -23,11 +24,11 @@ def status_cmd(ctx: click.Context, issue: str | None, as_json: bool) -> None:
     engine = engine_from(ctx)
     issue_id = Path(issue).stem if issue else None
     out = []
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         running = [s.id for s in ledger.running_sends(conn)]
     for send_id in running:  # batches of dead workers show up as unknown at once
         ledger.recover(engine, send_id)
-    with engine.connect() as conn:
+    with db.reading(engine) as conn:
         for s in ledger.all_sends(conn, issue_id):
             counts = ledger.counts(conn, s.id)
             start, end = s.started_at, s.finished_at
