@@ -78,5 +78,8 @@ def upgrade(engine: Engine, target: int = HEAD) -> list[str]:
                 applied.clear()
     except SQLAlchemyError as exc:
         cause = getattr(exc, "orig", None) or exc
-        raise StoreError(f"database upgrade failed: {type(exc).__name__}: {cause}") from None
+        raise StoreError(
+            f"cannot open or upgrade the database (check DATABASE_URL and that its server is "
+            f"running): {type(exc).__name__}: {cause}"
+        ) from None
     return applied

@@ -125,3 +125,14 @@ def test_a_long_read_never_holds_up_a_writer(engine, monkeypatch):
         create_list(engine, "daily", "Daily")  # a writer commits meanwhile
     with db.reading(engine) as reader:
         assert reader.execute(count).scalar_one() == 2
+
+
+def test_unreachable_database_is_one_line_naming_database_url(workdir):
+    from tests.support.sending import run_cli
+    from tests.support.web_server import free_port
+
+    url = f"postgresql://nobody@127.0.0.1:{free_port()}/none"  # nothing listens there
+    result = run_cli("lists", env={"DATABASE_URL": url}, cwd=workdir)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "DATABASE_URL" in lines[0]

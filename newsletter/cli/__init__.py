@@ -20,7 +20,8 @@ class _Group(click.Group):
         except NewsletterError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"error: {exc}", err=True)
+            # One line whatever the message holds (drivers put newlines in theirs).
+            click.echo("error: " + " ".join(str(exc).split()), err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
