@@ -190,7 +190,7 @@ def make_engine(url: str, *, upgrade: bool = True) -> Engine:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
-            event.listen(engine, "begin", _sqlite_begin_immediate)
+            event.listen(engine, "begin", _sqlite_begin)
         else:
             engine = create_engine(url)
             event.listen(engine, "checkin", _mark_idle)
@@ -209,7 +209,7 @@ BUSY_TIMEOUT_S = 30.0  # how long a transaction waits for another writer before 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     # WAL lets readers work while a send writes; foreign keys are off by default in SQLite.
-    # The driver's own implicit transactions are switched off: `_sqlite_begin_immediate` takes
+    # The driver's own implicit transactions are switched off: `_sqlite_begin` takes
     # the write lock at BEGIN, so two processes never deadlock upgrading a read to a write.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
@@ -227,8 +227,9 @@ def reading(engine: Engine) -> Connection:
     return engine.connect().execution_options(newsletter_read_only=True)
 
 
-def _sqlite_begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
-    """BEGIN IMMEDIATE, waiting for the write lock by polling every ~0.2 ms ourselves.
+def _sqlite_begin(conn) -> None:  # type: ignore[no-untyped-def]
+    """BEGIN IMMEDIATE, waiting for the write lock by polling every 0.1 to 1 ms ourselves; a
+    `reading()` connection gets a plain deferred BEGIN instead (WAL readers never wait).
 
     SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 50, 100 ms between retries, so
     under many small concurrent writers (one-click unsubscribes from several server processes)

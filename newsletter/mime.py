@@ -9,11 +9,9 @@ The boundary starts with ``=_``, which can never occur in quoted-printable outpu
 from __future__ import annotations
 
 import binascii
-import html as html_lib
 import os
 import re
 import time
-from dataclasses import dataclass
 from email.utils import formatdate
 from typing import TYPE_CHECKING
 
@@ -24,7 +22,7 @@ from newsletter.mime_headers import (
     header_safe,
     header_text,
 )
-from newsletter.models import Recipient
+from newsletter.models import Recipient, values_for
 
 if TYPE_CHECKING:
     from newsletter.config import Settings
@@ -91,25 +89,6 @@ class QPBody:
 
 def _atext(value: str) -> str:
     return _ATEXT_BAD.sub("-", value).strip(".") or "x"
-
-
-@dataclass(frozen=True)
-class Values:
-    """One recipient's placeholder values, each escaped for HTML, text and header contexts."""
-
-    html: dict[str, str]
-    text: dict[str, str]
-    header: dict[str, str]
-
-
-def values_for(recipient: Recipient, name_fallback: str = models.NAME_FALLBACK) -> Values:
-    """The same values and escaping as render.personalise (tests/test_mime.py checks it)."""
-    raw = models.placeholder_values(recipient, name_fallback)
-    return Values(
-        html={k: html_lib.escape(v, quote=True) for k, v in raw.items()},
-        text=raw,
-        header={k: header_safe(v) for k, v in raw.items()},
-    )
 
 
 def substitute(template: str, values: dict[str, str]) -> str:

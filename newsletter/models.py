@@ -1,11 +1,14 @@
-"""Plain, frozen data passed between modules. No behaviour beyond trivial properties."""
+"""Plain, frozen data passed between modules, and the placeholder values of one recipient."""
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+
+from newsletter.mime_headers import header_safe
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,26 @@ def placeholder_values(recipient: Recipient, name_fallback: str = NAME_FALLBACK)
         PREFERENCES_URL: recipient.preferences_url,
         VIEW_URL: recipient.view_url,
     }
+
+
+@dataclass(frozen=True)
+class Values:
+    """One recipient's placeholder values, each escaped for HTML, text and header contexts."""
+
+    html: dict[str, str]
+    text: dict[str, str]
+    header: dict[str, str]
+
+
+def values_for(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> Values:
+    """HTML gets `html.escape` (safe in text and in quoted attributes), text the raw value,
+    headers the value with CR/LF and other controls made spaces (no value starts a header)."""
+    raw = placeholder_values(recipient, name_fallback)
+    return Values(
+        html={k: html.escape(v, quote=True) for k, v in raw.items()},
+        text=raw,
+        header={k: header_safe(v) for k, v in raw.items()},
+    )
 
 
 @dataclass(frozen=True)

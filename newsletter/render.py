@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from newsletter import markdown_render, models
 from newsletter.errors import Problem, RenderError
-from newsletter.mime_headers import header_safe
 
 if TYPE_CHECKING:
     import jinja2
@@ -247,13 +246,11 @@ def personalise(
     `name_fallback` ("there", so the default greeting reads "Hi there,"). Each part is one
     regex pass, so a value that itself looks like a placeholder is never expanded again.
     """
-    raw = models.placeholder_values(recipient, name_fallback)
-    as_html = {k: html_lib.escape(v, quote=True) for k, v in raw.items()}
-    as_header = {k: header_safe(v) for k, v in raw.items()}
+    values = models.values_for(recipient, name_fallback)
     return models.Personalised(
-        subject=_fill(rendered.subject, as_header),
-        html=_fill(rendered.html, as_html),
-        text=_fill(rendered.text, raw),
+        subject=_fill(rendered.subject, values.header),
+        html=_fill(rendered.html, values.html),
+        text=_fill(rendered.text, values.text),
     )
 
 

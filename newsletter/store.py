@@ -87,21 +87,22 @@ def suppressions(conn: Connection, address_hash: str, list_ids: list[int] | None
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
+_INSERT_SUPPRESSION: dict[str, Any] = {}  # dialect name -> INSERT .. ON CONFLICT DO NOTHING
+
+
 def insert_suppression(
     conn: Connection, h: str, email: str | None, list_id: int, reason: str, source: str
-) -> None:
-    conn.execute(
-        insert_for(conn, db.suppressions)
-        .values(
-            address_hash=h,
-            email=email,
-            list_id=list_id,
-            reason=reason,
-            source=source,
-            created_at=db.now(),
-        )
-        .on_conflict_do_nothing(index_elements=["address_hash", "list_id"])
-    )
+) -> bool:
+    """Add the suppression unless that address and scope already have one; True if added.
+    The statement is built once per dialect (this is on the one-click unsubscribe path)."""
+    stmt = _INSERT_SUPPRESSION.get(conn.dialect.name)
+    if stmt is None:
+        stmt = _INSERT_SUPPRESSION[conn.dialect.name] = insert_for(
+            conn, db.suppressions
+        ).on_conflict_do_nothing(index_elements=["address_hash", "list_id"])
+    values = {"address_hash": h, "email": email, "list_id": list_id, "reason": reason,
+              "source": source, "created_at": db.now()}
+    return conn.execute(stmt, values).rowcount > 0
 
 
 def event(conn: Connection, sub_id: int, list_id: int | None, kind: str, detail: str) -> None:

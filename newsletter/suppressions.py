@@ -9,13 +9,10 @@ so list counts tell the truth; the audience query still checks suppressions itse
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Connection, Engine, bindparam, delete, select, update
 
 from newsletter import db, suppressions_pg
 from newsletter.addresses import hash_key
-from newsletter.audience import insert_for
 from newsletter.errors import StoreError
 from newsletter.store import (
     address,
@@ -153,16 +150,6 @@ _MEMBERSHIPS_OFF = {
     for per_list in (False, True)
 }
 _EVENT = db.subscriber_events.insert()
-_INSERT_SUPPRESSION: dict[str, Any] = {}  # dialect name -> INSERT .. ON CONFLICT DO NOTHING
-
-
-def _insert_suppression(conn: Connection) -> Any:
-    stmt = _INSERT_SUPPRESSION.get(conn.dialect.name)
-    if stmt is None:
-        stmt = _INSERT_SUPPRESSION[conn.dialect.name] = insert_for(
-            conn, db.suppressions
-        ).on_conflict_do_nothing(index_elements=["address_hash", "list_id"])
-    return stmt
 
 
 def _suppress(
@@ -178,11 +165,7 @@ def _suppress(
     the matching memberships unsubscribed, and log an event if anything changed."""
     now = db.now()
     x = db.suppressions
-    changed = conn.execute(
-        _insert_suppression(conn),
-        {"address_hash": h, "email": email, "list_id": list_id, "reason": reason,
-         "source": source, "created_at": now},
-    ).rowcount > 0
+    changed = insert_suppression(conn, h, email, list_id, reason, source)
     weaker = [r for r in REASONS if _RANK[r] < _RANK[reason]]
     if not changed and weaker:  # a complaint outranks an earlier bounce or unsubscribe
         changed = conn.execute(
