@@ -91,3 +91,15 @@ def test_preview_rebuilds_when_the_issue_or_a_template_changes(workdir):
     assert state.refresh().startswith("rebuilt")
     assert state.pages["/email.txt"][1].startswith("PREVIEWED")
     assert state.version == 3
+
+
+def test_loading_the_command_line_does_not_import_the_database_layer():
+    """`newsletter build` must start fast (no SQLAlchemy for commands that never touch the
+    database): every cli module is loaded at start-up, so none may import it at top level."""
+    import subprocess
+    import sys
+
+    code = "import sys; import newsletter.cli; print(sorted(m for m in sys.modules " \
+           "if m.split('.')[0] in ('sqlalchemy', 'premailer', 'mjml', 'flask')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

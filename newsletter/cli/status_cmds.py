@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from newsletter import db
 from newsletter.cli import cli, engine_from
 
 
@@ -19,7 +18,7 @@ from newsletter.cli import cli, engine_from
 @click.pass_context
 def status_cmd(ctx: click.Context, issue: str | None, as_json: bool) -> None:
     """Sends with their counts by status; for one ISSUE also the failures and unknowns."""
-    from newsletter import ledger
+    from newsletter import db, ledger  # not at import time: every command loads this module
 
     engine = engine_from(ctx)
     issue_id = Path(issue).stem if issue else None
