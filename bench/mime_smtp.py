@@ -27,11 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from newsletter import mime, models  # noqa: E402
+from newsletter import models  # noqa: E402
+from newsletter.authoring.issue_file import read_issue  # noqa: E402
+from newsletter.authoring.placeholders import personalise  # noqa: E402
+from newsletter.authoring.render import render_issue  # noqa: E402
 from newsletter.config import load_settings  # noqa: E402
-from newsletter.delivery.smtp import SMTPBackend  # noqa: E402
-from newsletter.issues import read_issue  # noqa: E402
-from newsletter.render import personalise, render_issue  # noqa: E402
+from newsletter.sending.delivery.smtp import SMTPBackend  # noqa: E402
+from newsletter.sending.mime.message import MessageTemplate  # noqa: E402
 
 
 def people(n: int) -> list[models.Recipient]:
@@ -49,11 +51,11 @@ def people(n: int) -> list[models.Recipient]:
     ]
 
 
-def sample() -> tuple[models.RenderedIssue, mime.MessageTemplate]:
+def sample() -> tuple[models.RenderedIssue, MessageTemplate]:
     rendered = render_issue(
         read_issue(ROOT / "issues" / "2019-03-01-hanoi-summit.md"), load_settings(env={})
     )
-    template = mime.MessageTemplate(
+    template = MessageTemplate(
         subject=rendered.subject,
         html=rendered.html,
         text=rendered.text,
@@ -94,7 +96,7 @@ def per_message(fn, items) -> float:  # noqa: ANN001
     return (time.perf_counter() - start) / len(items)
 
 
-def bench_mime(count: int) -> mime.MessageTemplate:
+def bench_mime(count: int) -> MessageTemplate:
     rendered, template = sample()
     who = people(count)
     size = len(template.render(who[0]))
@@ -172,7 +174,7 @@ def timed_threads(target, args_list) -> float:  # noqa: ANN001
     return time.perf_counter() - start
 
 
-def bench_smtp(template: mime.MessageTemplate, n: int) -> None:
+def bench_smtp(template: MessageTemplate, n: int) -> None:
     proc, port = start_sink()
     try:
         prebuilt = [template.render(r) for r in people(200)]
@@ -230,7 +232,7 @@ def bench_smtp(template: mime.MessageTemplate, n: int) -> None:
         proc.wait(timeout=10)
 
 
-def backend_rate(template: mime.MessageTemplate, port: int, conns: int, who: list) -> float:
+def backend_rate(template: MessageTemplate, port: int, conns: int, who: list) -> float:
     settings = load_settings(
         env={
             "NEWSLETTER_SMTP_HOST": "127.0.0.1",

@@ -29,28 +29,32 @@ sys.path.insert(0, str(ROOT))
 
 
 def _in_process(builds: int) -> tuple[float, float, float]:
-    from newsletter import models, render
+    from newsletter import models
+    from newsletter.authoring.issue_file import read_issue
+    from newsletter.authoring.placeholders import personalise
+    from newsletter.authoring.render import render_issue
     from newsletter.config import Settings
-    from newsletter.issues import read_issue
 
     settings = Settings(templates_dir=str(ROOT / "bench" / "no-project-templates"))
     issue = read_issue(SAMPLE)
     start = time.perf_counter()
-    rendered = render.render_issue(issue, settings)  # first build: imports, template compile
+    rendered = render_issue(issue, settings)  # first build: imports, template compile
     first = time.perf_counter() - start
     start = time.perf_counter()
     for _ in range(builds):
-        rendered = render.render_issue(issue, settings)
+        rendered = render_issue(issue, settings)
     per_build = (time.perf_counter() - start) / builds
     recipient = models.Recipient(
-        email="reader@example.com", name="Zoë Reader",
-        unsubscribe_url="https://news.example.com/u/abc", view_url="https://news.example.com/v",
+        email="reader@example.com",
+        name="Zoë Reader",
+        unsubscribe_url="https://news.example.com/u/abc",
+        view_url="https://news.example.com/v",
         preferences_url="https://news.example.com/p/abc",
     )
     n = builds * 20
     start = time.perf_counter()
     for _ in range(n):
-        render.personalise(rendered, recipient)
+        personalise(rendered, recipient)
     per_personalise = (time.perf_counter() - start) / n
     return first, per_build, per_personalise
 

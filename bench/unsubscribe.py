@@ -36,8 +36,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from newsletter import db, subscribers, tokens  # noqa: E402
-from newsletter.addresses import parse  # noqa: E402
+from newsletter import tokens  # noqa: E402
+from newsletter.audience.addresses import parse  # noqa: E402
+from newsletter.audience.lists import create_list  # noqa: E402
+from newsletter.db import tables  # noqa: E402
+from newsletter.db.clock import utcnow  # noqa: E402
+from newsletter.db.engine import make_engine  # noqa: E402
 from tests.support.web_server import make_settings, start_gunicorn, stop  # noqa: E402
 
 MAX_REQUESTS = 50_000
@@ -87,24 +91,48 @@ async def _drive(port: int, requests: list[bytes], concurrency: int) -> dict:
     await asyncio.gather(*(_worker(port, s, latencies, errors) for s in shares if s))
     elapsed = time.perf_counter() - start
     qs = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    return {"n": len(latencies), "rps": len(latencies) / elapsed, "p50": qs[49] * 1000,
-            "p99": qs[98] * 1000, "errors": errors}
+    return {
+        "n": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50": qs[49] * 1000,
+        "p99": qs[98] * 1000,
+        "errors": errors,
+    }
 
 
 def _seed(settings, engine, n: int) -> list[str]:  # type: ignore[no-untyped-def]
-    the_list = subscribers.create_list(engine, "news", "The News")
-    now = db.now()
+    the_list = create_list(engine, "news", "The News")
+    now = utcnow()
     with engine.begin() as conn:
         rows = []
         for i in range(n):
             addr = parse(f"reader{i}@example.org")
-            rows.append({"email": addr.email, "email_key": addr.key, "name": "",
-                         "attributes": {}, "created_at": now, "updated_at": now})
-        conn.execute(db.subscribers.insert(), rows)
-        ids = list(conn.execute(select(db.subscribers.c.id)).scalars())
-        conn.execute(db.memberships.insert(), [
-            {"subscriber_id": i, "list_id": the_list["id"], "status": "subscribed",
-             "source": "bench", "created_at": now, "updated_at": now} for i in ids])
+            rows.append(
+                {
+                    "email": addr.email,
+                    "email_key": addr.key,
+                    "name": "",
+                    "attributes": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        conn.execute(tables.subscribers.insert(), rows)
+        ids = list(conn.execute(select(tables.subscribers.c.id)).scalars())
+        conn.execute(
+            tables.memberships.insert(),
+            [
+                {
+                    "subscriber_id": i,
+                    "list_id": the_list["id"],
+                    "status": "subscribed",
+                    "source": "bench",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in ids
+            ],
+        )
     signer = tokens.signer_for(settings, allow_generated=False)
     return [signer.make("unsubscribe", i, the_list["id"]) for i in ids]
 
@@ -113,24 +141,46 @@ def _wrk(base: str, tokens_file: str, args: argparse.Namespace, seconds: float) 
     """One wrk phase; tokens_file '-' means GET /healthz."""
     threads = min(2, args.concurrency)
     out = subprocess.run(
-        ["wrk", "-t", str(threads), "-c", str(args.concurrency), "-d", f"{seconds:g}s",
-         "--timeout", "10s", "-s", str(ROOT / "bench" / "oneclick.lua"), base, "--",
-         tokens_file, str(threads)],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(args.concurrency),
+            "-d",
+            f"{seconds:g}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(ROOT / "bench" / "oneclick.lua"),
+            base,
+            "--",
+            tokens_file,
+            str(threads),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT "))
-    r = json.loads(line[len("RESULT "):])
+    r = json.loads(line[len("RESULT ") :])
     errors = [f"HTTP status errors: {r['status_errors']}"] * (r["status_errors"] > 0)
     errors += [f"socket errors: {r['socket_errors']}"] * (r["socket_errors"] > 0)
-    return {"n": r["requests"], "rps": r["requests"] / (r["duration_us"] / 1e6),
-            "p50": r["p50_us"] / 1000, "p99": r["p99_us"] / 1000, "errors": errors,
-            "ok": r["requests"] - r["status_errors"], "issued": r["issued"],
-            "wrapped": r["most_issued_by_one_thread"] > -(-args.requests // threads)}
+    return {
+        "n": r["requests"],
+        "rps": r["requests"] / (r["duration_us"] / 1e6),
+        "p50": r["p50_us"] / 1000,
+        "p99": r["p99_us"] / 1000,
+        "errors": errors,
+        "ok": r["requests"] - r["status_errors"],
+        "issued": r["issued"],
+        "wrapped": r["most_issued_by_one_thread"] > -(-args.requests // threads),
+    }
 
 
 def run(label: str, url: str, workdir: Path, args: argparse.Namespace) -> None:
     settings = make_settings(workdir, url)
-    engine = db.make_engine(url)
+    engine = make_engine(url)
     toks = _seed(settings, engine, args.requests)
     proc, base = start_gunicorn(settings, workdir, workers=args.workers, threads=args.threads)
     port = int(base.rsplit(":", 1)[1])
@@ -144,42 +194,57 @@ def run(label: str, url: str, workdir: Path, args: argparse.Namespace) -> None:
         else:
             get = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
             body = b"List-Unsubscribe=One-Click"
-            posts = [(f"POST /unsubscribe/{t} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                      "Content-Type: application/x-www-form-urlencoded\r\n"
-                      f"Content-Length: {len(body)}\r\n\r\n").encode() + body for t in toks]
+            posts = [
+                (
+                    f"POST /unsubscribe/{t} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Content-Type: application/x-www-form-urlencoded\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n"
+                ).encode()
+                + body
+                for t in toks
+            ]
             asyncio.run(_drive(port, [get] * 200, args.concurrency))  # warm-up
             baseline = asyncio.run(_drive(port, [get] * args.requests, args.concurrency))
             result = asyncio.run(_drive(port, posts, args.concurrency))
-            result.update(ok=result["n"] - len(result["errors"]), issued=result["n"],
-                          wrapped=False)
+            result.update(ok=result["n"] - len(result["errors"]), issued=result["n"], wrapped=False)
     finally:
         stop(proc)  # gunicorn finishes the requests it holds before exiting
-    x = db.suppressions
+    x = tables.suppressions
     with engine.connect() as conn:
-        recorded = conn.execute(select(func.count()).select_from(x).where(
-            x.c.source == "web:one-click")).scalar_one()
+        recorded = conn.execute(
+            select(func.count()).select_from(x).where(x.c.source == "web:one-click")
+        ).scalar_one()
     engine.dispose()
     for name, r in (("GET /healthz (baseline)", baseline), ("POST one-click", result)):
-        print(f"{label:10} {name:24} {r['n']:6d} req  {r['rps']:8.0f} req/s  "
-              f"p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms  errors {len(r['errors'])}")
+        print(
+            f"{label:10} {name:24} {r['n']:6d} req  {r['rps']:8.0f} req/s  "
+            f"p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms  errors {len(r['errors'])}"
+        )
     # Every POST answered 200 must be a recorded suppression. wrk stops mid-flight, so up to
     # one request per connection may have been recorded without its answer being counted.
     expected = min(result["ok"], args.requests)
     lost = max(0, expected - recorded)
-    print(f"{label:10} answered 200: {result['ok']}, sent {result['issued']}, recorded "
-          f"{recorded} distinct unsubscribes; lost {lost}"
-          + ("  (ran out of tokens: some POSTs were repeats)" if result["wrapped"] else ""))
+    print(
+        f"{label:10} answered 200: {result['ok']}, sent {result['issued']}, recorded "
+        f"{recorded} distinct unsubscribes; lost {lost}"
+        + ("  (ran out of tokens: some POSTs were repeats)" if result["wrapped"] else "")
+    )
     if result["errors"]:
         print(f"{label:10} first errors: {result['errors'][:3]}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--client", choices=["wrk", "python"],
-                        default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument(
+        "--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
+    )
     parser.add_argument("--seconds", type=float, default=10, help="per phase (wrk)")
-    parser.add_argument("--requests", type=int, default=30000,
-                        help="subscribers (tokens); python client: requests per phase")
+    parser.add_argument(
+        "--requests",
+        type=int,
+        default=30000,
+        help="subscribers (tokens); python client: requests per phase",
+    )
     parser.add_argument("--concurrency", type=int, default=16)
     # The README's production advice: 2 processes per CPU, one thread each (threads in one
     # process share the GIL; on 2 CPUs 4x1 gave ~1.5x the one-click throughput of 2x4).
@@ -189,11 +254,16 @@ def main() -> None:
     parser.add_argument("--only", choices=["sqlite", "postgresql"], default=None)
     args = parser.parse_args()
     args.requests = max(1, min(args.requests, MAX_REQUESTS))
-    load = (f"wrk, {args.seconds:g} s per phase" if args.client == "wrk"
-            else f"python client, {args.requests} requests per phase")
-    print(f"{os.cpu_count()} CPUs; gunicorn gthread {args.workers} workers x {args.threads} "
-          f"threads; {args.concurrency} keep-alive connections; {load}; "
-          f"{args.requests} subscribers")
+    load = (
+        f"wrk, {args.seconds:g} s per phase"
+        if args.client == "wrk"
+        else f"python client, {args.requests} requests per phase"
+    )
+    print(
+        f"{os.cpu_count()} CPUs; gunicorn gthread {args.workers} workers x {args.threads} "
+        f"threads; {args.concurrency} keep-alive connections; {load}; "
+        f"{args.requests} subscribers"
+    )
     if args.only != "postgresql":
         with tempfile.TemporaryDirectory() as tmp:
             run("sqlite", f"sqlite:///{tmp}/bench.db", Path(tmp), args)
@@ -206,8 +276,12 @@ def main() -> None:
             try:
                 sep = "&" if "?" in args.pg_url else "?"
                 with tempfile.TemporaryDirectory() as tmp:
-                    run("postgresql", f"{args.pg_url}{sep}options=-csearch_path%3D{schema}",
-                        Path(tmp), args)
+                    run(
+                        "postgresql",
+                        f"{args.pg_url}{sep}options=-csearch_path%3D{schema}",
+                        Path(tmp),
+                        args,
+                    )
             finally:
                 admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any
 
 from newsletter.errors import ConfigError
 
@@ -88,7 +89,7 @@ class Settings:
 
 
 def _setting_fields() -> dict[str, type]:
-    hints = {"str": str, "int": int, "float": float}
+    hints: dict[object, type] = {"str": str, "int": int, "float": float}
     return {f.name: hints[f.type] for f in fields(Settings) if f.name != "sources"}
 
 
@@ -108,14 +109,18 @@ def _coerce(name: str, raw: object, kind: type, where: str) -> object:
 def load_settings(
     config_path: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
+    *,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> Settings:
-    """Defaults, then the config file (if any), then `NEWSLETTER_*` environment overrides."""
+    """Defaults, then the config file (if any), then `NEWSLETTER_*` environment overrides.
+    Without `config_path`, `newsletter.toml` is looked for in `cwd` (default: the current
+    working directory)."""
     env = os.environ if env is None else env
     kinds = _setting_fields()
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}  # each coerced to its field's type by _coerce
     sources = {name: "default" for name in kinds}
 
-    path = Path(config_path) if config_path else Path(CONFIG_FILE)
+    path = Path(config_path) if config_path else Path(cwd or Path.cwd()) / CONFIG_FILE
     if config_path and not path.is_file():
         raise ConfigError(f"{path}: config file not found (check --config)")
     if path.is_file():
@@ -140,7 +145,7 @@ def load_settings(
             values[name] = _coerce(name, env[var], kind, f"environment {var}")
             sources[name] = f"env {var}"
 
-    settings = Settings(**values, sources=sources)  # type: ignore[arg-type]
+    settings = replace(Settings(sources=sources), **values)
     _validate(settings)
     return settings
 
@@ -174,12 +179,12 @@ def masked(settings: Settings) -> list[tuple[str, str, str]]:
         if name in SECRET_ENV and value:
             value = "****" + (value[-4:] if len(value) > 12 and name != "database_url" else "")
             if name == "database_url":
-                value = _mask_url(getattr(settings, name))
+                value = mask_url(getattr(settings, name))
         rows.append((name, value, settings.sources.get(name, "default")))
     return rows
 
 
-def _mask_url(url: str) -> str:
+def mask_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     creds, at, host = rest.rpartition("@")
     if not at or ":" not in creds:

@@ -7,7 +7,12 @@ can do. The CLI prints ``str(error)`` as one line and exits 1.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from newsletter.models import SendResult
 
 
 class NewsletterError(Exception):
@@ -76,12 +81,11 @@ class DeliveryError(NewsletterError):
 
 
 class BackendConfigError(DeliveryError):
-    """Fatal for the whole send: bad API key (401/403), missing secret, unreachable host."""
+    """Fatal for the whole send: bad API key (401/403), missing secret, unreachable host.
 
+    `results` lists the recipients of the failing batch that the backend did finish before it
+    stopped; the others were never attempted."""
 
-class TransientDeliveryError(DeliveryError):
-    """Worth retrying with backoff: 429, 5xx, SMTP 4xx, dropped connection, timeout before send."""
-
-
-class AmbiguousDeliveryError(DeliveryError):
-    """The request may or may not have been delivered (timeout after sending): mark `unknown`."""
+    def __init__(self, message: str, results: Sequence[SendResult] = ()):
+        super().__init__(message)
+        self.results = list(results)

@@ -1,14 +1,10 @@
-"""Plain, frozen data passed between modules, and the placeholder values of one recipient."""
+"""Plain, frozen data passed between modules."""
 
 from __future__ import annotations
 
-import html
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-
-from newsletter.mime_headers import header_safe
 
 
 @dataclass(frozen=True)
@@ -38,19 +34,9 @@ class Issue:
     source_hash: str  # sha256 of the file bytes: tells a resumed send the file changed
 
 
-# Per-recipient placeholders: plain ASCII words that MJML, premailer and URL quoting leave alone.
-NAME = "__NL_NAME__"
-EMAIL = "__NL_EMAIL__"
-UNSUBSCRIBE_URL = "__NL_UNSUBSCRIBE_URL__"
-PREFERENCES_URL = "__NL_PREFERENCES_URL__"
-VIEW_URL = "__NL_VIEW_URL__"
-PLACEHOLDERS = (NAME, EMAIL, UNSUBSCRIBE_URL, PREFERENCES_URL, VIEW_URL)
-PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
-
-
 @dataclass(frozen=True)
 class RenderedIssue:
-    """The output of rendering once: contains the placeholders above, not personal data."""
+    """The output of rendering once: holds the per-recipient placeholders, no personal data."""
 
     issue_id: str
     subject: str
@@ -74,40 +60,6 @@ class Recipient:
     subscriber_id: int = 0
 
 
-NAME_FALLBACK = "there"  # "Hi there," when a subscriber has no name
-
-
-def placeholder_values(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> dict[str, str]:
-    """Each placeholder's raw value for one recipient (escape per context before use)."""
-    return {
-        NAME: recipient.name.strip() or name_fallback,
-        EMAIL: recipient.email,
-        UNSUBSCRIBE_URL: recipient.unsubscribe_url,
-        PREFERENCES_URL: recipient.preferences_url,
-        VIEW_URL: recipient.view_url,
-    }
-
-
-@dataclass(frozen=True)
-class Values:
-    """One recipient's placeholder values, each escaped for HTML, text and header contexts."""
-
-    html: dict[str, str]
-    text: dict[str, str]
-    header: dict[str, str]
-
-
-def values_for(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> Values:
-    """HTML gets `html.escape` (safe in text and in quoted attributes), text the raw value,
-    headers the value with CR/LF and other controls made spaces (no value starts a header)."""
-    raw = placeholder_values(recipient, name_fallback)
-    return Values(
-        html={k: html.escape(v, quote=True) for k, v in raw.items()},
-        text=raw,
-        header={k: header_safe(v) for k, v in raw.items()},
-    )
-
-
 @dataclass(frozen=True)
 class Personalised:
     """A RenderedIssue with one recipient's values substituted, each escaped for its context."""
@@ -121,20 +73,11 @@ class Personalised:
 SENT = "sent"
 FAILED = "failed"  # permanent for this recipient (rejected address): recorded, not retried
 UNKNOWN = "unknown"  # may or may not have been delivered: listed, resent only on request
-RETRY = "retry"  # transient: the engine retries with backoff
 
 
 @dataclass(frozen=True)
 class SendResult:
     subscriber_id: int
-    status: str  # SENT | FAILED | UNKNOWN | RETRY
+    status: str  # SENT | FAILED | UNKNOWN
     detail: str = ""
     provider_id: str = ""
-
-
-@dataclass(frozen=True)
-class Subscriber:
-    id: int
-    email: str
-    name: str
-    attributes: dict = field(default_factory=dict)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.authoring.issue_file import read_issue
+from newsletter.authoring.render import render_issue
 from newsletter.config import Settings
-from newsletter.issues import read_issue
-from newsletter.render import render_issue
 
 SAMPLE = Path(__file__).resolve().parent.parent / "issues" / "2019-03-01-hanoi-summit.md"
 
@@ -45,5 +45,6 @@ def test_desktop_700_shows_a_centred_600px_column(browser_page, email_file):
         assert abs(left - (700 - width) / 2) <= 2  # centred
     # the takeaways share one column: their text blocks start at the same x
     lefts = browser_page.evaluate(
-        "() => [...document.querySelectorAll('h2')].map(h => h.getBoundingClientRect().left)")
+        "() => [...document.querySelectorAll('h2')].map(h => h.getBoundingClientRect().left)"
+    )
     assert len(set(round(x) for x in lefts)) == 1

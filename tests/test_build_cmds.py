@@ -79,15 +79,19 @@ def test_preview_rebuilds_when_the_issue_or_a_template_changes(workdir):
     assert state.refresh() is None  # nothing changed
     assert "Hi Sample Reader," in state.pages["/email.html"][1]
 
-    path.write_text(path.read_text().replace("## The groundwork was never done",
-                                             "## The groundwork was skipped"))
+    path.write_text(
+        path.read_text().replace(
+            "## The groundwork was never done", "## The groundwork was skipped"
+        )
+    )
     os.utime(path, ns=(1, 2_000_000_000_000_000_000))
     assert state.refresh().startswith("rebuilt")
     assert "The groundwork was skipped" in state.pages["/email.html"][1]
 
     (workdir / "templates").mkdir()
     (workdir / "templates" / "email.txt.j2").write_text(
-        "PREVIEWED {{ settings.postal_address }} {{ unsubscribe_url }}")
+        "PREVIEWED {{ settings.postal_address }} {{ unsubscribe_url }}"
+    )
     assert state.refresh().startswith("rebuilt")
     assert state.pages["/email.txt"][1].startswith("PREVIEWED")
     assert state.version == 3
@@ -99,7 +103,60 @@ def test_loading_the_command_line_does_not_import_the_database_layer():
     import subprocess
     import sys
 
-    code = "import sys; import newsletter.cli; print(sorted(m for m in sys.modules " \
-           "if m.split('.')[0] in ('sqlalchemy', 'premailer', 'mjml', 'flask')))"
+    code = (
+        "import sys; import newsletter.cli; print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('sqlalchemy', 'premailer', 'mjml', 'flask')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_sample_eml_is_built_by_the_send_code_with_a_working_view_link(workdir):
+    """sample.eml is what a subscriber gets: the same message code as a real send (its MIME
+    skeleton, List-Id, Feedback-ID), and "view in browser" points at /archive/<id>, the page
+    the web app serves (it used to point at /issues/<id>, which does not exist)."""
+    from newsletter.authoring.issue_file import read_issue
+    from newsletter.authoring.render import render_issue
+    from newsletter.config import load_settings
+    from newsletter.sending.mime.message import list_message_template
+    from newsletter.sending.proof import sample_recipient
+
+    path = _project(workdir)
+    result = CliRunner().invoke(cli, ["build", str(path), "--out", "out"])
+    assert result.exit_code == 0, result.output
+    sample = (workdir / "out" / SAMPLE.stem / "sample.eml").read_bytes()
+    msg = email.message_from_bytes(sample, policy=policy.default)
+    assert msg["List-Id"] and msg["Feedback-ID"]  # only the send code sets these
+    html_part = msg.get_body(("html",)).get_content()
+    assert f"http://127.0.0.1:8000/archive/{SAMPLE.stem}" in html_part
+    assert "/issues/" not in html_part
+
+    settings = load_settings(cwd=workdir)
+    rendered = render_issue(read_issue(path), settings)
+    template = list_message_template(
+        settings,
+        {"slug": rendered.list_name, "name": rendered.list_name},
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        send_ref=f"sample-{SAMPLE.stem}",
+    )
+    expected = template.render(sample_recipient(settings, SAMPLE.stem))
+
+    def stable(data: bytes) -> bytes:  # Date, Message-ID and the boundary differ per build
+        import re
+
+        data = re.sub(rb"(Date|Message-ID): [^\r]*", b"", data)
+        return re.sub(rb"=_nl_[0-9a-f]+", b"BOUNDARY", data)
+
+    assert stable(sample) == stable(expected)
+
+
+def test_preview_shows_the_same_view_link_as_a_send(workdir):
+    from newsletter.config import load_settings
+
+    path = _project(workdir)
+    preview = _Preview(path, load_settings(cwd=workdir))
+    preview.refresh()
+    html = preview.pages["/email.html"][1]
+    assert f"/archive/{SAMPLE.stem}" in html and "/issues/" not in html

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from newsletter.authoring.issue_file import read_issue
+from newsletter.authoring.lint import GMAIL_CLIP_BYTES, check_issue, size_problems
 from newsletter.cli import cli
-from newsletter.cli.authoring import slugify
+from newsletter.cli.issue_cmds import slugify
 from newsletter.config import Settings
-from newsletter.issues import read_issue
-from newsletter.lint import GMAIL_CLIP_BYTES, check_issue, size_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "issues" / "2019-03-01-hanoi-summit.md"
@@ -80,14 +80,17 @@ def test_new_uses_configured_issues_dir(workdir: Path) -> None:
     assert (workdir / "content" / "issues" / "2020-01-01-elsewhere.md").is_file()
 
 
-@pytest.mark.parametrize(("title", "slug"), [
-    ("Hello, World!", "hello-world"),
-    ("  Spaces   everywhere ", "spaces-everywhere"),
-    ("Ünïcödé façade", "unicode-facade"),
-    ("🎉🎉", "issue"),
-    ("שלום", "issue"),
-    ("word " * 30, ("word-" * 12).rstrip("-")),
-])
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [
+        ("Hello, World!", "hello-world"),
+        ("  Spaces   everywhere ", "spaces-everywhere"),
+        ("Ünïcödé façade", "unicode-facade"),
+        ("🎉🎉", "issue"),
+        ("שלום", "issue"),
+        ("word " * 30, ("word-" * 12).rstrip("-")),
+    ],
+)
 def test_slugify(title: str, slug: str) -> None:
     assert slugify(title) == slug
 
@@ -119,8 +122,9 @@ def test_check_broken_file_lists_each_problem(workdir: Path) -> None:
 
 
 def test_warnings_pass_unless_strict(workdir: Path) -> None:
-    (workdir / "w.md").write_text("---\ntitle: T\n---\n## H\nSpeaker: A\n\nBody.\n",
-                                  encoding="utf-8")
+    (workdir / "w.md").write_text(
+        "---\ntitle: T\n---\n## H\nSpeaker: A\n\nBody.\n", encoding="utf-8"
+    )
     result = run("check", "w.md")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [

@@ -10,8 +10,14 @@ import sys
 
 import pytest
 
-from newsletter import subscribers as sb
-from newsletter.csv_io import export_csv, import_csv
+from newsletter.audience.csv_export import export_csv
+from newsletter.audience.csv_import import import_csv
+from newsletter.audience.lists import get_list
+from newsletter.audience.memberships import memberships_of
+from newsletter.audience.recipients import audience_ids
+from newsletter.audience.subscribers import add_subscriber, get_subscriber
+from newsletter.audience.suppressions import suppress_address
+from newsletter.audience.unsubscribe import unsubscribe
 from newsletter.errors import ImportFileError
 from tests.support.subscriber_store import count, snapshot
 
@@ -43,9 +49,9 @@ EXPECTED = {
 
 @pytest.fixture
 def messy(store, tmp_path):
-    sub = sb.add_subscriber(store, "unsub@example.com", "weekly")
-    sb.unsubscribe(store, sub["id"], sb.get_list(store, "weekly")["id"])
-    sb.suppress_address(store, "comp@example.com", "complained", source="webhook")
+    sub = add_subscriber(store, "unsub@example.com", "weekly")
+    unsubscribe(store, sub["id"], get_list(store, "weekly")["id"])
+    suppress_address(store, "comp@example.com", "complained", source="webhook")
     path = tmp_path / "messy.csv"
     path.write_bytes(MESSY.encode("utf-8"))
     return path
@@ -64,7 +70,7 @@ def test_messy_csv_gives_exact_counts_and_error_lines(store, messy):
     people = {
         s["email"]: s
         for s in (
-            sb.get_subscriber(store, e)
+            get_subscriber(store, e)
             for e in ("ann@example.com", "bo@example.com", "cy@example.com", "eve@example.com")
         )
     }
@@ -77,10 +83,10 @@ def test_messy_csv_gives_exact_counts_and_error_lines(store, messy):
     statuses = {
         m["status"]
         for s in ("unsub@example.com",)
-        for m in sb.memberships_of(store, sb.get_subscriber(store, s)["id"])
+        for m in memberships_of(store, get_subscriber(store, s)["id"])
     }
     assert statuses == {"unsubscribed"}
-    assert sb.get_subscriber(store, "comp@example.com") is None
+    assert get_subscriber(store, "comp@example.com") is None
     assert count(store, "memberships", status="subscribed") == 5
 
 
@@ -110,7 +116,7 @@ def test_changed_rows_are_updated_and_empty_cells_keep_values(store, tmp_path):
     import_csv(store, first, "weekly")
     report = import_csv(store, second, "weekly")
     assert (report.updated, report.unchanged, report.added) == (1, 1, 0)
-    ann = sb.get_subscriber(store, "ann@example.com")
+    ann = get_subscriber(store, "ann@example.com")
     assert (ann["email"], ann["name"]) == ("ann@example.com", "Ann Lee")
     assert ann["attributes"] == {"city": "Oslo", "plan": "pro"}
 
@@ -119,13 +125,13 @@ def test_suppression_wins_over_import(store, tmp_path):
     path = tmp_path / "list.csv"
     path.write_text("email\nann@example.com\nbo@example.com\n")
     import_csv(store, path, "weekly")
-    weekly = sb.get_list(store, "weekly")["id"]
-    sb.unsubscribe(store, sb.get_subscriber(store, "ann@example.com")["id"], weekly)
-    sb.suppress_address(store, "BO@example.com", "bounced")
+    weekly = get_list(store, "weekly")["id"]
+    unsubscribe(store, get_subscriber(store, "ann@example.com")["id"], weekly)
+    suppress_address(store, "BO@example.com", "bounced")
     report = import_csv(store, path, "weekly")
     assert (report.suppressed, report.added) == (2, 0)
     with store.connect() as conn:
-        assert list(sb.audience_ids(conn, [weekly])) == []
+        assert list(audience_ids(conn, [weekly])) == []
     # another list: the per-list unsubscribe does not apply there, the global bounce does
     other = import_csv(store, path, "daily")
     assert (other.added, other.suppressed) == (1, 1)
@@ -178,7 +184,7 @@ def test_export_round_trips(store, messy, tmp_path):
     path.write_text(out.getvalue(), encoding="utf-8")
     report = import_csv(store, path, "daily")
     assert (report.added, report.rejected) == (5, 0)
-    assert sb.get_subscriber(store, "ann@example.com")["attributes"] == {"city": "Oslo"}
+    assert get_subscriber(store, "ann@example.com")["attributes"] == {"city": "Oslo"}
 
 
 def test_two_imports_at_once_add_each_address_once(store, database_url, tmp_path):
@@ -211,7 +217,7 @@ def test_two_imports_at_once_add_each_address_once(store, database_url, tmp_path
     results = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
     assert count(store, "subscribers") == len(emails)
-    weekly = sb.get_list(store, "weekly")["id"]
+    weekly = get_list(store, "weekly")["id"]
     assert count(store, "memberships", list_id=weekly) == len(emails)
     import json
 

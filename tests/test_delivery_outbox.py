@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import load_settings
-from newsletter.delivery import make_backend
 from newsletter.errors import BackendConfigError, ConfigError
 from newsletter.models import SENT, Recipient
-from tests.test_mime import parse, recipient, sample_template
+from newsletter.sending.delivery import make_backend
+from tests.support.messages import parse, recipient, sample_template
 
 
 def test_writes_one_parseable_file_per_recipient(workdir: Path) -> None:
-    backend = make_backend("outbox", load_settings(env={}))
+    backend = make_backend("outbox", load_settings(cwd=workdir, env={}))
     people = [recipient(i) for i in range(1, 21)]
     results = backend.send(sample_template(), people)
     assert [r.status for r in results] == [SENT] * 20
@@ -32,7 +32,7 @@ def test_writes_one_parseable_file_per_recipient(workdir: Path) -> None:
 
 
 def test_resending_the_same_pair_overwrites(workdir: Path) -> None:
-    backend = make_backend("outbox", load_settings(env={}))
+    backend = make_backend("outbox", load_settings(cwd=workdir, env={}))
     template = sample_template()
     backend.send(template, [recipient(1), recipient(2)])
     backend.send(template, [recipient(2), recipient(3)])
@@ -43,7 +43,7 @@ def test_resending_the_same_pair_overwrites(workdir: Path) -> None:
 
 
 def test_test_sends_without_subscriber_id_get_distinct_files(workdir: Path) -> None:
-    backend = make_backend("outbox", load_settings(env={}))
+    backend = make_backend("outbox", load_settings(cwd=workdir, env={}))
     people = [Recipient(email="a@example.org"), Recipient(email="b@example.org")]
     results = backend.send(sample_template(send_ref="test"), people)
     assert len({r.provider_id for r in results}) == 2
@@ -52,14 +52,18 @@ def test_test_sends_without_subscriber_id_get_distinct_files(workdir: Path) -> N
 
 
 def test_configured_folder_and_unwritable_folder(workdir: Path) -> None:
-    settings = load_settings(env={"NEWSLETTER_OUTBOX_DIR": str(workdir / "mail" / "out")})
+    settings = load_settings(
+        cwd=workdir, env={"NEWSLETTER_OUTBOX_DIR": str(workdir / "mail" / "out")}
+    )
     make_backend("outbox", settings).send(sample_template(), [recipient(1)])
     assert (workdir / "mail" / "out" / "new" / "send-42.1.eml").is_file()
     (workdir / "blocked").write_text("a file, not a folder")
     with pytest.raises(BackendConfigError, match="blocked"):
-        make_backend("outbox", load_settings(env={"NEWSLETTER_OUTBOX_DIR": "blocked/out"}))
+        make_backend(
+            "outbox", load_settings(cwd=workdir, env={"NEWSLETTER_OUTBOX_DIR": "blocked/out"})
+        )
 
 
-def test_unknown_backend_name() -> None:
+def test_unknown_backend_name(tmp_path) -> None:
     with pytest.raises(ConfigError, match="unknown backend 'carrier-pigeon'"):
-        make_backend("carrier-pigeon", load_settings(env={}))
+        make_backend("carrier-pigeon", load_settings(cwd=tmp_path, env={}))

@@ -6,26 +6,29 @@ import json
 import urllib.error
 import urllib.request
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from newsletter import mime
+from newsletter.authoring.placeholders import fill
 from newsletter.config import load_settings
-from newsletter.delivery.sendgrid import SendGridBackend
 from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN
+from newsletter.sending.delivery.sendgrid import SendGridBackend
+from newsletter.sending.mime.message import values_for
+from tests.support.messages import HTML, TEXT, recipient, sample_template
 from tests.support.sendgrid_standin import StandIn
 from tests.support.smtp_sink import free_port
-from tests.test_mime import HTML, TEXT, recipient, sample_template
 
 
 def backend_for(url: str, key: str = "SG.test-key", **kw: int) -> SendGridBackend:
     settings = load_settings(
+        cwd=Path(__file__).parent,
         env={
             "NEWSLETTER_SENDGRID_API_HOST": url,
             "SENDGRID_API_KEY": key,
             "NEWSLETTER_SENDGRID_TIMEOUT": "3",
-        }
+        },
     )
     return SendGridBackend(settings, max_attempts=4, backoff=0.01, **kw)
 
@@ -52,7 +55,7 @@ def test_large_send_in_requests_of_1000_with_per_recipient_values(
     assert body["headers"]["X-Newsletter-Send"] == "send-42"
     assert body["reply_to"] == {"email": "editor@example.com"}
     for person, item in zip(people[:50], accepted[:50], strict=True):
-        values = mime.values_for(person)
+        values = values_for(person)
         html, text, subject = (
             body["content"][1]["value"],
             body["content"][0]["value"],
@@ -60,8 +63,8 @@ def test_large_send_in_requests_of_1000_with_per_recipient_values(
         )
         for key, value in item["substitutions"].items():
             html, text, subject = (s.replace(key, value) for s in (html, text, subject))
-        assert html == mime.substitute(HTML, values.html)
-        assert text == mime.substitute(TEXT, values.text)
+        assert html == fill(HTML, values.html)
+        assert text == fill(TEXT, values.text)
         assert subject == f"Hello {person.name}"
         assert item["to"] == [{"email": person.email, "name": f"Zoë  {person.subscriber_id}  <b>"}]
         assert item["custom_args"] == {
@@ -151,9 +154,9 @@ def test_oversized_substitutions_fail_that_recipient_only(sendgrid_standin: Stan
     assert len(sendgrid_standin.accepted) == 2
 
 
-def test_missing_key_and_unreachable_api_are_fatal() -> None:
+def test_missing_key_and_unreachable_api_are_fatal(tmp_path) -> None:
     with pytest.raises(BackendConfigError, match="SENDGRID_API_KEY is not set"):
-        SendGridBackend(load_settings(env={}))
+        SendGridBackend(load_settings(cwd=tmp_path, env={}))
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(BackendConfigError, match="cannot reach the SendGrid API"):
         backend_for(url).send(sample_template(), [recipient(1)])

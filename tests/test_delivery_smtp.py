@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from newsletter.config import load_settings
-from newsletter.delivery.smtp import SMTPBackend
 from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN
+from newsletter.sending.delivery.smtp import SMTPBackend
+from tests.support.messages import body, parse, recipient, sample_template
 from tests.support.smtp_sink import RecordingHandler, SinkServer, free_port, read_records
-from tests.test_mime import body, parse, recipient, sample_template
 
 
 @pytest.fixture(params=[True, False], ids=["pipelining", "no-pipelining"])
@@ -33,13 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def backend_for(port: int, connections: int = 4, **env: str) -> SMTPBackend:
     settings = load_settings(
+        cwd=Path(__file__).parent,
         env={
             "NEWSLETTER_SMTP_HOST": "127.0.0.1",
             "NEWSLETTER_SMTP_PORT": str(port),
             "NEWSLETTER_SMTP_CONNECTIONS": str(connections),
             "NEWSLETTER_SMTP_TIMEOUT": "5",
             **env,
-        }
+        },
     )
     return SMTPBackend(settings, max_attempts=4, backoff=0.01)
 

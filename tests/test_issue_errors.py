@@ -7,19 +7,21 @@ from pathlib import Path
 
 import pytest
 
+from newsletter.authoring.issue_file import parse_issue, read_issue
 from newsletter.errors import IssueFileError
-from newsletter.issues import parse_issue, read_issue
-from tests.test_issues import errors_at, minimal, problems_of, write
+from tests.support.issue_files import errors_at, minimal, problems_of, write
 
 
 def test_missing_title(tmp_path: Path) -> None:
     assert errors_at(tmp_path, "---\npreheader: P\n---\nIntro.\n") == [
-        (1, "missing required key 'title': add 'title: ...' to the front matter")]
+        (1, "missing required key 'title': add 'title: ...' to the front matter")
+    ]
 
 
 def test_empty_title(tmp_path: Path) -> None:
     assert errors_at(tmp_path, "---\npreheader: P\ntitle:\n---\nIntro.\n") == [
-        (3, "'title' is empty: write the issue's title after it")]
+        (3, "'title' is empty: write the issue's title after it")
+    ]
 
 
 def test_no_front_matter(tmp_path: Path) -> None:
@@ -45,7 +47,8 @@ def test_unknown_key_without_close_match(tmp_path: Path) -> None:
 
 def test_duplicate_front_matter_key(tmp_path: Path) -> None:
     assert errors_at(tmp_path, minimal("title: Again\n")) == [
-        (4, "duplicate key 'title' (first on line 2): keep one")]
+        (4, "duplicate key 'title' (first on line 2): keep one")
+    ]
 
 
 def test_invalid_yaml_names_its_line(tmp_path: Path) -> None:
@@ -56,7 +59,8 @@ def test_invalid_yaml_names_its_line(tmp_path: Path) -> None:
 
 def test_naive_send_at(tmp_path: Path) -> None:
     assert errors_at(tmp_path, minimal("send_at: 2019-03-01T14:00:00\n")) == [
-        (4, "send_at '2019-03-01T14:00:00' has no timezone: add a UTC offset like +00:00")]
+        (4, "send_at '2019-03-01T14:00:00' has no timezone: add a UTC offset like +00:00")
+    ]
 
 
 def test_date_only_send_at_is_naive(tmp_path: Path) -> None:
@@ -77,7 +81,8 @@ def test_utc_z_suffix_is_accepted(tmp_path: Path) -> None:
 
 def test_unparseable_date(tmp_path: Path) -> None:
     assert errors_at(tmp_path, minimal("date: 1st of March\n")) == [
-        (4, "date '1st of March' is not a date: write it as YYYY-MM-DD")]
+        (4, "date '1st of March' is not a date: write it as YYYY-MM-DD")
+    ]
 
 
 def test_bad_lists(tmp_path: Path) -> None:
@@ -91,23 +96,27 @@ def test_single_list_as_scalar(tmp_path: Path) -> None:
 
 def test_title_must_be_text(tmp_path: Path) -> None:
     assert errors_at(tmp_path, "---\ntitle: [a, b]\n---\nIntro.\n") == [
-        (2, "'title' must be a single value, not a list or mapping")]
+        (2, "'title' must be a single value, not a list or mapping")
+    ]
 
 
 def test_empty_issue(tmp_path: Path) -> None:
     assert errors_at(tmp_path, "---\ntitle: T\npreheader: P\n---\n\n\n") == [
-        (4, "empty issue: write an intro or a '## ' takeaway after the front matter")]
+        (4, "empty issue: write an intro or a '## ' takeaway after the front matter")
+    ]
 
 
 def test_takeaway_without_headline(tmp_path: Path) -> None:
     assert errors_at(tmp_path, minimal(body="Intro.\n\n##\nSpeaker: A\n\nBody.\n")) == [
-        (7, "takeaway heading has no headline: write it after '## '")]
+        (7, "takeaway heading has no headline: write it after '## '")
+    ]
 
 
 def test_takeaway_without_body(tmp_path: Path) -> None:
     body = "Intro.\n\n## Lonely\nSpeaker: A\n\n## Next\nSpeaker: B\n\nBody.\n"
     assert errors_at(tmp_path, minimal(body=body)) == [
-        (7, "takeaway 'Lonely' has no body: write a paragraph under its fields")]
+        (7, "takeaway 'Lonely' has no body: write a paragraph under its fields")
+    ]
 
 
 def test_unknown_takeaway_key_suggests(tmp_path: Path) -> None:
@@ -115,7 +124,8 @@ def test_unknown_takeaway_key_suggests(tmp_path: Path) -> None:
     found = errors_at(tmp_path, minimal(body=body))
     assert [line for line, _ in found] == [7, 8]
     assert found[0][1].startswith(
-        "unknown takeaway key 'Image-Alt-Text' (did you mean 'Image-Alt'?)")
+        "unknown takeaway key 'Image-Alt-Text' (did you mean 'Image-Alt'?)"
+    )
     assert found[1][1].startswith("unknown takeaway key 'Roel' (did you mean 'Role'?)")
 
 
@@ -127,10 +137,19 @@ def test_duplicate_and_empty_takeaway_keys(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize("url", [
-    "example.com/page", "htp://example.com", "https://", "https:///path", "https://exa mple.com",
-    "javascript:alert(1)", "https://localhost", "https://example.com:notaport/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "example.com/page",
+        "htp://example.com",
+        "https://",
+        "https:///path",
+        "https://exa mple.com",
+        "javascript:alert(1)",
+        "https://localhost",
+        "https://example.com:notaport/",
+    ],
+)
 def test_malformed_link_field(tmp_path: Path, url: str) -> None:
     body = f"## Headline\nSpeaker: A\nLink: {url}\n\nBody.\n"
     [(line, message)] = errors_at(tmp_path, minimal(body=body))
@@ -159,12 +178,21 @@ def test_links_and_images_in_markdown_bodies(tmp_path: Path) -> None:
         "Mail [me](mailto:ed@example.com), ![fine](https://example.com/y.png).\n"  # line 14
     )
     assert errors_at(tmp_path, minimal(body=body)) == [
-        (5, "link 'www.example.com' is not an absolute http(s) or mailto URL: write the full "
-            "address, like https://example.com/page"),
-        (11, "image 'https://example.com/x.png' has no alt text: write "
-             "![what it shows](https://example.com/x.png)"),
-        (12, "link to 'https://example.com/empty' has no visible text: write "
-             "[text](https://example.com/empty)"),
+        (
+            5,
+            "link 'www.example.com' is not an absolute http(s) or mailto URL: write the full "
+            "address, like https://example.com/page",
+        ),
+        (
+            11,
+            "image 'https://example.com/x.png' has no alt text: write "
+            "![what it shows](https://example.com/x.png)",
+        ),
+        (
+            12,
+            "link to 'https://example.com/empty' has no visible text: write "
+            "[text](https://example.com/empty)",
+        ),
     ]
 
 
@@ -174,7 +202,8 @@ def test_placeholder_links_are_allowed(tmp_path: Path) -> None:
 
 
 def test_raw_html_is_a_warning(tmp_path: Path) -> None:
-    found = problems_of(tmp_path, minimal(body="Intro <b>bold</b>.\n"))
+    body = "Intro <b>bold</b>.\n\n## Headline\nSpeaker: A\n\nBody.\n"
+    found = problems_of(tmp_path, minimal(body=body))
     assert [(line, sev) for line, sev, _ in found] == [(5, "warning")]
 
 
@@ -193,8 +222,9 @@ def test_long_subject_and_missing_preheader_are_warnings(tmp_path: Path) -> None
 
 def test_missing_speaker_is_a_warning(tmp_path: Path) -> None:
     found = problems_of(tmp_path, minimal(body="## Headline\n\nBody.\n"))
-    assert found == [(5, "warning", "takeaway 'Headline' has no Speaker: add 'Speaker: Name' "
-                                    "under the heading")]
+    assert found == [
+        (5, "warning", "takeaway 'Headline' has no Speaker: add 'Speaker: Name' under the heading")
+    ]
 
 
 def test_not_utf8(tmp_path: Path) -> None:
@@ -203,7 +233,8 @@ def test_not_utf8(tmp_path: Path) -> None:
     issue, problems = parse_issue(path)
     assert issue is None
     assert [(p.line, p.message) for p in problems] == [
-        (4, "not valid UTF-8: save the file as UTF-8")]
+        (4, "not valid UTF-8: save the file as UTF-8")
+    ]
 
 
 def test_read_issue_raises_with_every_problem(tmp_path: Path) -> None:
@@ -225,11 +256,13 @@ def test_unknown_issue_on_the_command_line_is_one_clear_line(workdir: Path) -> N
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
         "error: nosuch: no such issue: give a file path or the id of a file in issues/ "
-        "(e.g. 2019-03-01-hanoi-summit)"]
+        "(e.g. 2019-03-01-hanoi-summit)"
+    ]
 
 
 def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(IssueFileError) as caught:
         read_issue(tmp_path / "nope.md")
     assert str(caught.value) == (
-        f"{tmp_path / 'nope.md'}: no such issue file (check the name and folder)")
+        f"{tmp_path / 'nope.md'}: no such issue file (check the name and folder)"
+    )

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.issues import parse_issue, read_issue
+from newsletter.authoring.issue_file import parse_issue, read_issue
+from tests.support.issue_files import minimal, write
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "issues" / "2019-03-01-hanoi-summit.md"
@@ -41,25 +42,6 @@ IMAGE-ALT: ignored without image
 
 Only body.
 """
-
-
-def write(tmp_path: Path, text: str, name: str = "2019-03-01-test.md") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def problems_of(tmp_path: Path, text: str) -> list[tuple[int, str, str]]:
-    _, problems = parse_issue(write(tmp_path, text))
-    return [(p.line, p.severity, p.message) for p in problems]
-
-
-def errors_at(tmp_path: Path, text: str) -> list[tuple[int, str]]:
-    return [(line, msg) for line, sev, msg in problems_of(tmp_path, text) if sev == "error"]
-
-
-def minimal(front: str = "", body: str = "## Headline\nSpeaker: A\n\nBody.\n") -> str:
-    return f"---\ntitle: T\npreheader: P\n{front}---\n{body}"
 
 
 def test_every_field_is_parsed(tmp_path: Path) -> None:
@@ -118,12 +100,17 @@ def test_sample_issue_is_clean() -> None:
     assert len(issue.takeaways) == 5
     assert all(t.speaker and t.role and t.link.startswith("https://") for t in issue.takeaways)
     assert [t.speaker for t in issue.takeaways] == [
-        "Daniel Russel", "Lindsey Ford", "June Park", "Jieun Baek", "Sylvia Kim"]
+        "Daniel Russel",
+        "Lindsey Ford",
+        "June Park",
+        "Jieun Baek",
+        "Sylvia Kim",
+    ]
 
 
 def test_unicode_subject_headlines_and_bodies(tmp_path: Path) -> None:
     text = (
-        "---\ntitle: Ünïcödé 🎉\nsubject: \"Café, naïveté & 🚀 — שלום עולם\"\n"
+        '---\ntitle: Ünïcödé 🎉\nsubject: "Café, naïveté & 🚀 — שלום עולם"\n'
         "preheader: مرحبا بالعالم\n---\nIntro 😀 avec accents: é à ü.\n\n"
         "## Zoë's headline 🎯 — עברית\nSpeaker: José Ñúñez\nRole: Directrice générale\n\n"
         "Body with emoji 👩‍💻 and Arabic: السلام عليكم.\n"
@@ -139,11 +126,15 @@ def test_unicode_subject_headlines_and_bodies(tmp_path: Path) -> None:
     assert takeaway.body_md == "Body with emoji 👩‍💻 and Arabic: السلام عليكم."
 
 
-@pytest.mark.parametrize("encode", [
-    lambda s: ("\ufeff" + s).encode("utf-8"),
-    lambda s: s.replace("\n", "\r\n").encode("utf-8"),
-    lambda s: ("\ufeff" + s.replace("\n", "\r\n")).encode("utf-8"),
-], ids=["bom", "crlf", "bom+crlf"])
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda s: ("\ufeff" + s).encode("utf-8"),
+        lambda s: s.replace("\n", "\r\n").encode("utf-8"),
+        lambda s: ("\ufeff" + s.replace("\n", "\r\n")).encode("utf-8"),
+    ],
+    ids=["bom", "crlf", "bom+crlf"],
+)
 def test_bom_and_crlf_files(tmp_path: Path, encode) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "2019-03-01-test.md"
     path.write_bytes(encode(FULL))

@@ -7,36 +7,62 @@ import sys
 
 from sqlalchemy import select
 
-from newsletter import db, ledger, subscribers
+from newsletter.audience.lists import create_list
+from newsletter.audience.subscribers import add_subscriber, get_subscriber
+from newsletter.audience.unsubscribe import unsubscribe
+from newsletter.db import tables
 from newsletter.models import FAILED, SENT, SendResult
+from newsletter.sending import ledger
+from newsletter.sending.ledger import (
+    claim,
+    discard_if_untouched,
+    finish_if_complete,
+    record,
+    release,
+    requeue,
+)
+from newsletter.sending.sends import create_send, get_send
+from newsletter.sending.workers import Worker, join, live_workers, recover
 
 
 def make_audience(engine, slug: str = "weekly", n: int = 20) -> dict:
-    lst = subscribers.create_list(engine, slug, slug.title())
+    lst = create_list(engine, slug, slug.title())
     for i in range(n):
-        subscribers.add_subscriber(engine, f"p{i}@example.com", slug, name=f"P {i}")
+        add_subscriber(engine, f"p{i}@example.com", slug, name=f"P {i}")
     return lst
 
 
 def new_send(engine, list_ids: list[int], slugs: list[str] | None = None) -> int:
     with engine.begin() as conn:
-        return ledger.create_send(
-            conn, issue_id="issue-1", list_slugs=slugs or ["weekly"], list_ids=list_ids,
-            backend="outbox", subject="S", html="<p>h</p>", text_body="t", source_hash="x" * 64,
-            options={})
+        return create_send(
+            conn,
+            issue_id="issue-1",
+            list_slugs=slugs or ["weekly"],
+            list_ids=list_ids,
+            backend="outbox",
+            subject="S",
+            html="<p>h</p>",
+            text_body="t",
+            source_hash="x" * 64,
+            options={},
+        )
 
 
 def test_snapshot_has_each_subscribed_member_once_across_lists(engine):
     a = make_audience(engine, "weekly", 10)
-    b = subscribers.create_list(engine, "daily", "Daily")
+    b = create_list(engine, "daily", "Daily")
     for i in range(5, 15):  # p5..p9 are on both lists
-        subscribers.add_subscriber(engine, f"p{i}@example.com", "daily")
-    subscribers.unsubscribe(engine, subscribers.get_subscriber(engine, "p0@example.com")["id"],
-                            a["id"], source="test")
+        add_subscriber(engine, f"p{i}@example.com", "daily")
+    unsubscribe(engine, get_subscriber(engine, "p0@example.com")["id"], a["id"], source="test")
     send_id = new_send(engine, [a["id"], b["id"]], ["weekly", "daily"])
     with engine.connect() as conn:
-        emails = conn.execute(select(db.deliveries.c.email).where(
-            db.deliveries.c.send_id == send_id)).scalars().all()
+        emails = (
+            conn.execute(
+                select(tables.deliveries.c.email).where(tables.deliveries.c.send_id == send_id)
+            )
+            .scalars()
+            .all()
+        )
         counts = ledger.counts(conn, send_id)
     assert sorted(emails) == sorted(f"p{i}@example.com" for i in range(1, 15))
     assert counts["queued"] == 14
@@ -45,24 +71,25 @@ def test_snapshot_has_each_subscribed_member_once_across_lists(engine):
 def test_claims_never_overlap_and_results_are_recorded(engine):
     lst = make_audience(engine, n=25)
     send_id = new_send(engine, [lst["id"]])
-    w1, w2 = ledger.Worker(engine), ledger.Worker(engine)
+    w1, w2 = Worker(engine), Worker(engine)
     try:
         seen: list[int] = []
         while True:
-            got = ledger.claim(engine, send_id, w1, 4) + ledger.claim(engine, send_id, w2, 3)
+            got = claim(engine, send_id, w1, 4) + claim(engine, send_id, w2, 3)
             if not got:
                 break
             seen += [c.subscriber_id for c in got]
-            ledger.record(engine, send_id, w1, [SendResult(c.subscriber_id, SENT) for c in got])
-            ledger.record(engine, send_id, w2, [SendResult(c.subscriber_id, FAILED, "550 no")
-                                               for c in got])
+            record(engine, send_id, w1, [SendResult(c.subscriber_id, SENT) for c in got])
+            record(
+                engine, send_id, w2, [SendResult(c.subscriber_id, FAILED, "550 no") for c in got]
+            )
         assert len(seen) == len(set(seen)) == 25
         with engine.connect() as conn:
             counts = ledger.counts(conn, send_id)
         # each row was recorded only by the worker that claimed it
         assert counts["sent"] + counts["failed"] == 25 and counts["claimed"] == 0
         assert counts["sent"] > 0 and counts["failed"] > 0
-        assert ledger.finish_if_complete(engine, send_id)
+        assert finish_if_complete(engine, send_id)
     finally:
         w1.close()
         w2.close()
@@ -73,30 +100,36 @@ def test_rows_of_a_dead_worker_become_unknown_never_queued(engine, database_url)
     send_id = new_send(engine, [lst["id"]])
     script = (
         "import os, sys\n"
-        "from newsletter import ledger\nfrom newsletter.db import make_engine\n"
-        "e = make_engine(sys.argv[1]); w = ledger.Worker(e)\n"
-        "with e.begin() as c: ledger.join(c, int(sys.argv[2]), w)\n"
-        "print(len(ledger.claim(e, int(sys.argv[2]), w, 5)), flush=True)\n"
+        "from newsletter.db.engine import make_engine\n"
+        "from newsletter.sending.ledger import claim\n"
+        "from newsletter.sending.workers import Worker, join\n"
+        "e = make_engine(sys.argv[1]); w = Worker(e)\n"
+        "with e.begin() as c: join(c, int(sys.argv[2]), w)\n"
+        "print(len(claim(e, int(sys.argv[2]), w, 5)), flush=True)\n"
         "os._exit(0)  # dies holding its claims\n"
     )
-    out = subprocess.run([sys.executable, "-c", script, database_url, str(send_id)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script, database_url, str(send_id)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == "5"
-    me = ledger.Worker(engine)
+    me = Worker(engine)
     try:
         with engine.begin() as conn:
-            ledger.join(conn, send_id, me)
-        assert ledger.live_workers(engine, send_id) == [me.id]
-        assert ledger.recover(engine, send_id) == 5
+            join(conn, send_id, me)
+        assert live_workers(engine, send_id) == [me.id]
+        assert recover(engine, send_id) == 5
         with engine.connect() as conn:
             counts = ledger.counts(conn, send_id)
             problems = ledger.problems(conn, send_id)
         assert counts["unknown"] == 5 and counts["queued"] == 7 and counts["claimed"] == 0
         assert all("stopped while this batch was in flight" in d for _, _, d in problems)
-        got = ledger.claim(engine, send_id, me, 100)
+        got = claim(engine, send_id, me, 100)
         assert len(got) == 7  # unknown rows are not handed out again
         with engine.begin() as conn:
-            assert ledger.requeue(conn, send_id, ["unknown"]) == 5
+            assert requeue(conn, send_id, ["unknown"]) == 5
     finally:
         me.close()
 
@@ -104,12 +137,12 @@ def test_rows_of_a_dead_worker_become_unknown_never_queued(engine, database_url)
 def test_live_worker_is_not_recovered(engine):
     lst = make_audience(engine, n=6)
     send_id = new_send(engine, [lst["id"]])
-    w = ledger.Worker(engine)
+    w = Worker(engine)
     try:
         with engine.begin() as conn:
-            ledger.join(conn, send_id, w)
-        ledger.claim(engine, send_id, w, 3)
-        assert ledger.recover(engine, send_id) == 0
+            join(conn, send_id, w)
+        claim(engine, send_id, w, 3)
+        assert recover(engine, send_id) == 0
         with engine.connect() as conn:
             assert ledger.counts(conn, send_id)["claimed"] == 3
     finally:
@@ -119,13 +152,13 @@ def test_live_worker_is_not_recovered(engine):
 def test_release_and_discard_leave_no_trace(engine):
     lst = make_audience(engine, n=4)
     send_id = new_send(engine, [lst["id"]])
-    w = ledger.Worker(engine)
+    w = Worker(engine)
     try:
-        got = ledger.claim(engine, send_id, w, 4)
-        ledger.release(engine, send_id, w, [c.subscriber_id for c in got])
-        assert ledger.discard_if_untouched(engine, send_id)
+        got = claim(engine, send_id, w, 4)
+        release(engine, send_id, w, [c.subscriber_id for c in got])
+        assert discard_if_untouched(engine, send_id)
         with engine.connect() as conn:
-            assert ledger.get_send(conn, send_id) is None
+            assert get_send(conn, send_id) is None
             assert ledger.counts(conn, send_id)["queued"] == 0
     finally:
         w.close()

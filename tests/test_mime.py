@@ -3,84 +3,22 @@ carries its recipient's own values, escaped for each context."""
 
 from __future__ import annotations
 
-import email
 import json
 import os
 import re
 import subprocess
 import sys
-from email import policy
 from pathlib import Path
 
 import pytest
 
-from newsletter import mime, models
-from newsletter.mime_headers import MAX_DISPLAY_NAME
+from newsletter import models
+from newsletter.authoring import placeholders
 from newsletter.models import Recipient
+from newsletter.sending.mime.headers import MAX_DISPLAY_NAME
+from tests.support.messages import HTML, TEXT, body, parse, recipient, sample_template
 
 JUDGE = Path(__file__).resolve().parents[2] / "shared" / "judges" / "mime.py"
-
-HTML = (
-    '<!doctype html><html lang="en"><body><p>Hello __NL_NAME__ (__NL_EMAIL__),</p>'
-    + "<p>"
-    + "Café au lait, naïve façade — déjà vu. " * 120
-    + "</p>"
-    + "<p>"
-    + "x" * 300
-    + "</p>\n.leading dot line\nFrom the start\n"
-    + '<a href="__NL_VIEW_URL__">view</a> <a href="__NL_PREFERENCES_URL__">prefs</a> '
-    + '<a href="__NL_UNSUBSCRIBE_URL__">Unsubscribe</a></body></html>'
-)
-TEXT = (
-    "Hello __NL_NAME__,\n\n"
-    + "Café au lait, naïve façade. " * 40
-    + "\n"
-    + "trailing space here \n\ttab line\n.dot line\nUnsubscribe: __NL_UNSUBSCRIBE_URL__\n"
-)
-
-
-def sample_template(
-    subject: str = "Hanoi: five takeaways", **overrides: str
-) -> mime.MessageTemplate:
-    args = dict(
-        subject=subject,
-        html=HTML,
-        text=TEXT,
-        from_name="Asia Weekly",
-        from_address="news@example.com",
-        reply_to="editor@example.com",
-        list_id_header="Asia weekly <asia-weekly.example.com>",
-        send_ref="send-42",
-        sender_domain="example.com",
-    )
-    args.update(overrides)
-    return mime.MessageTemplate(**args)  # type: ignore[arg-type]
-
-
-def recipient(i: int, name: str | None = None, email_: str | None = None) -> Recipient:
-    return Recipient(
-        email=email_ or f"reader{i}@example.org",
-        name=f"Reader {i}" if name is None else name,
-        unsubscribe_url=f"https://news.example.com/unsubscribe/tok-{i}.sig",
-        preferences_url=f"https://news.example.com/preferences/tok-{i}.sig",
-        view_url="https://news.example.com/archive/2019-03-01",
-        unsubscribe_mailto=f"mailto:unsubscribe@example.com?subject=unsubscribe%20tok-{i}.sig",
-        subscriber_id=i,
-    )
-
-
-def parse(data: bytes) -> email.message.EmailMessage:
-    message = email.message_from_bytes(data, policy=policy.default)
-    assert message.defects == []
-    for part in message.walk():
-        assert part.defects == [], part.defects
-    for name, value in message.items():
-        assert getattr(value, "defects", ()) == (), (name, value.defects)
-    return message
-
-
-def body(message: email.message.EmailMessage, kind: str) -> str:
-    return message.get_body((kind,)).get_content().replace("\r\n", "\n")
 
 
 def check_wire_format(data: bytes) -> None:
@@ -121,15 +59,15 @@ def test_bodies_decode_to_the_substituted_text_exactly() -> None:
     r = recipient(3, name="Zoë O'Brien & <Co>")
     m = parse(sample_template().render(r))
     expected_html = (
-        HTML.replace(models.NAME, "Zoë O&#x27;Brien &amp; &lt;Co&gt;")
-        .replace(models.EMAIL, r.email)
-        .replace(models.UNSUBSCRIBE_URL, r.unsubscribe_url)
-        .replace(models.PREFERENCES_URL, r.preferences_url)
-        .replace(models.VIEW_URL, r.view_url)
+        HTML.replace(placeholders.NAME, "Zoë O&#x27;Brien &amp; &lt;Co&gt;")
+        .replace(placeholders.EMAIL, r.email)
+        .replace(placeholders.UNSUBSCRIBE_URL, r.unsubscribe_url)
+        .replace(placeholders.PREFERENCES_URL, r.preferences_url)
+        .replace(placeholders.VIEW_URL, r.view_url)
     )
     assert body(m, "html") == expected_html
-    assert body(m, "plain") == TEXT.replace(models.NAME, r.name).replace(
-        models.UNSUBSCRIBE_URL, r.unsubscribe_url
+    assert body(m, "plain") == TEXT.replace(placeholders.NAME, r.name).replace(
+        placeholders.UNSUBSCRIBE_URL, r.unsubscribe_url
     )
 
 
@@ -167,7 +105,7 @@ def test_non_ascii_subject_and_names_use_rfc2047_and_decode_back() -> None:
     check_wire_format(data)
     m = parse(data)
     assert m["Subject"] == ("Hà Nội: năm điều rút ra — " * 3).strip()
-    assert m["To"].addresses[0].display_name == long_name.strip()[: MAX_DISPLAY_NAME].strip()
+    assert m["To"].addresses[0].display_name == long_name.strip()[:MAX_DISPLAY_NAME].strip()
     assert m["From"].addresses[0].display_name == "Bản tin Á"
     assert b"=?utf-8?b?" in data.partition(b"\r\n\r\n")[0]
 
@@ -242,15 +180,17 @@ def test_independent_parser_agrees(tmp_path: Path, i: int, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["Reader", "", "Zoë <O'Brien> & Co", "Line\r\nBreak"])
-def test_same_values_as_render_personalise(name: str) -> None:
+def test_same_values_as_render_personalise(name: str, tmp_path: Path) -> None:
     """The skeleton's per-recipient values match render.personalise for every part."""
+    from newsletter.authoring.issue_file import read_issue
+    from newsletter.authoring.placeholders import personalise
+    from newsletter.authoring.render import render_issue
     from newsletter.config import load_settings
-    from newsletter.issues import read_issue
-    from newsletter.render import personalise, render_issue
 
     root = Path(__file__).resolve().parents[1]
     rendered = render_issue(
-        read_issue(root / "issues" / "2019-03-01-hanoi-summit.md"), load_settings(env={})
+        read_issue(root / "issues" / "2019-03-01-hanoi-summit.md"),
+        load_settings(cwd=tmp_path, env={}),
     )
     template = sample_template(
         subject=rendered.subject + " __NL_NAME__", html=rendered.html, text=rendered.text

@@ -41,9 +41,13 @@ def preview(workdir: Path):  # type: ignore[no-untyped-def]
     (workdir / "issues").mkdir()
     path = Path(shutil.copy(SAMPLE, workdir / "issues" / SAMPLE.name))
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "newsletter", "preview", str(path),
-                             "--port", str(port)], cwd=workdir, env=cli_environment({}),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", "preview", str(path), "--port", str(port)],
+        cwd=workdir,
+        env=cli_environment({}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for(lambda: "iframe" in _get(base + "/"), "the preview page")
@@ -59,8 +63,11 @@ def test_preview_serves_the_email_and_shows_an_edit_without_restart(preview):
     assert "Hi Sample Reader," in _get(base + "/email.html")
     assert _get(base + "/email.txt").count("\n") > 10
     version = _get(base + "/version")
-    path.write_text(path.read_text().replace("## The groundwork was never done",
-                                             "## The groundwork was skipped entirely"))
+    path.write_text(
+        path.read_text().replace(
+            "## The groundwork was never done", "## The groundwork was skipped entirely"
+        )
+    )
     os.utime(path, ns=(1, time.time_ns() + 10**9))
     _wait_for(lambda: _get(base + "/version") != version, "a rebuild")
     assert "The groundwork was skipped entirely" in _get(base + "/email.html")

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import ledger
+from newsletter.sending import ledger
+from newsletter.sending.sends import all_sends
 from tests.support.sending import ROOT, SAMPLE, SECRET, delivered, populate, run_cli, spawn_cli
 
 N = 60
@@ -43,7 +44,7 @@ def outbox_env(database_url: str) -> dict[str, str]:
 
 def sent_issues(engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return {s.issue_id: ledger.counts(conn, s.id)["sent"] for s in ledger.all_sends(conn)}
+        return {s.issue_id: ledger.counts(conn, s.id)["sent"] for s in all_sends(conn)}
 
 
 def test_clock_decides_what_goes_out(engine, database_url, project):

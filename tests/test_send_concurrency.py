@@ -7,15 +7,17 @@ from collections import Counter
 
 from sqlalchemy import select
 
-from newsletter import db, ledger
-from tests.support.sending import delivered, populate, run_cli, spawn_cli
-from tests.test_send_crash import env_for
+from newsletter.db import tables
+from newsletter.sending import ledger
+from newsletter.sending.sends import all_sends
+from tests.support.sending import delivered, env_for, populate, run_cli, spawn_cli
 
 N = 200
 
 
 def test_two_send_processes_at_once_deliver_each_recipient_once(
-        engine, database_url, issue_path, workdir, sink_process):
+    engine, database_url, issue_path, workdir, sink_process
+):
     port, record = sink_process
     populate(engine, "weekly", N)
     env = env_for(database_url, port, NEWSLETTER_TEST_BATCH_DELAY="0.05")
@@ -26,21 +28,23 @@ def test_two_send_processes_at_once_deliver_each_recipient_once(
     seen = delivered(record)
     assert len(seen) == N and max(seen.values()) == 1
     with engine.connect() as conn:
-        sends = ledger.all_sends(conn)
+        sends = all_sends(conn)
         assert len(sends) == 1  # the second process joined the first's send
         assert ledger.counts(conn, sends[0].id)["sent"] == N
 
 
 def test_two_workers_share_one_send_without_overlap(
-        engine, database_url, issue_path, workdir, sink_process):
+    engine, database_url, issue_path, workdir, sink_process
+):
     """On PostgreSQL this is the several-machines deployment (SKIP LOCKED claims, advisory-lock
     liveness); on SQLite the same holds for processes on one host."""
     port, record = sink_process
     populate(engine, "weekly", N)
     env = env_for(database_url, port, NEWSLETTER_BATCH_SIZE="10")
     # Start the send, then leave it to the workers.
-    first = run_cli("send", str(issue_path), "--list", "weekly", "--yes", "--limit", "1",
-                    env=env, cwd=workdir)
+    first = run_cli(
+        "send", str(issue_path), "--list", "weekly", "--yes", "--limit", "1", env=env, cwd=workdir
+    )
     assert first.returncode == 0, first.stderr
     slow = {**env, "NEWSLETTER_TEST_BATCH_DELAY": "0.3"}
     a = spawn_cli("worker", "--once", env=slow, cwd=workdir)
@@ -53,8 +57,11 @@ def test_two_workers_share_one_send_without_overlap(
     seen = delivered(record)
     assert len(seen) == N and max(seen.values()) == 1
     with engine.connect() as conn:
-        by_worker = Counter(conn.execute(select(db.deliveries.c.claimed_by).where(
-            db.deliveries.c.status == "sent")).scalars())
+        by_worker = Counter(
+            conn.execute(
+                select(tables.deliveries.c.claimed_by).where(tables.deliveries.c.status == "sent")
+            ).scalars()
+        )
     assert len(by_worker) == 3  # the first `send` and both workers did part of it
     assert sum(by_worker.values()) == N
 
@@ -65,13 +72,23 @@ def test_send_with_helper_workers_delivers_each_recipient_once(
     port, record = sink_process
     populate(engine, "weekly", N)
     env = env_for(database_url, port, NEWSLETTER_TEST_BATCH_DELAY="0.05")
-    done = run_cli("send", str(issue_path), "--list", "weekly", "--yes", "--workers", "3",
-                   "--json", env=env, cwd=workdir)
+    done = run_cli(
+        "send",
+        str(issue_path),
+        "--list",
+        "weekly",
+        "--yes",
+        "--workers",
+        "3",
+        "--json",
+        env=env,
+        cwd=workdir,
+    )
     assert done.returncode == 0, done.stderr
     seen = delivered(record)
     assert len(seen) == N and max(seen.values()) == 1
     with engine.connect() as conn:
-        (send,) = ledger.all_sends(conn)
+        (send,) = all_sends(conn)
         assert send.status == "done"
         assert ledger.counts(conn, send.id)["sent"] == N
     assert '"sent": 200' in done.stdout

@@ -12,20 +12,26 @@ import sys
 import time
 from pathlib import Path
 
-from newsletter import db
+from newsletter.db import tables
 from tests.support.sending import SECRET, cli_environment, populate
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def _on_terminal(args: list[str], env: dict[str, str], cwd: Path, answers: dict[str, bytes],
-                 timeout: float = 60) -> tuple[int, str]:
+def _on_terminal(
+    args: list[str], env: dict[str, str], cwd: Path, answers: dict[str, bytes], timeout: float = 60
+) -> tuple[int, str]:
     """Run `newsletter ARGS` with stdin/stdout/stderr on a pty; type answers[prompt] when the
     output shows prompt. Returns (exit code, everything printed, ANSI codes removed)."""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "newsletter", *args],
-                            stdin=follower, stdout=follower, stderr=follower, cwd=cwd,
-                            env={**cli_environment(env), "COLUMNS": "120", "TERM": "xterm"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsletter", *args],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        cwd=cwd,
+        env={**cli_environment(env), "COLUMNS": "120", "TERM": "xterm"},
+    )
     os.close(follower)
     out, pending = b"", dict(answers)
     deadline = time.monotonic() + timeout
@@ -52,31 +58,39 @@ def _on_terminal(args: list[str], env: dict[str, str], cwd: Path, answers: dict[
 def _sent(engine) -> int:
     from sqlalchemy import func, select
 
-    d = db.deliveries
+    d = tables.deliveries
     with engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(d).where(
-            d.c.status == "sent")).scalar_one()
+        return conn.execute(
+            select(func.count()).select_from(d).where(d.c.status == "sent")
+        ).scalar_one()
 
 
-def test_prompt_names_the_count_and_no_sends_nothing(engine, database_url, issue_path,
-                                                     workdir):
+def test_prompt_names_the_count_and_no_sends_nothing(engine, database_url, issue_path, workdir):
     populate(engine, "weekly", 30)
-    env = {"DATABASE_URL": database_url, "NEWSLETTER_SECRET_KEY": SECRET,
-           "NEWSLETTER_OUTBOX_DIR": str(workdir / "outbox")}
-    code, out = _on_terminal(["send", str(issue_path), "--list", "weekly"], env, workdir,
-                             {"[y/N]": b"n\r"})
+    env = {
+        "DATABASE_URL": database_url,
+        "NEWSLETTER_SECRET_KEY": SECRET,
+        "NEWSLETTER_OUTBOX_DIR": str(workdir / "outbox"),
+    }
+    code, out = _on_terminal(
+        ["send", str(issue_path), "--list", "weekly"], env, workdir, {"[y/N]": b"n\r"}
+    )
     assert "to 30 recipient(s) of weekly via outbox" in out
     assert code == 1 and "Aborted" in out
     assert _sent(engine) == 0
 
 
-def test_terminal_gets_a_progress_bar_and_the_summary(engine, database_url, issue_path,
-                                                      workdir):
+def test_terminal_gets_a_progress_bar_and_the_summary(engine, database_url, issue_path, workdir):
     populate(engine, "weekly", 120)
-    env = {"DATABASE_URL": database_url, "NEWSLETTER_SECRET_KEY": SECRET,
-           "NEWSLETTER_OUTBOX_DIR": str(workdir / "outbox"), "NEWSLETTER_BATCH_SIZE": "20"}
-    code, out = _on_terminal(["send", str(issue_path), "--list", "weekly"], env, workdir,
-                             {"[y/N]": b"y\r"})
+    env = {
+        "DATABASE_URL": database_url,
+        "NEWSLETTER_SECRET_KEY": SECRET,
+        "NEWSLETTER_OUTBOX_DIR": str(workdir / "outbox"),
+        "NEWSLETTER_BATCH_SIZE": "20",
+    }
+    code, out = _on_terminal(
+        ["send", str(issue_path), "--list", "weekly"], env, workdir, {"[y/N]": b"y\r"}
+    )
     assert code == 0, out
     # The bar: label, done/total, our counters and rate, and rich's ETA column.
     assert re.search(r"sending .*120/120 sent 120 failed 0 \d+/s", out), out

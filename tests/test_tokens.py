@@ -78,10 +78,10 @@ def test_rotation_accepts_old_keys_and_signs_with_the_new_one() -> None:
         old.read(fresh, "unsubscribe")
 
 
-def test_signer_for_uses_env_keys_and_old_keys() -> None:
+def test_signer_for_uses_env_keys_and_old_keys(tmp_path) -> None:
     old_token = tokens.Signer(["retired"]).make("preferences", 1, 2)
     settings = load_settings(
-        env={"NEWSLETTER_SECRET_KEY": KEY, "NEWSLETTER_OLD_SECRET_KEYS": "x, retired"}
+        cwd=tmp_path, env={"NEWSLETTER_SECRET_KEY": KEY, "NEWSLETTER_OLD_SECRET_KEYS": "x, retired"}
     )
     signer = tokens.signer_for(settings, allow_generated=False)
     assert signer.generated_key_path is None
@@ -90,14 +90,14 @@ def test_signer_for_uses_env_keys_and_old_keys() -> None:
 
 def test_smtp_and_sendgrid_refuse_without_a_key(workdir: Path) -> None:
     with pytest.raises(ConfigError, match="NEWSLETTER_SECRET_KEY is not set"):
-        tokens.signer_for(load_settings(env={}), allow_generated=False)
+        tokens.signer_for(load_settings(cwd=workdir, env={}), allow_generated=False)
     assert not (workdir / tokens.SECRET_FILE).exists()
 
 
 def test_generated_key_beside_sqlite_database_is_private_and_stable(workdir: Path) -> None:
     db = workdir / "data" / "news.db"
     db.parent.mkdir()
-    settings = load_settings(env={"DATABASE_URL": f"sqlite:///{db}"})
+    settings = load_settings(cwd=workdir, env={"DATABASE_URL": f"sqlite:///{db}"})
     first = tokens.signer_for(settings, allow_generated=True)
     assert first.generated_key_path == db.parent / tokens.SECRET_FILE
     assert stat.S_IMODE(os.stat(first.generated_key_path).st_mode) == 0o600
@@ -107,17 +107,18 @@ def test_generated_key_beside_sqlite_database_is_private_and_stable(workdir: Pat
 
 
 def test_generated_key_for_postgresql_lives_in_working_directory(workdir: Path) -> None:
-    settings = load_settings(env={"DATABASE_URL": "postgresql://u@127.0.0.1/x"})
+    settings = load_settings(cwd=workdir, env={"DATABASE_URL": "postgresql://u@127.0.0.1/x"})
     signer = tokens.signer_for(settings, allow_generated=True)
     assert signer.generated_key_path == workdir / tokens.SECRET_FILE
 
 
-def test_urls() -> None:
+def test_urls(tmp_path) -> None:
     settings = load_settings(
+        cwd=tmp_path,
         env={
             "NEWSLETTER_SITE_URL": "https://news.example.com/",
             "NEWSLETTER_SENDER_ADDRESS": "hi@example.com",
-        }
+        },
     )
     assert tokens.unsubscribe_url(settings, "T") == "https://news.example.com/unsubscribe/T"
     assert tokens.preferences_url(settings, "T") == "https://news.example.com/preferences/T"

@@ -14,8 +14,11 @@ import pytest
 
 from tests.support.web_server import free_port
 
-AXE = Path(os.environ.get("NEWSLETTER_TEST_AXE", Path.home() / ".cache/email-judges/node_modules"
-                          "/axe-core/axe.min.js"))
+AXE = Path(
+    os.environ.get(
+        "NEWSLETTER_TEST_AXE", Path.home() / ".cache/email-judges/node_modules/axe-core/axe.min.js"
+    )
+)
 
 
 def _axe_serious(page) -> list[str]:  # type: ignore[no-untyped-def]
@@ -26,9 +29,13 @@ def _axe_serious(page) -> list[str]:  # type: ignore[no-untyped-def]
     page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
     violations = page.evaluate(
         "async () => (await window.axe.run(document, {resultTypes: ['violations']}))"
-        ".violations.map(v => ({id: v.id, impact: v.impact, help: v.help}))")
-    return [f"{v['impact']}: {v['id']}: {v['help']}" for v in violations
-            if v["impact"] in ("serious", "critical")]
+        ".violations.map(v => ({id: v.id, impact: v.impact, help: v.help}))"
+    )
+    return [
+        f"{v['impact']}: {v['id']}: {v['help']}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 @pytest.mark.browser
@@ -68,14 +75,18 @@ def test_unsubscribe_from_a_sent_message_in_chromium(web, live_server, chromium)
 @pytest.mark.browser
 @pytest.mark.slow
 def test_other_pages_have_no_serious_axe_violations(web, live_server, chromium):
-    from newsletter import subscribers
+    from newsletter.audience.lists import create_list
 
-    subscribers.create_list(web.engine, "daily", "The Daily")
+    create_list(web.engine, "daily", "The Daily")
     ann = web.member("ann@example.org")
     web.member("ann@example.org", slug="daily")
     base = live_server()
-    pages = ["/subscribe", f"/preferences/{web.token('preferences', ann['id'], 0)}",
-             "/archive", "/no-such-page"]
+    pages = [
+        "/subscribe",
+        f"/preferences/{web.token('preferences', ann['id'], 0)}",
+        "/archive",
+        "/no-such-page",
+    ]
     context = chromium.new_context(bypass_csp=True)
     try:
         page = context.new_page()

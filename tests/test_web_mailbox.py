@@ -5,14 +5,15 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from newsletter.cli import cli
-from newsletter.mailbox_unsubscribe import process_maildir
+from newsletter.mailbox.unsubscribe_requests import process_maildir
 
 
 def _mail(folder, name: str, subject: str) -> None:  # type: ignore[no-untyped-def]
     (folder / "new").mkdir(parents=True, exist_ok=True)
     (folder / "new" / name).write_bytes(
         f"From: someone@example.org\r\nTo: unsubscribe@example.com\r\nSubject: {subject}\r\n"
-        f"\r\nplease\r\n".encode())
+        f"\r\nplease\r\n".encode()
+    )
 
 
 def test_maildir_unsubscribes_valid_tokens_and_moves_everything_to_cur(web):
@@ -28,7 +29,10 @@ def test_maildir_unsubscribes_valid_tokens_and_moves_everything_to_cur(web):
     assert web.suppressions() == [("ann@example.org", web.list["id"], "unsubscribed", "mailto")]
     assert list((box / "new").iterdir()) == []
     assert sorted(p.name for p in (box / "cur").iterdir()) == [
-        "1.mail:2,S", "2.mail:2,F", "3.mail:2,F"]
+        "1.mail:2,S",
+        "2.mail:2,F",
+        "3.mail:2,F",
+    ]
     again = process_maildir(web.engine, web.signer, box)  # nothing is handled twice
     assert (again.unsubscribed, again.invalid) == (0, 0)
 

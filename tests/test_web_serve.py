@@ -14,8 +14,11 @@ def test_serve_answers_healthz_and_pages(web):
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "newsletter", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=web.workdir, env=server_env(web.settings), stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT)
+        cwd=web.workdir,
+        env=server_env(web.settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline, status = time.monotonic() + 20, None
         while time.monotonic() < deadline and status is None:

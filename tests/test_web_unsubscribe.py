@@ -8,20 +8,31 @@ from pathlib import Path
 
 import pytest
 
-from newsletter import subscribers
+from newsletter.audience.history import history
+from newsletter.audience.lists import create_list
+from newsletter.audience.suppressions import suppress_address
+from newsletter.audience.unsubscribe import unsubscribe
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 
 
 def _post_one_click(client, token: str, encoding: str):  # type: ignore[no-untyped-def]
     if encoding == "urlencoded":
-        return client.post(f"/unsubscribe/{token}", data=ONE_CLICK,
-                           content_type="application/x-www-form-urlencoded")
+        return client.post(
+            f"/unsubscribe/{token}",
+            data=ONE_CLICK,
+            content_type="application/x-www-form-urlencoded",
+        )
     boundary = "----mailprovider7MA4YWxkTrZu0gW"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\n"
-            f"One-Click\r\n--{boundary}--\r\n")
-    return client.post(f"/unsubscribe/{token}", data=body.encode(),
-                       content_type=f"multipart/form-data; boundary={boundary}")
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+        f"One-Click\r\n--{boundary}--\r\n"
+    )
+    return client.post(
+        f"/unsubscribe/{token}",
+        data=body.encode(),
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
 
 
 def _outbox_recipients(outbox: Path) -> set[str]:
@@ -42,8 +53,9 @@ def test_rfc8058_one_click_post_unsubscribes_and_next_send_skips(web, encoding):
     assert response.status_code == 200
     assert "Set-Cookie" not in response.headers and "Location" not in response.headers
     assert web.status(ann["id"]) == "unsubscribed"
-    assert web.suppressions() == [("ann@example.org", web.list["id"], "unsubscribed",
-                                   "web:one-click")]
+    assert web.suppressions() == [
+        ("ann@example.org", web.list["id"], "unsubscribed", "web:one-click")
+    ]
     web.send_issue()
     assert _outbox_recipients(Path(web.settings.outbox_dir)) == {"bob@example.org"}
 
@@ -68,15 +80,15 @@ def test_second_post_is_fine_and_changes_nothing_more(web):
     second = _post_one_click(web.client, token, "urlencoded")
     assert first.status_code == second.status_code == 200
     assert len(web.suppressions()) == 1
-    events = [e["kind"] for e in subscribers.history(web.engine, ann["id"])]
+    events = [e["kind"] for e in history(web.engine, ann["id"])]
     assert events.count("unsubscribed") == 1
 
 
 def test_button_unsubscribes_then_resubscribe_restores_only_that_list(web):
-    other = subscribers.create_list(web.engine, "daily", "The Daily")
+    other = create_list(web.engine, "daily", "The Daily")
     ann = web.member("ann@example.org")
     web.member("ann@example.org", slug="daily")
-    subscribers.unsubscribe(web.engine, ann["id"], other["id"], source="test")
+    unsubscribe(web.engine, ann["id"], other["id"], source="test")
     token = web.token("unsubscribe", ann["id"])
 
     done = web.client.post(f"/unsubscribe/{token}", data={"action": "unsubscribe"})
@@ -94,7 +106,7 @@ def test_button_unsubscribes_then_resubscribe_restores_only_that_list(web):
 
 def test_resubscribe_cannot_lift_a_complaint(web):
     ann = web.member("ann@example.org")
-    subscribers.suppress_address(web.engine, "ann@example.org", "complained", source="test")
+    suppress_address(web.engine, "ann@example.org", "complained", source="test")
     token = web.token("unsubscribe", ann["id"])
     response = web.client.post(f"/unsubscribe/{token}", data={"action": "resubscribe"})
     assert response.status_code == 409
@@ -104,9 +116,13 @@ def test_resubscribe_cannot_lift_a_complaint(web):
 def test_security_headers_on_every_response(web):
     ann = web.member("ann@example.org")
     token = web.token("unsubscribe", ann["id"])
-    responses = [web.client.get(f"/unsubscribe/{token}"), web.client.get("/healthz"),
-                 web.client.get("/no-such-page"), web.client.get("/subscribe"),
-                 _post_one_click(web.client, token, "urlencoded")]
+    responses = [
+        web.client.get(f"/unsubscribe/{token}"),
+        web.client.get("/healthz"),
+        web.client.get("/no-such-page"),
+        web.client.get("/subscribe"),
+        _post_one_click(web.client, token, "urlencoded"),
+    ]
     for r in responses:
         assert "default-src 'none'" in r.headers["Content-Security-Policy"]
         assert "script-src" not in r.headers["Content-Security-Policy"]  # no scripts at all
@@ -115,7 +131,7 @@ def test_security_headers_on_every_response(web):
 
 
 def test_user_supplied_text_is_escaped(web):
-    evil = subscribers.create_list(web.engine, "evil", "<script>alert(1)</script>")
+    evil = create_list(web.engine, "evil", "<script>alert(1)</script>")
     ann = web.member("ann@example.org", name="<img src=x onerror=alert(1)>", slug="evil")
     page = web.client.get(f"/unsubscribe/{web.token('unsubscribe', ann['id'], evil['id'])}")
     text = page.get_data(as_text=True)
@@ -123,14 +139,16 @@ def test_user_supplied_text_is_escaped(web):
 
 
 def test_database_trouble_is_503_not_a_silent_404(web, tmp_path):
-    from newsletter.db import make_engine
+    from newsletter.db.engine import make_engine
     from newsletter.web import create_app
 
     ann = web.member("ann@example.org")
     empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}", upgrade=False)  # no tables
     client = create_app(web.settings, empty).test_client()
-    response = client.post(f"/unsubscribe/{web.token('unsubscribe', ann['id'])}",
-                           data={"List-Unsubscribe": "One-Click"})
+    response = client.post(
+        f"/unsubscribe/{web.token('unsubscribe', ann['id'])}",
+        data={"List-Unsubscribe": "One-Click"},
+    )
     assert response.status_code == 503 and response.headers["Retry-After"] == "60"
     empty.dispose()
 
@@ -142,7 +160,9 @@ def test_a_project_can_override_a_page_template(web):
     pages.mkdir(parents=True)
     (pages / "not_found.html.j2").write_text(
         '{% extends "base.html.j2" %}{% block content %}<h1>Nothing here, friend</h1>'
-        "{% endblock %}", encoding="utf-8")
+        "{% endblock %}",
+        encoding="utf-8",
+    )
     client = create_app(web.settings, web.engine).test_client()
     response = client.get("/unsubscribe/forged-token")
     assert response.status_code == 404 and "Nothing here, friend" in response.get_data(as_text=True)
@@ -154,9 +174,9 @@ def test_pages_do_not_wait_for_a_writer_holding_the_database(web, monkeypatch):
     one-click POST itself takes the write lock."""
     from sqlalchemy import text
 
-    from newsletter import db
+    from newsletter.db import connection as db_connection
 
-    monkeypatch.setattr(db, "BUSY_TIMEOUT_S", 1.0)  # a regression fails in 1 s, not 30
+    monkeypatch.setattr(db_connection, "BUSY_TIMEOUT_S", 1.0)  # a regression fails in 1 s, not 30
     ann = web.member("ann@example.org", "Ann")
     token = web.token("unsubscribe", ann["id"])
     with web.engine.begin() as writer:  # holds the write lock until the block ends

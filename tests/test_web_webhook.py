@@ -12,33 +12,46 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
-from newsletter import db
+from newsletter.db import tables
 from newsletter.web import create_app
-from newsletter.webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from newsletter.web.webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
 
 @pytest.fixture
 def hook(web):  # type: ignore[no-untyped-def]
     """`web` with a webhook key pair generated here; `hook.post(events)` signs and posts."""
     key = ec.generate_private_key(ec.SECP256R1())
-    public = base64.b64encode(key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode()
+    public = base64.b64encode(
+        key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    ).decode()
     settings = dataclasses.replace(web.settings, sendgrid_webhook_public_key=public)
     client = create_app(settings, web.engine).test_client()
 
     class Hook:
         def sign(self, body: bytes, timestamp: str) -> str:
-            return base64.b64encode(key.sign(timestamp.encode() + body,
-                                             ec.ECDSA(hashes.SHA256()))).decode()
+            return base64.b64encode(
+                key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+            ).decode()
 
-        def post(self, events, *, timestamp: str | None = None, signature: str | None = None,
-                 body: bytes | None = None):  # type: ignore[no-untyped-def]
+        def post(
+            self,
+            events,
+            *,
+            timestamp: str | None = None,
+            signature: str | None = None,
+            body: bytes | None = None,
+        ):  # type: ignore[no-untyped-def]
             body = json.dumps(events).encode() if body is None else body
             timestamp = str(int(time.time())) if timestamp is None else timestamp
-            headers = {TIMESTAMP_HEADER: timestamp,
-                       SIGNATURE_HEADER: signature or self.sign(body, timestamp)}
-            return client.post("/webhooks/sendgrid", data=body, headers=headers,
-                               content_type="application/json")
+            headers = {
+                TIMESTAMP_HEADER: timestamp,
+                SIGNATURE_HEADER: signature or self.sign(body, timestamp),
+            }
+            return client.post(
+                "/webhooks/sendgrid", data=body, headers=headers, content_type="application/json"
+            )
 
     return Hook()
 
@@ -47,17 +60,17 @@ def _state(engine) -> dict:  # type: ignore[no-untyped-def]
     out = {}
     with engine.connect() as conn:
         for name in ("suppressions", "memberships", "subscriber_events", "deliveries"):
-            t = db.metadata.tables[name]
-            out[name] = [tuple(r) for r in conn.execute(
-                select(t).order_by(*t.primary_key.columns))]
+            t = tables.metadata.tables[name]
+            out[name] = [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
     return out
 
 
 def _delivery(engine, subscriber_id: int) -> tuple[str, str]:  # type: ignore[no-untyped-def]
-    d = db.deliveries
+    d = tables.deliveries
     with engine.connect() as conn:
-        row = conn.execute(select(d.c.status, d.c.detail).where(
-            d.c.subscriber_id == subscriber_id)).one()
+        row = conn.execute(
+            select(d.c.status, d.c.detail).where(d.c.subscriber_id == subscriber_id)
+        ).one()
     return row.status, row.detail
 
 
@@ -66,14 +79,32 @@ def _events(web, ann, bob):  # type: ignore[no-untyped-def]
     ref = f"send-{progress.send_id}"
     now = int(time.time())
     return [
-        {"email": "ann@example.org", "event": "delivered", "send_ref": ref,
-         "subscriber_id": str(ann["id"]), "timestamp": now, "sg_event_id": "e1"},
-        {"email": "bob@example.org", "event": "bounce", "type": "bounce",
-         "reason": "550 5.1.1 no such user", "send_ref": ref, "subscriber_id": str(bob["id"]),
-         "timestamp": now, "sg_event_id": "e2"},
+        {
+            "email": "ann@example.org",
+            "event": "delivered",
+            "send_ref": ref,
+            "subscriber_id": str(ann["id"]),
+            "timestamp": now,
+            "sg_event_id": "e1",
+        },
+        {
+            "email": "bob@example.org",
+            "event": "bounce",
+            "type": "bounce",
+            "reason": "550 5.1.1 no such user",
+            "send_ref": ref,
+            "subscriber_id": str(bob["id"]),
+            "timestamp": now,
+            "sg_event_id": "e2",
+        },
         {"email": "cat@example.org", "event": "spamreport", "timestamp": now, "sg_event_id": "e3"},
-        {"email": "dan@example.org", "event": "dropped", "reason": "Invalid",
-         "timestamp": now, "sg_event_id": "e4"},
+        {
+            "email": "dan@example.org",
+            "event": "dropped",
+            "reason": "Invalid",
+            "timestamp": now,
+            "sg_event_id": "e4",
+        },
         {"email": "eve@example.org", "event": "open", "timestamp": now, "sg_event_id": "e5"},
     ]
 
@@ -85,7 +116,10 @@ def test_signed_events_are_applied_once(web, hook):
     first = hook.post(events)
     assert first.status_code == 200, first.get_data(as_text=True)
     assert {s[0]: s[2] for s in web.suppressions()} == {
-        "bob@example.org": "bounced", "cat@example.org": "complained", "dan@example.org": "bounced"}
+        "bob@example.org": "bounced",
+        "cat@example.org": "complained",
+        "dan@example.org": "bounced",
+    }
     assert _delivery(web.engine, ann["id"]) == ("sent", "sendgrid: delivered")
     assert _delivery(web.engine, bob["id"])[0] == "failed"
     assert web.status(bob["id"]) == "unsubscribed"
@@ -107,8 +141,9 @@ def test_out_of_order_events_never_move_a_row_backwards(web, hook):
     assert _delivery(web.engine, ann["id"]) == after_bounce
 
 
-@pytest.mark.parametrize("case", ["bad-signature", "other-key", "stale", "future", "unsigned",
-                                  "tampered-body"])
+@pytest.mark.parametrize(
+    "case", ["bad-signature", "other-key", "stale", "future", "unsigned", "tampered-body"]
+)
 def test_bad_requests_get_403_and_change_nothing(web, hook, case):
     ann, bob = web.member("ann@example.org"), web.member("bob@example.org")
     events = _events(web, ann, bob)
@@ -126,8 +161,7 @@ def test_bad_requests_get_403_and_change_nothing(web, hook, case):
     elif case == "future":
         response = hook.post(events, timestamp=str(now + 3600))
     elif case == "unsigned":
-        response = web.client.post("/webhooks/sendgrid", data=body,
-                                   content_type="application/json")
+        response = web.client.post("/webhooks/sendgrid", data=body, content_type="application/json")
     else:
         signature = hook.sign(body, str(now))
         tampered = body.replace(b"bounce", b"delivered")

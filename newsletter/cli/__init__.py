@@ -1,83 +1,13 @@
 """The command line: the only part of the package that prints.
 
-Each command group lives in its own module here and registers itself on `cli`. Every project
-error becomes one line on stderr and exit code 1; `--debug` shows the traceback instead.
+One module per command family (`*_cmds.py`), each adding its commands to the root group in
+`root.py`; `main.py` registers them all. Every project error becomes one line on stderr and exit
+code 1; `--debug` shows the traceback instead.
+
+Layer: the top, beside `web`; it may import anything below.
 """
 
-from __future__ import annotations
+from newsletter.cli.main import main  # registers every command on `cli`
+from newsletter.cli.root import cli
 
-import sys
-
-import click
-
-from newsletter.errors import NewsletterError
-
-
-class _Group(click.Group):
-    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
-        try:
-            return super().invoke(ctx)
-        except NewsletterError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            # One line whatever the message holds (drivers put newlines in theirs).
-            click.echo("error: " + " ".join(str(exc).split()), err=True)
-            sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Path to newsletter.toml (default: ./newsletter.toml if present).",
-)
-@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-@click.version_option(package_name="newsletter")
-@click.pass_context
-def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
-    """Write newsletter issues in Markdown, render them once, send them safely."""
-    ctx.ensure_object(dict)
-    ctx.obj["config_path"] = config_path
-    ctx.obj["debug"] = debug
-
-
-def settings_from(ctx: click.Context):  # type: ignore[no-untyped-def]
-    """Load settings once per invocation (lazily: `--help` never reads the config)."""
-    from newsletter.config import load_settings
-
-    root = ctx.find_root()
-    root.ensure_object(dict)
-    if "settings" not in root.obj:
-        root.obj["settings"] = load_settings(root.obj.get("config_path"))
-    return root.obj["settings"]
-
-
-def engine_from(ctx: click.Context):  # type: ignore[no-untyped-def]
-    """The database engine for this invocation, migrated on first use."""
-    from newsletter.db import make_engine
-
-    root = ctx.find_root()
-    if "engine" not in root.obj:
-        root.obj["engine"] = make_engine(settings_from(ctx).effective_database_url)
-    return root.obj["engine"]
-
-
-def _register() -> None:
-    # Imported for their side effect of adding commands to `cli`.
-    import importlib
-    import pkgutil
-
-    for module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
-        importlib.import_module(f"{__name__}.{module}")
-
-
-_register()
-
-
-def main() -> None:
-    cli(prog_name="newsletter")
+__all__ = ["cli", "main"]

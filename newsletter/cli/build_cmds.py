@@ -11,71 +11,20 @@ from typing import TYPE_CHECKING
 
 import click
 
-from newsletter.cli import cli, settings_from
-from newsletter.errors import IssueFileError, NewsletterError, Problem
+from newsletter.authoring.issue_file import resolve_issue
+from newsletter.cli.root import cli, settings_from
+from newsletter.errors import NewsletterError
 
 if TYPE_CHECKING:
     from newsletter import models
     from newsletter.config import Settings
 
-SAMPLE_NAME = "Sample Reader"
-SAMPLE_EMAIL = "reader@example.com"
-PACKAGED_ISSUES = Path(__file__).resolve().parent.parent / "default_issue"
-
-
-def resolve_issue(ref: str, settings: Settings) -> Path:
-    """ISSUE is a path, or an issue id in settings.issues_dir (or the packaged sample)."""
-    candidates = [Path(ref), Path(settings.issues_dir) / f"{ref}.md", PACKAGED_ISSUES / f"{ref}.md"]
-    for path in candidates:
-        if path.is_file():
-            return path
-    fix = f"give a file path or the id of a file in {settings.issues_dir}/"
-    raise IssueFileError([Problem(ref, 0, f"no such issue: {fix} (e.g. 2019-03-01-hanoi-summit)")])
-
-
-def sample_recipient(settings: Settings, issue_id: str) -> models.Recipient:
-    from newsletter import models
-
-    site = settings.site_url.rstrip("/")
-    return models.Recipient(
-        email=SAMPLE_EMAIL,
-        name=SAMPLE_NAME,
-        unsubscribe_url=f"{site}/unsubscribe/SAMPLE-TOKEN",
-        preferences_url=f"{site}/preferences/SAMPLE-TOKEN",
-        view_url=f"{site}/issues/{issue_id}/",
-        unsubscribe_mailto=f"mailto:{settings.effective_unsubscribe_mailto}?subject=unsubscribe",
-    )
-
-
-def sample_eml(rendered: models.RenderedIssue, settings: Settings) -> bytes:
-    """A complete multipart/alternative message to the sample recipient (stdlib, built once)."""
-    from email.message import EmailMessage
-    from email.policy import SMTP
-    from email.utils import formataddr, formatdate, make_msgid
-
-    from newsletter.render import personalise
-
-    recipient = sample_recipient(settings, rendered.issue_id)
-    final = personalise(rendered, recipient)
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = formataddr((settings.sender_name, settings.sender_address))
-    msg["To"] = formataddr((recipient.name, recipient.email))
-    if settings.reply_to:
-        msg["Reply-To"] = settings.reply_to
-    msg["Subject"] = final.subject
-    msg["Date"] = formatdate(localtime=False, usegmt=True)
-    msg["Message-ID"] = make_msgid(domain=settings.sender_domain)
-    msg["List-Unsubscribe"] = f"<{recipient.unsubscribe_url}>, <{recipient.unsubscribe_mailto}>"
-    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(final.text, charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(final.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return msg.as_bytes()
-
 
 def build_issue(path: Path, settings: Settings, out_dir: Path) -> tuple[Path, models.RenderedIssue]:
     """Render and write DIR/<id>/ atomically: a temp folder renamed into place at the end."""
-    from newsletter.issues import read_issue
-    from newsletter.render import render_issue
+    from newsletter.authoring.issue_file import read_issue
+    from newsletter.authoring.render import render_issue
+    from newsletter.sending.proof import sample_message
 
     issue = read_issue(path)
     rendered = render_issue(issue, settings)
@@ -83,7 +32,7 @@ def build_issue(path: Path, settings: Settings, out_dir: Path) -> tuple[Path, mo
         "email.html": rendered.html.encode(),
         "email.txt": rendered.text.encode(),
         "web.html": rendered.web_html.encode(),
-        "sample.eml": sample_eml(rendered, settings),
+        "sample.eml": sample_message(rendered, settings),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / issue.id
@@ -117,11 +66,11 @@ def build_issue(path: Path, settings: Settings, out_dir: Path) -> tuple[Path, mo
 @click.pass_context
 def build(ctx: click.Context, issue: str, out: str | None) -> None:
     """Write email.html, email.txt, web.html and sample.eml for ISSUE (a path or an issue id)."""
-    from newsletter.lint import GMAIL_CLIP_BYTES
+    from newsletter.authoring.lint import GMAIL_CLIP_BYTES
 
     settings = settings_from(ctx)
     target, rendered = build_issue(
-        resolve_issue(issue, settings), settings, Path(out or settings.output_dir)
+        resolve_issue(issue, settings.issues_dir), settings, Path(out or settings.output_dir)
     )
     size = len(rendered.html.encode())
     click.echo(f"built {rendered.issue_id} -> {target}/")
@@ -174,7 +123,7 @@ class _Preview:
         self.lock = threading.Lock()
 
     def _stamp(self) -> tuple:
-        from newsletter.render import DEFAULT_TEMPLATES
+        from newsletter.authoring.render import DEFAULT_TEMPLATES
 
         files = [
             self.path,
@@ -188,8 +137,10 @@ class _Preview:
         if stamp == self.stamp:
             return None
         self.stamp = stamp
-        from newsletter.issues import read_issue
-        from newsletter.render import personalise, render_issue
+        from newsletter.authoring.issue_file import read_issue
+        from newsletter.authoring.placeholders import personalise
+        from newsletter.authoring.render import render_issue
+        from newsletter.sending.proof import sample_recipient
 
         try:
             rendered = render_issue(read_issue(self.path), self.settings)
@@ -221,7 +172,7 @@ def preview(ctx: click.Context, issue: str, port: int) -> None:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     settings = settings_from(ctx)
-    state = _Preview(resolve_issue(issue, settings), settings)
+    state = _Preview(resolve_issue(issue, settings.issues_dir), settings)
     click.echo(state.refresh())
 
     class Handler(BaseHTTPRequestHandler):

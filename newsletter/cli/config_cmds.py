@@ -1,10 +1,10 @@
-"""`newsletter config` and `newsletter db upgrade`."""
+"""`newsletter config`, `newsletter db upgrade` and `newsletter db status`."""
 
 from __future__ import annotations
 
 import click
 
-from newsletter.cli import cli, settings_from
+from newsletter.cli.root import cli, settings_from
 
 
 @cli.command("config")
@@ -28,11 +28,31 @@ def db_group() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Apply pending schema migrations (also done automatically on first use)."""
-    from newsletter.db import make_engine
-    from newsletter.migrations import HEAD, upgrade
+    from newsletter.db.engine import make_engine
+    from newsletter.db.migrate import upgrade
 
     engine = make_engine(settings_from(ctx).effective_database_url, upgrade=False)
-    applied = upgrade(engine)
-    for step in applied:
-        click.echo(f"applied migration {step}")
-    click.echo(f"database is at schema version {HEAD}")
+    result = upgrade(engine)
+    before = result.before or "empty"
+    if result.changed:
+        click.echo(f"database upgraded from revision {before} to {result.after}")
+    else:
+        click.echo(f"database is at revision {result.after}, the latest; nothing to do")
+
+
+@db_group.command("status")
+@click.pass_context
+def db_status(ctx: click.Context) -> None:
+    """Show the database's schema revision and whether it is the latest."""
+    from newsletter.db.engine import make_engine
+    from newsletter.db.migrate import HEAD, current_revision
+
+    engine = make_engine(settings_from(ctx).effective_database_url, upgrade=False)
+    now = current_revision(engine)
+    if now == HEAD:
+        click.echo(f"database is at revision {now}, the latest")
+    else:
+        click.echo(
+            f"database is at revision {now or 'none (empty)'}; the latest is {HEAD}: "
+            "run `newsletter db upgrade` (or any command, which upgrades on first use)"
+        )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from newsletter.cli import cli, engine_from, settings_from
-from newsletter.cli.build_cmds import resolve_issue
+from newsletter.authoring.issue_file import resolve_issue
+from newsletter.cli.root import cli, engine_from, settings_from
 
 DEMO_LIST = "demo"
 DEMO_PEOPLE = [
@@ -24,24 +24,27 @@ DEMO_PEOPLE = [
 @click.pass_context
 def demo_cmd(ctx: click.Context) -> None:
     """Send the sample issue to a demo list of example.com addresses, into the outbox folder."""
-    from newsletter import send, subscribers
+    from newsletter.audience.lists import create_list, get_list
+    from newsletter.audience.subscribers import add_subscriber
     from newsletter.errors import StoreError
+    from newsletter.sending.plan import SendOptions, prepare
+    from newsletter.sending.send import execute
 
     settings, engine = settings_from(ctx), engine_from(ctx)
     try:
-        subscribers.get_list(engine, DEMO_LIST)
+        get_list(engine, DEMO_LIST)
     except StoreError:
-        subscribers.create_list(engine, DEMO_LIST, "Demo list")
+        create_list(engine, DEMO_LIST, "Demo list")
         for email, name in DEMO_PEOPLE:
-            subscribers.add_subscriber(engine, email, DEMO_LIST, name=name)
-    path = resolve_issue("2019-03-01-hanoi-summit", settings)
-    plan = send.prepare(
-        engine, settings, path, send.SendOptions(lists=(DEMO_LIST,), backend="outbox", resume=True)
+            add_subscriber(engine, email, DEMO_LIST, name=name)
+    path = resolve_issue("2019-03-01-hanoi-summit", settings.issues_dir)
+    plan = prepare(
+        engine, settings, path, SendOptions(lists=(DEMO_LIST,), backend="outbox", resume=True)
     )
     if plan.nothing_to_do:
         click.echo(plan.nothing_to_do)
     else:
-        progress = send.execute(engine, settings, plan)
+        progress = execute(engine, settings, plan)
         assert progress is not None
         click.echo(
             f"sent {progress.counts['sent']} message(s) of {plan.issue.id} to list "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from newsletter.cli import cli, engine_from, settings_from
+from newsletter.cli.root import cli, engine_from, settings_from
 from newsletter.errors import ConfigError
 
 
@@ -56,21 +56,19 @@ def send_due_cmd(
     verbose: bool,
 ) -> None:
     """Send every issue whose send_at has passed, once. Meant for cron: silent when idle."""
-    from newsletter import schedule
+    from newsletter.sending.schedule import parse_duration, plan, send_due
 
     settings = settings_from(ctx)
     now = _now(now_text)
-    late = schedule.parse_duration(
-        max_late or settings.max_late, "--max-late" if max_late else "max_late"
-    )
+    late = parse_duration(max_late or settings.max_late, "--max-late" if max_late else "max_late")
     folder = Path(issues_dir or settings.issues_dir)
     engine = engine_from(ctx)
-    entries = schedule.plan(engine, settings, folder, now, late)
+    entries = plan(engine, settings, folder, now, late)
 
     def log(line: str, problem: bool) -> None:
         click.echo(f"{_stamp()} send-due: {line}", err=problem)
 
-    ok = schedule.send_due(engine, settings, entries, dry_run=dry_run, log=log, verbose=verbose)
+    ok = send_due(engine, settings, entries, dry_run=dry_run, log=log, verbose=verbose)
     if verbose and not entries:
         log(f"no scheduled issues in {folder}", False)
     if not ok:
@@ -86,13 +84,13 @@ def schedule_cmd(
     ctx: click.Context, issues_dir: str | None, now_text: str | None, max_late: str | None
 ) -> None:
     """List scheduled issues (UTC and local time) and what send-due would do now."""
-    from newsletter import schedule
+    from newsletter.sending.schedule import parse_duration, plan
 
     settings = settings_from(ctx)
     now = _now(now_text)
-    late = schedule.parse_duration(max_late or settings.max_late)
+    late = parse_duration(max_late or settings.max_late)
     folder = Path(issues_dir or settings.issues_dir)
-    entries = schedule.plan(engine_from(ctx), settings, folder, now, late)
+    entries = plan(engine_from(ctx), settings, folder, now, late)
     if not entries:
         click.echo(f"no scheduled issues in {folder}")
         return

@@ -1,4 +1,4 @@
-"""`newsletter send`, `test-send`, `status`, `worker` and `demo`."""
+"""`newsletter send`, `test-send` and `worker`."""
 
 from __future__ import annotations
 
@@ -6,19 +6,26 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from newsletter.cli import cli, engine_from, settings_from
+from newsletter.cli.progress import Reporter
+from newsletter.cli.root import cli, engine_from, settings_from
 from newsletter.errors import SendError
+
+if TYPE_CHECKING:
+    from newsletter.config import Settings
+    from newsletter.sending.batches import Progress
+    from newsletter.sending.plan import Plan
 
 BACKENDS = click.Choice(["outbox", "smtp", "sendgrid"])
 
 
-def _issue_path(ref: str, settings) -> Path:  # type: ignore[no-untyped-def]
-    from newsletter.cli.build_cmds import resolve_issue
+def _issue_path(ref: str, settings: Settings) -> Path:
+    from newsletter.authoring.issue_file import resolve_issue
 
-    return resolve_issue(ref, settings)
+    return resolve_issue(ref, settings.issues_dir)
 
 
 def _rate(value: str | None) -> float | None:
@@ -54,10 +61,16 @@ def _rate(value: str | None) -> float | None:
     is_flag=True,
     help="Send again to recipients whose delivery is unknown (they may get it twice).",
 )
-@click.option("--cancel", is_flag=True, help="Stop the unfinished send of this issue.")
+@click.option(
+    "--cancel", "cancel_send", is_flag=True, help="Stop the unfinished send of this issue."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
-@click.option("--workers", type=click.IntRange(1, 32), default=1,
-              help="Processes sharing the send on this machine (not with --rate/--limit).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 32),
+    default=1,
+    help="Processes sharing the send on this machine (not with --rate/--limit).",
+)
 @click.pass_context
 def send_cmd(
     ctx: click.Context,
@@ -72,68 +85,105 @@ def send_cmd(
     rerender: bool,
     retry_failed: bool,
     retry_unknown: bool,
-    cancel: bool,
+    cancel_send: bool,
     as_json: bool,
     workers: int,
 ) -> None:
     """Send ISSUE (a file or an issue id) to its lists, through the ledger."""
-    from newsletter import send
+    from newsletter.sending.plan import SendOptions, prepare
+    from newsletter.sending.send import cancel
 
     settings, engine = settings_from(ctx), engine_from(ctx)
     path = _issue_path(issue, settings)
-    if cancel:
-        send_id = send.cancel(engine, path.stem, lists or None)
+    if cancel_send:
+        send_id = cancel(engine, path.stem, lists or None)
         click.echo(f"send #{send_id} of {path.stem} cancelled; workers stop after their batch")
         return
-    options = send.SendOptions(
-        lists,
-        backend or "",
-        dry_run,
-        _rate(rate),
-        limit,
-        resume,
-        rerender,
-        retry_failed,
-        retry_unknown,
-        workers,
-    )
     if workers > 1 and (rate or limit):
         raise click.UsageError("--workers cannot be combined with --rate or --limit")
-    plan = send.prepare(engine, settings, path, options)
+    options = SendOptions(
+        lists=lists,
+        backend=backend or "",
+        dry_run=dry_run,
+        rate=_rate(rate),
+        limit=limit,
+        resume=resume,
+        rerender=rerender,
+        retry_failed=retry_failed,
+        retry_unknown=retry_unknown,
+        workers=workers,
+    )
+    plan = prepare(engine, settings, path, options)
     for note in plan.notes:
         click.echo(f"note: {note}", err=True)
-    slugs = ", ".join(lst["slug"] for lst in plan.lists)
-    if plan.nothing_to_do:
-        _summary(as_json, {"issue": plan.issue.id, "lists": slugs, "message": plan.nothing_to_do})
+    if _nothing_to_send(plan, as_json):
         return
-    what = f"{plan.issue.id} to {plan.audience} recipient(s) of {slugs} via {plan.backend}"
-    if dry_run:
+    _confirm(plan, yes)
+    _run(ctx, plan, as_json)
+
+
+def _describe(plan: Plan) -> str:
+    slugs = ", ".join(lst["slug"] for lst in plan.lists)
+    return f"{plan.issue.id} to {plan.audience} recipient(s) of {slugs} via {plan.backend}"
+
+
+def _nothing_to_send(plan: Plan, as_json: bool) -> bool:
+    """Print the summary of a send that delivers nothing (already sent, dry run); True if so."""
+    slugs = ", ".join(lst["slug"] for lst in plan.lists)
+    summary: dict[str, Any] = {"issue": plan.issue.id, "lists": slugs}
+    if plan.nothing_to_do:
+        _summary(as_json, {**summary, "message": plan.nothing_to_do})
+        return True
+    if plan.options.dry_run:
         _summary(
             as_json,
             {
-                "issue": plan.issue.id,
-                "lists": slugs,
+                **summary,
                 "would_send": plan.audience,
                 "backend": plan.backend,
-                "message": f"dry run: would send {what}",
+                "message": f"dry run: would send {_describe(plan)}",
             },
         )
+        return True
+    return False
+
+
+def _confirm(plan: Plan, yes: bool) -> None:
+    if yes:
         return
-    if not yes:
-        if not sys.stdin.isatty():
-            raise SendError(f"about to send {what}: not on a terminal, so add --yes to confirm")
-        click.confirm(f"Send {what}?", abort=True)
+    if not sys.stdin.isatty():
+        raise SendError(
+            f"about to send {_describe(plan)}: not on a terminal, so add --yes to confirm"
+        )
+    click.confirm(f"Send {_describe(plan)}?", abort=True)
+
+
+def _run(ctx: click.Context, plan: Plan, as_json: bool) -> None:
+    from newsletter.sending.send import execute
+
+    settings, engine = settings_from(ctx), engine_from(ctx)
     started = time.monotonic()
-    with _reporter(plan.audience) as report:
-        progress = send.execute(engine, settings, plan, report, _worker_command(ctx))
+    with Reporter("sending", plan.audience) as reporter:
+
+        def report(p: Progress) -> None:
+            info = f"sent {p.counts['sent']} failed {p.counts['failed']} {p.rate:.0f}/s"
+            line = f"send #{p.send_id}: {p.this_run}/{plan.audience} processed, {info}"
+            reporter.update(p.this_run, info=info, line=line, final=p.counts["queued"] <= 0)
+
+        progress = execute(engine, settings, plan, report, _worker_command(ctx))
     assert progress is not None
     counts = progress.counts
     elapsed = time.monotonic() - started
+    see = (
+        f" (see `newsletter status {plan.issue.id}`)"
+        if counts["failed"] or counts["unknown"]
+        else ""
+    )
     _summary(
         as_json,
         {
             "issue": plan.issue.id,
-            "lists": slugs,
+            "lists": ", ".join(lst["slug"] for lst in plan.lists),
             "send_id": progress.send_id,
             "backend": plan.backend,
             "processed": progress.this_run,
@@ -143,12 +193,7 @@ def send_cmd(
             "message": (
                 f"send #{progress.send_id}: {counts['sent']} sent, {counts['failed']} "
                 f"failed, {counts['skipped']} skipped, {counts['unknown']} unknown, "
-                f"{counts['queued']} still queued"
-                + (
-                    " (see `newsletter status " + plan.issue.id + "`)"
-                    if counts["failed"] or counts["unknown"]
-                    else ""
-                )
+                f"{counts['queued']} still queued{see}"
             ),
         },
     )
@@ -156,52 +201,18 @@ def send_cmd(
 
 def _worker_command(ctx: click.Context) -> list[str]:
     config = ctx.find_root().obj.get("config_path")
-    return [sys.executable, "-m", "newsletter", *(["--config", config] if config else []),
-            "worker", "--once"]
+    return [
+        sys.executable,
+        "-m",
+        "newsletter",
+        *(["--config", config] if config else []),
+        "worker",
+        "--once",
+    ]
 
 
 def _summary(as_json: bool, data: dict) -> None:
     click.echo(json.dumps(data, indent=2, default=str) if as_json else data["message"])
-
-
-class _reporter:
-    """A rich progress bar on a terminal, one log line per few seconds otherwise."""
-
-    def __init__(self, total: int):
-        self.total, self.bar, self.last = total, None, 0.0
-
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        if sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
-
-            self.bar = Progress(
-                TextColumn("sending"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"),
-                TimeRemainingColumn(),
-            )
-            self.bar.start()
-            self.task = self.bar.add_task("send", total=self.total, info="")
-        return self
-
-    def __call__(self, p) -> None:  # type: ignore[no-untyped-def]
-        info = f"sent {p.counts['sent']} failed {p.counts['failed']} {p.rate:.0f}/s"
-        if self.bar is not None:
-            self.bar.update(self.task, completed=p.this_run, info=info)
-        elif time.monotonic() - self.last > 2 or p.counts["queued"] <= 0:
-            self.last = time.monotonic()
-            click.echo(f"send #{p.send_id}: {p.this_run}/{self.total} processed, {info}", err=True)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 @cli.command("test-send")
@@ -213,10 +224,10 @@ def test_send_cmd(
     ctx: click.Context, issue: str, addresses: tuple[str, ...], backend: str | None
 ) -> None:
     """Send ISSUE to the given addresses only ("[TEST]" subject), outside the ledger."""
-    from newsletter import send
+    from newsletter.sending.proof import send_proof
 
     settings = settings_from(ctx)
-    results = send.test_send(settings, _issue_path(issue, settings), addresses, backend or "")
+    results = send_proof(settings, _issue_path(issue, settings), addresses, backend or "")
     for address, result in zip(addresses, results, strict=False):
         detail = f" ({result.detail})" if result.detail else ""
         click.echo(f"{address}: {result.status}{detail}")
@@ -230,7 +241,7 @@ def test_send_cmd(
 @click.pass_context
 def worker_cmd(ctx: click.Context, once: bool, send_id: int | None) -> None:
     """Claim and send batches of any running send (several may run, on several machines)."""
-    from newsletter import send
+    from newsletter.sending.worker_loop import run_worker
 
-    done = send.run_worker(engine_from(ctx), settings_from(ctx), once=once, only_send=send_id)
+    done = run_worker(engine_from(ctx), settings_from(ctx), once=once, only_send=send_id)
     click.echo(f"worker finished: {done} recipient(s) processed")

@@ -1,15 +1,18 @@
 """`newsletter status`: each send with its counts by status, timing and rate; for one issue,
-the recipients that failed or whose delivery is unknown."""
+the recipients that failed or whose delivery is unknown. It only reads: rows of stopped workers
+are shown as in doubt, and `send`, `worker` or `send-due` mark them `unknown`."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
-from newsletter.cli import cli, engine_from
+from newsletter.cli.root import cli, engine_from
+from newsletter.cli.times import duration, when
 
 
 @cli.command("status")
@@ -18,56 +21,75 @@ from newsletter.cli import cli, engine_from
 @click.pass_context
 def status_cmd(ctx: click.Context, issue: str | None, as_json: bool) -> None:
     """Sends with their counts by status; for one ISSUE also the failures and unknowns."""
-    from newsletter import db, ledger  # not at import time: every command loads this module
-
     engine = engine_from(ctx)
     issue_id = Path(issue).stem if issue else None
-    out = []
-    with db.reading(engine) as conn:
-        running = [s.id for s in ledger.running_sends(conn)]
-    for send_id in running:  # batches of dead workers show up as unknown at once
-        ledger.recover(engine, send_id)
-    with db.reading(engine) as conn:
-        for s in ledger.all_sends(conn, issue_id):
-            counts = ledger.counts(conn, s.id)
-            start, end = s.started_at, s.finished_at
-            span = (
-                (
-                    (end or datetime.now(UTC)).replace(tzinfo=UTC) - start.replace(tzinfo=UTC)
-                ).total_seconds()
-                if start
-                else 0
-            )
-            row = {
-                "send_id": s.id,
-                "issue": s.issue_id,
-                "lists": list(s.list_slugs),
-                "status": s.status,
-                "backend": s.backend,
-                "counts": counts,
-                "started_at": start,
-                "finished_at": end,
-                "rate": round(counts["sent"] / span, 1) if span > 0 else None,
-            }
-            if issue_id:
-                row["problems"] = [
-                    {"email": e, "status": st, "detail": d}
-                    for e, st, d in ledger.problems(conn, s.id)
-                ]
-            out.append(row)
+    rows = _rows(engine, issue_id)
     if as_json:
-        click.echo(json.dumps(out, indent=2, default=str))
+        click.echo(json.dumps(rows, indent=2, default=str))
         return
-    if not out:
+    if not rows:
         click.echo("no sends yet" + (f" for {issue_id}" if issue_id else ""))
-    for row in out:
-        c = row["counts"]
+    for row in rows:
+        _print_row(row)
+
+
+def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
+    # Not at import time: every command loads this module, and this pulls in SQLAlchemy.
+    from newsletter.db.clock import as_utc
+    from newsletter.db.connection import reading
+    from newsletter.sending import ledger, sends, workers
+
+    out = []
+    with reading(engine) as conn:
+        found = sends.all_sends(conn, issue_id)
+        counts = {s.id: ledger.counts(conn, s.id) for s in found}
+        problems = {s.id: ledger.problems(conn, s.id) for s in found} if issue_id else {}
+    for s in found:
+        start, end = as_utc(s.started_at), as_utc(s.finished_at)
+        span = ((end or datetime.now(UTC)) - start).total_seconds() if start else 0.0
+        c = counts[s.id]
+        row = {
+            "send_id": s.id,
+            "issue": s.issue_id,
+            "lists": list(s.list_slugs),
+            "status": s.status,
+            "backend": s.backend,
+            "counts": c,
+            "in_doubt": workers.in_doubt(engine, s.id) if s.status == "running" else 0,
+            "started_at": start,
+            "finished_at": end,
+            "seconds": round(span, 1),
+            "rate": round(c["sent"] / span, 1) if span > 0 else None,
+        }
+        if issue_id:
+            row["problems"] = [
+                {"email": e, "status": st, "detail": d} for e, st, d in problems[s.id]
+            ]
+            if row["in_doubt"]:
+                row["problems"] += [
+                    {"email": e, "status": "in doubt", "detail": why}
+                    for e, why in workers.in_doubt_rows(engine, s.id)
+                ]
+        out.append(row)
+    return out
+
+
+def _print_row(row: dict[str, Any]) -> None:
+    c = row["counts"]
+    doubt = f" ({row['in_doubt']} in doubt: their worker stopped)" if row["in_doubt"] else ""
+    took = "took" if row["finished_at"] else "running for"
+    click.echo(
+        f"#{row['send_id']} {row['issue']} -> {', '.join(row['lists'])} "
+        f"[{row['status']}, {row['backend']}] queued {c['queued']} sent {c['sent']} "
+        f"failed {c['failed']} skipped {c['skipped']} unknown "
+        f"{c['unknown'] + c['claimed']}{doubt} | started {when(row['started_at'])}"
+        + (f", finished {when(row['finished_at'])}" if row["finished_at"] else "")
+        + f", {took} {duration(row['seconds'])} | {row['rate'] or 0}/s"
+    )
+    for p in row.get("problems", []):
+        click.echo(f"  {p['status']:<8} {p['email']}: {p['detail']}")
+    if row["in_doubt"]:
         click.echo(
-            f"#{row['send_id']} {row['issue']} -> {', '.join(row['lists'])} "
-            f"[{row['status']}, {row['backend']}] queued {c['queued']} sent {c['sent']} "
-            f"failed {c['failed']} skipped {c['skipped']} unknown "
-            f"{c['unknown'] + c['claimed']} | started {row['started_at']} finished "
-            f"{row['finished_at'] or '-'} | {row['rate'] or 0}/s"
+            "  rows in doubt may have been delivered: the next `send --resume`, `worker` or "
+            "`send-due` marks them unknown (resend those on purpose with --retry-unknown)"
         )
-        for p in row.get("problems", []):
-            click.echo(f"  {p['status']:<8} {p['email']}: {p['detail']}")

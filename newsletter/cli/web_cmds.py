@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from newsletter.cli import cli, engine_from, settings_from
+from newsletter.cli.root import cli, engine_from, settings_from
 
 
 @cli.command()
@@ -30,7 +30,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 @click.pass_context
 def unsubscribe_mailbox(ctx: click.Context, path: str) -> None:
     """Unsubscribe everyone who mailed the List-Unsubscribe mailto: (a Maildir, for cron)."""
-    from newsletter.mailbox_unsubscribe import process_maildir
+    from newsletter.mailbox.unsubscribe_requests import process_maildir
     from newsletter.tokens import signer_for
 
     settings = settings_from(ctx)
@@ -51,7 +51,7 @@ def unsubscribe_mailbox(ctx: click.Context, path: str) -> None:
 @click.pass_context
 def archive(ctx: click.Context, out: str) -> None:
     """Write the archive of sent issues (pages + Atom feed) as static files."""
-    from newsletter.archive_static import write_archive
+    from newsletter.web.static_archive import write_archive
 
     files = write_archive(settings_from(ctx), engine_from(ctx), out)
     click.echo(f"wrote {len(files)} files to {out}")

@@ -1,7 +1,7 @@
 """The double opt-in confirmation mail, sent through the configured delivery backend.
 
-A per-address limit is kept in the database (``subscriber_events`` rows of kind
-``confirmation-sent``), so it holds across every worker process of the server.
+The per-address limit is counted in the database (`audience.consent`), so it holds across every
+worker process of the server.
 """
 
 from __future__ import annotations
@@ -10,30 +10,22 @@ import uuid
 from datetime import timedelta
 
 from flask import render_template
-from sqlalchemy import func, select
 
-from newsletter import db, tokens
-from newsletter.delivery import make_backend
+from newsletter import tokens
+from newsletter.audience.consent import confirmations_sent, note_confirmation_sent
 from newsletter.errors import DeliveryError
-from newsletter.mime import list_message_template
 from newsletter.models import FAILED, Recipient
-from newsletter.web import context
+from newsletter.sending.delivery import make_backend
+from newsletter.sending.mime.message import list_message_template
+from newsletter.web.context import context
 
-EVENT = "confirmation-sent"
 PER_ADDRESS_LIMIT = 3  # confirmation mails per address ...
 PER_ADDRESS_WINDOW = timedelta(hours=1)  # ... per this window
 CONFIRM_MAX_AGE = 7 * 24 * 3600  # seconds a confirmation link stays valid
 
 
 def may_send(subscriber_id: int) -> bool:
-    e = db.subscriber_events
-    since = db.now() - PER_ADDRESS_WINDOW
-    with db.reading(context().engine) as conn:
-        sent = conn.execute(
-            select(func.count())
-            .select_from(e)
-            .where(e.c.subscriber_id == subscriber_id, e.c.kind == EVENT, e.c.at >= since)
-        ).scalar_one()
+    sent = confirmations_sent(context().engine, subscriber_id, PER_ADDRESS_WINDOW)
     return sent < PER_ADDRESS_LIMIT
 
 
@@ -61,16 +53,10 @@ def send(subscriber: dict, the_list: dict) -> bool:
         name=subscriber.get("name") or "",
         subscriber_id=int(subscriber["id"]),
     )
-    with ctx.engine.begin() as conn:  # count the attempt first: a crash never means a flood
-        conn.execute(
-            db.subscriber_events.insert().values(
-                subscriber_id=subscriber["id"],
-                list_id=the_list["id"],
-                kind=EVENT,
-                detail=f"web:subscribe via {settings.backend}",
-                at=db.now(),
-            )
-        )
+    # Counted before it goes out: a crash never means a flood.
+    note_confirmation_sent(
+        ctx.engine, subscriber["id"], the_list["id"], f"web:subscribe via {settings.backend}"
+    )
     try:
         with make_backend(settings.backend, settings) as backend:
             results = backend.send(template, [recipient])

@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from newsletter import db, subscribers
+from newsletter.audience.subscribers import subscriber_and_list
 from newsletter.errors import TokenError
-from newsletter.web import context
+from newsletter.web.context import context
 from newsletter.web.security import NotFound
 
 
 @dataclass(frozen=True)
 class Target:
-    subscriber: dict[str, Any]  # a row of `subscribers` (subscribers.get_subscriber)
+    subscriber: dict[str, Any]  # a row of `subscribers` (get_subscriber)
     list: dict[str, Any] | None  # None when the token names every list (list id 0)
 
     @property
@@ -34,9 +34,7 @@ def resolve(token: str, purpose: str, *, max_age: int | None = None) -> Target:
     ctx = context()
     try:
         subscriber_id, list_id = ctx.signer.read(token, purpose, max_age=max_age)
-        with db.reading(ctx.engine) as conn:  # one connection (and transaction) for both reads
-            subscriber = subscribers.get_subscriber(conn, subscriber_id)
-            the_list = subscribers.get_list_by_id(conn, list_id) if list_id else None
+        subscriber, the_list = subscriber_and_list(ctx.engine, subscriber_id, list_id)
     except TokenError:  # database trouble is not 'not found': security.py answers 503
         raise NotFound() from None
     if subscriber is None or (list_id and the_list is None):

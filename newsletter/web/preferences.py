@@ -4,10 +4,13 @@ everything". The token in the URL is the credential, so no login or cookie is in
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
+from flask.typing import ResponseReturnValue
 
-from newsletter import subscribers
+from newsletter.audience.consent import set_membership_status
+from newsletter.audience.memberships import memberships_of
+from newsletter.audience.unsubscribe import unsubscribe
 from newsletter.errors import StoreError
-from newsletter.web import context
+from newsletter.web.context import context
 from newsletter.web.lookup import Target, masked_email, resolve
 
 bp = Blueprint("preferences", __name__)
@@ -15,7 +18,7 @@ SOURCE = "web:preferences"
 
 
 def _page(target: Target, *, message: str = "", error: str = "", status: int = 200):
-    memberships = subscribers.memberships_of(context().engine, target.subscriber_id)
+    memberships = memberships_of(context().engine, target.subscriber_id)
     return render_template(
         "preferences.html.j2",
         masked=masked_email(target.subscriber["email"]),
@@ -26,26 +29,24 @@ def _page(target: Target, *, message: str = "", error: str = "", status: int = 2
 
 
 @bp.get("/preferences/<token>")
-def show(token: str):  # type: ignore[no-untyped-def]
+def show(token: str) -> ResponseReturnValue:
     return _page(resolve(token, "preferences"))
 
 
 @bp.post("/preferences/<token>")
-def save(token: str):  # type: ignore[no-untyped-def]
+def save(token: str) -> ResponseReturnValue:
     target = resolve(token, "preferences")
     engine = context().engine
     if request.form.get("action") == "unsubscribe-all":
-        subscribers.unsubscribe(
-            engine, target.subscriber_id, None, reason="unsubscribed", source=SOURCE
-        )
+        unsubscribe(engine, target.subscriber_id, None, reason="unsubscribed", source=SOURCE)
         return _page(target, message="You are unsubscribed from every list.")
     wanted = set(request.form.getlist("list"))
     refused = []
-    for m in subscribers.memberships_of(engine, target.subscriber_id):
+    for m in memberships_of(engine, target.subscriber_id):
         want = str(m["list_id"]) in wanted
         if want and m["status"] == "unsubscribed":
             try:
-                subscribers.set_membership_status(
+                set_membership_status(
                     engine,
                     target.subscriber_id,
                     m["list_id"],
@@ -56,7 +57,7 @@ def save(token: str):  # type: ignore[no-untyped-def]
             except StoreError:
                 refused.append(m["name"])
         elif not want and m["status"] != "unsubscribed":
-            subscribers.set_membership_status(
+            set_membership_status(
                 engine, target.subscriber_id, m["list_id"], "unsubscribed", source=SOURCE
             )
     error = ""

@@ -12,11 +12,17 @@ import contextlib
 import logging
 
 from flask import Blueprint, render_template, request
+from flask.typing import ResponseReturnValue
 
-from newsletter import subscribers
-from newsletter.addresses import InvalidAddress, parse
+from newsletter.audience import consent
+from newsletter.audience.addresses import InvalidAddress, parse
+from newsletter.audience.lists import get_list
+from newsletter.audience.memberships import memberships_of
+from newsletter.audience.subscribers import add_subscriber, get_subscriber
+from newsletter.audience.suppressions import suppressions_of
 from newsletter.errors import StoreError
-from newsletter.web import confirmation, context
+from newsletter.web import confirmation
+from newsletter.web.context import context
 from newsletter.web.lookup import resolve
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.security import NotFound
@@ -28,7 +34,7 @@ per_client = RateLimiter(limit=10, window=600)
 
 def _list(slug: str | None) -> dict:
     try:
-        return subscribers.get_list(context().engine, slug or context().settings.default_list)
+        return get_list(context().engine, slug or context().settings.default_list)
     except StoreError:
         raise NotFound() from None
 
@@ -47,13 +53,13 @@ def _form(the_list: dict, *, error: str = "", name: str = "", email: str = "", s
 
 @bp.get("/subscribe")
 @bp.get("/subscribe/<slug>")
-def form(slug: str | None = None):  # type: ignore[no-untyped-def]
+def form(slug: str | None = None) -> ResponseReturnValue:
     return _form(_list(slug))
 
 
 @bp.post("/subscribe")
 @bp.post("/subscribe/<slug>")
-def submit(slug: str | None = None):  # type: ignore[no-untyped-def]
+def submit(slug: str | None = None) -> ResponseReturnValue:
     the_list = _list(slug)
     name = request.form.get("name", "").strip()[:200]
     email = request.form.get("email", "").strip()
@@ -84,17 +90,17 @@ def _subscribe(email: str, name: str, the_list: dict) -> None:
     engine = context().engine
     # Suppressed or unsubscribed before (StoreError): only the confirm link may lift that.
     with contextlib.suppress(StoreError):
-        subscribers.add_subscriber(
+        add_subscriber(
             engine, email, the_list["slug"], name=name, status="unconfirmed", source="web:subscribe"
         )
-    subscriber = subscribers.get_subscriber(engine, email)
+    subscriber = get_subscriber(engine, email)
     if subscriber is None:
         return
-    memberships = subscribers.memberships_of(engine, subscriber["id"])
+    memberships = memberships_of(engine, subscriber["id"])
     status = {m["list_id"]: m["status"] for m in memberships}
     if status.get(the_list["id"]) == "subscribed":
         return
-    if any(s["reason"] == "complained" for s in subscribers.suppressions_of(engine, email)):
+    if any(s["reason"] == "complained" for s in suppressions_of(engine, email)):
         return
     if not confirmation.may_send(subscriber["id"]):
         log.info("confirmation mail limit reached for subscriber %s", subscriber["id"])
@@ -104,22 +110,19 @@ def _subscribe(email: str, name: str, the_list: dict) -> None:
 
 
 @bp.get("/confirm/<token>")
-def confirm(token: str):  # type: ignore[no-untyped-def]
+def confirm(token: str) -> ResponseReturnValue:
     target = resolve(token, "confirm", max_age=confirmation.CONFIRM_MAX_AGE)
     if target.list is None:
         raise NotFound()
     engine = context().engine
-    ok = subscribers.confirm(engine, target.subscriber_id, target.list_id)
+    ok = consent.confirm(engine, target.subscriber_id, target.list_id)
     if not ok:
-        status = {
-            m["list_id"]: m["status"]
-            for m in subscribers.memberships_of(engine, target.subscriber_id)
-        }
+        status = {m["list_id"]: m["status"] for m in memberships_of(engine, target.subscriber_id)}
         ok = status.get(target.list_id) == "subscribed"
     if not ok:
         # Left or was suppressed earlier: clicking the mailed link is their new consent.
         try:
-            subscribers.add_subscriber(
+            add_subscriber(
                 engine,
                 target.subscriber["email"],
                 target.list["slug"],

@@ -9,10 +9,13 @@ second button posts ``action=resubscribe``, which restores that one list only.
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
+from flask.typing import ResponseReturnValue
 
-from newsletter import subscribers
+from newsletter.audience.consent import resubscribe
+from newsletter.audience.subscribers import get_subscriber
+from newsletter.audience.unsubscribe import unsubscribe
 from newsletter.errors import StoreError, TokenError
-from newsletter.web import context
+from newsletter.web.context import context
 from newsletter.web.lookup import Target, masked_email, resolve
 from newsletter.web.security import NotFound
 
@@ -32,19 +35,19 @@ def _page(target: Target, state: str, status: int = 200) -> tuple[str, int]:
 
 
 @bp.get("/unsubscribe/<token>")
-def show(token: str):  # type: ignore[no-untyped-def]
+def show(token: str) -> ResponseReturnValue:
     return _page(resolve(token, "unsubscribe"), "ask")
 
 
 @bp.post("/unsubscribe/<token>")
-def act(token: str):  # type: ignore[no-untyped-def]
+def act(token: str) -> ResponseReturnValue:
     if request.form.get("List-Unsubscribe") == "One-Click":
         return _one_click(token)
     target = resolve(token, "unsubscribe")
     engine = context().engine
     if request.form.get("action") == "resubscribe" and target.list_id:
         try:
-            subscribers.resubscribe(
+            resubscribe(
                 engine,
                 target.subscriber_id,
                 target.list_id,
@@ -54,7 +57,7 @@ def act(token: str):  # type: ignore[no-untyped-def]
         except StoreError:  # suppressed for every list, or a complaint: not ours to lift
             return _page(target, "blocked", 409)
         return _page(target, "resubscribed")
-    subscribers.unsubscribe(
+    unsubscribe(
         engine,
         target.subscriber_id,
         target.list_id or None,
@@ -64,7 +67,7 @@ def act(token: str):  # type: ignore[no-untyped-def]
     return _page(target, "done")
 
 
-def _one_click(token: str):  # type: ignore[no-untyped-def]
+def _one_click(token: str) -> ResponseReturnValue:
     """The mail provider's POST: nothing to show, so no page lookups (the hot path)."""
     ctx = context()
     try:
@@ -72,7 +75,7 @@ def _one_click(token: str):  # type: ignore[no-untyped-def]
     except TokenError:
         raise NotFound() from None
     try:
-        subscribers.unsubscribe(
+        unsubscribe(
             ctx.engine,
             subscriber_id,
             list_id or None,
@@ -80,7 +83,7 @@ def _one_click(token: str):  # type: ignore[no-untyped-def]
             source="web:one-click",
         )
     except StoreError:
-        if subscribers.get_subscriber(ctx.engine, subscriber_id) is None:
+        if get_subscriber(ctx.engine, subscriber_id) is None:
             raise NotFound() from None  # erased or never existed: the neutral answer
         raise  # database trouble: 503, the provider tries again
     # A mail client, not a person, reads this: a short plain answer.

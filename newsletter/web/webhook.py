@@ -11,11 +11,17 @@ import json
 import logging
 
 from flask import Blueprint, request
+from flask.typing import ResponseReturnValue
 
-from newsletter import webhook_signature
 from newsletter.errors import ConfigError
-from newsletter.web import context
-from newsletter.web.events import apply_event
+from newsletter.sending.provider_events import apply_event
+from newsletter.web.context import context
+from newsletter.web.webhook_signature import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    load_public_key,
+    verify,
+)
 
 bp = Blueprint("webhook", __name__)
 log = logging.getLogger(__name__)
@@ -23,22 +29,22 @@ _TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 
 
 @bp.post("/webhooks/sendgrid")
-def sendgrid_events():  # type: ignore[no-untyped-def]
+def sendgrid_events() -> ResponseReturnValue:
     ctx = context()
     key_text = ctx.settings.sendgrid_webhook_public_key
     if not key_text:
         log.warning("SendGrid webhook refused: NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY is not set")
         return "webhook verification key not configured\n", 403, _TEXT
     try:
-        key = webhook_signature.load_public_key(key_text)
+        key = load_public_key(key_text)
     except ConfigError as exc:
         log.error("SendGrid webhook refused: %s", exc)
         return "webhook verification key not usable\n", 403, _TEXT
     body = request.get_data(cache=False)
-    if not webhook_signature.verify(
+    if not verify(
         key,
-        request.headers.get(webhook_signature.SIGNATURE_HEADER),
-        request.headers.get(webhook_signature.TIMESTAMP_HEADER),
+        request.headers.get(SIGNATURE_HEADER),
+        request.headers.get(TIMESTAMP_HEADER),
         body,
     ):
         return "invalid or stale signature\n", 403, _TEXT

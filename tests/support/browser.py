@@ -14,8 +14,13 @@ import pytest
 
 CHROMIUM = os.environ.get("NEWSLETTER_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 
@@ -48,8 +53,7 @@ def browser_page(chromium):  # type: ignore[no-untyped-def]
     context = chromium.new_context()
     context.route(
         "**/*",
-        lambda route: route.continue_() if route.request.url.startswith("file:")
-        else route.abort(),
+        lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort(),
     )
     page = context.new_page()
     yield page

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from newsletter import db
 from newsletter.config import Settings
+from newsletter.db import tables
+from newsletter.db.clock import utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "issues" / "2019-03-01-hanoi-summit.md"
@@ -39,13 +40,13 @@ def send_settings(workdir: Path, database_url: str) -> Settings:
 
 def populate(engine: Engine, slug: str, n: int, *, start: int = 0) -> dict:
     """List `slug` (created if absent) with `n` subscribed members user<i>@example.com."""
-    from newsletter.subscribers import create_list, get_list
+    from newsletter.audience.lists import create_list, get_list
 
     try:
         lst = get_list(engine, slug)
     except Exception:
         lst = create_list(engine, slug, slug.title())
-    now = db.now()
+    now = utcnow()
     rows = [
         {
             "email": f"user{i}@example.com",
@@ -58,18 +59,18 @@ def populate(engine: Engine, slug: str, n: int, *, start: int = 0) -> dict:
         for i in range(start, start + n)
     ]
     with engine.begin() as conn:
-        conn.execute(insert(db.subscribers), rows)
+        conn.execute(insert(tables.subscribers), rows)
         ids = (
             conn.execute(
-                select(db.subscribers.c.id).where(
-                    db.subscribers.c.email_key.in_([r["email_key"] for r in rows])
+                select(tables.subscribers.c.id).where(
+                    tables.subscribers.c.email_key.in_([r["email_key"] for r in rows])
                 )
             )
             .scalars()
             .all()
         )
         conn.execute(
-            insert(db.memberships),
+            insert(tables.memberships),
             [
                 {
                     "subscriber_id": i,
@@ -148,3 +149,16 @@ def delivered(record: Path) -> Counter:
     from tests.support.smtp_sink import read_records  # loaded as its own plugin first
 
     return Counter(r for m in read_records(str(record)) for r in m.rcpt_tos)
+
+
+def env_for(database_url: str, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a CLI send over SMTP to the sink on `port`, in small batches."""
+    return {
+        "DATABASE_URL": database_url,
+        "NEWSLETTER_SECRET_KEY": SECRET,
+        "NEWSLETTER_BACKEND": "smtp",
+        "NEWSLETTER_SMTP_PORT": str(port),
+        "NEWSLETTER_SMTP_CONNECTIONS": "2",
+        "NEWSLETTER_BATCH_SIZE": "20",
+        **extra,
+    }

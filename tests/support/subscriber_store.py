@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine, func, select
 
-from newsletter import db
+from newsletter.db import tables
 
 
 @pytest.fixture
 def store(engine: Engine) -> Engine:
     """`engine` with lists 'weekly' and 'daily'."""
-    from newsletter.subscribers import create_list
+    from newsletter.audience.lists import create_list
 
     create_list(engine, "weekly", "Weekly")
     create_list(engine, "daily", "Daily")
@@ -19,7 +19,7 @@ def store(engine: Engine) -> Engine:
 
 
 def count(engine: Engine, table: str, **where: object) -> int:
-    t = db.metadata.tables[table]
+    t = tables.metadata.tables[table]
     q = select(func.count()).select_from(t)
     for column, value in where.items():
         q = q.where(t.c[column] == value)
@@ -32,7 +32,7 @@ def snapshot(engine: Engine) -> dict[str, list[tuple]]:
     out = {}
     with engine.connect() as conn:
         for name in ("subscribers", "memberships", "suppressions", "subscriber_events"):
-            t = db.metadata.tables[name]
+            t = tables.metadata.tables[name]
             rows = conn.execute(select(t).order_by(*t.primary_key.columns)).all()
             out[name] = [tuple(r) for r in rows]
     return out

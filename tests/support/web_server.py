@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from newsletter import db
+from newsletter.db import tables
 
 SECRET = "test-secret-key-0123456789abcdefghijklmnop"
 ISSUE = """---
@@ -48,46 +48,61 @@ class WebEnv:
     workdir: Path
 
     def member(self, email: str, name: str = "", slug: str = "news") -> dict:
-        from newsletter import subscribers
+        from newsletter.audience.subscribers import add_subscriber
 
-        return subscribers.add_subscriber(self.engine, email, slug, name=name, source="test")
+        return add_subscriber(self.engine, email, slug, name=name, source="test")
 
     def token(self, purpose: str, subscriber_id: int, list_id: int | None = None) -> str:
-        return self.signer.make(purpose, subscriber_id, self.list["id"] if list_id is None
-                                else list_id)
+        return self.signer.make(
+            purpose, subscriber_id, self.list["id"] if list_id is None else list_id
+        )
 
     def status(self, subscriber_id: int, list_id: int | None = None) -> str | None:
-        m = db.memberships
+        m = tables.memberships
         with self.engine.connect() as conn:
-            return conn.execute(select(m.c.status).where(
-                m.c.subscriber_id == subscriber_id,
-                m.c.list_id == (self.list["id"] if list_id is None else list_id))).scalar()
+            return conn.execute(
+                select(m.c.status).where(
+                    m.c.subscriber_id == subscriber_id,
+                    m.c.list_id == (self.list["id"] if list_id is None else list_id),
+                )
+            ).scalar()
 
     def suppressions(self) -> list[tuple]:
-        x = db.suppressions
+        x = tables.suppressions
         with self.engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(
-                select(x.c.email, x.c.list_id, x.c.reason, x.c.source).order_by(x.c.id))]
+            return [
+                tuple(r)
+                for r in conn.execute(
+                    select(x.c.email, x.c.list_id, x.c.reason, x.c.source).order_by(x.c.id)
+                )
+            ]
 
-    def send_issue(self, text: str = ISSUE, name: str = "2026-01-01-test",
-                   settings: Any = None) -> Any:
+    def send_issue(
+        self, text: str = ISSUE, name: str = "2026-01-01-test", settings: Any = None
+    ) -> Any:
         """Send an issue to list 'news' through the outbox; returns the send's Progress."""
-        from newsletter import send
+        from newsletter.sending.plan import SendOptions, prepare
+        from newsletter.sending.send import execute
 
         settings = settings or self.settings
         path = self.workdir / "issues" / f"{name}.md"
         path.parent.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8")
-        plan = send.prepare(self.engine, settings, path, send.SendOptions())
-        return send.execute(self.engine, settings, plan)
+        plan = prepare(self.engine, settings, path, SendOptions())
+        return execute(self.engine, settings, plan)
 
 
 def make_settings(workdir: Path, database_url: str, **overrides: Any) -> Any:
     from newsletter.config import Settings
 
-    values = dict(secret_key=SECRET, database_url=database_url, site_url="http://127.0.0.1:8000",
-                  outbox_dir=str(workdir / "outbox"), issues_dir=str(workdir / "issues"),
-                  default_list="news")
+    values = dict(
+        secret_key=SECRET,
+        database_url=database_url,
+        site_url="http://127.0.0.1:8000",
+        outbox_dir=str(workdir / "outbox"),
+        issues_dir=str(workdir / "issues"),
+        default_list="news",
+    )
     values.update(overrides)
     return Settings(**values)
 
@@ -95,14 +110,22 @@ def make_settings(workdir: Path, database_url: str, **overrides: Any) -> Any:
 @pytest.fixture
 def web(workdir: Path, database_url: str, engine: Engine) -> WebEnv:
     """The app on a fresh database with one list, 'news' ("The News")."""
-    from newsletter import subscribers, tokens
+    from newsletter import tokens
+    from newsletter.audience.lists import create_list
     from newsletter.web import create_app
 
     settings = make_settings(workdir, database_url)
-    the_list = subscribers.create_list(engine, "news", "The News")
+    the_list = create_list(engine, "news", "The News")
     app = create_app(settings, engine)
-    return WebEnv(settings, engine, app, app.test_client(), tokens.signer_for(
-        settings, allow_generated=False), the_list, workdir)
+    return WebEnv(
+        settings,
+        engine,
+        app,
+        app.test_client(),
+        tokens.signer_for(settings, allow_generated=False),
+        the_list,
+        workdir,
+    )
 
 
 def free_port() -> int:
@@ -112,26 +135,52 @@ def free_port() -> int:
 
 
 def server_env(settings: Any) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("NEWSLETTER_") and k != "DATABASE_URL"}
-    env.update(DATABASE_URL=settings.database_url, NEWSLETTER_SECRET_KEY=settings.secret_key,
-               NEWSLETTER_SITE_URL=settings.site_url, NEWSLETTER_OUTBOX_DIR=settings.outbox_dir,
-               NEWSLETTER_ISSUES_DIR=settings.issues_dir,
-               NEWSLETTER_DEFAULT_LIST=settings.default_list)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("NEWSLETTER_") and k != "DATABASE_URL"
+    }
+    env.update(
+        DATABASE_URL=settings.database_url,
+        NEWSLETTER_SECRET_KEY=settings.secret_key,
+        NEWSLETTER_SITE_URL=settings.site_url,
+        NEWSLETTER_OUTBOX_DIR=settings.outbox_dir,
+        NEWSLETTER_ISSUES_DIR=settings.issues_dir,
+        NEWSLETTER_DEFAULT_LIST=settings.default_list,
+    )
     if settings.sendgrid_webhook_public_key:
         env["NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY"] = settings.sendgrid_webhook_public_key
     return env
 
 
-def start_gunicorn(settings: Any, cwd: Path, *, workers: int = 2, threads: int = 8,
-                   port: int | None = None) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(
+    settings: Any, cwd: Path, *, workers: int = 2, threads: int = 8, port: int | None = None
+) -> tuple[subprocess.Popen, str]:
     """`gunicorn 'newsletter.web:create_app()'` on 127.0.0.1; returns (process, base URL)."""
     port = port or free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
-         "--worker-class", "gthread", "--bind", f"127.0.0.1:{port}", "--backlog", "2048",
-         "--log-level", "warning", "newsletter.web:create_app()"],
-        cwd=cwd, env=server_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--worker-class",
+            "gthread",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--backlog",
+            "2048",
+            "--log-level",
+            "warning",
+            "newsletter.web:create_app()",
+        ],
+        cwd=cwd,
+        env=server_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -1,0 +1,88 @@
+"""CSV export of list members, streamed: one pass learns the attribute names, one writes.
+
+Progress: an optional `on_progress` callback gets an `ExportProgress` (rows written so far, and
+the total from a COUNT taken first) once before the passes, every `REPORT_EVERY` rows and at the
+end. The total is read before the rows, so a list changing meanwhile can make it a little off.
+This module never prints.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from sqlalchemy import Engine, and_, func, select
+
+from newsletter.audience.csv_import import IGNORED
+from newsletter.audience.lists import get_list
+from newsletter.db import tables
+from newsletter.db.clock import as_utc
+from newsletter.db.connection import reading
+
+REPORT_EVERY = 5000  # rows between two progress reports
+
+
+@dataclass(frozen=True)
+class ExportProgress:
+    written: int
+    total: int
+
+
+def export_csv(
+    engine: Engine,
+    list_slug: str,
+    out: TextIO,
+    status: str | None = "subscribed",
+    *,
+    on_progress: Callable[[ExportProgress], None] | None = None,
+) -> int:
+    """Write members (of `status`, or all when None) as CSV; attributes become columns.
+    Two streaming passes: one to learn the attribute names, one to write. Returns rows written."""
+    s, m = tables.subscribers, tables.memberships
+    list_id = get_list(engine, list_slug)["id"]
+    where = m.c.list_id == list_id
+    if status:
+        where = and_(where, m.c.status == status)
+    base = (
+        select(s.c.email, s.c.name, s.c.attributes, m.c.status, m.c.created_at)
+        .join(m, m.c.subscriber_id == s.c.id)
+        .where(where)
+        .order_by(s.c.id)
+    )
+    writer = csv.writer(out, lineterminator="\n")
+    written = 0
+    with reading(engine) as conn:
+        total = 0
+        if on_progress is not None:  # every membership has its subscriber: the index counts
+            total = conn.execute(select(func.count()).select_from(m).where(where)).scalar_one()
+            on_progress(ExportProgress(0, total))
+        names: dict[str, None] = {}
+        for attrs in conn.execute(
+            select(s.c.attributes)
+            .join(m, m.c.subscriber_id == s.c.id)
+            .where(where)
+            .execution_options(yield_per=5000)
+        ).scalars():
+            names.update(dict.fromkeys(attrs or {}))
+        extra = [n for n in names if n not in ("email", "name") and n not in IGNORED]
+        writer.writerow(["email", "name", "status", "joined_at", *extra])
+        for row in conn.execute(base.execution_options(yield_per=5000)):
+            attrs = row.attributes or {}
+            joined = as_utc(row.created_at)
+            writer.writerow(
+                [
+                    row.email,
+                    row.name,
+                    row.status,
+                    joined.isoformat(timespec="seconds") if joined else "",
+                    *(attrs.get(n, "") for n in extra),
+                ]
+            )
+            written += 1
+            if on_progress is not None and written % REPORT_EVERY == 0:
+                on_progress(ExportProgress(written, total))
+    if on_progress is not None and written % REPORT_EVERY:
+        on_progress(ExportProgress(written, total))
+    return written

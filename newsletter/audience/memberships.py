@@ -1,0 +1,58 @@
+"""A subscriber's membership of a list: `subscribed`, `unconfirmed` or `unsubscribed`."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine, and_, select
+
+from newsletter.db import tables
+from newsletter.db.clock import utcnow
+from newsletter.db.dialect import insert_for
+from newsletter.db.transaction import connect_to
+
+STATUSES = ("subscribed", "unconfirmed", "unsubscribed")
+
+
+def membership_status(conn: Connection, sub_id: int, list_id: int) -> str | None:
+    m = tables.memberships
+    return conn.execute(
+        select(m.c.status).where(and_(m.c.subscriber_id == sub_id, m.c.list_id == list_id))
+    ).scalar()
+
+
+def set_membership(conn: Connection, sub_id: int, list_id: int, status: str, source: str) -> None:
+    m, now = tables.memberships, utcnow()
+    stmt = insert_for(conn, m).values(
+        subscriber_id=sub_id,
+        list_id=list_id,
+        status=status,
+        source=source,
+        created_at=now,
+        updated_at=now,
+    )
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["subscriber_id", "list_id"],
+            set_={"status": status, "source": source, "updated_at": now},
+        )
+    )
+
+
+def memberships_of(engine: Engine | Connection, subscriber_id: int) -> list[dict]:
+    m, lst = tables.memberships, tables.lists
+    q = (
+        select(
+            lst.c.id.label("list_id"),
+            lst.c.slug,
+            lst.c.name,
+            lst.c.description,
+            m.c.status,
+            m.c.source,
+            m.c.created_at,
+            m.c.updated_at,
+        )
+        .join(lst, lst.c.id == m.c.list_id)
+        .where(m.c.subscriber_id == subscriber_id)
+        .order_by(lst.c.slug)
+    )
+    with connect_to(engine) as conn:
+        return [dict(r) for r in conn.execute(q).mappings()]

@@ -1,0 +1,158 @@
+"""The YAML front matter of an issue file, read with line numbers (file line 2 onwards).
+
+Values are taken from the YAML node tree (not `safe_load`), so every key keeps its line and
+dates stay under our control (a naive `send_at` is an error, not silently UTC).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from yaml import MarkedYAMLError
+
+FRONT_MATTER_KEYS = ("title", "subject", "preheader", "date", "lists", "send_at")
+
+Report = Callable[[int, str], None]
+
+_UNCLOSED_QUOTE = "while scanning a quoted scalar"  # PyYAML's context for a missing end quote
+
+
+def suggest(word: str, choices: list[str]) -> str:
+    """' (did you mean 'x'?)' for the closest of `choices`, ignoring case; '' if none is close."""
+    lowered = {c.lower(): c for c in choices}
+    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean '{lowered[match[0]]}'?)" if match else ""
+
+
+def parse_front_matter(lines: list[str], error: Report) -> dict[str, tuple[object, int]] | None:
+    """{key: (value, line)} from the YAML between the '---' lines (file line 2 onwards)."""
+    import yaml
+
+    try:
+        root = yaml.compose("\n".join(lines), Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        line, message = _yaml_error(exc)
+        error(line, message)
+        return None
+    except yaml.YAMLError as exc:
+        error(2, f"front matter is not valid YAML ({exc})")
+        return None
+    if root is None:
+        error(1, "missing required key 'title': add 'title: ...' to the front matter")
+        return None
+    if not isinstance(root, yaml.MappingNode):
+        error(root.start_mark.line + 2, "front matter must be 'key: value' lines")
+        return None
+
+    meta: dict[str, tuple[object, int]] = {}
+    for key_node, value_node in root.value:
+        line = key_node.start_mark.line + 2
+        key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
+        if key not in FRONT_MATTER_KEYS:
+            error(
+                line,
+                f"unknown key '{key}'{suggest(key, list(FRONT_MATTER_KEYS))}; "
+                f"valid keys: {', '.join(FRONT_MATTER_KEYS)}",
+            )
+            continue
+        if key in meta:
+            error(line, f"duplicate key '{key}' (first on line {meta[key][1]}): keep one")
+            continue
+        value = _front_value(key, value_node, line, error)
+        meta[key] = (value, line)
+    if "title" not in meta:
+        error(1, "missing required key 'title': add 'title: ...' to the front matter")
+    elif meta["title"][0] == "":
+        error(meta["title"][1], "'title' is empty: write the issue's title after it")
+    return meta
+
+
+def _yaml_error(exc: MarkedYAMLError) -> tuple[int, str]:
+    """(file line, message) for a YAML syntax error, with a fix where we know one."""
+    start = exc.context_mark
+    if exc.context == _UNCLOSED_QUOTE and start is not None:
+        # PyYAML only notices a missing closing quote at the end of the front matter (its
+        # problem_mark); context_mark is where the quoted value starts, which is what to fix.
+        quote = start.buffer[start.pointer] if start.buffer else '"'
+        return start.line + 2, (
+            f"front matter is not valid YAML (the {quote} that starts this value is never "
+            f"closed): close the quote at the end of the value, or remove it"
+        )
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 2 if mark else 2
+    hint = ""
+    if "mapping values are not allowed" in str(exc.problem):
+        hint = ": put a value that contains ': ' in quotes"
+    elif "found character '\\t'" in str(exc.problem):
+        hint = ": indent with spaces, not tabs"
+    return line, f"front matter is not valid YAML ({exc.problem}){hint}"
+
+
+def _is_slug(name: str) -> bool:
+    return bool(name) and name == name.lower() and name.replace("-", "").replace("_", "").isalnum()
+
+
+def _scalar(node: object) -> str | None:
+    import yaml
+
+    if not isinstance(node, yaml.ScalarNode):
+        return None
+    return "" if node.tag.endswith(":null") and node.value in ("", "~", "null") else node.value
+
+
+def _front_value(key: str, node: object, line: int, error: Report) -> object:
+    import yaml
+
+    if key == "lists":
+        if isinstance(node, yaml.SequenceNode):
+            items = [_scalar(item) for item in node.value]
+        else:
+            single = _scalar(node)
+            items = [single] if single else [] if single == "" else [None]
+        names: list[str] = []
+        for item in items:
+            if item is None or not _is_slug(item.strip()):
+                error(
+                    line,
+                    f"'lists' takes list slugs (lower-case letters, digits, '-' "
+                    f"or '_') like [newsletter, asia-weekly], got {item!r}",
+                )
+            else:
+                names.append(item.strip())
+        return names
+    text = _scalar(node)
+    if text is None:
+        error(line, f"'{key}' must be a single value, not a list or mapping")
+        return None
+    text = text.strip()
+    if key == "date" and text:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            error(line, f"date '{text}' is not a date: write it as YYYY-MM-DD")
+            return None
+    if key == "send_at" and text:
+        return _send_at(text, line, error)
+    if key in ("date", "send_at"):
+        return None
+    return " ".join(text.split()) if key in ("title", "subject", "preheader") else text
+
+
+def _send_at(text: str, line: int, error: Report) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        error(
+            line,
+            f"send_at '{text}' is not an ISO 8601 date-time: write it like "
+            f"2019-03-01T14:00:00+00:00",
+        )
+        return None
+    if when.tzinfo is None or when.utcoffset() is None:
+        error(line, f"send_at '{text}' has no timezone: add a UTC offset like +00:00")
+        return None
+    return when

@@ -1,0 +1,294 @@
+"""Read an issue file: YAML front matter, an intro, then one `## ` heading per takeaway.
+
+`parse_issue` collects every problem (errors and warnings) with its 1-based line in the file;
+`read_issue` returns the Issue or raises IssueFileError. YAML exceptions never leave here.
+Format::
+
+    ---
+    title: ...            (required; subject defaults to it)
+    ---
+    Intro Markdown.
+
+    ## Headline
+    Speaker: Name         (Key: value fields right under the heading, keys case-insensitive)
+    Role: ...
+
+    Body Markdown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from newsletter.authoring.front_matter import parse_front_matter, suggest
+from newsletter.authoring.link_checks import check_markdown, url_problem
+from newsletter.errors import IssueFileError, Problem
+from newsletter.models import Issue, Takeaway
+
+TAKEAWAY_KEYS = {
+    "speaker": "Speaker",
+    "role": "Role",
+    "link": "Link",
+    "image": "Image",
+    "image-alt": "Image-Alt",
+}
+SUBJECT_MAX = 78  # longer subjects are cut in most inbox lists
+
+_HEADING = re.compile(r"^##(?:[ \t]+(.*?))?[ \t]*$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*(?: [A-Za-z0-9_-]+)?)[ \t]*:(?:[ \t]+(.*)|[ \t]*)$")
+_DATE_PREFIX = re.compile(r"^(\d{4}-\d{2}-\d{2})")
+
+
+@dataclass
+class _Report:
+    path: str
+    problems: list[Problem] = field(default_factory=list)
+
+    def error(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.path, line, message, "error"))
+
+    def warn(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.path, line, message, "warning"))
+
+    @property
+    def failed(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
+
+
+PACKAGED_ISSUES = Path(__file__).resolve().parent.parent / "default_issue"
+
+
+def resolve_issue(ref: str, issues_dir: str | Path) -> Path:
+    """ISSUE is a path, or an issue id in `issues_dir` (or the packaged sample issue)."""
+    candidates = [Path(ref), Path(issues_dir) / f"{ref}.md", PACKAGED_ISSUES / f"{ref}.md"]
+    for path in candidates:
+        if path.is_file():
+            return path
+    fix = f"give a file path or the id of a file in {issues_dir}/"
+    raise whole_file_error(ref, f"no such issue: {fix} (e.g. 2019-03-01-hanoi-summit)")
+
+
+def whole_file_error(path: str | Path, message: str) -> IssueFileError:
+    """An IssueFileError about the file as a whole (line 0): `path: message`."""
+    return IssueFileError([Problem(str(path), 0, message)])
+
+
+def read_issue(path: str | Path) -> Issue:
+    """The Issue in `path`; raises IssueFileError (carrying every problem) on any error."""
+    issue, problems = parse_issue(path)
+    if issue is None:
+        raise IssueFileError(sorted(problems, key=lambda p: p.line))
+    return issue
+
+
+def parse_issue(path: str | Path) -> tuple[Issue | None, list[Problem]]:
+    """(Issue, problems); the Issue is None when any problem is an error.
+
+    A file that cannot be read at all raises IssueFileError (line 0) instead.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise whole_file_error(path, "no such issue file (check the name and folder)") from None
+    except IsADirectoryError:
+        raise whole_file_error(path, "is a folder, not an issue file") from None
+    except OSError as exc:
+        raise whole_file_error(path, f"cannot read the file: {exc.strerror}") from None
+    report = _Report(str(path))
+    issue = _parse(path, data, report)
+    return issue, sorted(report.problems, key=lambda p: p.line)
+
+
+def _parse(path: Path, data: bytes, report: _Report) -> Issue | None:
+    lines = _decode(data, report)
+    if lines is None:
+        return None
+    end = _front_matter_end(lines, report)
+    if end is None:
+        return None
+    meta = parse_front_matter(lines[1:end], report.error)
+    intro_md, takeaways, headings = _content(lines[end + 1 :], end + 2, report)
+    if meta is None:
+        return None
+    _check_sections(intro_md, headings, end, report)
+    title, subject, preheader = _headers(meta, report)
+    issue_date = _issue_date(meta, path)
+    if report.failed:
+        return None
+    return Issue(
+        id=path.stem,
+        path=path,
+        title=title,
+        subject=subject,
+        preheader=preheader,
+        date=issue_date,
+        lists=tuple(meta.get("lists", ((), 0))[0]),
+        send_at=meta.get("send_at", (None, 0))[0],
+        intro_md=intro_md,
+        takeaways=tuple(takeaways),
+        source_hash=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _decode(data: bytes, report: _Report) -> list[str] | None:
+    """The file's lines (any line ending, no BOM); None after reporting bytes that are not UTF-8."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        report.error(data[: exc.start].count(b"\n") + 1, "not valid UTF-8: save the file as UTF-8")
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _front_matter_end(lines: list[str], report: _Report) -> int | None:
+    """The index of the line that closes the front matter; None after reporting it missing."""
+    if lines[0].strip() != "---":
+        report.error(1, "no front matter: start the file with a '---' line, 'title: ...', '---'")
+        return None
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+    if end is None:
+        report.error(1, "front matter is not closed: add a '---' line after its last key")
+    return end
+
+
+def _check_sections(intro_md: str, headings: int, end: int, report: _Report) -> None:
+    """An issue needs content, and is meant to have takeaways (`end`: the closing '---')."""
+    if not intro_md.strip() and not headings:
+        report.error(
+            end + 1, "empty issue: write an intro or a '## ' takeaway after the front matter"
+        )
+    elif not headings:
+        report.warn(
+            end + 2,
+            "no takeaways: add a '## Headline' section (with 'Speaker: Name' and a "
+            "paragraph) after the intro",
+        )
+
+
+def _headers(meta: dict[str, tuple[object, int]], report: _Report) -> tuple[str, str, str]:
+    """(title, subject, preheader); the subject defaults to the title."""
+    title, title_line = _text(meta, "title")
+    subject, subject_line = _text(meta, "subject")
+    if not subject:
+        subject, subject_line = title, title_line or 1
+    if len(subject) > SUBJECT_MAX:
+        report.warn(
+            subject_line,
+            f"subject is {len(subject)} characters; inboxes cut it near "
+            f"{SUBJECT_MAX}: shorten it (or set a shorter 'subject')",
+        )
+    preheader = _text(meta, "preheader")[0]
+    if not preheader:
+        report.warn(
+            1, "no preheader: add 'preheader: ...' (the preview line shown after the subject)"
+        )
+    return title, subject, preheader
+
+
+def _issue_date(meta: dict[str, tuple[object, int]], path: Path) -> date | None:
+    """The front matter's `date`, else the YYYY-MM-DD the file name starts with (if valid)."""
+    value = meta.get("date", (None, 0))[0]
+    if isinstance(value, date):
+        return value
+    if not (m := _DATE_PREFIX.match(path.stem)):
+        return None
+    try:
+        return date.fromisoformat(m.group(1))
+    except ValueError:
+        return None
+
+
+def _text(meta: dict[str, tuple[object, int]], key: str) -> tuple[str, int]:
+    value, line = meta.get(key, ("", 0))
+    return (value if isinstance(value, str) else ""), line
+
+
+# --- intro and takeaways ---------------------------------------------------------------------
+
+
+def _content(lines: list[str], first: int, report: _Report) -> tuple[str, list[Takeaway], int]:
+    """Split the Markdown after the front matter (file line `first`) at `## ` headings."""
+    sections: list[tuple[int, str | None, list[str]]] = [(first, None, [])]
+    fence = ""
+    for index, line in enumerate(lines):
+        opened = _FENCE.match(line)
+        if fence:
+            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
+                fence = ""
+        elif opened:
+            fence = opened.group(1)
+        elif heading := _HEADING.match(line):
+            sections.append((first + index, heading.group(1) or "", []))
+            continue
+        sections[-1][2].append(line)
+
+    intro_lines = sections[0][2]
+    check_markdown("\n".join(intro_lines), first, report.error, report.warn)
+    intro = "\n".join(intro_lines).strip("\n")
+    takeaways = [_takeaway(line, head or "", body, report) for line, head, body in sections[1:]]
+    return intro, [t for t in takeaways if t is not None], len(sections) - 1
+
+
+def _takeaway(line: int, headline: str, lines: list[str], report: _Report) -> Takeaway | None:
+    headline = re.sub(r"[ \t]+#+$", "", headline).strip()
+    if not headline:
+        report.error(line, "takeaway heading has no headline: write it after '## '")
+    fields: dict[str, tuple[str, int]] = {}
+    index = 0
+    while index < len(lines) and (m := _FIELD.match(lines[index])):
+        raw_key, value, at = m.group(1), (m.group(2) or "").strip(), line + 1 + index
+        key = re.sub(r"[ _]", "-", raw_key.lower())
+        index += 1
+        if key not in TAKEAWAY_KEYS:
+            names = list(TAKEAWAY_KEYS.values())
+            report.error(
+                at,
+                f"unknown takeaway key '{raw_key}'{suggest(raw_key, names)}; valid "
+                f"keys: {', '.join(names)} (leave a blank line before the body)",
+            )
+        elif key in fields:
+            report.error(at, f"duplicate '{TAKEAWAY_KEYS[key]}' (first on line {fields[key][1]})")
+        elif not value:
+            report.error(at, f"'{TAKEAWAY_KEYS[key]}' is empty: give a value or remove the line")
+        else:
+            fields[key] = (value, at)
+
+    body_lines = lines[index:]
+    check_markdown("\n".join(body_lines), line + 1 + index, report.error, report.warn)
+    body = "\n".join(body_lines).strip("\n")
+    label = f"takeaway '{headline}'" if headline else "takeaway"
+    if not body.strip():
+        report.error(line, f"{label} has no body: write a paragraph under its fields")
+    if "speaker" not in fields:
+        report.warn(line, f"{label} has no Speaker: add 'Speaker: Name' under the heading")
+    for key in ("link", "image"):
+        if key in fields and (reason := url_problem(fields[key][0], allow_mailto=False)):
+            report.error(fields[key][1], f"{TAKEAWAY_KEYS[key]} {reason}")
+    if "image" in fields and "image-alt" not in fields:
+        report.error(
+            fields["image"][1],
+            "Image has no alt text: add 'Image-Alt: what the image shows' under it",
+        )
+    if "image-alt" in fields and "image" not in fields:
+        report.warn(
+            fields["image-alt"][1],
+            "Image-Alt without Image: add 'Image: https://...' or remove the line",
+        )
+    if not headline or not body.strip():
+        return None
+    return Takeaway(
+        headline=headline,
+        speaker=fields.get("speaker", ("", 0))[0],
+        role=fields.get("role", ("", 0))[0],
+        body_md=body,
+        link=fields.get("link", ("", 0))[0],
+        image=fields.get("image", ("", 0))[0],
+        image_alt=fields.get("image-alt", ("", 0))[0],
+        line=line,
+    )

@@ -1,0 +1,100 @@
+"""Per-recipient placeholders: the closed set, each value escaped for where it lands, and the one
+substitution routine.
+
+The issue is rendered once with placeholders in it (plain ASCII words that MJML, premailer and
+URL quoting leave alone); per recipient only these are replaced, in ONE pass over the template,
+so a value that itself looks like a placeholder (a name of `__NL_EMAIL__`) stays literal.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from newsletter.models import Personalised, Recipient, RenderedIssue
+
+NAME = "__NL_NAME__"
+EMAIL = "__NL_EMAIL__"
+UNSUBSCRIBE_URL = "__NL_UNSUBSCRIBE_URL__"
+PREFERENCES_URL = "__NL_PREFERENCES_URL__"
+VIEW_URL = "__NL_VIEW_URL__"
+PLACEHOLDERS = (NAME, EMAIL, UNSUBSCRIBE_URL, PREFERENCES_URL, VIEW_URL)
+PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
+
+NAME_FALLBACK = "there"  # "Hi there," when a subscriber has no name
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
+
+
+def header_safe(value: str) -> str:
+    """One header-safe line: CR, LF and other controls become a single space."""
+    return _CONTROL.sub(" ", value).strip()
+
+
+def placeholder_values(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> dict[str, str]:
+    """Each placeholder's raw value for one recipient (escape per context before use)."""
+    return {
+        NAME: recipient.name.strip() or name_fallback,
+        EMAIL: recipient.email,
+        UNSUBSCRIBE_URL: recipient.unsubscribe_url,
+        PREFERENCES_URL: recipient.preferences_url,
+        VIEW_URL: recipient.view_url,
+    }
+
+
+@dataclass(frozen=True)
+class Values:
+    """One recipient's placeholder values, each escaped for HTML, text and header contexts."""
+
+    html: dict[str, str]
+    text: dict[str, str]
+    header: dict[str, str]
+
+
+def values_for(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> Values:
+    """HTML gets `html.escape` (safe in text and in quoted attributes), text the raw value,
+    headers the value with CR/LF and other controls made spaces (no value starts a header)."""
+    raw = placeholder_values(recipient, name_fallback)
+    return Values(
+        html={k: html.escape(v, quote=True) for k, v in raw.items()},
+        text=raw,
+        header={k: header_safe(v) for k, v in raw.items()},
+    )
+
+
+@lru_cache(maxsize=16)
+def split(template: str) -> tuple[str, ...]:
+    """[literal, placeholder, literal, ...]: split once per template, reused per person."""
+    return tuple(re.split(f"({PLACEHOLDER_RE.pattern})", template))
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """Replace every placeholder of `template` by its value, in one pass."""
+    parts = list(split(template))
+    parts[1::2] = [values[p] for p in parts[1::2]]
+    return "".join(parts)
+
+
+_INERT = "_\u200c_NL"  # a zero-width non-joiner between the underscores: looks the same
+
+
+def inert(value: str) -> str:
+    """`value` with any placeholder-like `__NL...` run broken, for substitution done by others
+    (SendGrid substitutes on its side, in an order we do not control): it reads the same, and
+    no key of ours can match inside it."""
+    return value.replace("__NL", _INERT) if "__NL" in value else value
+
+
+def personalise(
+    rendered: RenderedIssue, recipient: Recipient, *, name_fallback: str = NAME_FALLBACK
+) -> Personalised:
+    """Swap the placeholders for one recipient's values, escaped per context (see `values_for`).
+    An empty or blank name becomes `name_fallback` ("there": "Hi there,")."""
+    values = values_for(recipient, name_fallback)
+    return Personalised(
+        subject=fill(rendered.subject, values.header),
+        html=fill(rendered.html, values.html),
+        text=fill(rendered.text, values.text),
+    )

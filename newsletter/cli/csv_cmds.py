@@ -1,0 +1,159 @@
+"""`newsletter subscribers import` and `export`: CSV, with progress on stderr."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+
+import click
+
+from newsletter.cli import progress
+from newsletter.cli.root import echo_json, engine_from
+from newsletter.cli.subscriber_cmds import subscribers_group
+
+# (done, total, info beside the bar, plain line); `done` and `total` in rows or bytes
+Update = Callable[[int, int, str, str], None]
+
+
+@contextmanager
+def _progress(label: str, *, in_bytes: bool = False) -> Iterator[Update]:
+    """An `update(done, total, info, line)` for a long command: a `progress.Reporter` opened at
+    the first call (when the total is known): a bar on stderr when it is a terminal, else a
+    plain line on stderr at most every PLAIN_EVERY_S, the first one only once the command has
+    run that long, so a quick command prints nothing but its summary."""
+    started = time.monotonic()
+    with ExitStack() as stack:
+        reporter: progress.Reporter | None = None
+
+        def update(done: int, total: int, info: str, line: str) -> None:
+            nonlocal reporter
+            if reporter is None:
+                reporter = stack.enter_context(progress.Reporter(label, total, in_bytes=in_bytes))
+            if reporter.bar is None and time.monotonic() - started < progress.PLAIN_EVERY_S:
+                return
+            reporter.update(done, info=info, line=line)
+
+        yield update
+
+
+def _rate(count: int, started: float) -> str:
+    return f"{count / max(time.monotonic() - started, 1e-6):,.0f} rows/s"
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+@subscribers_group.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--list", "list_slug", required=True)
+@click.option("--dry-run", is_flag=True, help="Report what would happen; write nothing.")
+@click.option("--unconfirmed", is_flag=True, help="New members need double opt-in.")
+@click.option("--json", "as_json", is_flag=True, help="Only the summary, as JSON; no progress.")
+@click.pass_context
+def subscribers_import(
+    ctx: click.Context, path: str, list_slug: str, dry_run: bool, unconfirmed: bool, as_json: bool
+) -> None:
+    """Import a CSV (column 'email' required, 'name', others become attributes).
+
+    Progress goes to stderr, like the bad rows: a bar by bytes of the file on a terminal,
+    otherwise a line every 2 s once the import has run that long; none with --json. The
+    summary goes to stdout."""
+    from newsletter.audience.csv_import import MAX_PROBLEMS, ImportProgress, import_csv
+
+    with _progress("importing", in_bytes=True) as update:
+        started = time.monotonic()
+        name = click.format_filename(path, shorten=True)
+
+        def report_progress(p: ImportProgress) -> None:
+            rate = _rate(p.rows, started)
+            update(
+                p.bytes_read,
+                p.total_bytes,
+                f"{p.rows:,} rows, {rate}",
+                f"import {name}: {p.rows:,} rows ({_mb(p.bytes_read)} of "
+                f"{_mb(p.total_bytes)}), {rate}",
+            )
+
+        report = import_csv(
+            engine_from(ctx),
+            path,
+            list_slug,
+            dry_run=dry_run,
+            status="unconfirmed" if unconfirmed else "subscribed",
+            on_progress=None if as_json else report_progress,
+        )
+    if as_json:
+        echo_json(
+            {
+                **report.counts(),
+                "dry_run": dry_run,
+                "seconds": round(report.seconds, 2),
+                "problems": [{"line": p.line, "message": p.message} for p in report.problems],
+            }
+        )
+        return
+    for p in report.problems:
+        click.echo(str(p), err=True)
+    if report.rejected > len(report.problems):
+        click.echo(f"... only the first {MAX_PROBLEMS} bad rows are listed", err=True)
+    c = report.counts()
+    verb = "would add" if dry_run else "added"
+    click.echo(
+        f"{path}: {verb} {c['added']}, updated {c['updated']}, unchanged {c['unchanged']}, "
+        f"skipped {c['duplicates']} duplicates and {c['suppressed']} suppressed, "
+        f"rejected {c['rejected']} ({report.seconds:.1f} s)" + (" [dry run]" if dry_run else "")
+    )
+
+
+@subscribers_group.command("export")
+@click.option("--list", "list_slug", required=True)
+@click.option(
+    "--status",
+    default="subscribed",
+    show_default=True,
+    type=click.Choice(["subscribed", "unconfirmed", "unsubscribed", "all"]),
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="File to write (default: stdout).",
+)
+@click.pass_context
+def subscribers_export(ctx: click.Context, list_slug: str, status: str, output: str | None) -> None:
+    """Export members of a list as CSV.
+
+    Progress goes to stderr, never into the CSV: a bar on a terminal, otherwise a line every
+    2 s once the export has run that long; none when the CSV itself goes to a terminal."""
+    from newsletter.audience.csv_export import ExportProgress, export_csv
+
+    engine = engine_from(ctx)
+    chosen = None if status == "all" else status
+    # Taken before any bar starts: on a terminal rich sends what is written to sys.stdout
+    # meanwhile through its console, i.e. to stderr.
+    stdout = sys.stdout
+    with _progress("exporting") as update:
+        started = time.monotonic()
+
+        def report_progress(p: ExportProgress) -> None:
+            rate = _rate(p.written, started)
+            update(
+                p.written,
+                p.total,
+                rate,
+                f"export {list_slug}: {p.written:,} of {p.total:,} rows, {rate}",
+            )
+
+        if output is None:
+            quiet = stdout.isatty()  # the rows on the screen show it is working
+            export_csv(
+                engine, list_slug, stdout, chosen, on_progress=None if quiet else report_progress
+            )
+            return
+        with open(output, "w", encoding="utf-8", newline="") as f:
+            n = export_csv(engine, list_slug, f, chosen, on_progress=report_progress)
+    click.echo(f"wrote {n} rows to {output}", err=True)

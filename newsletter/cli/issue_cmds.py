@@ -1,0 +1,125 @@
+"""Commands for editors: `new` starts an issue file, `check` lints issue files."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+
+import click
+
+from newsletter.cli.root import cli, settings_from
+from newsletter.errors import NewsletterError, Problem
+
+SKELETON = "issue_skeleton.md"
+
+
+def slugify(title: str, max_length: int = 60) -> str:
+    """ASCII, lower-case, hyphenated; cut at a word boundary. 'issue' when nothing is left."""
+    title = re.sub(r"['\u2019]", "", title)  # "Zoë's" -> "zoes", not "zoe-s"
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+    if len(slug) > max_length:
+        slug = slug[:max_length].rsplit("-", 1)[0]
+    return slug or "issue"
+
+
+def skeleton(title: str, day: date) -> str:
+    """The ready-to-edit issue text; the title is quoted as YAML (JSON strings are YAML)."""
+    text = resources.files("newsletter.authoring").joinpath(SKELETON).read_text(encoding="utf-8")
+    quoted = json.dumps(" ".join(title.split()), ensure_ascii=False)
+    return text.replace("__TITLE__", quoted).replace("__DATE__", day.isoformat())
+
+
+@cli.command()
+@click.argument("title")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Date for the file name and front matter (default: today).",
+)
+@click.pass_context
+def new(ctx: click.Context, title: str, day: datetime | None) -> None:
+    """Write a ready-to-edit issue file issues/YYYY-MM-DD-slug.md."""
+    if not title.strip():
+        raise NewsletterError('the title is empty: run newsletter new "Your title"')
+    settings = settings_from(ctx)
+    when = day.date() if day is not None else date.today()
+    folder = Path(settings.issues_dir)
+    path = folder / f"{when.isoformat()}-{slugify(title)}.md"
+    if path.exists():
+        raise NewsletterError(f"{path} already exists: edit it, or choose another title")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8", newline="\n") as handle:
+            handle.write(skeleton(title, when))
+    except FileExistsError:
+        raise NewsletterError(f"{path} already exists: edit it, or choose another title") from None
+    except OSError as exc:
+        raise NewsletterError(f"{path}: cannot write the file: {exc.strerror}") from None
+    click.echo(str(path))
+
+
+def _issue_files(files: tuple[str, ...], issues_dir: str) -> list[Path]:
+    if not files:
+        folder = Path(issues_dir)
+        if not folder.is_dir():
+            raise NewsletterError(
+                f"{folder}/: no issues folder here; create one with "
+                f'newsletter new "Title", or name the files to check'
+            )
+        found = sorted(folder.glob("*.md"))
+        if not found:
+            raise NewsletterError(f"{folder}/: no issue files (*.md) to check")
+        return found
+    paths: list[Path] = []
+    for name in files:
+        path = Path(name)
+        if path.is_dir():
+            paths += sorted(path.glob("*.md"))
+        elif not path.is_file():
+            raise NewsletterError(f"{path}: no such file")
+        else:
+            paths.append(path)
+    return paths
+
+
+def _line(problem: Problem) -> str:
+    where = f"{problem.path}:{problem.line}" if problem.line > 0 else problem.path
+    return f"{where}: {problem.severity}: {problem.message}"
+
+
+@cli.command()
+@click.argument("files", nargs=-1, type=click.Path())
+@click.option("--strict", is_flag=True, help="Fail on warnings too.")
+@click.pass_context
+def check(ctx: click.Context, files: tuple[str, ...], strict: bool) -> None:
+    """Validate and lint issue files (default: every *.md in the issues folder).
+
+    Prints `file:line: error|warning: message` per problem; exits 1 on any error
+    (with --strict, on any warning too).
+    """
+    from newsletter.authoring.lint import check_files
+
+    settings = settings_from(ctx)
+    paths = _issue_files(files, settings.issues_dir)
+    problems = check_files(paths, settings)
+    for problem in problems:
+        click.echo(_line(problem))
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    checked = f"{len(paths)} file{'s' if len(paths) != 1 else ''}"
+    if not problems:
+        click.echo(f"{checked} checked: no problems")
+        return
+    click.echo(
+        f"{checked} checked: {errors} error{'s' if errors != 1 else ''}, "
+        f"{warnings} warning{'s' if warnings != 1 else ''}"
+    )
+    if errors or (strict and warnings):
+        ctx.exit(1)

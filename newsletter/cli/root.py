@@ -1,0 +1,76 @@
+"""The root `newsletter` command group and what every command shares: settings and the
+database engine, loaded once per invocation (lazily: `--help` never reads the config)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+import click
+
+from newsletter.errors import NewsletterError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NewsletterError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            # One line whatever the message holds (drivers put newlines in theirs).
+            click.echo("error: " + " ".join(str(exc).split()), err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Path to newsletter.toml (default: ./newsletter.toml if present).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="newsletter")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
+    """Write newsletter issues in Markdown, render them once, send them safely."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+    ctx.obj["debug"] = debug
+
+
+def settings_from(ctx: click.Context) -> Any:
+    """Load settings once per invocation (lazily: `--help` never reads the config)."""
+    from newsletter.config import load_settings
+
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    if "settings" not in root.obj:
+        root.obj["settings"] = load_settings(root.obj.get("config_path"))
+    return root.obj["settings"]
+
+
+def engine_from(ctx: click.Context) -> Any:
+    """The database engine for this invocation, migrated on first use."""
+    from newsletter.db.engine import make_engine
+
+    root = ctx.find_root()
+    if "engine" not in root.obj:
+        root.obj["engine"] = make_engine(settings_from(ctx).effective_database_url)
+    return root.obj["engine"]
+
+
+def echo_json(data: object) -> None:
+    """Print `data` as indented JSON (datetimes as ISO 8601)."""
+
+    def default(value: object) -> str:
+        return value.isoformat() if isinstance(value, datetime) else str(value)
+
+    click.echo(json.dumps(data, indent=2, default=default, ensure_ascii=False))

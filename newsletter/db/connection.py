@@ -1,0 +1,134 @@
+"""Connections: the engine for a DATABASE_URL (SQLite file by default, PostgreSQL when it names
+one) and how its connections are set up: SQLite pragmas and write-lock polling, the deferred
+`reading()` transaction for pure reads, PostgreSQL's idle-connection ping.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
+
+from newsletter.config import mask_url
+from newsletter.errors import StoreError
+
+
+def normalise_url(url: str) -> str:
+    """Accept the conventional URL forms whatever driver is installed."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def create(url: str) -> Engine:
+    """The engine for `url`, its connections set up (no schema work: see `engine.make_engine`)."""
+    url = normalise_url(url)
+    try:
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[1] if "///" in url else ""
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _sqlite_begin)
+        else:
+            engine = create_engine(url)
+            event.listen(engine, "checkin", _mark_idle)
+            event.listen(engine, "checkout", _ping_if_idle)
+    except (SQLAlchemyError, ValueError) as exc:
+        raise StoreError(f"DATABASE_URL: cannot use {mask_url(url)}: {exc}") from None
+    return engine
+
+
+BUSY_TIMEOUT_S = 30.0  # how long a transaction waits for another writer before giving up
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets readers work while a send writes; foreign keys are off by default in SQLite.
+    # The driver's own implicit transactions are switched off: `_sqlite_begin` takes
+    # the write lock at BEGIN, so two processes never deadlock upgrading a read to a write.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    cur.close()
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only. On SQLite its transaction is a plain (deferred) BEGIN, so a
+    web page never waits for a long writer (WAL readers see the last commit); writing through
+    it is a bug. Elsewhere it is an ordinary connection."""
+    return engine.connect().execution_options(newsletter_read_only=True)
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    """BEGIN IMMEDIATE, waiting for the write lock by polling every 0.1 to 1 ms ourselves; a
+    `reading()` connection gets a plain deferred BEGIN instead (WAL readers never wait).
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25, 50, 100 ms between retries, so
+    under many small concurrent writers (one-click unsubscribes from several server processes)
+    a transaction of 0.3 ms could wait 100 ms. Polling keeps the wait close to the holder's
+    actual transaction time; statements inside the transaction keep the normal busy timeout.
+    """
+    raw = conn.connection.dbapi_connection
+    if conn.get_execution_options().get("newsletter_read_only"):
+        raw.execute("BEGIN")
+        return
+    raw.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        delay = 0.0001
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from None
+                if time.monotonic() > deadline:
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from None
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.001)
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+
+
+IDLE_PING_S = 5.0  # a pooled connection idle longer than this is checked before use
+
+
+def _mark_idle(_dbapi_conn: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """Like pool_pre_ping, but only for connections that sat idle (the server may have been
+    restarted meanwhile). A busy web worker's connection is never idle, so the one-click path
+    does not pay a round trip per request; a dead connection makes the pool open a new one."""
+    since = record.info.get("idle_since")
+    if since is None or time.monotonic() - since < IDLE_PING_S:
+        return
+    try:
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SELECT 1")
+        dbapi_conn.rollback()
+    except Exception as exc:  # any failure here means: do not use this connection
+        raise DisconnectionError(f"stale pooled connection: {exc}") from None
+
+
+def ping(engine: Engine) -> bool:
+    """Whether the database answers a trivial read (for health checks)."""
+    from sqlalchemy import text
+
+    try:
+        with reading(engine) as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return False
+    return True

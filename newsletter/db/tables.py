@@ -1,0 +1,142 @@
+"""The schema at the newest migration, as SQLAlchemy Core tables.
+
+This describes what the database looks like *now*; `migrations/versions/` holds the frozen
+Alembic revisions that build it step by step, and a test checks that the two agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# A BIGINT on PostgreSQL, INTEGER (and so the rowid alias) on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+lists = Table(
+    "lists",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("slug", String(100), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("from_name", String(200), nullable=False, default=""),
+    Column("from_address", String(320), nullable=False, default=""),
+    Column("reply_to", String(320), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),  # as given
+    Column("email_key", String(320), nullable=False, unique=True),  # normalised for lookups
+    Column("name", String(200), nullable=False, default=""),
+    Column("attributes", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# status: subscribed | unconfirmed | unsubscribed
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+    Column("list_id", Id, ForeignKey("lists.id", ondelete="CASCADE"), primary_key=True),
+    Column("status", String(20), nullable=False),
+    Column("source", String(200), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_memberships_list_status", "list_id", "status", "subscriber_id"),
+)
+
+# reason: unsubscribed | bounced | complained | manual. list_id 0 = every list (global).
+# Matched on address_hash (sha256 of the normalised address) so `forget` can erase the address.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("address_hash", String(64), nullable=False),
+    Column("email", String(320), nullable=True),  # NULL once forgotten
+    Column("list_id", Id, nullable=False, default=0),
+    Column("reason", String(20), nullable=False),
+    Column("source", String(200), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("address_hash", "list_id", name="uq_suppressions_address_list"),
+)
+
+# What happened to a subscriber, for `subscribers show` (erased by `forget`).
+subscriber_events = Table(
+    "subscriber_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), nullable=False),
+    Column("list_id", Id, nullable=True),
+    Column("kind", String(40), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_subscriber_events_subscriber", "subscriber_id", "id"),
+)
+
+# One row per send of an issue. The rendered content is stored so that a resumed send or a
+# worker on another machine sends exactly the same bytes.
+# status: running | paused | cancelled | done
+sends = Table(
+    "sends",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("issue_id", String(200), nullable=False),
+    Column("list_slugs", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("backend", String(20), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("source_hash", String(64), nullable=False),
+    Column("options", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Index("ix_sends_issue", "issue_id"),
+)
+
+# The per-recipient ledger. status: queued | claimed | sent | failed | skipped | unknown
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("send_id", Id, ForeignKey("sends.id", ondelete="CASCADE"), primary_key=True),
+    Column("subscriber_id", Id, primary_key=True),
+    Column("email", String(320), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("claimed_by", String(100), nullable=True),
+    Column("claimed_at", DateTime(timezone=True), nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("detail", Text, nullable=False, default=""),
+    Column("provider_id", String(200), nullable=False, default=""),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_deliveries_send_status", "send_id", "status", "subscriber_id"),
+)
+
+# Named advisory locks that hold across processes and machines (send-due, a send's start).
+locks = Table(
+    "locks",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)

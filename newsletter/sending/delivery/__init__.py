@@ -1,0 +1,29 @@
+"""Delivery backends behind one contract (see base.py); each library is imported only when used."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from newsletter.errors import ConfigError
+
+if TYPE_CHECKING:
+    from newsletter.config import Settings
+    from newsletter.sending.delivery.base import Backend
+
+BACKENDS = ("outbox", "smtp", "sendgrid")
+
+
+def make_backend(name: str, settings: Settings) -> Backend:
+    if name == "outbox":
+        from newsletter.sending.delivery.outbox import OutboxBackend
+
+        return OutboxBackend(settings)
+    if name == "smtp":
+        from newsletter.sending.delivery.smtp import SMTPBackend
+
+        return SMTPBackend(settings)
+    if name == "sendgrid":
+        from newsletter.sending.delivery.sendgrid import SendGridBackend
+
+        return SendGridBackend(settings)
+    raise ConfigError(f"unknown backend '{name}': use outbox, smtp or sendgrid")

@@ -1,0 +1,239 @@
+"""SendGrid delivery: /v3/mail/send with up to 1000 personalizations per request.
+
+One HTML body serves the whole request: per-recipient values travel as ``substitutions``. Each
+body context gets its own placeholder spelling (``__NLH_`` in HTML, ``__NLS_`` in the subject,
+``__NL_`` in text) so every value is escaped for where it lands. The request body is a plain
+dict (the sendgrid helper classes reverse personalization order).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import socket
+from collections.abc import Sequence
+from html import escape as html_escape
+from typing import Any
+from urllib.error import URLError
+
+from newsletter.authoring.placeholders import (
+    PLACEHOLDERS,
+    fill,
+    header_safe,
+    inert,
+    placeholder_values,
+)
+from newsletter.config import Settings
+from newsletter.errors import BackendConfigError
+from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
+from newsletter.sending.delivery.base import Backend
+from newsletter.sending.mime.message import MessageTemplate
+
+MAX_PER_REQUEST = 1000
+MAX_SUBSTITUTION_BYTES = 10_000
+_HTML, _SUBJECT = "__NLH_", "__NLS_"
+_NAME_BAD = re.compile(r"[\x00-\x1f\x7f,;]+")
+
+
+def _in(context: str, key: str) -> str:
+    return context + key[len("__NL_") :]
+
+
+def _substitution_bytes(subs: dict[str, str]) -> int:
+    """UTF-8 size of keys and values (an ASCII string's length is its size: no encoding)."""
+    return sum(
+        len(k) + len(v) if k.isascii() and v.isascii() else len(k.encode()) + len(v.encode())
+        for k, v in subs.items()
+    )
+
+
+def _error_message(body: bytes | str | None) -> str:
+    try:
+        errors = json.loads(body or b"{}").get("errors") or []
+        return "; ".join(str(e.get("message", "")) for e in errors if isinstance(e, dict)) or ""
+    except (ValueError, AttributeError):
+        return (body or b"")[:200].decode("utf-8", "replace") if isinstance(body, bytes) else ""
+
+
+class SendGridBackend(Backend):
+    name = "sendgrid"
+
+    def __init__(self, settings: Settings, *, per_request: int = MAX_PER_REQUEST, **retry: Any):
+        super().__init__(**retry)
+        if not settings.sendgrid_api_key:
+            raise BackendConfigError(
+                "SENDGRID_API_KEY is not set: create an API key with Mail Send permission "
+                "in SendGrid and export it"
+            )
+        from sendgrid import SendGridAPIClient
+
+        self.settings = settings
+        self.per_request = min(per_request, MAX_PER_REQUEST)
+        self.client = SendGridAPIClient(
+            api_key=settings.sendgrid_api_key, host=settings.sendgrid_api_host.rstrip("/")
+        )
+        self._ever_reached = False
+        self._base: tuple[MessageTemplate, dict[str, Any]] | None = None
+
+    # --- request body ------------------------------------------------------------------------
+
+    def _common(self, template: MessageTemplate) -> dict[str, Any]:
+        """The part of the body shared by every request of this template (cached)."""
+        if self._base and self._base[0] is template:
+            return self._base[1]
+        # Each context's own placeholder spelling, renamed in one pass like any substitution.
+        html = fill(template.html, {k: _in(_HTML, k) for k in PLACEHOLDERS})
+        subject = fill(template.subject, {k: _in(_SUBJECT, k) for k in PLACEHOLDERS})
+        sender: dict[str, str] = {"email": template.from_address}
+        if template.from_name:
+            sender["name"] = template.from_name
+        body: dict[str, Any] = {
+            "from": sender,
+            "subject": re.sub(r"[\r\n]+", " ", subject),
+            "content": [
+                {"type": "text/plain", "value": template.text},
+                {"type": "text/html", "value": html},
+            ],
+            "headers": {k: v for k, v in template.common.items() if v},
+            "tracking_settings": {"subscription_tracking": {"enable": False}},
+        }
+        if template.reply_to:
+            body["reply_to"] = {"email": template.reply_to}
+        used = {
+            "html": [k for k in PLACEHOLDERS if k in template.html],
+            "text": [k for k in PLACEHOLDERS if k in template.text],
+            "subject": [k for k in PLACEHOLDERS if k in template.subject],
+        }
+        self._base = (
+            template,
+            {
+                "body": body,
+                "used": used,
+                "html_keys": [(k, _in(_HTML, k)) for k in used["html"]],
+                "subject_keys": [(k, _in(_SUBJECT, k)) for k in used["subject"]],
+            },
+        )
+        return self._base[1]
+
+    def personalization(self, template: MessageTemplate, recipient: Recipient) -> dict[str, Any]:
+        common = self._common(template)
+        # values_for(recipient), escaped only for the contexts that use each placeholder, and
+        # made inert: SendGrid substitutes on its side, so no value may contain a key.
+        raw = {k: inert(v) for k, v in placeholder_values(recipient).items()}
+        subs = {h: html_escape(raw[k], quote=True) for k, h in common["html_keys"]}
+        subs.update({k: raw[k] for k in common["used"]["text"]})
+        subs.update({h: header_safe(raw[k]) for k, h in common["subject_keys"]})
+        to: dict[str, str] = {"email": recipient.email}
+        name = _NAME_BAD.sub(" ", recipient.name).strip() if recipient.name else ""
+        if name:
+            to["name"] = name
+        item: dict[str, Any] = {
+            "to": [to],
+            "headers": template.personal_headers(recipient),
+            "custom_args": {
+                "send_ref": template.send_ref,
+                "subscriber_id": str(recipient.subscriber_id),
+            },
+        }
+        if subs:
+            item["substitutions"] = subs
+        return item
+
+    # --- sending -----------------------------------------------------------------------------
+
+    def send(self, template: MessageTemplate, recipients: Sequence[Recipient]) -> list[SendResult]:
+        results: list[SendResult | None] = [None] * len(recipients)
+        ready: list[tuple[int, dict[str, Any]]] = []
+        for i, recipient in enumerate(recipients):
+            item = self.personalization(template, recipient)
+            size = _substitution_bytes(item.get("substitutions", {}))
+            if size > MAX_SUBSTITUTION_BYTES:
+                results[i] = SendResult(
+                    recipient.subscriber_id,
+                    FAILED,
+                    f"personal values take {size} bytes, over SendGrid's "
+                    f"{MAX_SUBSTITUTION_BYTES}-byte substitution limit",
+                )
+            else:
+                ready.append((i, item))
+        try:
+            for start in range(0, len(ready), self.per_request):
+                self._deliver(
+                    template, recipients, ready[start : start + self.per_request], results
+                )
+        except BackendConfigError as exc:
+            raise BackendConfigError(str(exc), [r for r in results if r is not None]) from None
+        return [r for r in results if r is not None]
+
+    def _deliver(
+        self,
+        template: MessageTemplate,
+        recipients: Sequence[Recipient],
+        items: list[tuple[int, dict[str, Any]]],
+        results: list[SendResult | None],
+    ) -> None:
+        """Post ``items``; on 400/413 split in halves until the bad recipients are isolated."""
+        outcome, detail = self._post(template, [item for _, item in items])
+        if outcome in ("invalid", "too large") and len(items) > 1:
+            half = len(items) // 2
+            self._deliver(template, recipients, items[:half], results)
+            self._deliver(template, recipients, items[half:], results)
+            return
+        status = {"accepted": SENT, "unknown": UNKNOWN}.get(outcome, FAILED)
+        for i, _ in items:
+            sid = recipients[i].subscriber_id
+            if status == SENT:
+                results[i] = SendResult(sid, SENT, "202 accepted", provider_id=detail)
+            else:
+                results[i] = SendResult(sid, status, detail)
+
+    def _post(self, template: MessageTemplate, items: list[dict[str, Any]]) -> tuple[str, str]:
+        """(outcome, detail): accepted | invalid | too large | failed | unknown."""
+        from python_http_client import exceptions as http_errors
+
+        body = dict(self._common(template)["body"], personalizations=items)
+        reason = ""
+        for attempt in range(1, self.max_attempts + 1):
+            if attempt > 1:
+                self.pause(attempt - 1)
+            try:
+                response = self.client.client.mail.send.post(
+                    request_body=body, timeout=self.settings.sendgrid_timeout
+                )
+            except http_errors.HTTPError as exc:
+                self._ever_reached = True
+                code, message = exc.status_code, _error_message(exc.body)
+                if code in (401, 403):
+                    raise BackendConfigError(
+                        f"SendGrid refused the API key (HTTP {code}: {message or exc.reason}); "
+                        "check SENDGRID_API_KEY and that it has Mail Send permission"
+                    ) from None
+                if code == 413:
+                    return "too large", f"SendGrid: request too large (413) {message}".strip()
+                if code == 429 or code >= 500:
+                    reason = f"SendGrid HTTP {code} {message}".strip()
+                    continue
+                return "invalid", f"SendGrid HTTP {code}: {message or exc.reason}"
+            except URLError as exc:  # the request did not go out: safe to retry
+                cause = exc.reason
+                if not self._ever_reached and isinstance(
+                    cause, (ConnectionRefusedError, socket.gaierror)
+                ):
+                    raise BackendConfigError(
+                        f"cannot reach the SendGrid API at {self.settings.sendgrid_api_host}: "
+                        f"{cause} (check sendgrid_api_host)"
+                    ) from None
+                reason = f"SendGrid unreachable: {cause}"
+                continue
+            except (OSError, http.client.HTTPException) as exc:  # sent, answer lost
+                return (
+                    "unknown",
+                    f"no answer from SendGrid after sending ({exc or type(exc).__name__}); "
+                    "may have been delivered",
+                )
+            self._ever_reached = True
+            if response.status_code == 202 or 200 <= response.status_code < 300:
+                return "accepted", str(response.headers.get("X-Message-Id", "") or "")
+            return "invalid", f"SendGrid HTTP {response.status_code}"
+        return "failed", f"gave up after {self.max_attempts} attempts: {reason}"

@@ -1,0 +1,208 @@
+"""The per-recipient ledger: sends, their deliveries, claims and results.
+
+One `deliveries` row per (send, subscriber) is the primary key, so nobody can be queued twice.
+A batch is claimed (status `claimed`, `claimed_by` = worker id) before it is sent and recorded
+after. A worker that dies leaves claimed rows: `workers.recover` turns them into `unknown`
+(listed by `status`, resent only on request), never into `queued`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, func, select, update
+
+from newsletter.db import tables
+from newsletter.db.clock import utcnow
+from newsletter.models import SendResult
+from newsletter.sending.workers import Worker
+
+D = tables.deliveries
+S = tables.sends
+STATUSES = ("queued", "claimed", "sent", "failed", "skipped", "unknown")
+PROVIDER_PREFIX = "sendgrid: "
+PROVIDER_STAGES = {"deferred": 1, "delivered": 2, "bounce": 3}  # a row only moves forward
+
+
+@dataclass(frozen=True)
+class Claimed:
+    subscriber_id: int
+    email: str
+
+
+def claim(engine: Engine, send_id: int, worker: Worker, size: int) -> list[Claimed]:
+    """Atomically claim up to `size` queued rows (SKIP LOCKED on PostgreSQL; SQLite's
+    BEGIN IMMEDIATE makes the single UPDATE exclusive)."""
+    q = D.alias("q")
+    pick = (
+        select(q.c.subscriber_id)
+        .where(q.c.send_id == send_id, q.c.status == "queued")
+        .order_by(q.c.subscriber_id)
+        .limit(size)
+        .with_for_update(skip_locked=True)
+        .cte("picked")
+    )
+    stmt = (
+        update(D)
+        .where(D.c.send_id == send_id, D.c.subscriber_id == pick.c.subscriber_id)
+        .values(
+            status="claimed",
+            claimed_by=worker.id,
+            claimed_at=utcnow(),
+            attempts=D.c.attempts + 1,
+            updated_at=utcnow(),
+        )
+        .returning(D.c.subscriber_id, D.c.email)
+    )
+    with engine.begin() as conn:
+        rows = conn.execute(stmt).all()
+    return sorted((Claimed(r.subscriber_id, r.email) for r in rows), key=lambda c: c.subscriber_id)
+
+
+def _mark(conn: Connection, send_id: int, worker_id: str, ids: Sequence[int], **values: Any) -> int:
+    n = 0
+    for i in range(0, len(ids), 500):
+        n += conn.execute(
+            update(D)
+            .where(
+                D.c.send_id == send_id,
+                D.c.subscriber_id.in_(ids[i : i + 500]),
+                D.c.status == "claimed",
+                D.c.claimed_by == worker_id,
+            )
+            .values(updated_at=utcnow(), **values)
+        ).rowcount
+    return n
+
+
+def skip(engine: Engine, send_id: int, worker: Worker, reasons: dict[int, str]) -> None:
+    groups: dict[str, list[int]] = defaultdict(list)
+    for sid, reason in reasons.items():
+        groups[reason].append(sid)
+    with engine.begin() as conn:
+        for reason, ids in groups.items():
+            _mark(conn, send_id, worker.id, ids, status="skipped", detail=reason)
+
+
+def record(engine: Engine, send_id: int, worker: Worker, results: Iterable[SendResult]) -> None:
+    """Store outcomes; rows with the same outcome are updated together (one statement per
+    distinct (status, detail, provider id), usually one per batch)."""
+    groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for r in results:
+        groups[(r.status, r.detail[:2000], r.provider_id[:200])].append(r.subscriber_id)
+    with engine.begin() as conn:
+        for (status, detail, provider_id), ids in groups.items():
+            _mark(
+                conn, send_id, worker.id, ids, status=status, detail=detail, provider_id=provider_id
+            )
+
+
+def release(engine: Engine, send_id: int, worker: Worker, ids: Sequence[int]) -> None:
+    """Put a claimed batch back (nothing of it was handed to the backend)."""
+    with engine.begin() as conn:
+        _mark(
+            conn,
+            send_id,
+            worker.id,
+            list(ids),
+            status="queued",
+            claimed_by=None,
+            claimed_at=None,
+            attempts=D.c.attempts - 1,
+        )
+
+
+def requeue(conn: Connection, send_id: int, statuses: Sequence[str]) -> int:
+    return conn.execute(
+        update(D)
+        .where(D.c.send_id == send_id, D.c.status.in_(list(statuses)))
+        .values(status="queued", claimed_by=None, claimed_at=None, updated_at=utcnow())
+    ).rowcount
+
+
+def counts(conn: Connection, send_id: int) -> dict[str, int]:
+    out = dict.fromkeys(STATUSES, 0)
+    rows = conn.execute(
+        select(D.c.status, func.count()).where(D.c.send_id == send_id).group_by(D.c.status)
+    )
+    for status, n in rows:
+        out[status] = int(n)
+    return out
+
+
+def problems(conn: Connection, send_id: int, limit: int = 200) -> list[tuple[str, str, str]]:
+    """(email, status, detail) of failed and unknown rows, for `status ISSUE`."""
+    rows = conn.execute(
+        select(D.c.email, D.c.status, D.c.detail)
+        .where(D.c.send_id == send_id, D.c.status.in_(["failed", "unknown"]))
+        .order_by(D.c.status, D.c.subscriber_id)
+        .limit(limit)
+    )
+    return [(r.email, r.status, r.detail) for r in rows]
+
+
+def finish_if_complete(engine: Engine, send_id: int) -> bool:
+    """Mark the send `done` once nothing is queued or claimed."""
+    with engine.begin() as conn:
+        pending = conn.execute(
+            select(func.count())
+            .select_from(D)
+            .where(and_(D.c.send_id == send_id, D.c.status.in_(["queued", "claimed"])))
+        ).scalar_one()
+        if pending:
+            return False
+        conn.execute(
+            update(S)
+            .where(S.c.id == send_id, S.c.status == "running")
+            .values(status="done", finished_at=utcnow())
+        )
+    return True
+
+
+def discard_if_untouched(engine: Engine, send_id: int) -> bool:
+    """Delete a send nothing was attempted for (a fatal error on the first batch), so the
+    same command can simply be run again once the cause is fixed."""
+    with engine.begin() as conn:
+        touched = conn.execute(
+            select(func.count())
+            .select_from(D)
+            .where(D.c.send_id == send_id, D.c.status.notin_(["queued", "skipped"]))
+        ).scalar_one()
+        if touched:
+            return False
+        conn.execute(delete(D).where(D.c.send_id == send_id))
+        conn.execute(delete(tables.locks).where(tables.locks.c.name.startswith(f"send:{send_id}:")))
+        conn.execute(delete(S).where(S.c.id == send_id))
+    return True
+
+
+def _stage(detail: str) -> int:
+    if not detail.startswith(PROVIDER_PREFIX):
+        return 0
+    return PROVIDER_STAGES.get(detail[len(PROVIDER_PREFIX) :].split(":", 1)[0], 0)
+
+
+def apply_provider_event(
+    engine: Engine, send_id: int, subscriber_id: int, kind: str, reason: str = ""
+) -> bool:
+    """What the provider later said about a delivery (delivered | deferred | bounce): the row
+    only moves to a later stage, and the verdict is kept in `detail` as `sendgrid: <event>`.
+    True if the row changed."""
+    stage = PROVIDER_STAGES[kind]
+    detail = PROVIDER_PREFIX + kind + (f": {reason}" if reason else "")
+    status = "failed" if kind == "bounce" else "sent"
+    where = (D.c.send_id == send_id, D.c.subscriber_id == subscriber_id)
+    with engine.begin() as conn:
+        row = conn.execute(select(D.c.status, D.c.detail).where(*where).with_for_update()).first()
+        # Rows still queued or claimed belong to a running worker: it records the outcome.
+        if row is None or row.status not in ("sent", "unknown", "failed"):
+            return False
+        if _stage(row.detail) >= stage or (row.status == "failed" and _stage(row.detail) == 0):
+            return False
+        conn.execute(
+            update(D).where(*where).values(status=status, detail=detail[:2000], updated_at=utcnow())
+        )
+    return True

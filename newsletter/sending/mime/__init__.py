@@ -1,0 +1,2 @@
+"""The MIME message of a send, built once as a skeleton and filled per recipient: header lines
+(`headers`), quoted-printable bodies (`quoted_printable`) and the message itself (`message`)."""

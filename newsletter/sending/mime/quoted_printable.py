@@ -1,0 +1,60 @@
+"""Quoted-printable bodies built once per send: static pieces encoded once, placeholder values
+encoded per recipient with binascii's C encoder."""
+
+from __future__ import annotations
+
+import binascii
+
+from newsletter.authoring.placeholders import split
+
+
+def qp(text: str, *, keep_lf: bool = False) -> bytes:
+    """Quoted-printable with CRLF line ends and lines of at most 76 characters.
+
+    ``keep_lf`` encodes newlines as ``=0A`` instead of hard line breaks, so the decoded text
+    has LF newlines in every parser (hard breaks decode to CRLF in Python's email, to LF in
+    others); used for HTML, where parsers should agree byte for byte."""
+    data = text.replace("\r\n", "\n").replace("\r", "\n").encode()
+    # With LF-only input b2a_qp uses LF for hard and soft breaks alike; CRLF them afterwards.
+    return binascii.b2a_qp(data, quotetabs=False, istext=not keep_lf, header=False).replace(
+        b"\n", b"\r\n"
+    )
+
+
+def qp_piece(text: str, keep_lf: bool = False) -> bytes:
+    """Quoted-printable of a piece of a body that may stop mid-line: ends with a soft line
+    break unless it ends with a hard one, so pieces can be concatenated in any order."""
+    if not text:
+        return b""
+    out = qp(text, keep_lf=keep_lf)
+    if out.endswith(b"\r\n"):
+        return out
+    start = out.rfind(b"\n") + 1
+    last = out[start:]
+    if len(last) >= 76:  # room for the "=": cut the last line, never inside an "=XX" escape
+        cut = 74
+        while b"=" in last[cut - 2 : cut]:
+            cut -= 1
+        out = out[:start] + last[:cut] + b"=\r\n" + last[cut:]
+    return out + b"=\r\n"
+
+
+class QPBody:
+    """A body split at its placeholders; static pieces are encoded once, values per recipient."""
+
+    def __init__(self, text: str, *, keep_lf: bool = False):
+        self.keep_lf = keep_lf
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        parts = split(text)  # the one placeholder splitter: odd items are placeholders
+        self.pieces: list[bytes | str] = [
+            part if i % 2 else qp_piece(part, keep_lf) for i, part in enumerate(parts) if part
+        ]
+        fixed = [p for p in self.pieces if isinstance(p, bytes)]
+        self.static = b"".join(fixed) if len(fixed) == len(self.pieces) else None
+
+    def encode(self, values: dict[str, str] | None) -> bytes:
+        if self.static is not None or values is None:
+            return self.static or b""
+        return b"".join(
+            p if isinstance(p, bytes) else qp_piece(values[p], self.keep_lf) for p in self.pieces
+        )

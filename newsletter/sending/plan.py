@@ -1,0 +1,160 @@
+"""What `send` is about to do, worked out before a single row is written: read the issue,
+resolve its lists, check the key, count the audience or find the earlier send. Bad input fails
+here, so the CLI can show the count and ask."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from newsletter import tokens
+from newsletter.audience.lists import get_list
+from newsletter.audience.recipients import audience_ids
+from newsletter.authoring.issue_file import read_issue
+from newsletter.config import Settings
+from newsletter.db import tables
+from newsletter.db.connection import reading
+from newsletter.errors import SendError
+from newsletter.models import Issue
+from newsletter.sending import ledger, sends, workers
+
+
+@dataclass(frozen=True, kw_only=True)
+class SendOptions:
+    lists: tuple[str, ...] = ()
+    backend: str = ""  # "" = settings.backend
+    dry_run: bool = False
+    rate: float | None = None  # messages/s; None = settings.rate
+    limit: int | None = None  # at most this many recipients in this run
+    resume: bool = False
+    rerender: bool = False
+    retry_failed: bool = False
+    retry_unknown: bool = False
+    workers: int = 1  # processes sharing this send (helpers run `helper_command`)
+
+    @property
+    def retry(self) -> list[str]:
+        """The ledger statuses this run sends again on purpose."""
+        return [
+            s for s, on in (("failed", self.retry_failed), ("unknown", self.retry_unknown)) if on
+        ]
+
+
+@dataclass
+class Plan:
+    """What `send` is about to do; shown to the user before anything is written."""
+
+    issue: Issue
+    lists: list[dict[str, Any]]
+    backend: str
+    options: SendOptions
+    audience: int  # recipients that will be attempted in this run (best estimate)
+    existing: sends.SendRow | None = None
+    notes: list[str] = field(default_factory=list)
+    nothing_to_do: str = ""
+
+
+def prepare(engine: Engine, settings: Settings, path: str | Path, options: SendOptions) -> Plan:
+    issue = read_issue(Path(path))  # IssueFileError names every problem
+    slugs = options.lists or issue.lists or (settings.default_list,)
+    lists = [get_list(engine, slug) for slug in slugs]  # StoreError for an unknown list
+    backend = options.backend or settings.backend
+    signer = tokens.signer_for(settings, allow_generated=backend == "outbox")  # no key: refuse
+    plan = Plan(issue, lists, backend, options, 0)
+    if signer.generated_key_path:
+        plan.notes.append(
+            f"NEWSLETTER_SECRET_KEY is not set: unsubscribe links are signed with "
+            f"the generated key in {signer.generated_key_path}"
+        )
+    with reading(engine) as conn:
+        plan.existing = sends.find_send(conn, issue.id, slugs)
+        if plan.existing is None:
+            return _plan_new(conn, plan, slugs)
+        counts = ledger.counts(conn, plan.existing.id)
+    return _plan_existing(engine, plan, counts, Path(path))
+
+
+def _plan_new(conn: Connection, plan: Plan, slugs: Sequence[str]) -> Plan:
+    list_ids = [lst["id"] for lst in plan.lists]
+    if plan.options.dry_run:  # exact, suppressions taken off (streams; no ledger rows)
+        plan.audience = sum(1 for _ in audience_ids(conn, list_ids))
+    else:  # fast; suppressed members are snapshotted and then skipped with a reason
+        plan.audience = _audience_size(conn, list_ids)
+    if plan.audience == 0:
+        raise SendError(
+            f"no subscribed members in list(s) {', '.join(slugs)}; "
+            "nothing to send (add subscribers first)"
+        )
+    return plan
+
+
+def _plan_existing(engine: Engine, plan: Plan, counts: dict[str, int], path: Path) -> Plan:
+    existing, options, issue = plan.existing, plan.options, plan.issue
+    assert existing is not None
+    retry = options.retry
+    slugs = ", ".join(lst["slug"] for lst in plan.lists)
+    plan.audience = counts["queued"] + sum(counts[s] for s in retry)
+    if existing.status == "done" and not retry:
+        plan.nothing_to_do = already_sent(issue.id, slugs, existing.id, counts)
+        return plan
+    if existing.status == "cancelled" and not (options.resume or retry):
+        raise SendError(
+            f"send #{existing.id} of {issue.id} was cancelled ({counts['sent']} sent,"
+            f" {counts['queued']} not sent); continue it with --resume"
+        )
+    live = workers.live_workers(engine, existing.id)
+    if not (live or options.resume or retry):
+        raise SendError(
+            f"send #{existing.id} of {issue.id} is unfinished ({counts['queued']} queued, "
+            f"{counts['claimed'] + counts['unknown']} unknown); continue it with "
+            f"`newsletter send {path} --resume` or stop it with --cancel"
+        )
+    if existing.source_hash != issue.source_hash:
+        plan.notes.append(
+            f"{issue.path} changed since send #{existing.id} started: "
+            + (
+                "the new version goes to the remaining recipients (--rerender)"
+                if options.rerender
+                else "keeping the stored version (pass --rerender to send the new one)"
+            )
+        )
+    if live:
+        plan.notes.append(
+            f"joining send #{existing.id} (already running in {len(live)} "
+            "process(es)) as another worker"
+        )
+    return plan
+
+
+# What an operator can do about each status that is not `sent`, for the "already sent" message.
+_FLAGS = {"failed": "--retry-failed", "unknown": "--retry-unknown"}
+
+
+def already_sent(issue_id: str, slugs: str, send_id: int, counts: dict[str, int]) -> str:
+    """'already sent' naming every status that is not `sent`, with the flag that acts on it."""
+    others = []
+    for status in ("failed", "unknown", "skipped", "queued", "claimed"):
+        n = counts.get(status, 0)
+        if n:
+            flag = _FLAGS.get(status)
+            others.append(f"{n} {status}" + (f" (resend with {flag})" if flag else ""))
+    rest = f", {', '.join(others)}" if others else ""
+    return (
+        f"{issue_id} was already sent to {slugs} (send #{send_id}: {counts.get('sent', 0)} "
+        f"sent{rest}); nothing sent twice"
+    )
+
+
+def _audience_size(conn: Connection, list_ids: Sequence[int]) -> int:
+    m = tables.memberships
+    return int(
+        conn.execute(
+            select(func.count(func.distinct(m.c.subscriber_id))).where(
+                m.c.list_id.in_(list(list_ids)), m.c.status == "subscribed"
+            )
+        ).scalar_one()
+    )

@@ -1,0 +1,205 @@
+"""`send-due`: find issues whose `send_at` has passed and start or resume their sends, once.
+
+Safe to run from cron every minute, concurrently and on several machines: each issue's send is
+guarded by a database lock (`locks`), and the ledger makes a joined or resumed send deliver
+to nobody twice. An issue more than `max_late` past its `send_at` and never started is reported,
+not sent: a restored backup or a long outage must not mail last month's issue.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from newsletter.authoring.issue_file import parse_issue
+from newsletter.config import Settings
+from newsletter.db.connection import reading
+from newsletter.errors import ConfigError, NewsletterError
+from newsletter.models import Issue
+from newsletter.sending import locks, sends
+from newsletter.sending.plan import SendOptions, prepare
+from newsletter.sending.send import execute
+
+# What send-due does with an issue now.
+INVALID = "invalid"  # the file has errors: reported, skipped (exit non-zero)
+WAITING = "waiting"  # send_at still ahead
+DUE = "due"  # send_at passed, never started: start it
+RESUME = "resume"  # a send was started and is unfinished: resume it
+STALE = "stale"  # more than max_late past send_at and never started: reported, not sent
+DONE = "done"  # already sent
+CANCELLED = "cancelled"  # cancelled by an operator: left alone
+
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str, where: str = "--max-late") -> timedelta:
+    """`24h`, `90m`, `1d12h`, `2w` -> timedelta."""
+    cleaned = text.strip().lower()
+    parts = _DURATION.findall(cleaned)
+    if not parts or _DURATION.sub("", cleaned).strip():
+        raise ConfigError(f"{where}: {text!r} is not a duration; write e.g. 24h, 90m or 2d")
+    return sum((timedelta(**{_UNITS[u]: int(n)}) for n, u in parts), timedelta())
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: Path
+    issue: Issue | None
+    state: str
+    detail: str
+
+    @property
+    def issue_id(self) -> str:
+        return self.path.stem
+
+    @property
+    def send_at(self) -> datetime | None:
+        return self.issue.send_at if self.issue else None
+
+
+def plan(
+    engine: Engine, settings: Settings, issues_dir: Path, now: datetime, max_late: timedelta
+) -> list[Entry]:
+    """Every scheduled (or broken) issue file with what send-due would do now, oldest first."""
+    if not issues_dir.is_dir():
+        raise ConfigError(f"{issues_dir}: issues folder not found (check --issues or issues_dir)")
+    entries: list[Entry] = []
+    for path in sorted(issues_dir.glob("*.md")):
+        try:
+            issue, problems = parse_issue(path)
+        except NewsletterError as exc:
+            entries.append(Entry(path, None, INVALID, str(exc)))
+            continue
+        errors = [p for p in problems if p.severity == "error"]
+        if issue is None or errors:
+            more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+            entries.append(Entry(path, None, INVALID, f"{errors[0]}{more}"))
+            continue
+        if issue.send_at is None:
+            continue
+        entries.append(_entry(engine, settings, issue, now, max_late))
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+    return sorted(entries, key=lambda e: (e.send_at or far, e.issue_id))
+
+
+def _entry(
+    engine: Engine, settings: Settings, issue: Issue, now: datetime, max_late: timedelta
+) -> Entry:
+    slugs = issue.lists or (settings.default_list,)
+    with reading(engine) as conn:
+        existing = sends.find_send(conn, issue.id, slugs)
+    assert issue.send_at is not None
+    if existing is not None:
+        if existing.status == "done":
+            return Entry(issue.path, issue, DONE, f"sent (send #{existing.id})")
+        if existing.status == "cancelled":
+            return Entry(issue.path, issue, CANCELLED, f"send #{existing.id} was cancelled")
+        return Entry(issue.path, issue, RESUME, f"send #{existing.id} is unfinished")
+    if issue.send_at > now:
+        return Entry(issue.path, issue, WAITING, f"due in {_human(issue.send_at - now)}")
+    late = now - issue.send_at
+    if late > max_late:
+        return Entry(
+            issue.path,
+            issue,
+            STALE,
+            f"{_human(late)} past send_at (more than max_late {_human(max_late)}): not sent "
+            f"automatically; send it by hand with `newsletter send {issue.path}` or move send_at",
+        )
+    return Entry(issue.path, issue, DUE, f"due since {_human(late)}")
+
+
+def _human(delta: timedelta) -> str:
+    """`2d3h`, `5h12m`, `7m`, `30s`: the two largest units."""
+    seconds = max(int(delta.total_seconds()), 0)
+    parts: list[str] = []
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m"), (1, "s")):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts[:2])
+
+
+Log = Callable[[str, bool], None]  # (line, is_problem)
+
+
+def send_due(
+    engine: Engine,
+    settings: Settings,
+    entries: list[Entry],
+    *,
+    dry_run: bool,
+    log: Log,
+    verbose: bool = False,
+) -> bool:
+    """Start or resume every due send, oldest first. Returns False when something failed."""
+    ok = True
+    for entry in entries:
+        if entry.state == INVALID:
+            log(f"skipped {entry.path}: {entry.detail}", True)
+            ok = False
+        elif entry.state == STALE:
+            log(f"not sending {entry.issue_id}: {entry.detail}", False)
+        elif entry.state in (DUE, RESUME):
+            ok = _run_one(engine, settings, entry, dry_run=dry_run, log=log) and ok
+        elif verbose:
+            log(f"{entry.issue_id}: {entry.state}: {entry.detail}", False)
+    return ok
+
+
+def _run_one(
+    engine: Engine,
+    settings: Settings,
+    entry: Entry,
+    *,
+    dry_run: bool,
+    log: Log,
+) -> bool:
+    owner = locks.new_owner()
+    name = f"send-due:{entry.issue_id}"
+    holder = None if dry_run else locks.acquire(engine, name, owner)
+    if holder is not None:
+        log(f"{entry.issue_id}: already being sent by {holder}; leaving it to that run", False)
+        return True
+    try:
+        options = SendOptions(resume=entry.state == RESUME, dry_run=dry_run)
+        plan = prepare(engine, settings, entry.path, options)
+        if plan.nothing_to_do:
+            log(f"{entry.issue_id}: {plan.nothing_to_do}", False)
+            return True
+        verb = "would send" if dry_run else ("resuming" if entry.state == RESUME else "sending")
+        lists = ", ".join(lst["slug"] for lst in plan.lists)
+        log(
+            f"{verb} {entry.issue_id} ({entry.detail}) to {lists}: {plan.audience} recipients",
+            False,
+        )
+        for note in plan.notes:
+            log(f"{entry.issue_id}: {note}", False)
+        if dry_run:
+            return True
+        last = [time.monotonic()]
+
+        def keep_lock(_progress: object) -> None:
+            if time.monotonic() - last[0] > 20:
+                locks.refresh(engine, name, owner)
+                last[0] = time.monotonic()
+
+        progress = execute(engine, settings, plan, keep_lock)
+        counts = progress.counts if progress else {}
+        failed = counts.get("failed", 0) + counts.get("unknown", 0)
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if n)
+        log(f"finished {entry.issue_id}: {summary or 'nothing left to send'}", failed > 0)
+        return failed == 0
+    except NewsletterError as exc:
+        log(f"{entry.issue_id}: {exc}", True)
+        return False
+    finally:
+        if not dry_run:
+            locks.release(engine, name, owner)

@@ -1,0 +1,134 @@
+"""Sending an issue, top to bottom: `plan.prepare` has read the issue, resolved its lists and
+counted the audience; `execute` renders once, snapshots the audience into the ledger (or joins
+the unfinished send), and runs the batch loop (`batches.deliver`), with helper processes when
+asked. `cancel` stops a send."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+
+from sqlalchemy import Engine
+
+from newsletter.authoring.render import render_issue
+from newsletter.config import Settings
+from newsletter.db.connection import reading
+from newsletter.errors import SendError
+from newsletter.sending import ledger, sends, workers
+from newsletter.sending.batches import Callback, Progress, deliver
+from newsletter.sending.delivery import make_backend
+from newsletter.sending.plan import Plan
+
+
+def execute(
+    engine: Engine,
+    settings: Settings,
+    plan: Plan,
+    on_progress: Callback | None = None,
+    helper_command: Sequence[str] = (),
+) -> Progress | None:
+    """Run the plan; returns the final progress (None for a dry run or nothing to do)."""
+    if plan.options.dry_run or plan.nothing_to_do:
+        return None
+    backend = make_backend(plan.backend, settings)  # BackendConfigError: nothing written yet
+    worker = workers.Worker(engine)
+    try:
+        send_id = _create_or_join(engine, settings, plan, worker)
+        helpers = _start_helpers(helper_command, send_id, plan.options.workers - 1)
+        with reading(engine) as conn:
+            queued_before = ledger.counts(conn, send_id)["queued"]
+        try:
+            progress = deliver(
+                engine,
+                settings,
+                send_id,
+                worker,
+                backend,
+                rate=plan.options.rate,
+                limit=plan.options.limit,
+                on_progress=on_progress,
+            )
+        finally:
+            codes = [h.wait() for h in helpers]
+        if helpers:
+            ledger.finish_if_complete(engine, send_id)
+            with reading(engine) as conn:
+                progress.counts = ledger.counts(conn, send_id)
+            progress.this_run = queued_before - progress.counts["queued"]
+        if any(codes):
+            raise SendError(
+                f"a helper worker exited with code {max(codes)}; its batch is "
+                f"listed by `newsletter status {plan.issue.id}`"
+            )
+        return progress
+    finally:
+        backend.close()
+        worker.close()
+
+
+def _start_helpers(
+    command: Sequence[str], send_id: int, count: int
+) -> list[subprocess.Popen[bytes]]:
+    """Extra worker processes (`newsletter worker --once`) share the send through the ledger's
+    claims: more CPU cores for the per-recipient work."""
+    if not command:
+        return []
+    return [
+        subprocess.Popen(
+            [*command, "--send", str(send_id)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+        )
+        for _ in range(count)
+    ]
+
+
+def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: workers.Worker) -> int:
+    issue, opts = plan.issue, plan.options
+    slugs = [lst["slug"] for lst in plan.lists]
+    rendered = None
+    if plan.existing is None or (opts.rerender and plan.existing.source_hash != issue.source_hash):
+        rendered = render_issue(issue, settings, list_name=plan.lists[0].get("name", ""))
+    with engine.begin() as conn:
+        sends.lock_issue(conn, issue.id)
+        existing = sends.find_send(conn, issue.id, slugs)  # a racing `send` may have won
+        if existing is None:
+            assert rendered is not None
+            send_id = sends.create_send(
+                conn,
+                issue_id=issue.id,
+                list_slugs=slugs,
+                list_ids=[lst["id"] for lst in plan.lists],
+                backend=plan.backend,
+                subject=rendered.subject,
+                html=rendered.html,
+                text_body=rendered.text,
+                source_hash=issue.source_hash,
+                options={"lists": slugs},
+            )
+        else:
+            send_id = existing.id
+            if rendered is not None:
+                sends.update_content(
+                    conn,
+                    send_id,
+                    subject=rendered.subject,
+                    html=rendered.html,
+                    text_body=rendered.text,
+                    source_hash=issue.source_hash,
+                )
+        workers.join(conn, send_id, worker)
+    workers.recover(engine, send_id)  # rows of dead workers -> unknown (before any retry)
+    if opts.retry or opts.resume:
+        with engine.begin() as conn:
+            ledger.requeue(conn, send_id, opts.retry)
+            sends.set_status(conn, send_id, "running")
+    return send_id
+
+
+def cancel(engine: Engine, issue_id: str, lists: Sequence[str] | None = None) -> int:
+    """Stop the issue's unfinished send: workers stop claiming after their current batch."""
+    with engine.begin() as conn:
+        send = sends.find_send(conn, issue_id, lists or None)
+        if send is None or send.status in ("done", "cancelled"):
+            raise SendError(f"{issue_id} has no unfinished send to cancel")
+        sends.set_status(conn, send.id, "cancelled")
+        return send.id

@@ -1,0 +1,177 @@
+"""Sends: one row per send of an issue, with the rendered content stored so that a resumed send
+or a worker on another machine sends exactly the same bytes; creating one snapshots its audience
+into the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, exists, literal, select, text, update
+
+from newsletter.db import tables
+from newsletter.db.clock import utcnow
+from newsletter.db.dialect import advisory_key
+
+D = tables.deliveries
+S = tables.sends
+
+
+@dataclass(frozen=True)
+class SendRow:
+    id: int
+    issue_id: str
+    list_slugs: tuple[str, ...]
+    status: str
+    backend: str
+    subject: str
+    html: str
+    text: str
+    source_hash: str
+    options: dict[str, Any]
+
+
+def _row(r: Any) -> SendRow:
+    return SendRow(
+        r.id,
+        r.issue_id,
+        tuple(r.list_slugs),
+        r.status,
+        r.backend,
+        r.subject,
+        r.html,
+        r.text,
+        r.source_hash,
+        dict(r.options or {}),
+    )
+
+
+def lock_issue(conn: Connection, issue_id: str) -> None:
+    """Serialise create-or-join for one issue (SQLite: BEGIN IMMEDIATE already does)."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(issue_id)})
+
+
+def find_send(
+    conn: Connection, issue_id: str, list_slugs: Sequence[str] | None = None
+) -> SendRow | None:
+    """The latest send of this issue (to these lists), or None. A cancelled send is returned
+    too: starting afresh would mail again those it already reached."""
+    rows = conn.execute(select(S).where(S.c.issue_id == issue_id).order_by(S.c.id.desc())).all()
+    for r in rows:
+        if list_slugs is None or sorted(r.list_slugs) == sorted(list_slugs):
+            return _row(r)
+    return None
+
+
+def get_send(conn: Connection, send_id: int) -> SendRow | None:
+    r = conn.execute(select(S).where(S.c.id == send_id)).first()
+    return _row(r) if r else None
+
+
+def create_send(
+    conn: Connection,
+    *,
+    issue_id: str,
+    list_slugs: Sequence[str],
+    list_ids: Sequence[int],
+    backend: str,
+    subject: str,
+    html: str,
+    text_body: str,
+    source_hash: str,
+    options: dict[str, Any],
+) -> int:
+    """Insert the send and snapshot its audience in one statement (INSERT ... SELECT), so a
+    million subscribers never pass through Python."""
+    now = utcnow()
+    send_id = conn.execute(
+        S.insert()
+        .values(
+            issue_id=issue_id,
+            list_slugs=list(list_slugs),
+            status="running",
+            backend=backend,
+            subject=subject,
+            html=html,
+            text=text_body,
+            source_hash=source_hash,
+            options=options,
+            created_at=now,
+            started_at=now,
+        )
+        .returning(S.c.id)
+    ).scalar_one()
+    _snapshot_audience(conn, int(send_id), list_ids, now)
+    return int(send_id)
+
+
+def _snapshot_audience(conn: Connection, send_id: int, list_ids: Sequence[int], now: Any) -> None:
+    """One `queued` ledger row per subscribed member of the lists (INSERT ... SELECT)."""
+    m, sub = tables.memberships, tables.subscribers
+    member = exists().where(
+        m.c.subscriber_id == sub.c.id, m.c.list_id.in_(list(list_ids)), m.c.status == "subscribed"
+    )
+    audience = select(
+        literal(send_id),
+        sub.c.id,
+        sub.c.email,
+        literal("queued"),
+        literal(0),
+        literal(""),
+        literal(""),
+        literal(now, type_=D.c.updated_at.type),
+    ).where(member)
+    cols = [
+        "send_id",
+        "subscriber_id",
+        "email",
+        "status",
+        "attempts",
+        "detail",
+        "provider_id",
+        "updated_at",
+    ]
+    conn.execute(D.insert().from_select(cols, audience))
+
+
+def update_content(
+    conn: Connection, send_id: int, *, subject: str, html: str, text_body: str, source_hash: str
+) -> None:
+    conn.execute(
+        update(S)
+        .where(S.c.id == send_id)
+        .values(subject=subject, html=html, text=text_body, source_hash=source_hash)
+    )
+
+
+def set_status(conn: Connection, send_id: int, status: str) -> None:
+    values: dict[str, Any] = {"status": status}
+    if status in ("done", "cancelled"):
+        values["finished_at"] = utcnow()
+    if status == "running":
+        values["finished_at"] = None
+    conn.execute(update(S).where(S.c.id == send_id).values(**values))
+
+
+def running_sends(conn: Connection) -> list[SendRow]:
+    return [
+        _row(r) for r in conn.execute(select(S).where(S.c.status == "running").order_by(S.c.id))
+    ]
+
+
+def all_sends(conn: Connection, issue_id: str | None = None) -> list[Any]:
+    q = select(
+        S.c.id,
+        S.c.issue_id,
+        S.c.list_slugs,
+        S.c.status,
+        S.c.backend,
+        S.c.created_at,
+        S.c.started_at,
+        S.c.finished_at,
+    ).order_by(S.c.id)
+    if issue_id:
+        q = q.where(S.c.issue_id == issue_id)
+    return list(conn.execute(q))
