@@ -58,6 +58,7 @@ class Recipient:
     view_url: str = ""
     unsubscribe_mailto: str = ""  # mailto: URI for List-Unsubscribe, token in the subject
     subscriber_id: int = 0
+    tag: str = ""  # opaque signed (send, subscriber) tag: Message-ID, X-Newsletter-Tag
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ def test_writes_one_parseable_file_per_recipient(workdir: Path) -> None:
     assert list((workdir / "outbox" / "tmp").iterdir()) == []
     for path in files:
         m = parse(path.read_bytes())
-        sid = m["X-Newsletter-Subscriber"]
+        sid = m["To"].addresses[0].addr_spec.removeprefix("reader").removesuffix("@example.org")
         assert path.name == f"send-42.{sid}.eml"
         assert f"/unsubscribe/tok-{sid}.sig" in m["List-Unsubscribe"]
 

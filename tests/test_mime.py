@@ -16,7 +16,7 @@ from newsletter import models
 from newsletter.authoring import placeholders
 from newsletter.models import Recipient
 from newsletter.sending.mime.headers import MAX_DISPLAY_NAME
-from tests.support.messages import HTML, TEXT, body, parse, recipient, sample_template
+from tests.support.messages import HTML, TAGS, TEXT, body, parse, recipient, sample_template
 
 JUDGE = Path(__file__).resolve().parents[2] / "shared" / "judges" / "mime.py"
 
@@ -44,6 +44,8 @@ def test_message_is_multipart_alternative_with_both_parts_and_all_headers() -> N
     assert m["Subject"] == "Hanoi: five takeaways"
     assert m["Date"].datetime is not None
     assert re.fullmatch(r"<[^<>@\s]+@example\.com>", m["Message-ID"])
+    tag = TAGS.recipient_tag(42, 7)
+    assert m["Message-ID"].startswith(f"<{tag}.") and m["X-Newsletter-Tag"] == tag
     assert m["List-Id"] == "Asia weekly <asia-weekly.example.com>"
     assert m["List-Unsubscribe"] == (
         "<https://news.example.com/unsubscribe/tok-7.sig>, "
@@ -52,7 +54,8 @@ def test_message_is_multipart_alternative_with_both_parts_and_all_headers() -> N
     assert m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert m["Feedback-ID"].startswith("send-42:")
     assert m["X-Newsletter-Send"] == "send-42"
-    assert m["X-Newsletter-Subscriber"] == "7"
+    assert "X-Newsletter-Subscriber" not in m  # no database numbering in any header
+    assert TAGS.read_recipient_tag(m["X-Newsletter-Tag"]) == (42, 7)
 
 
 def test_bodies_decode_to_the_substituted_text_exactly() -> None:
@@ -149,7 +152,8 @@ def test_personal_headers_for_provider_apis() -> None:
         "<mailto:unsubscribe@example.com?subject=unsubscribe%20tok-4.sig>"
     )
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert headers["X-Newsletter-Subscriber"] == "4"
+    assert headers["X-Newsletter-Tag"] == TAGS.recipient_tag(42, 4)
+    assert "X-Newsletter-Subscriber" not in headers
 
 
 def _mailparser_available() -> bool:

@@ -389,9 +389,7 @@ def test_dry_run_count_leaves_out_suppressed_addresses(engine, send_settings, is
     assert plan.audience == 29
 
 
-def test_run_worker_polls_until_a_send_runs_and_reports_progress(
-    engine, send_settings, issue_path
-):
+def test_run_worker_polls_until_a_send_runs_and_reports_progress(engine, send_settings, issue_path):
     """`newsletter worker`: with nothing to do it polls; once a send runs it claims batches and
     calls its progress callback (which used to land in the slot of `rate`: TypeError)."""
     import threading

@@ -117,6 +117,7 @@ class _Batchmaker:
             unsubscribe_url=tokens.unsubscribe_url(settings, unsub),
             unsubscribe_mailto=tokens.unsubscribe_mailto(settings, unsub),
             preferences_url=tokens.preferences_url(settings, prefs) if prefs else "",
+            tag=signer.recipient_tag(self.send.id, sid),
         )
 
 

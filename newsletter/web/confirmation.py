@@ -52,6 +52,7 @@ def send(subscriber: dict, the_list: dict) -> bool:
         email=subscriber["email"],
         name=subscriber.get("name") or "",
         subscriber_id=int(subscriber["id"]),
+        tag=ctx.signer.recipient_tag(0, int(subscriber["id"])),  # send 0: outside any send
     )
     # Counted before it goes out: a crash never means a flood.
     note_confirmation_sent(

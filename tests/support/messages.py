@@ -7,6 +7,9 @@ from email import policy
 
 from newsletter.models import Recipient
 from newsletter.sending.mime.message import MessageTemplate
+from newsletter.tokens import Signer
+
+TAGS = Signer(["messages-test-key"])  # signs the recipients' tags (send 42)
 
 HTML = (
     '<!doctype html><html lang="en"><body><p>Hello __NL_NAME__ (__NL_EMAIL__),</p>'
@@ -52,6 +55,7 @@ def recipient(i: int, name: str | None = None, email_: str | None = None) -> Rec
         view_url="https://news.example.com/archive/2019-03-01",
         unsubscribe_mailto=f"mailto:unsubscribe@example.com?subject=unsubscribe%20tok-{i}.sig",
         subscriber_id=i,
+        tag=TAGS.recipient_tag(42, i),
     )
 
 

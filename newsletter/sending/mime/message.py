@@ -98,8 +98,11 @@ class MessageTemplate:
         self._html_body = QPBody(html, keep_lf=True)
 
     def message_id(self, recipient: Recipient) -> str:
+        """Unique per message; carries the recipient's opaque tag (never a database id), so a
+        returned message or a complaint names its recipient only to us."""
         rand = binascii.b2a_hex(os.urandom(6)).decode()
-        return f"<{self._ref_atext}.{recipient.subscriber_id}.{rand}@{self.sender_domain}>"
+        who = _atext(recipient.tag) if recipient.tag else self._ref_atext
+        return f"<{who}.{rand}@{self.sender_domain}>"
 
     def list_unsubscribe(self, recipient: Recipient) -> str:
         links = [u for u in (recipient.unsubscribe_url, recipient.unsubscribe_mailto) if u]
@@ -107,7 +110,7 @@ class MessageTemplate:
 
     def personal_headers(self, recipient: Recipient) -> dict[str, str]:
         """The per-recipient headers a provider API must set (no folding, no encoding)."""
-        headers = {"X-Newsletter-Subscriber": str(recipient.subscriber_id)}
+        headers = {"X-Newsletter-Tag": recipient.tag} if recipient.tag else {}
         # list_unsubscribe(...).replace("\r\n ", " "), without building the folded form.
         unsubscribe = ", ".join(
             "<" + _URL_BAD.sub("", u) + ">"
@@ -130,9 +133,11 @@ class MessageTemplate:
             "To: " + address(recipient.name, recipient.email, "To"),
             subject,
             "Date: " + formatdate(time.time(), usegmt=True),
-            "Message-ID: " + self.message_id(recipient),
-            f"X-Newsletter-Subscriber: {recipient.subscriber_id}",
+            "Message-ID: " + self.message_id(recipient),  # one line: a folded msg-id keeps
+            # a leading space in some parsers, and bounce matching reads it back
         ]
+        if recipient.tag:
+            lines.append("X-Newsletter-Tag: " + _atext(recipient.tag))
         unsubscribe = self.list_unsubscribe(recipient)
         if unsubscribe:
             lines.append("List-Unsubscribe: " + unsubscribe)
