@@ -56,6 +56,8 @@ class Settings:
     smtp_timeout: float = 30.0
     sendgrid_api_host: str = "https://api.sendgrid.com"
     sendgrid_timeout: float = 30.0
+    # Subscribers
+    unconfirmed_days: int = 30  # never-confirmed subscribers are erased after this (prune)
     # Scheduling
     max_late: str = "24h"
     # Web app

@@ -156,6 +156,43 @@ def test_a_release_010_postgresql_database_upgrades_in_place(database_url):
     engine.dispose()
 
 
+def _autoincrement_tables(engine) -> set[str]:
+    with reading(engine) as conn:
+        rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+        return {name for name, sql in rows if "AUTOINCREMENT" in sql}
+
+
+ID_TABLES = {"lists", "subscribers", "sends"}  # ids in signed links, tags and the ledger
+
+
+def test_fresh_sqlite_ids_are_never_reused(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert _autoincrement_tables(engine) == ID_TABLES
+    engine.dispose()
+
+
+def test_an_upgraded_sqlite_database_never_reuses_ids_even_those_deleted_before(tmp_path):
+    """Release 0.1.0 had no AUTOINCREMENT. Subscriber 3 (grace) was sent an issue; delete her
+    before the upgrade (the ledger keeps her id): the next subscriber must not get id 3."""
+    from newsletter.audience.subscribers import add_subscriber
+
+    engine = make_engine(_release_010_sqlite(tmp_path), upgrade=False)
+    with engine.begin() as conn:
+        grace = conn.exec_driver_sql(
+            "SELECT id FROM subscribers WHERE email = 'grace@example.com'"
+        ).scalar_one()
+        assert grace == conn.exec_driver_sql("SELECT max(id) FROM subscribers").scalar_one()
+        conn.exec_driver_sql(f"DELETE FROM memberships WHERE subscriber_id = {grace}")
+        conn.exec_driver_sql(f"DELETE FROM subscriber_events WHERE subscriber_id = {grace}")
+        conn.exec_driver_sql(f"DELETE FROM subscribers WHERE id = {grace}")
+    upgrade(engine)
+    assert _autoincrement_tables(engine) == ID_TABLES
+    new = add_subscriber(engine, "new@example.com", "weekly")
+    assert new["id"] == grace + 1
+    assert _autogenerate_diff(engine, tables.metadata) == []
+    engine.dispose()
+
+
 def test_the_cli_upgrades_an_old_database_and_says_from_which_revision(tmp_path):
     from click.testing import CliRunner
 

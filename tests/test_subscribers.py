@@ -7,12 +7,23 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 
 from newsletter.audience.addresses import InvalidAddress, address_hash, parse
-from newsletter.audience.consent import confirm, resubscribe, set_membership_status
+from newsletter.audience.consent import (
+    ALREADY,
+    CONFIRMED,
+    confirm_from_link,
+    resubscribe,
+    set_membership_status,
+)
 from newsletter.audience.history import history
 from newsletter.audience.lists import get_list, list_counts
 from newsletter.audience.memberships import memberships_of
 from newsletter.audience.recipients import audience_ids, blocked, live_memberships
-from newsletter.audience.subscribers import add_subscriber, get_subscriber
+from newsletter.audience.subscribers import (
+    add_subscriber,
+    clean_name,
+    get_subscriber,
+    remove_subscriber,
+)
 from newsletter.audience.suppressions import forget, suppress_address, suppressions_of
 from newsletter.audience.unsubscribe import unsubscribe
 from newsletter.db import tables
@@ -233,9 +244,28 @@ def test_double_opt_in_confirm(store):
     sub = _add(store, "gil@example.com", "weekly", status="unconfirmed")
     weekly = store_list(store, "weekly")["id"]
     assert _audience(store, "weekly") == []
-    assert confirm(store, sub["id"], weekly) is True
-    assert confirm(store, sub["id"], weekly) is False
+    assert confirm_from_link(store, sub["id"], weekly, utcnow()) == CONFIRMED
+    assert confirm_from_link(store, sub["id"], weekly, utcnow()) == ALREADY
     assert len(_audience(store, "weekly")) == 1
+
+
+@pytest.mark.parametrize("how", ["forget", "remove"])
+def test_ids_are_never_reused_after_the_newest_subscriber_goes(store, how):
+    _add(store, "first@example.com", "weekly")
+    newest = _add(store, "newest@example.com", "weekly")
+    if how == "forget":
+        forget(store, "newest@example.com")
+    else:
+        remove_subscriber(store, "newest@example.com")
+    after = _add(store, "after@example.com", "weekly")
+    assert after["id"] > newest["id"]
+
+
+def test_names_are_one_clean_line():
+    assert clean_name("  Ann\r\nBcc: x@example.com\x00 ") == "Ann Bcc: x@example.com"
+    assert clean_name("\u202eevil\u2066 name\u2028two") == "evil name two"
+    assert clean_name("Zoë   Ünal") == "Zoë Ünal"
+    assert len(clean_name("x" * 500)) == 200
 
 
 def test_preferences_membership_status(store):

@@ -76,14 +76,17 @@ def test_unsubscribe_from_a_sent_message_in_chromium(web, live_server, chromium)
 @pytest.mark.slow
 def test_other_pages_have_no_serious_axe_violations(web, live_server, chromium):
     from newsletter.audience.lists import create_list
+    from newsletter.audience.subscribers import add_subscriber
 
     create_list(web.engine, "daily", "The Daily")
     ann = web.member("ann@example.org")
     web.member("ann@example.org", slug="daily")
+    bea = add_subscriber(web.engine, "bea@example.org", "news", status="unconfirmed")
     base = live_server()
     pages = [
         "/subscribe",
         f"/preferences/{web.token('preferences', ann['id'], 0)}",
+        f"/confirm/{web.signer.make_confirm(bea['id'], web.list['id'])}",
         "/archive",
         "/no-such-page",
     ]
@@ -93,6 +96,11 @@ def test_other_pages_have_no_serious_axe_violations(web, live_server, chromium):
         for path in pages:
             page.goto(base + path)
             assert _axe_serious(page) == [], path
+        page.goto(base + pages[2])
+        page.get_by_role("button", name="Yes, subscribe me").click()
+        page.wait_for_load_state()
+        assert page.inner_text("h1") == "Subscription confirmed"
+        assert web.status(bea["id"]) == "subscribed"
         page.goto(base + "/subscribe")
         page.get_by_label("Email address").fill("new@example.org")
         page.get_by_role("button", name="Subscribe").click()

@@ -78,3 +78,30 @@ def test_rotated_keys_still_accept_old_tokens(web):
         create_app(dropped, web.engine).test_client().get(f"/unsubscribe/{old_token}").status_code
         == 404
     )
+
+
+def test_an_old_token_never_acts_on_whoever_comes_after(web):
+    """Forget the newest subscriber and add another: the forgotten person's links must not
+    unsubscribe, show or change the new one (ids are never handed out twice)."""
+    from newsletter.audience.suppressions import forget
+    from tests.support.subscriber_store import snapshot
+
+    web.member("ann@example.org")
+    bob = web.member("bob@example.org", name="Bob")  # the newest
+    old = {p: web.token(p, bob["id"], 0 if p == "preferences" else None) for p in tokens.PURPOSES}
+    forget(web.engine, "bob@example.org")
+    cat = web.member("cat@example.org", name="Cat")
+    assert cat["id"] != bob["id"]
+    before = snapshot(web.engine)
+    one_click = web.client.post(
+        f"/unsubscribe/{old['unsubscribe']}", data={"List-Unsubscribe": "One-Click"}
+    )
+    assert one_click.status_code == 404
+    assert web.client.get(f"/preferences/{old['preferences']}").status_code == 404
+    renamed = web.client.post(
+        f"/preferences/{old['preferences']}", data={"action": "unsubscribe-all", "name": "X"}
+    )
+    assert renamed.status_code == 404
+    assert web.client.post(f"/confirm/{old['confirm']}").status_code == 404
+    assert snapshot(web.engine) == before
+    assert web.status(cat["id"]) == "subscribed"

@@ -130,6 +130,39 @@ def test_security_headers_on_every_response(web):
         assert r.headers["Referrer-Policy"] == "no-referrer"
 
 
+def test_unexpected_errors_are_the_plain_error_page_with_the_headers(web):
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    web.app.view_functions["healthz"] = broken
+    for response in (web.client.get("/healthz"), web.client.delete("/subscribe")):
+        assert response.status_code in (500, 405)
+        assert "Request not accepted" in response.get_data(as_text=True)
+        assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_one_click_for_a_list_that_no_longer_exists_is_404_and_writes_nothing(web):
+    from sqlalchemy import text
+
+    from tests.support.subscriber_store import snapshot
+
+    daily = create_list(web.engine, "daily", "The Daily")
+    ann = web.member("ann@example.org", slug="daily")
+    web.member("ann@example.org")
+    token = web.token("unsubscribe", ann["id"], daily["id"])
+    with web.engine.begin() as conn:
+        conn.execute(text("DELETE FROM memberships WHERE list_id = :id"), {"id": daily["id"]})
+        conn.execute(text("DELETE FROM lists WHERE id = :id"), {"id": daily["id"]})
+    before = snapshot(web.engine)
+    for encoding in ("urlencoded", "multipart"):
+        assert _post_one_click(web.client, token, encoding).status_code == 404
+    page = web.client.post(f"/unsubscribe/{token}", data={"action": "unsubscribe"})
+    assert page.status_code == 404
+    assert snapshot(web.engine) == before and web.suppressions() == []
+    assert web.status(ann["id"]) == "subscribed"  # still on the list that exists
+
+
 def test_user_supplied_text_is_escaped(web):
     evil = create_list(web.engine, "evil", "<script>alert(1)</script>")
     ann = web.member("ann@example.org", name="<img src=x onerror=alert(1)>", slug="evil")

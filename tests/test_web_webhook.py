@@ -3,57 +3,15 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import time
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from newsletter.db import tables
-from newsletter.web import create_app
-from newsletter.web.webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER
-
-
-@pytest.fixture
-def hook(web):  # type: ignore[no-untyped-def]
-    """`web` with a webhook key pair generated here; `hook.post(events)` signs and posts."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    public = base64.b64encode(
-        key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    ).decode()
-    settings = dataclasses.replace(web.settings, sendgrid_webhook_public_key=public)
-    client = create_app(settings, web.engine).test_client()
-
-    class Hook:
-        def sign(self, body: bytes, timestamp: str) -> str:
-            return base64.b64encode(
-                key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
-            ).decode()
-
-        def post(
-            self,
-            events,
-            *,
-            timestamp: str | None = None,
-            signature: str | None = None,
-            body: bytes | None = None,
-        ):  # type: ignore[no-untyped-def]
-            body = json.dumps(events).encode() if body is None else body
-            timestamp = str(int(time.time())) if timestamp is None else timestamp
-            headers = {
-                TIMESTAMP_HEADER: timestamp,
-                SIGNATURE_HEADER: signature or self.sign(body, timestamp),
-            }
-            return client.post(
-                "/webhooks/sendgrid", data=body, headers=headers, content_type="application/json"
-            )
-
-    return Hook()
 
 
 def _state(engine) -> dict:  # type: ignore[no-untyped-def]
@@ -170,13 +128,71 @@ def test_bad_requests_get_403_and_change_nothing(web, hook, case):
     assert _state(web.engine) == before
 
 
-@pytest.mark.parametrize("body", [b"{not json", b'{"event": "bounce"}', b'["x", 1]', b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b'{"event": "bounce"}',
+        b"\xff\xfe",
+        b"[" * 100_000 + b"]" * 100_000,  # valid JSON, nested too deep to parse
+        b'[{"event": "bounce", "email": "a@example.org", "x": '
+        + b"[" * 100_000
+        + b"]" * 100_000
+        + b"}]",
+    ],
+    ids=["not-json", "not-a-list", "not-utf8", "deep", "deep-inside-an-event"],
+)
 def test_malformed_bodies_are_rejected_and_change_nothing(web, hook, body):
     web.member("ann@example.org")
     before = _state(web.engine)
     response = hook.post(None, body=body)  # correctly signed, but not a list of events
     assert response.status_code == 400
     assert _state(web.engine) == before
+
+
+def test_one_bad_event_never_blocks_the_batch(web, hook, caplog):
+    """Each bad event is skipped and logged with its index and reason (never an address); every
+    event after it is applied, and the answer is 2xx so SendGrid does not retry forever."""
+    ann, bob = web.member("ann@example.org"), web.member("bob@example.org")
+    events = {e["event"]: e for e in _events(web, ann, bob)}
+    bad = [
+        {**events["delivered"], "subscriber_id": "9" * 30},  # too large for the database
+        {**events["delivered"], "send_ref": 2**70},
+        {**events["spamreport"], "email": ["cat@example.org"]},  # not a string
+        {**events["bounce"], "email": "not an address"},
+        {**events["bounce"], "reason": {"nested": [[["garbage"]]]}},
+        "not an object",
+        {**events["delivered"], "subscriber_id": "\u0663"},  # a digit, but not an ASCII one
+    ]
+    good = [events["delivered"], events["bounce"], events["spamreport"], events["dropped"]]
+    with caplog.at_level("WARNING"):
+        response = hook.post([*bad, *good])
+    assert response.status_code == 200
+    assert response.get_json() == {"received": 11, "applied": 4, "rejected": 7}
+    # The events after the bad ones changed the database:
+    assert _delivery(web.engine, ann["id"]) == ("sent", "sendgrid: delivered")
+    assert _delivery(web.engine, bob["id"])[0] == "failed"
+    assert {s[0]: s[2] for s in web.suppressions()} == {
+        "bob@example.org": "bounced",
+        "cat@example.org": "complained",
+        "dan@example.org": "bounced",
+    }
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert [m.split(":")[0] for m in skipped] == [f"SendGrid event {i} skipped" for i in range(7)]
+    assert "'subscriber_id' is not an id" in skipped[0]
+    assert "'email' must be text, got list" in skipped[2]
+    assert "@" not in caplog.text  # no address is logged, valid or not
+
+
+def test_a_number_too_long_for_python_costs_only_its_event(web, hook):
+    ann, bob = web.member("ann@example.org"), web.member("bob@example.org")
+    events = {e["event"]: e for e in _events(web, ann, bob)}
+    huge = b'{"event": "delivered", "send_ref": "send-1", "subscriber_id": ' + b"9" * 5000 + b"}"
+    body = b"[" + huge + b", " + json.dumps(events["spamreport"]).encode() + b"]"
+    response = hook.post(None, body=body)
+    assert response.status_code == 200
+    assert response.get_json() == {"received": 2, "applied": 1, "rejected": 1}
+    assert {s[0]: s[2] for s in web.suppressions()} == {"cat@example.org": "complained"}
 
 
 def test_without_a_configured_key_everything_is_refused(web):

@@ -7,6 +7,8 @@ person's new consent is recorded (`resubscribe_reason`); the suppression side it
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import Connection, Engine, and_, delete, select, update
 
 from newsletter.audience.addresses import Address, require_valid
@@ -50,7 +52,52 @@ def require(engine: Engine, email: str) -> dict:
     return sub
 
 
+NAME_MAX = 200  # characters (the column's size)
+# Control characters (NUL, CR, LF...), line and paragraph separators, and the bidirectional
+# overrides that make a name display as something else: none belongs in a name or a header.
+_NOT_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
+
+
+def clean_name(raw: str) -> str:
+    """A name as stored: one line, no controls, blanks collapsed, at most NAME_MAX characters."""
+    return " ".join(_NOT_IN_NAMES.sub(" ", raw).split())[:NAME_MAX].strip()
+
+
+def insert_subscriber(conn: Connection, addr: Address, name: str) -> int:
+    """Create the subscriber if the address is new; the id either way. Never changes a known
+    subscriber (unlike `upsert_subscriber`)."""
+    s, now = tables.subscribers, utcnow()
+    conn.execute(
+        insert_for(conn, s)
+        .values(
+            email=addr.email,
+            email_key=addr.key,
+            name=clean_name(name),
+            attributes={},
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["email_key"])
+    )
+    return int(conn.execute(select(s.c.id).where(s.c.email_key == addr.key)).scalar_one())
+
+
+def rename(engine: Engine, subscriber_id: int, name: str, *, source: str) -> bool:
+    """The person's own new name (the preferences page); True if it changed."""
+    s, name = tables.subscribers, clean_name(name)
+    with begin(engine) as conn:
+        changed = conn.execute(
+            update(s)
+            .where(s.c.id == subscriber_id, s.c.name != name)
+            .values(name=name, updated_at=utcnow())
+        ).rowcount
+        if changed:
+            record_event(conn, subscriber_id, None, "renamed", source)
+    return bool(changed)
+
+
 def upsert_subscriber(conn: Connection, addr: Address, name: str) -> int:
+    """For the operator (`subscribers add`, imports): create, or update the name if given."""
     s, now = tables.subscribers, utcnow()
     conn.execute(
         insert_for(conn, s)

@@ -5,8 +5,10 @@ same work fits in ONE autocommitted statement of data-modifying CTEs, which is a
 one round trip instead of six (BEGIN, four statements, COMMIT). It does exactly what the general
 path does for a reason that outranks nothing (`unsubscribed`, `manual`): insert the suppression
 unless that scope already has one, mark the matching memberships unsubscribed, and record an
-event only if either changed. The server computes the address hash with the same rule as
-`addresses.hash_key` (sha256 of the UTF-8 key, lower-case hex); both paths run the same tests.
+event only if either changed. A subscriber or a list that no longer exists is `UnknownTarget`
+and writes nothing (a signed link outlives what it names). The server computes the address
+hash with the same rule as `addresses.hash_key` (sha256 of the UTF-8 key, lower-case hex); both
+paths run the same tests.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ from newsletter.db.transaction import begin
 from newsletter.errors import StoreError
 
 
+class UnknownTarget(StoreError):
+    """The subscriber or the list is gone (erased, removed, deleted): nothing was written."""
+
+
 def unsubscribe(
     engine: Engine,
     subscriber_id: int,
@@ -33,7 +39,7 @@ def unsubscribe(
     source: str = "",
 ) -> None:
     """Unsubscribe from one list, or from every list with a global suppression. Idempotent:
-    history records only an actual change."""
+    history records only an actual change. UnknownTarget if the subscriber or list is gone."""
     check_reason(reason)
     if engine.dialect.name == "postgresql" and RANK[reason] == 1:  # outranks nothing
         _unsubscribe_pg(engine, subscriber_id, list_id or 0, reason, source, utcnow())
@@ -41,7 +47,9 @@ def unsubscribe(
     with begin(engine) as conn:
         row = conn.execute(_SUBSCRIBER_BY_ID, {"b_id": subscriber_id}).first()
         if row is None:
-            raise StoreError(f"no subscriber with id {subscriber_id}")
+            raise UnknownTarget(f"no subscriber with id {subscriber_id}")
+        if list_id and conn.execute(_LIST_BY_ID, {"b_id": list_id}).first() is None:
+            raise UnknownTarget(f"no list with id {list_id}")
         record_suppression(
             conn, hash_key(row.email_key), row.email, subscriber_id, list_id or 0, reason, source
         )
@@ -51,11 +59,14 @@ _SUBSCRIBER_BY_ID = select(tables.subscribers.c.email, tables.subscribers.c.emai
     tables.subscribers.c.id == bindparam("b_id")
 )
 
+_LIST_BY_ID = select(tables.lists.c.id).where(tables.lists.c.id == bindparam("b_id"))
+
 _UNSUBSCRIBE = text(
     """
 WITH sub AS (
     SELECT id, email, encode(sha256(convert_to(email_key, 'UTF8')), 'hex') AS h
     FROM subscribers WHERE id = :sub_id
+      AND (:list_id = 0 OR EXISTS (SELECT 1 FROM lists WHERE id = :list_id))
 ), sup AS (
     INSERT INTO suppressions (address_hash, email, list_id, reason, source, created_at)
     SELECT h, email, :list_id, :reason, :source, :now FROM sub
@@ -63,7 +74,7 @@ WITH sub AS (
     RETURNING 1
 ), mem AS (
     UPDATE memberships SET status = 'unsubscribed', updated_at = :now
-    WHERE subscriber_id = :sub_id AND status <> 'unsubscribed'
+    WHERE subscriber_id IN (SELECT id FROM sub) AND status <> 'unsubscribed'
       AND (:list_id = 0 OR list_id = :list_id)
     RETURNING 1
 ), ev AS (
@@ -98,4 +109,4 @@ def _unsubscribe_pg(
     except SQLAlchemyError as exc:
         raise StoreError(f"database write failed: {exc.__class__.__name__}: {exc}") from None
     if not found:
-        raise StoreError(f"no subscriber with id {subscriber_id}")
+        raise UnknownTarget(f"no subscriber with id {subscriber_id} or no list with id {list_id}")

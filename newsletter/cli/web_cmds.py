@@ -13,16 +13,15 @@ from newsletter.cli.root import cli, engine_from, settings_from
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the subscriber web app for development (production: gunicorn, see README)."""
-    from werkzeug.serving import run_simple
-
     from newsletter.web import create_app
+    from newsletter.web.dev_server import serve as serve_app
 
     settings = settings_from(ctx)
     app = create_app(settings, engine_from(ctx))
     host = host or settings.web_host
     port = port or settings.web_port
     click.echo(f"serving on http://{host}:{port}/ (development server; Ctrl-C stops)")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    serve_app(app, host, port)
 
 
 @cli.command("unsubscribe-mailbox")

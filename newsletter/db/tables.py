@@ -25,6 +25,9 @@ metadata = MetaData()
 
 # A BIGINT on PostgreSQL, INTEGER (and so the rowid alias) on SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+# Tables whose ids travel in signed links, recipient tags or the ledger never hand an id out twice:
+# AUTOINCREMENT on SQLite (revision 0002); PostgreSQL's sequences never go back anyway.
+NEVER_REUSED = {"sqlite_autoincrement": True}
 
 lists = Table(
     "lists",
@@ -37,6 +40,7 @@ lists = Table(
     Column("from_address", String(320), nullable=False, default=""),
     Column("reply_to", String(320), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    **NEVER_REUSED,
 )
 
 subscribers = Table(
@@ -49,6 +53,7 @@ subscribers = Table(
     Column("attributes", JSON, nullable=False, default=dict),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    **NEVER_REUSED,
 )
 
 # status: subscribed | unconfirmed | unsubscribed
@@ -112,6 +117,7 @@ sends = Table(
     Column("started_at", DateTime(timezone=True), nullable=True),
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Index("ix_sends_issue", "issue_id"),
+    **NEVER_REUSED,
 )
 
 # The per-recipient ledger. status: queued | claimed | sent | failed | skipped | unknown

@@ -1,18 +1,24 @@
 """Apply SendGrid events: suppressions for bad addresses and complaints, ledger rows for
 delivered / deferred / bounce (`ledger.apply_provider_event`, which only moves a row forward).
 Every step is idempotent, so duplicates and out-of-order events never change anything twice.
+
+An event comes from outside, so `read_event` checks every field it uses before anything is
+written: a field of the wrong type, an id the database cannot hold or an address that is not
+one makes an `EventError` naming the field (never its value: it may be an address), and the
+caller skips that one event and applies the rest of the batch.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
 from newsletter.audience.addresses import InvalidAddress, parse
 from newsletter.audience.suppressions import suppress_address
+from newsletter.errors import NewsletterError
 from newsletter.sending.ledger import PROVIDER_STAGES, apply_provider_event
 
 # `dropped` reasons that mean the address itself is bad (others are our own content/limits).
@@ -22,50 +28,112 @@ SUPPRESS = {
     "unsubscribe": "unsubscribed",
     "group_unsubscribe": "unsubscribed",
 }
+MAX_ID = 2**63 - 1  # the largest id a BIGINT column holds
+_ID = re.compile(r"[0-9]{1,19}")  # ASCII digits only: int() also reads other scripts' digits
+_SEND_REF = re.compile(r"(?<![0-9])([0-9]{1,19})\s*$")
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # NUL cannot even be stored in PostgreSQL
+_TEXT_FIELDS = ("event", "email", "type", "reason", "response")
 
 
-def _custom(event: Mapping[str, Any], key: str) -> str:
-    """SendGrid flattens custom_args into the event; accept the nested form too."""
-    value = event.get(key)
-    if value is None and isinstance(event.get("custom_args"), Mapping):
-        value = event["custom_args"].get(key)
-    return str(value) if value is not None else ""
+class EventError(NewsletterError):
+    """One provider event that cannot be applied; the message names the field and why."""
 
 
-def send_id_of(ref: str) -> int | None:
-    """The send id in a send reference ('42', 'send-42', 'issue-id:42')."""
-    match = re.search(r"(\d+)\s*$", ref)
-    return int(match.group(1)) if match else None
+@dataclass(frozen=True)
+class ProviderEvent:
+    kind: str  # "delivered", "bounce", "spamreport", ...
+    email: str  # "" when the event carries none
+    suppress: str | None  # the suppression reason this event means, if any
+    send_id: int | None  # for the ledger, when the event names a send and a subscriber
+    subscriber_id: int | None
+    detail: str  # the provider's reason or response, printable, at most 500 characters
 
 
-def _suppression_reason(event: Mapping[str, Any]) -> str | None:
-    kind = str(event.get("event", ""))
-    if kind == "bounce":
-        # `blocked` is a temporary refusal (reputation, content): not the address's fault.
-        return "bounced" if str(event.get("type", "bounce")) == "bounce" else None
-    if kind == "dropped":
-        return "bounced" if _BAD_DROP.search(str(event.get("reason", ""))) else None
-    return SUPPRESS.get(kind)
-
-
-def apply_event(engine: Engine, event: Mapping[str, Any]) -> list[str]:
-    """Apply one event; returns what it did (for logs and tests)."""
-    done: list[str] = []
-    kind = str(event.get("event", ""))
-    email = str(event.get("email", ""))
-    reason = _suppression_reason(event)
-    if reason and email:
+def read_event(raw: object) -> ProviderEvent:
+    """Check one decoded JSON event and keep what we use, or EventError."""
+    if not isinstance(raw, Mapping):
+        raise EventError("not a JSON object")
+    text = {name: _text(raw, name) for name in _TEXT_FIELDS}
+    kind = text["event"]
+    suppress = _suppression_reason(kind, text["type"] or "bounce", text["reason"])
+    email = text["email"]
+    if suppress:
+        if not email:
+            raise EventError(f"a '{kind}' event without 'email'")
         try:
             parse(email)
         except InvalidAddress:
-            return done
-        suppress_address(engine, email, reason, list_id=0, source=f"sendgrid:{kind}")
-        done.append(f"suppressed:{reason}")
+            raise EventError("'email' is not a valid address") from None
+    send_id = subscriber_id = None
     if kind in PROVIDER_STAGES:
-        send_id = send_id_of(_custom(event, "send_ref") or _custom(event, "send_id"))
-        subscriber = _custom(event, "subscriber_id")
-        if send_id is not None and subscriber.isdigit():
-            detail = str(event.get("reason") or event.get("response") or "")[:500]
-            if apply_provider_event(engine, send_id, int(subscriber), kind, detail):
-                done.append(f"ledger:{kind}")
+        ref = _custom(raw, "send_ref") or _custom(raw, "send_id")
+        send_id = send_id_of(ref) if ref else None
+        subscriber = _custom(raw, "subscriber_id")
+        subscriber_id = _id(subscriber, "subscriber_id") if subscriber else None
+    detail = _UNPRINTABLE.sub(" ", text["reason"] or text["response"])[:500]
+    return ProviderEvent(kind, email, suppress, send_id, subscriber_id, detail)
+
+
+def apply_event(engine: Engine, event: ProviderEvent) -> list[str]:
+    """Apply one checked event; returns what it did (for logs and tests)."""
+    done: list[str] = []
+    if event.suppress:
+        suppress_address(
+            engine, event.email, event.suppress, list_id=0, source=f"sendgrid:{event.kind}"
+        )
+        done.append(f"suppressed:{event.suppress}")
+    if event.kind in PROVIDER_STAGES and event.send_id and event.subscriber_id:
+        moved = apply_provider_event(
+            engine, event.send_id, event.subscriber_id, event.kind, event.detail
+        )
+        done += [f"ledger:{event.kind}"] if moved else []
     return done
+
+
+def send_id_of(ref: str) -> int | None:
+    """The send id in a send reference ('42', 'send-42', 'issue-id:42'), if it can be one."""
+    match = _SEND_REF.search(ref)
+    if match is None:
+        return None
+    value = int(match.group(1))
+    return value if 0 < value <= MAX_ID else None
+
+
+def _text(event: Mapping[object, object], name: str) -> str:
+    value = event.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise EventError(f"'{name}' must be text, got {type(value).__name__}")
+    return value
+
+
+def _custom(event: Mapping[object, object], key: str) -> str:
+    """A custom arg as text: SendGrid flattens custom_args into the event (strings); the nested
+    form and whole numbers are accepted too. Anything else is an EventError."""
+    value = event.get(key)
+    nested = event.get("custom_args")
+    if value is None and isinstance(nested, Mapping):
+        value = nested.get(key)
+    if value is None or isinstance(value, str):
+        return value or ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 < value <= MAX_ID:
+            raise EventError(f"'{key}' is out of range (1 to {MAX_ID})")
+        return str(value)
+    raise EventError(f"'{key}' must be text, got {type(value).__name__}")
+
+
+def _id(value: str, name: str) -> int:
+    if not _ID.fullmatch(value) or not 0 < int(value) <= MAX_ID:
+        raise EventError(f"'{name}' is not an id (digits, 1 to {MAX_ID})")
+    return int(value)
+
+
+def _suppression_reason(kind: str, bounce_type: str, reason: str) -> str | None:
+    if kind == "bounce":
+        # `blocked` is a temporary refusal (reputation, content): not the address's fault.
+        return "bounced" if bounce_type == "bounce" else None
+    if kind == "dropped":
+        return "bounced" if _BAD_DROP.search(reason) else None
+    return SUPPRESS.get(kind)

@@ -2,7 +2,8 @@
 the SendGrid event webhook, the archive and a health check.
 
 Production: ``gunicorn 'newsletter.web:create_app()'`` behind a TLS proxy. Development:
-``newsletter serve``.
+``newsletter serve`` (`dev_server.py`: Werkzeug's server, with the security headers on the
+errors it writes itself).
 
 Layer: the top, beside `cli`. Views reach the database only through functions of the layers
 below (audience, sending, tracking, mailbox), never through tables. `app.py` builds the app;

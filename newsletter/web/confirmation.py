@@ -1,41 +1,33 @@
 """The double opt-in confirmation mail, sent through the configured delivery backend.
 
-The per-address limit is counted in the database (`audience.consent`), so it holds across every
-worker process of the server.
+It carries nothing the requester typed: anyone can type any address and any name into the
+form, so the mail greets neutrally, is addressed to the bare address, and holds only our own
+text, the list's name and the link. Who gets one, and how often, is `audience.consent`.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 from flask import render_template
 
 from newsletter import tokens
-from newsletter.audience.consent import confirmations_sent, note_confirmation_sent
+from newsletter.audience.consent import Mailing
 from newsletter.errors import DeliveryError
 from newsletter.models import FAILED, Recipient
 from newsletter.sending.delivery import make_backend
 from newsletter.sending.mime.message import list_message_template
 from newsletter.web.context import context
 
-PER_ADDRESS_LIMIT = 3  # confirmation mails per address ...
-PER_ADDRESS_WINDOW = timedelta(hours=1)  # ... per this window
 CONFIRM_MAX_AGE = 7 * 24 * 3600  # seconds a confirmation link stays valid
 
 
-def may_send(subscriber_id: int) -> bool:
-    sent = confirmations_sent(context().engine, subscriber_id, PER_ADDRESS_WINDOW)
-    return sent < PER_ADDRESS_LIMIT
-
-
-def send(subscriber: dict, the_list: dict) -> bool:
-    """Mail the confirmation link; records the attempt. False if the backend refused it."""
+def send(mailing: Mailing, the_list: dict) -> bool:
+    """Mail the confirmation link. False if the backend refused it."""
     ctx = context()
     settings = ctx.settings
-    token = ctx.signer.make("confirm", subscriber["id"], the_list["id"])
+    token = ctx.signer.make_confirm(mailing.subscriber_id, the_list["id"])
     values = {
-        "name": subscriber.get("name") or "",
         "list_name": the_list["name"],
         "confirm_url": tokens.confirm_url(settings, token),
         "postal_address": settings.postal_address,
@@ -49,14 +41,10 @@ def send(subscriber: dict, the_list: dict) -> bool:
         send_ref=f"confirm-{uuid.uuid4().hex[:16]}",
     )
     recipient = Recipient(
-        email=subscriber["email"],
-        name=subscriber.get("name") or "",
-        subscriber_id=int(subscriber["id"]),
-        tag=ctx.signer.recipient_tag(0, int(subscriber["id"])),  # send 0: outside any send
-    )
-    # Counted before it goes out: a crash never means a flood.
-    note_confirmation_sent(
-        ctx.engine, subscriber["id"], the_list["id"], f"web:subscribe via {settings.backend}"
+        email=mailing.email,
+        name="",  # never the typed name: not in To:, not in the greeting
+        subscriber_id=mailing.subscriber_id,
+        tag=ctx.signer.recipient_tag(0, mailing.subscriber_id),  # send 0: outside any send
     )
     try:
         with make_backend(settings.backend, settings) as backend:

@@ -7,6 +7,7 @@ from typing import Any
 
 from newsletter.audience.subscribers import subscriber_and_list
 from newsletter.errors import TokenError
+from newsletter.tokens import ConfirmToken
 from newsletter.web.context import context
 from newsletter.web.security import NotFound
 
@@ -31,12 +32,28 @@ class Target:
 
 def resolve(token: str, purpose: str, *, max_age: int | None = None) -> Target:
     """The subscriber and list a genuine token names; NotFound for anything else."""
-    ctx = context()
     try:
-        subscriber_id, list_id = ctx.signer.read(token, purpose, max_age=max_age)
-        subscriber, the_list = subscriber_and_list(ctx.engine, subscriber_id, list_id)
-    except TokenError:  # database trouble is not 'not found': security.py answers 503
+        subscriber_id, list_id = context().signer.read(token, purpose, max_age=max_age)
+    except TokenError:
         raise NotFound() from None
+    return _target(subscriber_id, list_id)
+
+
+def resolve_confirm(token: str, *, max_age: int) -> tuple[Target, ConfirmToken]:
+    """A confirm token's subscriber and list (never every list), and when it was issued."""
+    try:
+        link = context().signer.read_confirm(token, max_age=max_age)
+    except TokenError:
+        raise NotFound() from None
+    target = _target(link.subscriber_id, link.list_id)
+    if target.list is None:
+        raise NotFound()
+    return target, link
+
+
+def _target(subscriber_id: int, list_id: int) -> Target:
+    # Database trouble is not 'not found': it propagates, and security.py answers 503.
+    subscriber, the_list = subscriber_and_list(context().engine, subscriber_id, list_id)
     if subscriber is None or (list_id and the_list is None):
         raise NotFound()
     return Target(subscriber, the_list)

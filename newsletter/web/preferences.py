@@ -1,5 +1,8 @@
-"""GET/POST /preferences/<token>: the lists a subscriber is on, to change, and "unsubscribe from
-everything". The token in the URL is the credential, so no login or cookie is involved."""
+"""GET/POST /preferences/<token>: the lists a subscriber is on, to change, their name, and
+"unsubscribe from everything". The token in the URL is the credential (it reaches only the
+person, in the issues mailed to them), so no login or cookie is involved. This page is the one
+place where a person's name changes on the web: the public form never changes a known
+subscriber."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from newsletter.audience.consent import set_membership_status
 from newsletter.audience.memberships import memberships_of
+from newsletter.audience.subscribers import rename
 from newsletter.audience.unsubscribe import unsubscribe
 from newsletter.errors import StoreError
 from newsletter.web.context import context
@@ -22,6 +26,7 @@ def _page(target: Target, *, message: str = "", error: str = "", status: int = 2
     return render_template(
         "preferences.html.j2",
         masked=masked_email(target.subscriber["email"]),
+        name=target.subscriber.get("name") or "",
         memberships=memberships,
         message=message,
         error=error,
@@ -40,6 +45,10 @@ def save(token: str) -> ResponseReturnValue:
     if request.form.get("action") == "unsubscribe-all":
         unsubscribe(engine, target.subscriber_id, None, reason="unsubscribed", source=SOURCE)
         return _page(target, message="You are unsubscribed from every list.")
+    if "name" in request.form and rename(
+        engine, target.subscriber_id, request.form["name"], source=SOURCE
+    ):
+        target = resolve(token, "preferences")  # show the name as stored
     wanted = set(request.form.getlist("list"))
     refused = []
     for m in memberships_of(engine, target.subscriber_id):

@@ -1,15 +1,19 @@
 """Security headers on every response and the one neutral "not found" answer.
 
 Unknown routes, unknown or tampered tokens and vanished subscribers all get the same 404 page,
-so a probe learns nothing about which tokens or addresses exist.
+so a probe learns nothing about which tokens or addresses exist. Every other error (405, 413,
+500...) is the same small page with the same headers. Logs name what failed by its kind and the
+database's error code only: messages of database drivers and of our own errors may quote an
+address or a name, and logs never carry those.
 """
 
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
 
 from newsletter.errors import StoreError
 
@@ -47,9 +51,27 @@ def add_headers(response: Response) -> Response:
     return response
 
 
+def describe_failure(exc: BaseException) -> str:
+    """What failed, for a log line, without any data: the kinds of the errors in the chain and,
+    for the database, the driver's error code (``StoreError <- OperationalError (SQLITE_BUSY)``)."""
+    parts: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(parts) < 5:
+        parts.append(type(current).__name__)
+        if isinstance(current, SQLAlchemyError):  # its cause is the driver's error
+            orig = getattr(current, "orig", None)
+            if orig is not None:
+                code = getattr(orig, "sqlstate", None) or getattr(orig, "sqlite_errorname", None)
+                driver = type(orig).__module__.split(".")[0]
+                parts.append(f"{driver}.{type(orig).__name__}" + (f" ({code})" if code else ""))
+            break
+        current = current.__cause__ or current.__context__
+    return " <- ".join(parts)
+
+
 def _unavailable(exc: Exception) -> tuple[str, int, dict[str, str]]:
     """Database trouble: 503 + Retry-After, so mail providers and people try again later."""
-    log.error("request failed: %s: %s", exc.__class__.__name__, exc)
+    log.error("%s %s failed: %s", request.method, request.endpoint, describe_failure(exc))
     page = render_template(
         "error.html.j2",
         status=503,
@@ -58,15 +80,16 @@ def _unavailable(exc: Exception) -> tuple[str, int, dict[str, str]]:
     return page, 503, {"Retry-After": "60"}
 
 
+def _http_error(exc: HTTPException) -> tuple[str, int]:
+    status = exc.code or 500
+    if status == 404:
+        return not_found()
+    return render_template("error.html.j2", status=status), status
+
+
 def install(app: Flask) -> None:
     app.after_request(add_headers)
     app.register_error_handler(NotFound, lambda _exc: not_found())
-    app.register_error_handler(404, lambda _exc: not_found())
-    app.register_error_handler(
-        405, lambda _exc: (render_template("error.html.j2", status=405), 405)
-    )
+    app.register_error_handler(HTTPException, _http_error)  # 404, 405, 413, 500...
     app.register_error_handler(StoreError, _unavailable)
     app.register_error_handler(SQLAlchemyError, _unavailable)
-    app.register_error_handler(
-        413, lambda _exc: (render_template("error.html.j2", status=413), 413)
-    )

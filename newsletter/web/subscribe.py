@@ -1,31 +1,35 @@
-"""GET/POST /subscribe (and /subscribe/<list>): name + email -> an `unconfirmed` membership and a
-confirmation mail; GET /confirm/<token> -> `subscribed`.
+"""GET/POST /subscribe (and /subscribe/<list>): email (+ optional name) -> a confirmation mail;
+GET /confirm/<token> shows the confirmation button, POST /confirm/<token> subscribes.
 
-The answer is the same whether or not the address was known, suppressed or already subscribed
-(no address enumeration). Floods are stopped per client (in process) and per address (in the
-database, see ``confirmation.py``).
+No address enumeration, in the page or in its timing: the answer to a valid form post is built
+before anything about the address is looked up, and everything that depends on who the address
+is (the database, the mail) runs after the answer has been sent (`after_answer`). Floods are
+stopped per client here (in process) and per address in the database (`audience.consent`).
+
+Confirming takes a POST: a GET or HEAD (a mail scanner following every link, a preview pane)
+never changes a subscription.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, current_app, make_response, render_template, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.audience import consent
 from newsletter.audience.addresses import InvalidAddress, parse
 from newsletter.audience.lists import get_list
-from newsletter.audience.memberships import memberships_of
-from newsletter.audience.subscribers import add_subscriber, get_subscriber
-from newsletter.audience.suppressions import suppressions_of
-from newsletter.errors import StoreError
+from newsletter.audience.subscribers import clean_name
+from newsletter.errors import NewsletterError, StoreError
 from newsletter.web import confirmation
 from newsletter.web.context import context
-from newsletter.web.lookup import resolve
+from newsletter.web.lookup import resolve_confirm
 from newsletter.web.ratelimit import RateLimiter
-from newsletter.web.security import NotFound
+from newsletter.web.security import NotFound, describe_failure
 
 bp = Blueprint("subscribe", __name__)
 log = logging.getLogger(__name__)
@@ -61,7 +65,7 @@ def form(slug: str | None = None) -> ResponseReturnValue:
 @bp.post("/subscribe/<slug>")
 def submit(slug: str | None = None) -> ResponseReturnValue:
     the_list = _list(slug)
-    name = request.form.get("name", "").strip()[:200]
+    name = clean_name(request.form.get("name", ""))
     email = request.form.get("email", "").strip()
     if not per_client.allow(request.remote_addr or "unknown"):
         return _form(
@@ -81,58 +85,57 @@ def submit(slug: str | None = None) -> ResponseReturnValue:
             email=email,
             status=400,
         )
-    _subscribe(email, name, the_list)
-    return render_template("subscribe_sent.html.j2", list_name=the_list["name"])
+    response = make_response(render_template("subscribe_sent.html.j2", list_name=the_list["name"]))
+    after_answer(response, _request, email, name, the_list)
+    return response
 
 
-def _subscribe(email: str, name: str, the_list: dict) -> None:
-    """Everything that depends on who the address is; the caller's answer never does."""
-    engine = context().engine
-    # Suppressed or unsubscribed before (StoreError): only the confirm link may lift that.
-    with contextlib.suppress(StoreError):
-        add_subscriber(
-            engine, email, the_list["slug"], name=name, status="unconfirmed", source="web:subscribe"
-        )
-    subscriber = get_subscriber(engine, email)
-    if subscriber is None:
-        return
-    memberships = memberships_of(engine, subscriber["id"])
-    status = {m["list_id"]: m["status"] for m in memberships}
-    if status.get(the_list["id"]) == "subscribed":
-        return
-    if any(s["reason"] == "complained" for s in suppressions_of(engine, email)):
-        return
-    if not confirmation.may_send(subscriber["id"]):
-        log.info("confirmation mail limit reached for subscriber %s", subscriber["id"])
-        return
-    if not confirmation.send(subscriber, the_list):
-        log.warning("confirmation mail to subscriber %s was not accepted", subscriber["id"])
+def after_answer(response: Response, work: Callable[..., None], *args: Any) -> None:
+    """Run `work(*args)` once the response has been sent (the WSGI server closes it then).
+    A failure is logged without the arguments: they hold an address and a name."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                work(*args)
+            except (NewsletterError, SQLAlchemyError) as exc:
+                log.error("subscribe request not handled: %s", describe_failure(exc))
+
+    response.call_on_close(run)
+
+
+def _request(email: str, name: str, the_list: dict) -> None:
+    """Everything that depends on who the address is; the answer was sent already."""
+    mailing = consent.request_subscription(context().engine, email, the_list["id"], name)
+    if mailing is None:
+        return  # subscribed already, blocked, or over its limit: nothing is mailed
+    if not confirmation.send(mailing, the_list):
+        log.warning("confirmation mail to subscriber %s was not accepted", mailing.subscriber_id)
 
 
 @bp.get("/confirm/<token>")
-def confirm(token: str) -> ResponseReturnValue:
-    target = resolve(token, "confirm", max_age=confirmation.CONFIRM_MAX_AGE)
-    if target.list is None:
-        raise NotFound()
-    engine = context().engine
-    ok = consent.confirm(engine, target.subscriber_id, target.list_id)
-    if not ok:
-        status = {m["list_id"]: m["status"] for m in memberships_of(engine, target.subscriber_id)}
-        ok = status.get(target.list_id) == "subscribed"
-    if not ok:
-        # Left or was suppressed earlier: clicking the mailed link is their new consent.
-        try:
-            add_subscriber(
-                engine,
-                target.subscriber["email"],
-                target.list["slug"],
-                status="subscribed",
-                source="web:confirm",
-                resubscribe_reason="confirmed a new subscription by email",
-            )
-            ok = True
-        except StoreError:
-            ok = False  # a complaint is never lifted
-    return render_template("confirmed.html.j2", ok=ok, list_name=target.list_name), (
-        200 if ok else 409
+def confirm_page(token: str) -> ResponseReturnValue:
+    """Shows the button, or what a click would find; never changes anything (GET and HEAD)."""
+    target, link = resolve_confirm(token, max_age=confirmation.CONFIRM_MAX_AGE)
+    outcome = consent.link_outcome(
+        context().engine, target.subscriber_id, target.list_id, link.issued_at
     )
+    return _outcome_page(outcome, target.list_name, ask=True)
+
+
+@bp.post("/confirm/<token>")
+def confirm(token: str) -> ResponseReturnValue:
+    target, link = resolve_confirm(token, max_age=confirmation.CONFIRM_MAX_AGE)
+    outcome = consent.confirm_from_link(
+        context().engine, target.subscriber_id, target.list_id, link.issued_at
+    )
+    return _outcome_page(outcome, target.list_name)
+
+
+def _outcome_page(outcome: str, list_name: str, *, ask: bool = False) -> ResponseReturnValue:
+    if outcome == consent.GONE:
+        raise NotFound()
+    state = "ask" if ask and outcome == consent.CONFIRMED else outcome
+    status = 409 if outcome in (consent.WITHDRAWN, consent.BLOCKED) else 200
+    return render_template("confirmed.html.j2", state=state, list_name=list_name), status

@@ -12,8 +12,7 @@ from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
 from newsletter.audience.consent import resubscribe
-from newsletter.audience.subscribers import get_subscriber
-from newsletter.audience.unsubscribe import unsubscribe
+from newsletter.audience.unsubscribe import UnknownTarget, unsubscribe
 from newsletter.errors import StoreError, TokenError
 from newsletter.web.context import context
 from newsletter.web.lookup import Target, masked_email, resolve
@@ -82,9 +81,8 @@ def _one_click(token: str) -> ResponseReturnValue:
             reason="unsubscribed",
             source="web:one-click",
         )
-    except StoreError:
-        if get_subscriber(ctx.engine, subscriber_id) is None:
-            raise NotFound() from None  # erased or never existed: the neutral answer
-        raise  # database trouble: 503, the provider tries again
+    except UnknownTarget:  # erased, removed, or the list is gone: nothing written, neutral 404
+        raise NotFound() from None
+    # Any other StoreError is database trouble: 503, and the provider tries again.
     # A mail client, not a person, reads this: a short plain answer.
     return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}

@@ -1,8 +1,12 @@
-"""Fixtures for the web app: an app + test client on a fresh database, a sent issue, and a real
-server process (gunicorn) on 127.0.0.1 for concurrency tests and the browser."""
+"""Fixtures for the web app: an app + test client on a fresh database, a sent issue, a real
+server process (gunicorn) on 127.0.0.1 for concurrency tests and the browser, the subscribe
+form's helpers, and a signing SendGrid (`hook`)."""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import json
 import os
 import socket
 import subprocess
@@ -15,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Engine, select
 
 from newsletter.db import tables
@@ -108,12 +114,19 @@ def make_settings(workdir: Path, database_url: str, **overrides: Any) -> Any:
 
 
 @pytest.fixture
-def web(workdir: Path, database_url: str, engine: Engine) -> WebEnv:
-    """The app on a fresh database with one list, 'news' ("The News")."""
+def web(
+    workdir: Path, database_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> WebEnv:
+    """The app on a fresh database with one list, 'news' ("The News"), and a fresh per-client
+    limit on the subscribe form (it lives in the process)."""
     from newsletter import tokens
     from newsletter.audience.lists import create_list
     from newsletter.web import create_app
+    from newsletter.web import subscribe as subscribe_view
 
+    monkeypatch.setattr(
+        subscribe_view, "per_client", subscribe_view.RateLimiter(limit=10, window=600)
+    )
     settings = make_settings(workdir, database_url)
     the_list = create_list(engine, "news", "The News")
     app = create_app(settings, engine)
@@ -126,6 +139,40 @@ def web(workdir: Path, database_url: str, engine: Engine) -> WebEnv:
         the_list,
         workdir,
     )
+
+
+def post_form(client: Any, data: dict, path: str = "/subscribe") -> Any:
+    """POST the subscribe form the way a server does: answer, then close the response, which
+    runs the work put off until after the answer."""
+    response = client.post(path, data=data)
+    response.get_data()
+    response.close()
+    return response
+
+
+def outbox_mails(web: WebEnv, to: str) -> list[Any]:
+    """The messages in the outbox addressed to `to`, oldest first."""
+    from email import policy
+    from email.parser import BytesParser
+
+    out = []
+    paths = (Path(web.settings.outbox_dir) / "new").glob("*.eml")
+    for path in sorted(paths, key=lambda p: (p.stat().st_mtime_ns, p.name)):
+        msg = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        if msg["To"].addresses[0].addr_spec == to:
+            out.append(msg)
+    return out
+
+
+def confirm_path(msg: Any) -> str:
+    """The path of the confirmation link in a confirmation mail."""
+    import re
+    from urllib.parse import urlsplit
+
+    text = msg.get_body(("plain",)).get_content()
+    found = re.search(r"https?://\S+/confirm/\S+", text)
+    assert found, "no confirmation link in the mail"
+    return urlsplit(found.group(0)).path
 
 
 def free_port() -> int:
@@ -222,3 +269,41 @@ def live_server(web: WebEnv) -> Iterator[Callable[..., str]]:
     yield start
     for proc in procs:
         stop(proc)
+
+
+class Hook:
+    """Signs and posts SendGrid event batches to the app, as SendGrid does."""
+
+    def __init__(self, web: WebEnv) -> None:
+        from newsletter.web import create_app
+
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        der = self._key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        settings = dataclasses.replace(
+            web.settings, sendgrid_webhook_public_key=base64.b64encode(der).decode()
+        )
+        self.client = create_app(settings, web.engine).test_client()
+
+    def sign(self, body: bytes, timestamp: str) -> str:
+        signature = self._key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        return base64.b64encode(signature).decode()
+
+    def post(self, events: Any, *, timestamp: str | None = None, signature: str | None = None,
+             body: bytes | None = None) -> Any:  # fmt: skip
+        from newsletter.web.webhook_signature import SIGNATURE_HEADER, TIMESTAMP_HEADER
+
+        body = json.dumps(events).encode() if body is None else body
+        timestamp = str(int(time.time())) if timestamp is None else timestamp
+        signature = signature or self.sign(body, timestamp)
+        headers = {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature}
+        return self.client.post(
+            "/webhooks/sendgrid", data=body, headers=headers, content_type="application/json"
+        )
+
+
+@pytest.fixture
+def hook(web: WebEnv) -> Hook:
+    """`web` with a webhook key pair generated here; `hook.post(events)` signs and posts."""
+    return Hook(web)
