@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -16,6 +19,28 @@ pytest_plugins = sorted(
     for p in (ROOT / "tests" / "support").glob("*.py")
     if p.stem != "__init__"
 )
+
+# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE. `ci` (.ci/run): a fixed seed per test
+# (derandomize) and a fixed budget, so CI runs the same examples every time. `dev` (default):
+# new random examples each run, failures replayed from the local example database. `long`: a
+# deep search to run by hand now and then (with --hypothesis-seed=N to repeat it).
+_SLOW_FIXTURES = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=60,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=_SLOW_FIXTURES,
+)
+settings.register_profile(
+    "dev", max_examples=60, deadline=None, suppress_health_check=_SLOW_FIXTURES
+)
+settings.register_profile(
+    "long", max_examples=5000, deadline=None, suppress_health_check=_SLOW_FIXTURES
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 _ENV_PREFIXES = ("NEWSLETTER_",)
 _ENV_NAMES = ("DATABASE_URL", "SENDGRID_API_KEY")
@@ -49,6 +74,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url():
+    """A private schema on the PostgreSQL server (for tests that compare both databases)."""
+    with postgres_schema() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """The URL of a new schema on TEST_DATABASE_URL's server, dropped afterwards; skips the
+    test (fails it when NEWSLETTER_TEST_REQUIRE_POSTGRES is set) without a server."""
     base = _postgres_base_url()
     if not base:
         if os.environ.get("NEWSLETTER_TEST_REQUIRE_POSTGRES"):

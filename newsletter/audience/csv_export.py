@@ -1,5 +1,8 @@
 """CSV export of list members, streamed: one pass learns the attribute names, one writes.
 
+Every cell, header included, is written through `csv_rows.quote_cell` (a `'` before a cell
+that a spreadsheet would run as a formula) unless `raw` is set, for machine use.
+
 Progress: an optional `on_progress` callback gets an `ExportProgress` (rows written so far, and
 the total from a COUNT taken first) once before the passes, every `REPORT_EVERY` rows and at the
 end. The total is read before the rows, so a list changing meanwhile can make it a little off.
@@ -15,7 +18,7 @@ from typing import TextIO
 
 from sqlalchemy import Engine, and_, func, select
 
-from newsletter.audience.csv_import import IGNORED
+from newsletter.audience.csv_rows import IGNORED, quote_row
 from newsletter.audience.lists import get_list
 from newsletter.db import tables
 from newsletter.db.clock import as_utc
@@ -36,10 +39,12 @@ def export_csv(
     out: TextIO,
     status: str | None = "subscribed",
     *,
+    raw: bool = False,
     on_progress: Callable[[ExportProgress], None] | None = None,
 ) -> int:
     """Write members (of `status`, or all when None) as CSV; attributes become columns.
-    Two streaming passes: one to learn the attribute names, one to write. Returns rows written."""
+    Two streaming passes: one to learn the attribute names, one to write. Returns rows written.
+    Cells that start like a formula get a leading `'` unless `raw`."""
     s, m = tables.subscribers, tables.memberships
     list_id = get_list(engine, list_slug)["id"]
     where = m.c.list_id == list_id
@@ -51,7 +56,9 @@ def export_csv(
         .where(where)
         .order_by(s.c.id)
     )
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF line ends (RFC 4180): then the writer quotes a value holding a lone CR, too
+    plain = csv.writer(out, lineterminator="\r\n")
+    writerow = plain.writerow if raw else lambda row: plain.writerow(quote_row(row))
     written = 0
     with reading(engine) as conn:
         total = 0
@@ -67,17 +74,17 @@ def export_csv(
         ).scalars():
             names.update(dict.fromkeys(attrs or {}))
         extra = [n for n in names if n not in ("email", "name") and n not in IGNORED]
-        writer.writerow(["email", "name", "status", "joined_at", *extra])
+        writerow(["email", "name", "status", "joined_at", *extra])
         for row in conn.execute(base.execution_options(yield_per=5000)):
             attrs = row.attributes or {}
             joined = as_utc(row.created_at)
-            writer.writerow(
+            writerow(
                 [
                     row.email,
                     row.name,
                     row.status,
                     joined.isoformat(timespec="seconds") if joined else "",
-                    *(attrs.get(n, "") for n in extra),
+                    *(_text(attrs.get(n, "")) for n in extra),
                 ]
             )
             written += 1
@@ -86,3 +93,10 @@ def export_csv(
     if on_progress is not None and written % REPORT_EVERY:
         on_progress(ExportProgress(written, total))
     return written
+
+
+def _text(value: object) -> str:
+    """An attribute as a cell, as the csv module writes it (imports store text)."""
+    if isinstance(value, str):
+        return value
+    return "" if value is None else str(value)

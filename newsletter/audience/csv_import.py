@@ -5,7 +5,9 @@ export writes, are ignored). The whole file is checked first (readable, UTF-8, h
 column), so a file that cannot be read writes nothing. Then rows go in chunks, each chunk one
 transaction of set-based statements (INSERT ... ON CONFLICT), so two imports at once end with
 each address once, and an interrupted import is finished by running it again. Suppression wins:
-an unsubscribed or suppressed address is counted as skipped, never re-subscribed.
+an unsubscribed or suppressed address is counted as skipped, never re-subscribed. A bad row
+costs only itself (rules in `csv_rows`): it is reported by line, and every good row before and
+after it is imported.
 
 Duplicates in the file are found by 64-bit fingerprints of the address keys in a flat array
 (about 16 MB for a million distinct rows, a Python set would take 60; two different addresses
@@ -19,27 +21,24 @@ never prints.
 
 from __future__ import annotations
 
-import codecs
-import csv
 import os
 import time
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 
-from newsletter.audience.addresses import InvalidAddress, parse
+from newsletter.audience.csv_rows import check_file, read_rows
 from newsletter.audience.import_chunk import ImportRow, apply_chunk
 from newsletter.audience.lists import get_list
-from newsletter.errors import ImportFileError, Problem, StoreError
+from newsletter.errors import Problem, StoreError
 
 CHUNK = 10000
 MAX_PROBLEMS = 1000  # kept for the report; the count covers them all
-IGNORED = {"status", "joined_at"}
 
 
 @dataclass
@@ -88,13 +87,13 @@ def import_csv(
     report = ImportReport(str(path), dry_run)
     columns = check_file(path)
     list_id = get_list(engine, list_slug)["id"]
-    source = f"import:{path.name}"
+    source = f"import:{path.name}"[:200]  # memberships.source
     seen = _Seen()
     chunk: list[ImportRow] = []
     with path.open(encoding="utf-8-sig", newline="") as text:
         progress = _Progress(on_progress, text, report)
         progress.tell()
-        for row in _rows(text, path, columns, report):
+        for row in read_rows(text, columns, lambda line, why: _reject(report, line, why)):
             progress.read += 1
             if not seen.add(row.key):
                 report.duplicates += 1
@@ -107,6 +106,7 @@ def import_csv(
         if chunk:
             _apply(engine, list_id, chunk, source, status, report)
         progress.tell()
+    report.problems.sort(key=lambda p: p.line)  # a row the database refused comes late
     report.seconds = time.perf_counter() - start
     return report
 
@@ -169,91 +169,6 @@ class _Seen:
                 self.n += 1
 
 
-def check_file(path: Path) -> list[str]:
-    """Refuse, before anything is written, a file that cannot be imported at all.
-    Returns the normalised header."""
-    try:
-        with path.open("rb") as raw:
-            decoder = codecs.getincrementaldecoder("utf-8")()
-            line = 1
-            while block := raw.read(1 << 20):
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError as exc:
-                    line += block.count(b"\n", 0, exc.start)
-                    raise ImportFileError(
-                        f"{path}:{line}: not UTF-8 text (byte 0x{block[exc.start]:02x}); save the "
-                        "file as UTF-8 (CSV UTF-8 in spreadsheets) and import again"
-                    ) from None
-                line += block.count(b"\n")
-            decoder.decode(b"", final=True)
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            header = next(csv.reader(f), None)
-    except UnicodeDecodeError:
-        raise ImportFileError(f"{path}: ends in the middle of a UTF-8 character") from None
-    except OSError as exc:
-        raise ImportFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except csv.Error as exc:
-        raise ImportFileError(f"{path}:1: unreadable header row: {exc}") from None
-    if not header:
-        raise ImportFileError(
-            f"{path}: empty file; the first row must name the columns (email, ...)"
-        )
-    columns = [c.strip().lower() for c in header]
-    if "email" not in columns:
-        found = ", ".join(c for c in columns if c) or "nothing"
-        raise ImportFileError(
-            f"{path}:1: no 'email' column (header has: {found}); name the address column 'email'"
-        )
-    dupes = sorted({c for c in columns if c and columns.count(c) > 1})
-    if dupes:
-        raise ImportFileError(f"{path}:1: column '{dupes[0]}' appears twice in the header")
-    return columns
-
-
-def _rows(f: TextIO, path: Path, columns: list[str], report: ImportReport) -> Iterator[ImportRow]:
-    """Valid rows of `f` (the file at `path`, header included) in file order; bad ones are
-    counted and reported by line."""
-    email_at = columns.index("email")
-    name_at = columns.index("name") if "name" in columns else None
-    attr_at = [
-        (i, c)
-        for i, c in enumerate(columns)
-        if c and c not in ("email", "name") and c not in IGNORED
-    ]
-    reader = csv.reader(f)
-    next(reader)
-    line = reader.line_num + 1
-    try:
-        for cells in reader:
-            start, line = line, reader.line_num + 1
-            if not "".join(cells).strip():  # empty line, or only commas
-                continue
-            if len(cells) > len(columns):
-                _reject(
-                    report,
-                    start,
-                    f"{len(cells)} fields but the header has {len(columns)}"
-                    " (quote values that contain commas)",
-                )
-                continue
-            cells += [""] * (len(columns) - len(cells))
-            try:
-                addr = parse(cells[email_at])
-            except InvalidAddress as exc:
-                shown = cells[email_at].strip()
-                _reject(report, start, f"'{shown}': {exc}" if shown else "no email address")
-                continue
-            name = cells[name_at].strip() if name_at is not None else ""
-            attrs = {c: cells[i] for i, c in attr_at if cells[i] != ""}
-            yield ImportRow(start, addr.email, addr.key, addr.hash, name, attrs)
-    except csv.Error as exc:
-        raise ImportFileError(
-            f"{path}:{line}: broken CSV ({exc}); rows before it were "
-            "imported, fix the file and import again"
-        ) from None
-
-
 def _reject(report: ImportReport, line: int, message: str) -> None:
     report.rejected += 1
     if len(report.problems) < MAX_PROBLEMS:
@@ -268,12 +183,22 @@ def _apply(
     status: str,
     report: ImportReport,
 ) -> None:
-    """One chunk in one transaction; retried whole on a deadlock (it is idempotent)."""
+    """One chunk in one transaction; retried whole on a deadlock (it is idempotent). A value the
+    database refuses (rows are checked before, so this is a rule we do not know about) is found
+    by halving the chunk: its row is rejected by line, every other row is imported."""
     for attempt in range(5):
         try:
             with engine.begin() as conn:
                 counts = apply_chunk(conn, list_id, rows, source, status, report.dry_run)
             break
+        except DataError as exc:
+            if len(rows) == 1:
+                _reject(report, rows[0].line, f"the database refused this row: {_first(exc)}")
+                return
+            half = len(rows) // 2
+            _apply(engine, list_id, rows[:half], source, status, report)
+            _apply(engine, list_id, rows[half:], source, status, report)
+            return
         except DBAPIError as exc:
             if attempt == 4 or "deadlock" not in str(exc).lower():
                 raise StoreError(f"import failed: {exc.__class__.__name__}: {exc.orig}") from None
@@ -282,3 +207,8 @@ def _apply(
             raise StoreError(f"import failed: {exc.__class__.__name__}: {exc}") from None
     for k, v in counts.items():
         setattr(report, k, getattr(report, k) + v)
+
+
+def _first(exc: DataError) -> str:
+    """The driver's own words, first line only."""
+    return (str(exc.orig).strip().splitlines() or ["invalid value"])[0]

@@ -6,12 +6,17 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from newsletter.cli import progress
 from newsletter.cli.root import echo_json, engine_from
 from newsletter.cli.subscriber_cmds import subscribers_group
+from newsletter.errors import ImportFileError
+
+if TYPE_CHECKING:
+    from newsletter.audience.csv_import import ImportReport
 
 # (done, total, info beside the bar, plain line); `done` and `total` in rows or bytes
 Update = Callable[[int, int, str, str], None]
@@ -60,7 +65,7 @@ def subscribers_import(
 
     Progress goes to stderr, like the bad rows: a bar by bytes of the file on a terminal,
     otherwise a line every 2 s once the import has run that long; none with --json. The
-    summary goes to stdout."""
+    summary goes to stdout. A file whose every row was rejected exits with status 1."""
     from newsletter.audience.csv_import import MAX_PROBLEMS, ImportProgress, import_csv
 
     with _progress("importing", in_bytes=True) as update:
@@ -94,6 +99,7 @@ def subscribers_import(
                 "problems": [{"line": p.line, "message": p.message} for p in report.problems],
             }
         )
+        _fail_if_all_rejected(report)
         return
     for p in report.problems:
         click.echo(str(p), err=True)
@@ -106,6 +112,18 @@ def subscribers_import(
         f"skipped {c['duplicates']} duplicates and {c['suppressed']} suppressed, "
         f"rejected {c['rejected']} ({report.seconds:.1f} s)" + (" [dry run]" if dry_run else "")
     )
+    _fail_if_all_rejected(report)
+
+
+def _fail_if_all_rejected(report: ImportReport) -> None:
+    """Exit 1 when rows were read and every one was rejected: nothing could be imported."""
+    if report.rejected and report.rejected == sum(report.counts().values()):
+        click.echo(
+            f"error: {report.path}: every row was rejected, nothing was imported "
+            "(see the lines above)",
+            err=True,
+        )
+        sys.exit(1)
 
 
 @subscribers_group.command("export")
@@ -123,12 +141,23 @@ def subscribers_import(
     default=None,
     help="File to write (default: stdout).",
 )
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Write cells exactly as stored: no leading ' before cells a spreadsheet would run "
+    "as a formula (=, +, -, @, tab, CR). For programs, not spreadsheets.",
+)
 @click.pass_context
-def subscribers_export(ctx: click.Context, list_slug: str, status: str, output: str | None) -> None:
+def subscribers_export(
+    ctx: click.Context, list_slug: str, status: str, output: str | None, raw: bool
+) -> None:
     """Export members of a list as CSV.
 
-    Progress goes to stderr, never into the CSV: a bar on a terminal, otherwise a line every
-    2 s once the export has run that long; none when the CSV itself goes to a terminal."""
+    A cell that begins with =, +, -, @, a tab or a CR is written with a leading ' so that a
+    spreadsheet shows it as text instead of running it (import removes that '); --raw turns
+    this off. Progress goes to stderr, never into the CSV: a bar on a terminal, otherwise a
+    line every 2 s once the export has run that long; none when the CSV itself goes to a
+    terminal."""
     from newsletter.audience.csv_export import ExportProgress, export_csv
 
     engine = engine_from(ctx)
@@ -151,9 +180,18 @@ def subscribers_export(ctx: click.Context, list_slug: str, status: str, output: 
         if output is None:
             quiet = stdout.isatty()  # the rows on the screen show it is working
             export_csv(
-                engine, list_slug, stdout, chosen, on_progress=None if quiet else report_progress
+                engine,
+                list_slug,
+                stdout,
+                chosen,
+                raw=raw,
+                on_progress=None if quiet else report_progress,
             )
             return
-        with open(output, "w", encoding="utf-8", newline="") as f:
-            n = export_csv(engine, list_slug, f, chosen, on_progress=report_progress)
+        try:
+            f = open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise ImportFileError(f"{output}: cannot write: {exc.strerror or exc}") from None
+        with f:
+            n = export_csv(engine, list_slug, f, chosen, raw=raw, on_progress=report_progress)
     click.echo(f"wrote {n} rows to {output}", err=True)

@@ -1,0 +1,188 @@
+"""Reading a members CSV: the header check, the rows one by one, and the cell quoting that
+keeps spreadsheets from running a cell as a formula.
+
+Formula quoting (the OWASP CSV-injection advice): export writes a cell that begins with `=`,
+`+`, `-`, `@`, a tab or a carriage return with a leading `'`, which spreadsheets show as text;
+import removes that one `'`. To make export -> import exact, a cell that already begins with
+`'`s followed by one of those characters gets one more `'` on export, and import removes one.
+
+A row costs only itself: a row with a NUL byte, a name over `NAME_MAX` characters, a bad
+address, too many fields, or a field over Python's CSV field limit is rejected by line with the
+reason, and reading goes on with the next line. The same rules on every database, so SQLite and
+PostgreSQL import the same rows from the same file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TextIO
+
+from newsletter.audience.addresses import InvalidAddress, parse
+from newsletter.audience.import_chunk import ImportRow
+from newsletter.errors import ImportFileError
+
+IGNORED = {"status", "joined_at"}  # written by export, not attributes
+NAME_MAX = 200  # the subscribers.name column; the web form cuts names there too
+FORMULA_START = frozenset("=+-@\t\r")
+
+Reject = Callable[[int, str], None]  # (file line, reason)
+
+
+def quote_cell(value: str) -> str:
+    """`value` as a spreadsheet shows it as text: a `'` before a formula start (see above)."""
+    first = value[:1]
+    if first in FORMULA_START or (first == "'" and value.lstrip("'")[:1] in FORMULA_START):
+        return "'" + value
+    return value
+
+
+_MAY_QUOTE = FORMULA_START | {"'"}
+
+
+def quote_row(cells: list[str]) -> list[str]:
+    """`quote_cell` on each cell; the common cell (no formula start, no quote) costs a lookup."""
+    return [c if c[:1] not in _MAY_QUOTE else quote_cell(c) for c in cells]
+
+
+def unquote_cell(value: str) -> str:
+    """The inverse of `quote_cell`: one leading `'` fewer when `'`s precede a formula start."""
+    if value[:1] == "'":
+        rest = value.lstrip("'")
+        if rest and rest[0] in FORMULA_START:
+            return value[1:]
+    return value
+
+
+def check_file(path: Path) -> list[str]:
+    """Refuse, before anything is written, a file that cannot be imported at all.
+    Returns the normalised header."""
+    try:
+        _check_utf8(path)
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader(f), None)
+    except UnicodeDecodeError:
+        raise ImportFileError(f"{path}: ends in the middle of a UTF-8 character") from None
+    except OSError as exc:
+        raise ImportFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except csv.Error as exc:
+        raise ImportFileError(f"{path}:1: unreadable header row: {exc}") from None
+    if not header:
+        raise ImportFileError(
+            f"{path}: empty file; the first row must name the columns (email, ...)"
+        )
+    if any("\x00" in c for c in header):
+        raise ImportFileError(f"{path}:1: the header row holds a NUL byte; is this a CSV file?")
+    columns = [unquote_cell(c.strip()).lower() for c in header]
+    if "email" not in columns:
+        found = ", ".join(c for c in columns if c) or "nothing"
+        raise ImportFileError(
+            f"{path}:1: no 'email' column (header has: {found}); name the address column 'email'"
+        )
+    dupes = sorted({c for c in columns if c and columns.count(c) > 1})
+    if dupes:
+        raise ImportFileError(f"{path}:1: column '{dupes[0]}' appears twice in the header")
+    return columns
+
+
+def _check_utf8(path: Path) -> None:
+    with path.open("rb") as raw:
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        line = 1
+        while block := raw.read(1 << 20):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                line += block.count(b"\n", 0, exc.start)
+                raise ImportFileError(
+                    f"{path}:{line}: not UTF-8 text (byte 0x{block[exc.start]:02x}); save the "
+                    "file as UTF-8 (CSV UTF-8 in spreadsheets) and import again"
+                ) from None
+            line += block.count(b"\n")
+        decoder.decode(b"", final=True)
+
+
+def read_rows(f: TextIO, columns: list[str], reject: Reject) -> Iterator[ImportRow]:
+    """Valid rows of `f` (header included, as checked by `check_file`) in file order; each bad
+    one goes to `reject` with its line and reason, and reading goes on after it."""
+    layout = _Layout(columns)
+    reader = csv.reader(f)
+    next(reader)
+    line = reader.line_num + 1
+    while True:
+        try:
+            for cells in reader:
+                start, line = line, reader.line_num + 1
+                row = _row(cells, layout, start, reject)
+                if row is not None:
+                    yield row
+            return
+        except csv.Error as exc:
+            start, line = line, reader.line_num + 1
+            reject(start, _broken(exc, start, reader.line_num))
+
+
+def _broken(exc: csv.Error, start: int, end: int) -> str:
+    """Why a CSV record could not be read (the reader goes on with the line after `end`)."""
+    if "field limit" in str(exc):
+        where = f"lines {start}-{end}" if end > start else "this line"
+        return (
+            f"a field longer than {csv.field_size_limit():,} characters (an unclosed quote?): "
+            f"{where} not imported; fix the file and import it again"
+        )
+    return f"broken CSV ({exc}); fix the line and import the file again"
+
+
+class _Layout:
+    """Where the columns are: the address, the name, the attributes."""
+
+    def __init__(self, columns: list[str]):
+        self.columns = columns
+        self.email = columns.index("email")
+        self.name = columns.index("name") if "name" in columns else None
+        self.attrs = [
+            (i, c)
+            for i, c in enumerate(columns)
+            if c and c not in ("email", "name") and c not in IGNORED
+        ]
+
+
+def _show(value: str) -> str:
+    """A cell as one short line for a message."""
+    value = " ".join(value.split())
+    return value if len(value) <= 60 else value[:57] + "..."
+
+
+def _row(cells: list[str], at: _Layout, line: int, reject: Reject) -> ImportRow | None:
+    """The row on `line`, or None when it is blank or bad (bad ones go to `reject`)."""
+    joined = "".join(cells)
+    if not joined.strip():  # empty line, or only commas
+        return None
+    width = len(at.columns)
+    if len(cells) > width:
+        reject(
+            line,
+            f"{len(cells)} fields but the header has {width} (quote values that contain commas)",
+        )
+        return None
+    if "\x00" in joined:
+        column = at.columns[next(i for i, c in enumerate(cells) if "\x00" in c)]
+        reject(line, f"column '{column}' holds a NUL byte (binary data, not text)")
+        return None
+    cells += [""] * (width - len(cells))
+    if "'" in joined:
+        cells = [unquote_cell(c) for c in cells]
+    try:
+        addr = parse(cells[at.email])
+    except InvalidAddress as exc:
+        shown = _show(cells[at.email])
+        reject(line, f"'{shown}': {exc}" if shown else "no email address")
+        return None
+    name = cells[at.name].strip() if at.name is not None else ""
+    if len(name) > NAME_MAX:
+        reject(line, f"the name is {len(name):,} characters; at most {NAME_MAX} fit")
+        return None
+    attrs = {c: cells[i] for i, c in at.attrs if cells[i] != ""}
+    return ImportRow(line, addr.email, addr.key, addr.hash, name, attrs)
