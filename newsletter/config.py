@@ -7,11 +7,13 @@ from the file (a secret in `newsletter.toml` is an error, so it cannot be commit
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 from newsletter.errors import ConfigError
 
@@ -52,6 +54,7 @@ class Settings:
     smtp_port: int = 25
     smtp_username: str = ""
     smtp_security: str = "none"  # none | starttls | tls
+    smtp_ca_file: str = ""  # PEM: a private CA or self-signed relay certificate to trust
     smtp_connections: int = 4
     smtp_timeout: float = 30.0
     sendgrid_api_host: str = "https://api.sendgrid.com"
@@ -73,6 +76,8 @@ class Settings:
     sendgrid_webhook_public_key: str = ""
     # Where each value came from: "default", the config file path, or "env NAME".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    # One line each, for the CLI to print: unknown NEWSLETTER_* variables (likely typos).
+    warnings: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def effective_database_url(self) -> str:
@@ -92,7 +97,9 @@ class Settings:
 
 def _setting_fields() -> dict[str, type]:
     hints: dict[object, type] = {"str": str, "int": int, "float": float}
-    return {f.name: hints[f.type] for f in fields(Settings) if f.name != "sources"}
+    return {
+        f.name: hints[f.type] for f in fields(Settings) if f.name not in ("sources", "warnings")
+    }
 
 
 def _coerce(name: str, raw: object, kind: type, where: str) -> object:
@@ -147,16 +154,42 @@ def load_settings(
             values[name] = _coerce(name, env[var], kind, f"environment {var}")
             sources[name] = f"env {var}"
 
-    settings = replace(Settings(sources=sources), **values)
+    settings = replace(Settings(sources=sources, warnings=_unknown_env(env, kinds)), **values)
     _validate(settings)
     return settings
 
 
+# Not settings: the test harness's switches and the crash-test hooks of the send engine.
+_NOT_SETTINGS_PREFIX = "NEWSLETTER_TEST_"
+
+
+def _unknown_env(env: Mapping[str, str], kinds: Mapping[str, type]) -> tuple[str, ...]:
+    """A warning for each `NEWSLETTER_*` variable that is no setting, with the closest variable
+    (compared without the common prefix, so NEWSLETTER_DATABASE_URL suggests DATABASE_URL)."""
+    known = [SECRET_ENV.get(name) or f"NEWSLETTER_{name.upper()}" for name in kinds]
+    by_word = {var.removeprefix("NEWSLETTER_").lower(): var for var in known}
+    out = []
+    for var in sorted(env):
+        if not var.startswith("NEWSLETTER_") or var.startswith(_NOT_SETTINGS_PREFIX):
+            continue
+        if var in known:
+            continue
+        match = _closest(var.removeprefix("NEWSLETTER_").lower(), by_word)
+        hint = f" (did you mean {by_word[match]}?)" if match else ""
+        out.append(f"environment variable {var} is not a setting; it is ignored{hint}")
+    return tuple(out)
+
+
 def _suggest(word: str, choices: Mapping[str, object] | list[str]) -> str:
+    match = _closest(word, choices)
+    return f" (did you mean '{match}'?)" if match else ""
+
+
+def _closest(word: str, choices: Mapping[str, object] | list[str]) -> str | None:
     import difflib
 
     match = difflib.get_close_matches(word, list(choices), n=1)
-    return f" (did you mean '{match[0]}'?)" if match else ""
+    return match[0] if match else None
 
 
 def _validate(s: Settings) -> None:
@@ -174,21 +207,42 @@ def _validate(s: Settings) -> None:
 
 
 def masked(settings: Settings) -> list[tuple[str, str, str]]:
-    """(name, value, source) for `newsletter config`, secrets masked."""
+    """(name, value, source) for `newsletter config`: a secret shows as `****` (no character
+    of it), a database URL with every password in it masked."""
     rows = []
     for name in _setting_fields():
         value = str(getattr(settings, name))
-        if name in SECRET_ENV and value:
-            value = "****" + (value[-4:] if len(value) > 12 and name != "database_url" else "")
-            if name == "database_url":
-                value = mask_url(getattr(settings, name))
+        if name == "database_url" and value:
+            value = mask_url(value)
+        elif name in SECRET_ENV and value:
+            value = MASK
         rows.append((name, value, settings.sources.get(name, "default")))
     return rows
 
 
+MASK = "****"
+# Query parameters of a database URL that hold secrets (libpq: password, sslpassword).
+_SECRET_PARAM = re.compile(r"pass|secret|token|key|auth|cred", re.IGNORECASE)
+
+
 def mask_url(url: str) -> str:
+    """`url` with the password of its user part and every secret-looking query parameter
+    (`password`, `sslpassword`, ...) replaced by `****`. Unsure where a password ends (an
+    unescaped `@` in it), it masks up to the last `@`: too much rather than a character
+    too little."""
     scheme, sep, rest = url.partition("://")
-    creds, at, host = rest.rpartition("@")
-    if not at or ":" not in creds:
+    if not sep:
         return url
-    return f"{scheme}{sep}{creds.split(':', 1)[0]}:****@{host}"
+    at = rest.rfind("@")
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        rest = (f"{user}:{MASK}" if colon else user) + rest[at:]
+    head, question, query = rest.partition("?")
+    if question:
+        params = []
+        for param in re.split(r"([&;])", query):
+            key, equals, _ = param.partition("=")
+            secret = equals and _SECRET_PARAM.search(unquote_plus(key))
+            params.append(f"{key}={MASK}" if secret else param)
+        rest = head + question + "".join(params)
+    return f"{scheme}{sep}{rest}"

@@ -53,7 +53,10 @@ def settings_from(ctx: click.Context) -> Any:
     root = ctx.find_root()
     root.ensure_object(dict)
     if "settings" not in root.obj:
-        root.obj["settings"] = load_settings(root.obj.get("config_path"))
+        settings = load_settings(root.obj.get("config_path"))
+        for warning in settings.warnings:  # e.g. a typo in a NEWSLETTER_* variable
+            click.echo(f"warning: {warning}", err=True)
+        root.obj["settings"] = settings
     return root.obj["settings"]
 
 

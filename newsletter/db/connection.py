@@ -25,14 +25,56 @@ def normalise_url(url: str) -> str:
     return url
 
 
+# URL scheme -> database; the drivers are the ones this package installs.
+SCHEMES = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "postgresql+psycopg": "postgresql",
+}
+_USE = (
+    "use sqlite:///path/to/file.db (SQLite) or "
+    "postgresql://user:password@host:5432/database (PostgreSQL)"
+)
+
+
+def check_url(url: str) -> str:
+    """The database `url` names ('sqlite' or 'postgresql'), or a StoreError saying which URLs
+    work. The error never repeats the URL beyond its scheme (it may hold a password)."""
+    scheme, sep, _ = url.partition("://")
+    if not sep:
+        raise StoreError(f"DATABASE_URL is not a database URL: {_USE}")
+    if scheme.lower() not in SCHEMES:
+        raise StoreError(f"DATABASE_URL: unsupported database '{scheme}://': {_USE}")
+    return SCHEMES[scheme.lower()]
+
+
+def _sqlite_folder(url: str) -> None:
+    """Create the folder of a SQLite file, or say why it cannot be created."""
+    path = url.split("///", 1)[1] if "///" in url else ""
+    path = path.partition("?")[0]
+    if not path or path == ":memory:":
+        return
+    if Path(path).is_dir():
+        raise StoreError(f"DATABASE_URL: {path} is a folder; name a database file in it")
+    folder = Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"DATABASE_URL: cannot create the folder {folder} for the SQLite database: "
+            f"{exc.strerror or exc} (choose another path, or create the folder)"
+        ) from None
+
+
 def create(url: str) -> Engine:
     """The engine for `url`, its connections set up (no schema work: see `engine.make_engine`)."""
+    kind = check_url(url)
     url = normalise_url(url)
     try:
-        if url.startswith("sqlite"):
-            path = url.split("///", 1)[1] if "///" in url else ""
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if kind == "sqlite":
+            _sqlite_folder(url)
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
