@@ -21,6 +21,7 @@ from newsletter.config import Settings
 from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
 from newsletter.sending.delivery.base import Backend
+from newsletter.sending.delivery.tls import client_context, tls_failure
 from newsletter.sending.mime.message import MessageTemplate
 
 
@@ -62,7 +63,7 @@ class SMTPBackend(Backend):
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
-        context = ssl.create_default_context()
+        context = client_context(s)
         try:
             if s.smtp_security == "tls":
                 conn: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -92,10 +93,7 @@ class SMTPBackend(Backend):
                 f"SMTP server {self.where} does not support login (unset smtp_username)"
             ) from None
         except ssl.SSLError as exc:
-            raise BackendConfigError(
-                f"TLS with SMTP server {self.where} failed: {exc.reason or exc} "
-                "(check smtp_security and smtp_port)"
-            ) from None
+            raise BackendConfigError(tls_failure(exc, self.where, s)) from None
         except (OSError, smtplib.SMTPException) as exc:
             reason = str(exc) or type(exc).__name__
             if not self._ever_connected:
