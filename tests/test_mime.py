@@ -46,7 +46,7 @@ def test_message_is_multipart_alternative_with_both_parts_and_all_headers() -> N
     assert re.fullmatch(r"<[^<>@\s]+@example\.com>", m["Message-ID"])
     tag = TAGS.recipient_tag(42, 7)
     assert m["Message-ID"].startswith(f"<{tag}.") and m["X-Newsletter-Tag"] == tag
-    assert m["List-Id"] == "Asia weekly <asia-weekly.example.com>"
+    assert m["List-Id"] == '"Asia weekly" <asia-weekly.example.com>'
     assert m["List-Unsubscribe"] == (
         "<https://news.example.com/unsubscribe/tok-7.sig>, "
         "<mailto:unsubscribe@example.com?subject=unsubscribe%20tok-7.sig>"
@@ -117,6 +117,35 @@ def test_names_with_specials_are_quoted() -> None:
     m = parse(sample_template().render(recipient(5, name='Smith, John "JJ" \\o/')))
     assert m["To"].addresses[0].display_name == 'Smith, John "JJ" \\o/'
     assert m["To"].addresses[0].addr_spec == "reader5@example.org"
+
+
+@pytest.mark.parametrize(
+    ("name", "decoded"),
+    [
+        ('Weekly, "news" <b> \\o/', '"Weekly, \\"news\\" <b> \\\\o/"'),
+        ("=?utf-8?b?U3Bvb2Y=?=", "=?utf-8?b?U3Bvb2Y=?="),  # never decoded into "Spoof"
+        ("Bản tin Á", "Bản tin Á"),
+        ("Weekly\r\nBcc: x@example.net", '"Weekly Bcc: x@example.net"'),
+    ],
+)
+def test_list_id_name_is_a_quoted_or_encoded_phrase(name: str, decoded: str) -> None:
+    data = sample_template(list_id_header=f"{name} <asia-weekly.example.com>").render(recipient(1))
+    check_wire_format(data)
+    m = parse(data)
+    assert m["List-Id"] == f"{decoded} <asia-weekly.example.com>"
+    assert m["Bcc"] is None
+
+
+def test_a_long_list_name_is_folded_and_cut() -> None:
+    words = "Asia weekly " * 100  # 1,200 characters: one line of it would pass 998 octets
+    data = sample_template(list_id_header=f"{words} <asia-weekly.example.com>").render(recipient(1))
+    check_wire_format(data)  # every line within 78
+    value = parse(data)["List-Id"]
+    assert value == f'"{words[:200].strip()}" <asia-weekly.example.com>'
+    one_word = "x" * 1200
+    data = sample_template(list_id_header=f"{one_word} <l.example.com>").render(recipient(1))
+    check_wire_format(data)
+    assert parse(data)["List-Id"] == f"{'x' * 200} <l.example.com>"
 
 
 def test_each_recipient_gets_its_own_message_id_and_unsubscribe_url() -> None:

@@ -33,17 +33,21 @@ def encode_words(text: str, first_line_used: int) -> str:
 
 
 def fold(line: str) -> str:
-    """Fold an ASCII header line at spaces so that lines stay within 76 characters."""
+    """Fold an ASCII header line at spaces so that lines stay within 76 characters where a
+    space allows it. Every space is kept (a fold turns it into CRLF + that space); a fold
+    never starts a line of only white space, nor comes right after ``Name:`` (parsers would
+    keep that space as part of the value)."""
+    words = line.split(" ")
     out: list[str] = []
-    current = ""
-    for word in line.split(" "):
-        if current and len(current) + 1 + len(word) > 76:
+    current = words[0] + " " + words[1] if len(words) > 1 else words[0]
+    for word in words[2:]:
+        if word and len(current) + 1 + len(word) > 76:
             out.append(current)
-            current = word
+            current = " " + word
         else:
-            current = f"{current} {word}" if current else word
+            current = f"{current} {word}"
     out.append(current)
-    return "\r\n ".join(out)
+    return "\r\n".join(out)
 
 
 def header_text(name: str, value: str) -> str:
@@ -85,6 +89,30 @@ def phrase(name: str, used: int) -> str:
         else:
             out, line = out + " " + part, line + 1 + len(part)
     return out
+
+
+MAX_LIST_NAME = 200  # the lists.name column
+
+
+def list_id(value: str) -> str:
+    """The List-Id value (RFC 2919), on one line, from ``Name <label.domain>``: the name as a
+    quoted-string (ASCII) or encoded-words (anything else, and text that looks like an
+    encoded-word), cut at MAX_LIST_NAME; the id reduced to dot-atom characters. Fold it with
+    `fold` for a message; APIs take it as it is."""
+    value = header_safe(value)
+    name, lt, ident = value.rpartition("<")
+    if not lt:
+        name, ident = "", value
+    ident = _NOT_DOT_ATOM.sub("-", ident.rstrip(">").strip()).strip(".")[:255] or "list"
+    name = name.strip()[:MAX_LIST_NAME].strip()
+    if not name:
+        return f"<{ident}>"
+    if name.isascii() and "=?" not in name and max(map(len, name.split(" "))) < 60:
+        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + f'" <{ident}>'
+    return encode_words(name, len("List-Id: ")).replace("\r\n ", " ") + f" <{ident}>"
+
+
+_NOT_DOT_ATOM = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
 
 
 def address(name: str, email: str, header: str = "") -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsletter.authoring.placeholders import fill, header_safe, values_for
 from newsletter.models import Recipient
-from newsletter.sending.mime.headers import address, encode_words, header_text
+from newsletter.sending.mime.headers import address, fold, header_text, list_id
 from newsletter.sending.mime.quoted_printable import QPBody
 
 if TYPE_CHECKING:
@@ -29,14 +29,6 @@ _URL_BAD = re.compile(r"[\s<>]+")
 
 def _atext(value: str) -> str:
     return _ATEXT_BAD.sub("-", value).strip(".") or "x"
-
-
-def _list_id(value: str) -> str:
-    list_id = header_safe(value)
-    if list_id.isascii():
-        return list_id
-    phrase, _, rest = list_id.partition("<")
-    return f"{encode_words(phrase.strip(), 9)} <{rest}" if rest else encode_words(list_id, 9)
 
 
 def _frame(boundary: str) -> tuple[bytes, bytes, bytes]:
@@ -78,7 +70,7 @@ class MessageTemplate:
         self._personal_subject = "__NL_" in subject
         self._fixed_subject = "" if self._personal_subject else header_text("Subject", subject)
         self.common = {
-            "List-Id": _list_id(list_id_header),
+            "List-Id": list_id(list_id_header),  # one line: SendGrid takes these as they are
             "Feedback-ID": f"{self._ref_atext.replace(':', '-')}:newsletter:{self.sender_domain}",
             "X-Newsletter-Send": self.send_ref,
         }
@@ -88,7 +80,7 @@ class MessageTemplate:
         ]
         if header_safe(reply_to):
             fixed.append("Reply-To: " + address("", reply_to))
-        fixed += [f"{k}: {v}" for k, v in self.common.items() if v]
+        fixed += [fold(f"{k}: {v}") for k, v in self.common.items() if v]
         fixed += [
             f'Content-Type: multipart/alternative; boundary="{self._boundary}"',
         ]
