@@ -23,6 +23,7 @@ def run(workdir, database_url):
         return result
 
     invoke("lists", "create", "weekly", "--name", "Weekly news")
+    invoke.database_url = database_url  # type: ignore[attr-defined]
     return invoke
 
 
@@ -49,6 +50,45 @@ def test_unknown_list_is_one_line_and_exit_1(run):
         "error: unknown list 'montly' (known: weekly; create it with "
         "`newsletter lists create montly --name ...`)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "what"),
+    [
+        ("--reply-to", "not-an-address", "reply-to address"),
+        ("--reply-to", "ed@example.com\r\nBcc: all@example.net", "reply-to address"),
+        ("--reply-to", "Editor <ed@example.com>", "reply-to address"),
+        ("--from-address", "news@", "from address"),
+        ("--from-address", "news@example.com, other@example.net", "from address"),
+    ],
+)
+def test_lists_create_refuses_a_sender_or_reply_to_that_is_no_address(run, option, value, what):
+    result = run("lists", "create", "daily", "--name", "Daily", option, value, ok=False)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: list {what} '")
+    assert "is not an email address" in lines[0] and "editor@example.com" in lines[0]
+    assert "daily" not in run("lists").stdout  # nothing written
+
+
+def test_lists_create_keeps_valid_addresses_trimmed(run):
+    run(
+        "lists", "create", "daily", "--name", "Daily",
+        "--from-address", " news@example.com ", "--reply-to", "Ed@Example.com",
+    )  # fmt: skip
+    from newsletter.audience.lists import get_list
+    from newsletter.db.engine import make_engine
+
+    engine = make_engine(run.database_url)
+    row = get_list(engine, "daily")
+    engine.dispose()
+    assert (row["from_address"], row["reply_to"]) == ("news@example.com", "Ed@Example.com")
+
+
+@pytest.mark.parametrize("name", ["Daily\nBcc: x@example.com", "D" * 201])
+def test_lists_create_refuses_a_name_that_is_not_one_short_line(run, name):
+    result = run("lists", "create", "daily", "--name", name, ok=False)
+    assert result.exit_code == 1 and result.stderr.startswith("error: list name ")
 
 
 def test_invalid_address_is_refused(run):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, func, select
 
-from newsletter.audience.addresses import require_valid
+from newsletter.audience.addresses import InvalidAddress, parse
 from newsletter.audience.memberships import STATUSES
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
@@ -24,15 +24,19 @@ def create_list(
 ) -> dict:
     if not slug or not slug.replace("-", "").replace("_", "").isalnum() or slug != slug.lower():
         raise StoreError(f"list slug '{slug}': use lower-case letters, digits, '-' or '_'")
-    if from_address:
-        require_valid(from_address)
+    if len(slug) > 100:
+        raise StoreError(f"list slug '{slug[:20]}...' is {len(slug)} characters; at most 100")
+    name = _one_line("name", name or slug)
+    from_name = _one_line("from name", from_name)
+    from_address = _address("from address", from_address)
+    reply_to = _address("reply-to address", reply_to)
     with begin(engine) as conn:
         if conn.execute(select(tables.lists.c.id).where(tables.lists.c.slug == slug)).first():
             raise StoreError(f"list '{slug}' already exists (see `newsletter lists`)")
         conn.execute(
             tables.lists.insert().values(
                 slug=slug,
-                name=name or slug,
+                name=name,
                 description=description,
                 from_name=from_name,
                 from_address=from_address,
@@ -41,6 +45,33 @@ def create_list(
             )
         )
     return get_list(engine, slug)
+
+
+NAME_MAX = 200  # lists.name and lists.from_name
+
+
+def _one_line(what: str, value: str) -> str:
+    """`value` stripped; refused when it holds a line break or control, or is too long."""
+    value = value.strip()
+    if any(ord(c) < 32 or c == "\x7f" for c in value):
+        raise StoreError(f"list {what} must be one line of text (no line breaks or controls)")
+    if len(value) > NAME_MAX:
+        raise StoreError(f"list {what} is {len(value)} characters; at most {NAME_MAX}")
+    return value
+
+
+def _address(what: str, value: str) -> str:
+    """A plain address (blanks trimmed), or '' for none; refused when not an address."""
+    if not value.strip():
+        return ""
+    try:
+        return parse(value).email
+    except InvalidAddress as exc:
+        shown = " ".join(value.split())[:80]
+        raise StoreError(
+            f"list {what} '{shown}' is not an email address: {exc} (give a plain address "
+            "like editor@example.com)"
+        ) from None
 
 
 def get_list(engine: Engine | Connection, slug: str) -> dict:
