@@ -266,3 +266,40 @@ def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"{tmp_path / 'nope.md'}: no such issue file (check the name and folder)"
     )
+
+
+def test_an_issue_file_over_5_mb_is_refused_before_parsing(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from newsletter.authoring import issue_file
+    from newsletter.cli import cli
+
+    path = workdir / "huge.md"
+    head = "---\ntitle: Huge\n---\nIntro.\n\n## Takeaway\nSpeaker: A\n\n"
+    path.write_text(head + "word " * 1_000_001, encoding="utf-8")  # 5,000,005 bytes + head
+
+    def no_parsing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the front matter of a refused file was parsed")
+
+    monkeypatch.setattr(issue_file, "parse_front_matter", no_parsing)
+    message = f"{path}: the file is over 5 MB; an issue is text (put images on a web server"
+    with pytest.raises(IssueFileError) as caught:
+        parse_issue(path)
+    assert str(caught.value).startswith(message)
+    for command in (["check", str(path)], ["build", str(path)]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 1
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), lines
+
+
+def test_an_issue_file_of_exactly_5_mb_is_read(tmp_path: Path) -> None:
+    head = "---\ntitle: Big\npreheader: P\n---\nIntro.\n\n## Takeaway\nSpeaker: A\n\n"
+    body = "x" * (5_000_000 - len(head) - 1) + "\n"
+    path = tmp_path / "big.md"
+    path.write_text(head + body, encoding="utf-8")
+    assert path.stat().st_size == 5_000_000
+    issue, problems = parse_issue(path)
+    assert issue is not None, problems

@@ -32,14 +32,22 @@ def parse_front_matter(lines: list[str], error: Report) -> dict[str, tuple[objec
     """{key: (value, line)} from the YAML between the '---' lines (file line 2 onwards)."""
     import yaml
 
+    text = "\n".join(lines)
     try:
-        root = yaml.compose("\n".join(lines), Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         line, message = _yaml_error(exc)
         error(line, message)
         return None
+    except yaml.reader.ReaderError as exc:  # a character YAML refuses (a control character)
+        error(
+            text[: exc.position].count("\n") + 2,
+            f"front matter holds a control character (U+{exc.character:04X}) that YAML "
+            "refuses: remove it",
+        )
+        return None
     except yaml.YAMLError as exc:
-        error(2, f"front matter is not valid YAML ({exc})")
+        error(2, f"front matter is not valid YAML ({' '.join(str(exc).split())})")
         return None
     if root is None:
         error(1, "missing required key 'title': add 'title: ...' to the front matter")

@@ -37,6 +37,7 @@ TAKEAWAY_KEYS = {
     "image-alt": "Image-Alt",
 }
 SUBJECT_MAX = 78  # longer subjects are cut in most inbox lists
+MAX_ISSUE_BYTES = 5_000_000  # refused before parsing: no YAML or Markdown work on a huge file
 
 _HEADING = re.compile(r"^##(?:[ \t]+(.*?))?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -93,13 +94,20 @@ def parse_issue(path: str | Path) -> tuple[Issue | None, list[Problem]]:
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(MAX_ISSUE_BYTES + 1)
     except FileNotFoundError:
         raise whole_file_error(path, "no such issue file (check the name and folder)") from None
     except IsADirectoryError:
         raise whole_file_error(path, "is a folder, not an issue file") from None
     except OSError as exc:
         raise whole_file_error(path, f"cannot read the file: {exc.strerror}") from None
+    if len(data) > MAX_ISSUE_BYTES:
+        raise whole_file_error(
+            path,
+            f"the file is over {MAX_ISSUE_BYTES // 1_000_000} MB; an issue is text (put images "
+            "on a web server and link them with Image: https://...)",
+        )
     report = _Report(str(path))
     issue = _parse(path, data, report)
     return issue, sorted(report.problems, key=lambda p: p.line)
