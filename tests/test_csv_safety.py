@@ -287,3 +287,17 @@ def test_an_import_where_every_row_is_rejected_exits_non_zero(
     (workdir / "empty.csv").write_text("email\n")
     empty = runner.invoke(cli, ["subscribers", "import", "empty.csv", "--list", "weekly"], env=env)
     assert empty.exit_code == 0  # nothing to import is not a failure
+
+
+def test_an_export_file_that_cannot_be_written_is_one_line(
+    workdir: Path, database_url: str
+) -> None:
+    runner, env = CliRunner(), {"DATABASE_URL": database_url}
+    runner.invoke(cli, ["lists", "create", "weekly", "--name", "W"], env=env)
+    target = workdir / "no-such-folder" / "out.csv"
+    args = ["subscribers", "export", "--list", "weekly", "-o", str(target)]
+    result = runner.invoke(cli, args, env=env)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: {target}: cannot write: No such file or directory"
+    ]

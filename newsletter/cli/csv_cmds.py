@@ -13,7 +13,7 @@ import click
 from newsletter.cli import progress
 from newsletter.cli.root import echo_json, engine_from
 from newsletter.cli.subscriber_cmds import subscribers_group
-from newsletter.errors import ImportFileError
+from newsletter.errors import NewsletterError
 
 if TYPE_CHECKING:
     from newsletter.audience.csv_import import ImportReport
@@ -191,7 +191,7 @@ def subscribers_export(
         try:
             f = open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
         except OSError as exc:
-            raise ImportFileError(f"{output}: cannot write: {exc.strerror or exc}") from None
+            raise NewsletterError(f"{output}: cannot write: {exc.strerror or exc}") from None
         with f:
             n = export_csv(engine, list_slug, f, chosen, raw=raw, on_progress=report_progress)
     click.echo(f"wrote {n} rows to {output}", err=True)
