@@ -133,3 +133,19 @@ def test_known_variables_and_unrelated_ones_give_no_warning(tmp_path: Path) -> N
     assert load_settings(cwd=tmp_path, env=env).warnings == ()
     odd = load_settings(cwd=tmp_path, env={"NEWSLETTER_QWERTY": "1"}).warnings
     assert odd == ("environment variable NEWSLETTER_QWERTY is not a setting; it is ignored",)
+
+
+def test_the_web_app_logs_a_mistyped_environment_variable(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under gunicorn nobody reads the CLI's stderr: the warning goes to the server log."""
+    from newsletter.web import create_app
+
+    monkeypatch.setenv("NEWSLETTER_SMTP_PASWORD", "x")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{workdir / 'web.db'}")
+    with caplog.at_level("WARNING", logger="newsletter.web.app"):
+        create_app()
+    assert any(
+        "NEWSLETTER_SMTP_PASWORD" in r.getMessage() and "NEWSLETTER_SMTP_PASSWORD" in r.getMessage()
+        for r in caplog.records
+    )

@@ -6,6 +6,7 @@ same name in its own ``<templates_dir>/pages/``.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from newsletter.db.engine import make_engine
 from newsletter.web import archive, preferences, security, subscribe, unsubscribe, webhook
 from newsletter.web.context import WebContext, context
 
+log = logging.getLogger(__name__)
 BUILTIN_PAGES = Path(__file__).resolve().parent.parent / "default_templates" / "pages"
 MAX_BODY_BYTES = 5 * 1024 * 1024  # room for large webhook batches; forms are far smaller
 
@@ -28,6 +30,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     """Build the app. Without arguments, settings and database come from the environment."""
     if settings is None:
         settings = load_settings()
+    for warning in settings.warnings:  # e.g. a typo in a NEWSLETTER_* variable, in the server log
+        log.warning("%s", warning)
     if engine is None:
         engine = make_engine(settings.effective_database_url)
     # Same rule as `send`: the outbox (development) may use the generated key, so links in
