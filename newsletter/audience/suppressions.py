@@ -57,7 +57,9 @@ def insert_suppression(
     if stmt is None:
         stmt = _INSERT_SUPPRESSION[conn.dialect.name] = insert_for(
             conn, tables.suppressions
-        ).on_conflict_do_nothing(index_elements=["address_hash", "list_id"])
+        ).on_conflict_do_nothing(index_elements=["address_hash", "list_id"]).returning(
+            tables.suppressions.c.id  # rowcount is -1 on PostgreSQL: RETURNING tells
+        )
     values = {
         "address_hash": h,
         "email": email,
@@ -66,7 +68,7 @@ def insert_suppression(
         "source": source,
         "created_at": utcnow(),
     }
-    return conn.execute(stmt, values).rowcount > 0
+    return conn.execute(stmt, values).first() is not None
 
 
 # Built once: executing a prepared construct skips most of SQLAlchemy's per-call work.
@@ -159,7 +161,8 @@ def lift(conn: Connection, h: str, list_id: int, *, allow_global: bool) -> None:
 
 def forget(engine: Engine, email: str) -> bool:
     """Erasure request: delete the subscriber (name, attributes, memberships, history), blank the
-    address in the send ledger and in suppressions, and keep only the address hash as a global
+    address and the diagnostics in the send ledger and bounce records and the address in
+    suppressions, and keep only the address hash as a global
     suppression (existing reason kept, else `manual`) so they are never mailed again.
     Returns whether a subscriber existed."""
     addr = require_valid(email)
@@ -171,8 +174,11 @@ def forget(engine: Engine, email: str) -> bool:
         sub_id = conn.execute(select(s.c.id).where(s.c.email_key == addr.key)).scalar()
         if sub_id is None:
             return False
-        d = tables.deliveries
-        conn.execute(update(d).where(d.c.subscriber_id == sub_id).values(email=""))
+        d, b = tables.deliveries, tables.bounces
+        # The remote servers' diagnostics in the ledger and the bounce records often quote the
+        # address: erased too (the statuses and counts stay).
+        conn.execute(update(d).where(d.c.subscriber_id == sub_id).values(email="", detail=""))
+        conn.execute(update(b).where(b.c.subscriber_id == sub_id).values(diagnostic=""))
         for table in (tables.subscriber_events, tables.memberships):
             conn.execute(delete(table).where(table.c.subscriber_id == sub_id))
         conn.execute(delete(s).where(s.c.id == sub_id))
