@@ -29,7 +29,12 @@ BOUNCES = {
     "blocklist-text-without-a-7.eml": ("bounce", "blocked", "5.0.0", 2, "bounced", None),
     "dsn-8bit-diagnostic.eml": ("bounce", "hard", "5.1.1", 3, "bounced", "bounced"),
     "dsn-missing-original-recipient-and-status.eml": (
-        "bounce", "hard", "5.1.1", 4, "bounced", "bounced",
+        "bounce",
+        "hard",
+        "5.1.1",
+        4,
+        "bounced",
+        "bounced",
     ),  # fmt: skip
     "dsn-returned-body-only.eml": ("bounce", "hard", "5.1.1", 5, "bounced", "bounced"),
     "dsn-nested-in-a-forward.eml": ("bounce", "hard", "5.1.1", 6, "bounced", "bounced"),

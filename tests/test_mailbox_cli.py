@@ -60,7 +60,9 @@ def test_json_report_and_two_worker_processes(mailroom, monkeypatch):
     for sid in mailroom.subscribers:
         mailroom.drop(f"{sid}.eml", dsn(mailroom.tag(send, sid)))
     mailroom.drop("x.eml", dsn("0" * 32))
-    result = _invoke(mailroom, monkeypatch, "mailbox", str(mailroom.box), "--json", "--workers", "2")
+    result = _invoke(
+        mailroom, monkeypatch, "mailbox", str(mailroom.box), "--json", "--workers", "2"
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert (report["read"], report["hard"], report["suppressed"]) == (7, 6, 6)

@@ -121,7 +121,10 @@ def test_signed_events_are_applied_once(web, hook):
         "dan@example.org": "bounced",
     }
     assert _delivery(web.engine, ann["id"]) == ("sent", "sendgrid: delivered")
-    assert _delivery(web.engine, bob["id"]) == ("bounced", "sendgrid: bounce: 550 5.1.1 no such user")
+    assert _delivery(web.engine, bob["id"]) == (
+        "bounced",
+        "sendgrid: bounce: 550 5.1.1 no such user",
+    )
     assert web.status(bob["id"]) == "unsubscribed"
     after_first = _state(web.engine)
     again = hook.post(events)  # SendGrid retries whole batches

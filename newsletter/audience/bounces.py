@@ -71,9 +71,11 @@ def insert_return(conn: Connection, item: Returned) -> bool:
     """Store the news unless this (send, subscriber, kind) already has some; True if new."""
     stmt = _INSERT.get(conn.dialect.name)
     if stmt is None:
-        stmt = _INSERT[conn.dialect.name] = insert_for(conn, B).on_conflict_do_nothing(
-            index_elements=["send_id", "subscriber_id", "kind"]
-        ).returning(B.c.id)  # rowcount is -1 on PostgreSQL once RETURNING is implied
+        stmt = _INSERT[conn.dialect.name] = (
+            insert_for(conn, B)
+            .on_conflict_do_nothing(index_elements=["send_id", "subscriber_id", "kind"])
+            .returning(B.c.id)
+        )  # rowcount is -1 on PostgreSQL once RETURNING is implied
     values = {
         "send_id": item.send_id,
         "subscriber_id": item.subscriber_id,
@@ -119,9 +121,7 @@ def suppression_due(conn: Connection, item: Returned, policy: SoftBouncePolicy) 
 def suppress_subscriber(conn: Connection, item: Returned, reason: str) -> bool:
     """Suppress the subscriber's address for every list; False if they no longer exist."""
     s = tables.subscribers
-    row = conn.execute(
-        select(s.c.email, s.c.email_key).where(s.c.id == item.subscriber_id)
-    ).first()
+    row = conn.execute(select(s.c.email, s.c.email_key).where(s.c.id == item.subscriber_id)).first()
     if row is None:
         return False
     source = f"{item.source}: {item.label}"[:200]  # no diagnostic: `forget` keeps sources

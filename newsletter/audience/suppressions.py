@@ -55,10 +55,12 @@ def insert_suppression(
     The statement is built once per dialect (this is on the one-click unsubscribe path)."""
     stmt = _INSERT_SUPPRESSION.get(conn.dialect.name)
     if stmt is None:
-        stmt = _INSERT_SUPPRESSION[conn.dialect.name] = insert_for(
-            conn, tables.suppressions
-        ).on_conflict_do_nothing(index_elements=["address_hash", "list_id"]).returning(
-            tables.suppressions.c.id  # rowcount is -1 on PostgreSQL: RETURNING tells
+        stmt = _INSERT_SUPPRESSION[conn.dialect.name] = (
+            insert_for(conn, tables.suppressions)
+            .on_conflict_do_nothing(index_elements=["address_hash", "list_id"])
+            .returning(
+                tables.suppressions.c.id  # rowcount is -1 on PostgreSQL: RETURNING tells
+            )
         )
     values = {
         "address_hash": h,

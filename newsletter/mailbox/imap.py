@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import imaplib
 import re
-import socket
 import ssl
 from collections.abc import Iterator
 from urllib.parse import unquote, urlsplit
@@ -77,7 +76,7 @@ class ImapFolder:
                 f"TLS with IMAP server {where} failed: {exc.reason or exc} (a private "
                 "certificate needs imap_ca_file)"
             ) from None
-        except (OSError, imaplib.IMAP4.error, socket.timeout) as exc:
+        except (TimeoutError, OSError, imaplib.IMAP4.error) as exc:
             raise ConfigError(f"cannot connect to IMAP server {where}: {exc}") from None
 
     def _login(self, password: str) -> None:

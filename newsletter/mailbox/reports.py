@@ -37,8 +37,9 @@ _BASIC = re.compile(r"(?<![\d.])([45])\d\d(?![\d.])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 # Refusals for who sent it, not for whom: a blocklist, reputation, policy or content verdict.
 BLOCKED_TEXT = re.compile(
-    r"block ?list|black ?list|spamhaus|spamcop|barracuda|sorbs|\bRBL\b|DNSBL|\blisted (?:at|on|in|by)"
-    r"|blocked (?:using|by|for|due|because)|reputation|\bspam\b|policy (?:reasons|violation)",
+    r"block ?list|black ?list|spamhaus|spamcop|barracuda|sorbs|\bRBL\b|DNSBL"
+    r"|\blisted (?:at|on|in|by)|blocked (?:using|by|for|due|because)|reputation|\bspam\b"
+    r"|policy (?:reasons|violation)",
     re.I,
 )
 USER_UNKNOWN = re.compile(

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-
 USER, PASSWORD = "bounces", "imap-test-password"
 MAIL_OWNER = "nobody"  # Dovecot never runs mail processes as root
 
@@ -82,8 +81,9 @@ def _certificate(root: Path) -> None:
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=2))
         .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address(
-                "127.0.0.1"))]),
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]
+            ),
             critical=False,
         )  # fmt: skip
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
