@@ -14,6 +14,7 @@ repeating an event) counts once. What suppresses an address:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from newsletter.audience.addresses import hash_key
-from newsletter.audience.suppressions import record_suppression
+from newsletter.audience.suppressions import RANK, record_suppression
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
@@ -64,19 +65,12 @@ class SoftBouncePolicy:
     days: int = 30  # ... within this many days suppress the address
 
 
-_INSERT: dict[str, Any] = {}  # dialect name -> INSERT .. ON CONFLICT DO NOTHING
+_INSERT: dict[str, Any] = {}  # dialect name -> INSERT .. ON CONFLICT DO NOTHING RETURNING
+Key = tuple[int, int, str]  # (send, subscriber, kind)
 
 
-def insert_return(conn: Connection, item: Returned) -> bool:
-    """Store the news unless this (send, subscriber, kind) already has some; True if new."""
-    stmt = _INSERT.get(conn.dialect.name)
-    if stmt is None:
-        stmt = _INSERT[conn.dialect.name] = (
-            insert_for(conn, B)
-            .on_conflict_do_nothing(index_elements=["send_id", "subscriber_id", "kind"])
-            .returning(B.c.id)
-        )  # rowcount is -1 on PostgreSQL once RETURNING is implied
-    values = {
+def _values(item: Returned, now: Any) -> dict[str, Any]:
+    return {
         "send_id": item.send_id,
         "subscriber_id": item.subscriber_id,
         "kind": item.kind,
@@ -84,51 +78,99 @@ def insert_return(conn: Connection, item: Returned) -> bool:
         "status_code": item.status_code[:20],
         "diagnostic": item.diagnostic[:2000],
         "source": item.source[:200],
-        "at": utcnow(),
+        "at": now,
     }
-    return conn.execute(stmt, values).first() is not None
 
 
-def _soft_sends(conn: Connection, subscriber_id: int, days: int) -> int:
+def insert_returns(conn: Connection, items: list[Returned]) -> set[Key]:
+    """Store the news unless its (send, subscriber, kind) already has some, in one statement;
+    returns the keys that were new (a key twice in `items` is stored once)."""
+    if not items:
+        return set()
+    stmt = _INSERT.get(conn.dialect.name)
+    if stmt is None:
+        stmt = _INSERT[conn.dialect.name] = (
+            insert_for(conn, B)
+            .on_conflict_do_nothing(index_elements=["send_id", "subscriber_id", "kind"])
+            .returning(B.c.send_id, B.c.subscriber_id, B.c.kind)
+        )
+    now = utcnow()
+    rows = conn.execute(stmt, [_values(i, now) for i in items]).all()
+    return {(int(r[0]), int(r[1]), str(r[2])) for r in rows}
+
+
+def soft_sends(conn: Connection, subscriber_ids: Iterable[int], days: int) -> dict[int, int]:
+    """How many different sends bounced soft for each subscriber within `days`."""
+    ids = sorted(set(subscriber_ids))
+    if not ids:
+        return {}
     since = utcnow() - timedelta(days=days)
-    return int(
+    rows = conn.execute(
+        select(B.c.subscriber_id, func.count(func.distinct(B.c.send_id)))
+        .where(
+            B.c.subscriber_id.in_(ids),
+            B.c.kind == "bounce",
+            B.c.category == "soft",
+            B.c.at >= since,
+        )
+        .group_by(B.c.subscriber_id)
+    )
+    return {int(sid): int(n) for sid, n in rows}
+
+
+def suppressions_due(
+    conn: Connection, items: list[Returned], policy: SoftBouncePolicy
+) -> dict[int, tuple[str, Returned]]:
+    """subscriber id -> (reason, the news that calls for it), for news already stored: hard
+    bounces and complaints at once, soft bounces past the limit; the strongest reason wins."""
+    soft = soft_sends(
+        conn, (i.subscriber_id for i in items if (i.kind, i.category) == ("bounce", "soft")),
+        policy.days,
+    )  # fmt: skip
+    due: dict[int, tuple[str, Returned]] = {}
+    for item in items:
+        reason = None
+        if item.kind == "complaint":
+            reason = "complained"
+        elif item.kind == "bounce" and (
+            item.category == "hard"
+            or (item.category == "soft" and soft.get(item.subscriber_id, 0) >= policy.limit)
+        ):
+            reason = "bounced"
+        held = due.get(item.subscriber_id)
+        if reason and (held is None or RANK[reason] > RANK[held[0]]):
+            due[item.subscriber_id] = (reason, item)
+    return due
+
+
+def suppress_subscribers(conn: Connection, due: dict[int, tuple[str, Returned]]) -> set[int]:
+    """Suppress each subscriber's address for every list unless it already is, as strongly
+    (a subscriber who was forgotten is gone: their hash already is); returns whom it
+    suppressed."""
+    if not due:
+        return set()
+    s, x = tables.subscribers, tables.suppressions
+    people = conn.execute(
+        select(s.c.id, s.c.email, s.c.email_key).where(s.c.id.in_(sorted(due)))
+    ).all()
+    hashes = {int(p.id): hash_key(p.email_key) for p in people}
+    held = dict(
         conn.execute(
-            select(func.count(func.distinct(B.c.send_id))).where(
-                B.c.subscriber_id == subscriber_id,
-                B.c.kind == "bounce",
-                B.c.category == "soft",
-                B.c.at >= since,
+            select(x.c.address_hash, x.c.reason).where(
+                x.c.address_hash.in_(list(hashes.values())), x.c.list_id == 0
             )
-        ).scalar_one()
+        ).all()
     )
-
-
-def suppression_due(conn: Connection, item: Returned, policy: SoftBouncePolicy) -> str | None:
-    """The suppression reason this news calls for (after it was stored), else None."""
-    if item.kind == "complaint":
-        return "complained"
-    if item.kind != "bounce":
-        return None
-    if item.category == "hard":
-        return "bounced"
-    if item.category == "soft" and _soft_sends(conn, item.subscriber_id, policy.days) >= (
-        policy.limit
-    ):
-        return "bounced"
-    return None
-
-
-def suppress_subscriber(conn: Connection, item: Returned, reason: str) -> bool:
-    """Suppress the subscriber's address for every list; False if they no longer exist."""
-    s = tables.subscribers
-    row = conn.execute(select(s.c.email, s.c.email_key).where(s.c.id == item.subscriber_id)).first()
-    if row is None:
-        return False
-    source = f"{item.source}: {item.label}"[:200]  # no diagnostic: `forget` keeps sources
-    record_suppression(
-        conn, hash_key(row.email_key), row.email, item.subscriber_id, 0, reason, source
-    )
-    return True
+    done = set()
+    for person in people:
+        reason, item = due[int(person.id)]
+        h = hashes[int(person.id)]
+        if h in held and RANK[held[h]] >= RANK[reason]:
+            continue
+        source = f"{item.source}: {item.label}"[:200]  # no diagnostic: `forget` keeps sources
+        record_suppression(conn, h, person.email, int(person.id), 0, reason, source)
+        done.add(int(person.id))
+    return done
 
 
 def returns_of(engine: Engine, subscriber_id: int) -> list[dict]:

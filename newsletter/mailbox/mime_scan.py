@@ -147,7 +147,9 @@ def _walk(
             _walk(result, p_kind, p_params, p_headers, b_start, p_end, depth + 1, report)
         return
     result.parts.append(Part(kind, headers, start, end, report))
-    if kind in ("message/rfc822", "message/global") and depth < MAX_DEPTH:
+    # A message inside is followed only until a report is found (a forwarded bounce): the
+    # original returned by a report needs no more than its headers.
+    if kind in ("message/rfc822", "message/global") and depth < MAX_DEPTH and not report:
         inner_end, inner_body = head_end(result.data, start, end)
         inner = fields(result.data[start:inner_end])
         inner_kind, inner_params = content_type(first(inner, "content-type"))

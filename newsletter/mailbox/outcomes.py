@@ -19,7 +19,7 @@ from newsletter.audience.unsubscribe import unsubscribe
 from newsletter.db import tables
 from newsletter.db.transaction import begin
 from newsletter.mailbox.reports import Verdict
-from newsletter.sending.return_path import record_return
+from newsletter.sending.return_path import record_returns
 
 
 @dataclass
@@ -70,6 +70,7 @@ class Report:
 
 
 GONE = Verdict("info", reason="about a subscriber who no longer exists")
+ALREADY = Verdict("info", reason="read before; nothing changed")
 
 
 def apply_batch(
@@ -88,21 +89,22 @@ def apply_batch(
                 final[i] = GONE
                 continue
             unsubscribe(engine, v.subscriber_id, v.list_id or None, source="mailto")
+    wanted = [i for i, v in enumerate(verdicts) if v.kind in ("bounce", "complaint", "delayed")]
     s = tables.subscribers
     with begin(engine) as conn:
-        for i, v in enumerate(verdicts):
-            if v.kind not in ("bounce", "complaint", "delayed"):
-                continue
-            if conn.execute(select(s.c.id).where(s.c.id == v.subscriber_id)).first() is None:
+        ids = sorted({verdicts[i].subscriber_id for i in wanted})
+        known = set(conn.execute(select(s.c.id).where(s.c.id.in_(ids))).scalars()) if ids else set()
+        for i in wanted:
+            if verdicts[i].subscriber_id not in known:
                 final[i] = GONE
-                continue
-            applied = record_return(conn, v.returned(source), policy)
-            if not applied.new:
-                report.already += 1
-                final[i] = Verdict("info", reason="read before; nothing changed")
-                continue
-            report.suppressed += bool(applied.suppressed)
+        kept = [i for i in wanted if final[i] is verdicts[i]]
+        applied = record_returns(conn, [verdicts[i].returned(source) for i in kept], policy)
+    for i, outcome in zip(kept, applied, strict=True):
+        if not outcome.new:
+            report.already += 1
+            final[i] = ALREADY
+        report.suppressed += bool(outcome.suppressed)
     for verdict in final:
-        if verdict.kind != "unrecognised" and verdict.reason != "read before; nothing changed":
+        if verdict.kind != "unrecognised" and verdict is not ALREADY:
             report.count(verdict)
     return final

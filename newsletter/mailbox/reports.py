@@ -11,6 +11,7 @@ original as text). Addresses (`Final-Recipient` and the like) are never used to 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from newsletter.audience.bounces import Returned
@@ -110,38 +111,41 @@ def clean(text: str, limit: int = 1000) -> str:
     return " ".join(_CONTROL.sub(" ", text).split())[:limit]
 
 
-def _tags(found: Scan, report_fields: dict[str, list[str]]) -> list[str]:
-    tags: list[str] = []
+def _tags(found: Scan, report_fields: dict[str, list[str]]) -> Iterator[str]:
+    """Candidate tags, most trustworthy first; the costly whole-message search comes last."""
     for name in _VERP_HEADERS:
         for value in found.headers.get(name, []):
-            tags += _VERP_TAG.findall(value.lower())
+            yield from _VERP_TAG.findall(value.lower())
     for name in _VERP_FIELDS:
         for value in report_fields.get(name, []):
-            tags += _VERP_TAG.findall(value.lower())
+            yield from _VERP_TAG.findall(value.lower())
     for part in found.parts:
         if part.kind in RETURNED_TYPES:
             returned = returned_headers(found, part)
             for value in returned.get("message-id", []):
-                tags += _ID_TAG.findall(value.lower())
+                yield from _ID_TAG.findall(value.lower())
             for value in returned.get("x-newsletter-tag", []):
-                tags += _BARE_TAG.findall(value.lower())
+                yield from _BARE_TAG.findall(value.lower())
             for value in returned.get("return-path", []):
-                tags += _VERP_TAG.findall(value.lower())
-    tags += [t.decode("ascii").lower() for t in _RAW_TAG.findall(found.data)]
-    return list(dict.fromkeys(tags))
+                yield from _VERP_TAG.findall(value.lower())
+    for tag in _RAW_TAG.findall(found.data):
+        yield tag.decode("ascii").lower()
 
 
 def recipient_of(
     found: Scan, signer: Signer, report_fields: dict[str, list[str]]
 ) -> tuple[int, int] | str:
     """(send id, subscriber id) from the first tag that verifies, else why there is none."""
-    tags = _tags(found, report_fields)
-    for tag in tags:
+    tried: set[str] = set()
+    for tag in _tags(found, report_fields):
+        if tag in tried:
+            continue
+        tried.add(tag)
         try:
             return signer.read_recipient_tag(tag)
         except TokenError:
             continue
-    if tags:
+    if tried:
         return "its recipient tag is not one of ours (forged, or made with another key)"
     return "it carries no recipient tag: not about a message we sent"
 

@@ -13,7 +13,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
@@ -190,22 +201,36 @@ def _stage(detail: str) -> int:
     return PROVIDER_STAGES.get(detail[len(PROVIDER_PREFIX) :].split(":", 1)[0], 0)
 
 
-def mark_returned(
-    conn: Connection, send_id: int, subscriber_id: int, status: str, detail: str
-) -> bool:
-    """Record that a sent message came back (`bounced` or `complained`, with the diagnostic in
-    `detail`). Rows still queued or claimed belong to a running worker, failed rows were never
-    accepted: those stay as they are. True if the row changed."""
-    where = (D.c.send_id == send_id, D.c.subscriber_id == subscriber_id)
-    row = conn.execute(select(D.c.status).where(*where).with_for_update()).first()
-    if row is None or row.status not in ("sent", "unknown", *RETURNED):
-        return False
-    if RETURNED.get(row.status, 0) >= RETURNED[status]:
-        return False
-    conn.execute(
-        update(D).where(*where).values(status=status, detail=detail[:2000], updated_at=utcnow())
+def mark_returned(conn: Connection, rows: Sequence[tuple[int, int, str, str]]) -> None:
+    """Record that sent messages came back: (send, subscriber, `bounced` or `complained`,
+    detail with the diagnostic). A complaint outranks a bounce; rows still queued or claimed
+    belong to a running worker and failed rows were never accepted: those stay as they are."""
+    for status in RETURNED:
+        params = [
+            {"b_send": send, "b_sub": sub, "b_detail": detail[:2000]}
+            for send, sub, st, detail in rows
+            if st == status
+        ]
+        if params:
+            conn.execute(_MARK_RETURNED[status].values(updated_at=utcnow()), params)
+
+
+_MARK_RETURNED = {
+    status: update(D)
+    .where(
+        D.c.send_id == bindparam("b_send"),
+        D.c.subscriber_id == bindparam("b_sub"),
+        # constants spelled out: an expanding IN cannot run as executemany
+        or_(
+            *(
+                D.c.status == literal_column(f"'{s}'")
+                for s in ("sent", "unknown", *(r for r in RETURNED if RETURNED[r] < rank))
+            )
+        ),
     )
-    return True
+    .values(status=status, detail=bindparam("b_detail"))
+    for status, rank in RETURNED.items()
+}
 
 
 def apply_provider_event(

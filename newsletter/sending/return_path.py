@@ -16,9 +16,9 @@ from sqlalchemy import Connection
 from newsletter.audience.bounces import (
     Returned,
     SoftBouncePolicy,
-    insert_return,
-    suppress_subscriber,
-    suppression_due,
+    insert_returns,
+    suppress_subscribers,
+    suppressions_due,
 )
 from newsletter.sending.ledger import mark_returned
 
@@ -31,6 +31,45 @@ class Applied:
     suppressed: str = ""  # the suppression reason it led to, if any
 
 
+def record_returns(
+    conn: Connection,
+    items: list[Returned],
+    policy: SoftBouncePolicy,
+    *,
+    suppress: bool = True,
+    details: list[str] | None = None,
+) -> list[Applied]:
+    """Apply bounces, complaints and delay notices (see `audience.bounces` for the rules), a
+    batch in a few statements; one `Applied` per item, in order. `suppress=False` when the
+    caller suppresses by itself (a provider's signed address); `details` replace the ledger's
+    default `<category> <code>: <diagnostic>`."""
+    new_keys = insert_returns(conn, items)
+    fresh: list[Returned] = []
+    flags: list[bool] = []
+    for item in items:
+        key = (item.send_id, item.subscriber_id, item.kind)
+        flags.append(key in new_keys)
+        if key in new_keys:
+            new_keys.discard(key)  # the same news twice in one batch counts once
+            fresh.append(item)
+    texts = details or [i.summary for i in items]
+    mark_returned(
+        conn,
+        [
+            (i.send_id, i.subscriber_id, LEDGER_STATUS[i.kind], text)
+            for i, text, new in zip(items, texts, flags, strict=True)
+            if new and i.kind in LEDGER_STATUS and i.send_id  # send 0: a confirmation mail
+        ],
+    )
+    due = suppressions_due(conn, fresh, policy) if suppress else {}
+    done = suppress_subscribers(conn, due)
+    return [
+        Applied(new, due[i.subscriber_id][0] if new and i.subscriber_id in done and
+                due[i.subscriber_id][1] is i else "")
+        for i, new in zip(items, flags, strict=True)
+    ]  # fmt: skip
+
+
 def record_return(
     conn: Connection,
     item: Returned,
@@ -39,15 +78,6 @@ def record_return(
     suppress: bool = True,
     detail: str = "",
 ) -> Applied:
-    """Apply one bounce, complaint or delay notice (see `audience.bounces` for the rules).
-    `suppress=False` when the caller suppresses by itself (a provider's signed address);
-    `detail` replaces the ledger's default `<category> <code>: <diagnostic>`."""
-    if not insert_return(conn, item):
-        return Applied(new=False)
-    status = LEDGER_STATUS.get(item.kind)
-    if status and item.send_id:  # send 0: a confirmation mail, outside any ledger
-        mark_returned(conn, item.send_id, item.subscriber_id, status, detail or item.summary)
-    reason = suppression_due(conn, item, policy) if suppress else None
-    if reason and suppress_subscriber(conn, item, reason):
-        return Applied(new=True, suppressed=reason)
-    return Applied(new=True)
+    """`record_returns` for one piece of news."""
+    details = [detail] if detail else None
+    return record_returns(conn, [item], policy, suppress=suppress, details=details)[0]
