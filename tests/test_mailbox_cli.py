@@ -109,3 +109,42 @@ def test_exit_code_is_non_zero_only_when_the_mailbox_cannot_be_read(mailroom, mo
     ok = _invoke(mailroom, monkeypatch, "mailbox", str(mailroom.box))
     assert ok.exit_code == 0, ok.output
     assert "2 unrecognised" in ok.output
+
+
+def test_the_readme_crontab_line_processes_the_maildir(mailroom, tmp_path):
+    """The README's `mailbox` crontab command, its paths pointed at this test's folders, run
+    the way cron runs it: `sh -c` with cron's bare environment."""
+    import re
+    import shlex
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = text.split("<!-- crontab-mailbox -->", 1)[1].split("<!-- /crontab-mailbox -->")[0]
+    (line,) = [x for x in block.splitlines() if re.match(r"^[\d*/,-]+( +[\d*/,-]+){4} +", x)]
+    project, logs = tmp_path / "srv", tmp_path / "logs"
+    project.mkdir()
+    logs.mkdir()
+    (project / "newsletter.env").write_text(
+        f"export DATABASE_URL={shlex.quote(mailroom.settings.database_url)}\n"
+        f"export NEWSLETTER_SECRET_KEY={mailroom.settings.secret_key}\n"
+    )
+    send = mailroom.add_send()
+    mailroom.drop("1", dsn(mailroom.tag(send, 1)))
+    command = (
+        line.split(None, 5)[5]
+        .replace("/srv/newsletter/.venv/bin/newsletter", shutil.which("newsletter") or "")
+        .replace("/var/log/newsletter", str(logs))
+        .replace("/home/newsletter/Maildir", str(mailroom.box))
+        .replace("/srv/newsletter", str(project))
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(project), "SHELL": "/bin/sh", "LOGNAME": "root"}
+    result = subprocess.run(
+        ["sh", "-c", command], env=env, capture_output=True, text=True, timeout=120, cwd="/"
+    )
+    assert result.returncode == 0, (command, result.stderr)
+    assert (
+        "read 1 messages: 0 unsubscribed, 1 bounced (1 hard" in (logs / "mailbox.log").read_text()
+    )
+    assert mailroom.suppression(1) == "bounced"
