@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 
 from newsletter.audience.addresses import hash_key
-from newsletter.audience.suppressions import RANK, record_suppression
+from newsletter.audience.suppressions import RANK, record_global_suppressions
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
@@ -161,16 +161,16 @@ def suppress_subscribers(conn: Connection, due: dict[int, tuple[str, Returned]])
             )
         ).all()
     )
-    done = set()
+    done: dict[int, tuple[str, str, int, str, str]] = {}
     for person in people:
         reason, item = due[int(person.id)]
         h = hashes[int(person.id)]
         if h in held and RANK[held[h]] >= RANK[reason]:
             continue
         source = f"{item.source}: {item.label}"[:200]  # no diagnostic: `forget` keeps sources
-        record_suppression(conn, h, person.email, int(person.id), 0, reason, source)
-        done.add(int(person.id))
-    return done
+        done[int(person.id)] = (h, person.email, int(person.id), reason, source)
+    record_global_suppressions(conn, list(done.values()))
+    return set(done)
 
 
 def returns_of(engine: Engine, subscriber_id: int) -> list[dict]:

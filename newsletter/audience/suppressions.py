@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    delete,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from newsletter.audience.addresses import require_valid
 from newsletter.db import tables
@@ -127,6 +136,58 @@ def record_suppression(
                 "at": now,
             },
         )
+
+
+def record_global_suppressions(
+    conn: Connection, rows: list[tuple[str, str, int, str, str]]
+) -> None:
+    """`record_suppression` for many addresses at once, for every list, in a few statements:
+    rows of (address hash, email, subscriber id, reason, source). For callers that pass only
+    addresses whose suppression is missing or weaker (so each row is a change, with its event)."""
+    if not rows:
+        return
+    now = utcnow()
+    x = tables.suppressions
+    insert_stmt = insert_for(conn, x).on_conflict_do_nothing(
+        index_elements=["address_hash", "list_id"]
+    )
+    conn.execute(
+        insert_stmt,
+        [
+            {"address_hash": h, "email": e, "list_id": 0, "reason": r, "source": src,
+             "created_at": now}
+            for h, e, _, r, src in rows
+        ],
+    )  # fmt: skip
+    for reason in REASONS:
+        params = [{"b_h": h, "b_source": src} for h, _, _, r, src in rows if r == reason]
+        weaker = [w for w in REASONS if RANK[w] < RANK[reason]]
+        if params and weaker:  # constants spelled out: an expanding IN cannot run as executemany
+            conn.execute(
+                update(x)
+                .where(
+                    x.c.address_hash == bindparam("b_h"),
+                    x.c.list_id == 0,
+                    or_(*(x.c.reason == literal_column(f"'{w}'") for w in weaker)),
+                )
+                .values(reason=reason, source=bindparam("b_source")),
+                params,
+            )
+    m = tables.memberships
+    conn.execute(
+        update(m)
+        .where(
+            m.c.subscriber_id.in_([sid for _, _, sid, _, _ in rows]), m.c.status != "unsubscribed"
+        )
+        .values(status="unsubscribed", updated_at=now)
+    )
+    conn.execute(
+        _EVENT,
+        [
+            {"subscriber_id": sid, "list_id": None, "kind": r, "detail": src, "at": now}
+            for _, _, sid, r, src in rows
+        ],
+    )
 
 
 def suppress_address(
