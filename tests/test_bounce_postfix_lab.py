@@ -22,10 +22,9 @@ from pathlib import Path
 import pytest
 
 from newsletter.tokens import Signer
-from tests.conftest import SHARED
 from tests.support.sending import SAMPLE, run_cli
 
-LAB = SHARED / "labs" / "postfix-lab.sh"
+LAB = Path(__file__).resolve().parents[2] / "shared" / "labs" / "postfix-lab.sh"
 
 
 @pytest.fixture

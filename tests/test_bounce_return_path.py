@@ -72,10 +72,11 @@ def test_the_template_makes_the_verp_sender_only_with_a_tag_and_an_address():
 
 
 def test_the_smtp_backend_uses_the_envelope_sender(smtp_sink: SinkServer):
-    from tests.test_delivery_smtp import backend_for
+    from newsletter.sending.delivery.smtp import SMTPBackend
 
     people = [recipient(i) for i in range(1, 4)]
-    with backend_for(smtp_sink.port) as backend:
+    settings = load_settings(env={"NEWSLETTER_SMTP_PORT": str(smtp_sink.port)}, cwd="/")
+    with SMTPBackend(settings, max_attempts=2, backoff=0.01) as backend:
         backend.send(sample_template(bounce_address="rp@example.com"), people)
     senders = {m.rcpt_tos[0]: m.mail_from for m in smtp_sink.messages}
     assert senders == {p.email: f"rp+{p.tag}@example.com" for p in people}

@@ -103,7 +103,7 @@ def _print_row(row: dict[str, Any]) -> None:
         + f", {took} {duration(row['seconds'])} | {row['rate'] or 0}/s"
     )
     for p in row.get("problems", []):
-        click.echo(f"  {p['status']:<10} {p['email']}: {p['detail']}")
+        click.echo(f"  {p['status']:<8} {p['email']}: {p['detail']}")
     if row["in_doubt"]:
         click.echo(
             "  rows in doubt may have been delivered: the next `send --resume`, `worker` or "
