@@ -111,12 +111,21 @@ def test_exit_code_is_non_zero_only_when_the_mailbox_cannot_be_read(mailroom, mo
     assert "2 unrecognised" in ok.output
 
 
+def _newsletter_script() -> str:
+    """The `newsletter` script installed beside this Python (else the one on PATH)."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    beside = Path(sys.executable).parent / "newsletter"
+    return str(beside) if beside.exists() else shutil.which("newsletter") or "newsletter"
+
+
 def test_the_readme_crontab_line_processes_the_maildir(mailroom, tmp_path):
     """The README's `mailbox` crontab command, its paths pointed at this test's folders, run
     the way cron runs it: `sh -c` with cron's bare environment."""
     import re
     import shlex
-    import shutil
     import subprocess
     from pathlib import Path
 
@@ -134,7 +143,7 @@ def test_the_readme_crontab_line_processes_the_maildir(mailroom, tmp_path):
     mailroom.drop("1", dsn(mailroom.tag(send, 1)))
     command = (
         line.split(None, 5)[5]
-        .replace("/srv/newsletter/.venv/bin/newsletter", shutil.which("newsletter") or "")
+        .replace("/srv/newsletter/.venv/bin/newsletter", _newsletter_script())
         .replace("/var/log/newsletter", str(logs))
         .replace("/home/newsletter/Maildir", str(mailroom.box))
         .replace("/srv/newsletter", str(project))

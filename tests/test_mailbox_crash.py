@@ -10,7 +10,7 @@ from newsletter.db import tables
 from tests.support.mailroom import arf, dsn
 from tests.support.sending import run_cli
 
-SENDS = 45  # x 6 readers = 270 reports: more than one batch of 200
+SENDS = 100  # x 6 readers = 600 reports: more than one batch of 500
 
 
 def _reports(mailroom) -> int:  # type: ignore[no-untyped-def]
@@ -57,7 +57,7 @@ def test_killed_after_the_write_and_before_the_move_then_run_again(mailroom, wor
     crashed = run_cli(*args, env=env, cwd=workdir)
     assert crashed.returncode == -9, crashed.stderr  # SIGKILL
     written = sum(n for _, _, n in _state(mailroom)["bounces"])
-    assert written == 200  # the first batch is in the database ...
+    assert written == 500  # the first batch is in the database ...
     assert len(mailroom.files("new")) == total and mailroom.files("cur") == []  # ... not filed
 
     del env["NEWSLETTER_TEST_CRASH_AT"]
@@ -66,7 +66,7 @@ def test_killed_after_the_write_and_before_the_move_then_run_again(mailroom, wor
     import json
 
     report = json.loads(again.stdout)
-    assert report["read"] == total and report["already"] == 200
+    assert report["read"] == total and report["already"] == 500
     assert mailroom.files("new") == [] and len(mailroom.files("cur")) == total
     state = _state(mailroom)
     assert sorted(state["bounces"]) == sorted(

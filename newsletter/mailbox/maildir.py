@@ -31,6 +31,7 @@ class Maildir:
         self.root = Path(path)
         self.delete = delete
         self.new, self.cur = self.root / "new", self.root / "cur"
+        self._cur = str(self.cur)
         if not self.new.is_dir() or not self.cur.is_dir():
             raise ConfigError(
                 f"{self.root}: not a Maildir (no new/ and cur/ folders); pass the Maildir's "
@@ -68,9 +69,10 @@ class Maildir:
             if self.delete:
                 os.unlink(path)
                 return
-            name = os.path.basename(path)
-            flags = "".join(sorted(set(_flags(name)) | {"S"}))
-            os.replace(path, self.cur / f"{self.name_of(path)}:2,{flags}")
+            name = path.rpartition("/")[2]
+            base, info, flags = name.partition(":2,")
+            flags = "".join(sorted(set(flags) | {"S"})) if info else "S"
+            os.rename(path, f"{self._cur}/{base}:2,{flags}")
 
     def set_aside(self, path: str) -> None:
         """Unrecognised: to .unrecognised/new/, keeping its name, for a person to look at."""

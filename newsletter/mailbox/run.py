@@ -25,7 +25,7 @@ from newsletter.mailbox.outcomes import Report, apply_batch
 from newsletter.mailbox.reports import Verdict
 from newsletter.tokens import Signer
 
-BATCH = 200  # messages per database transaction
+BATCH = 500  # messages per database transaction
 _signer: Signer | None = None  # the workers' copy (inherited when they fork)
 
 
