@@ -148,15 +148,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--keep", default="", help="work in this folder and keep it")
+    parser.add_argument("--prepare", default="", help=argparse.SUPPRESS)  # the child's job
     opts = parser.parse_args()
+    if opts.prepare:
+        work = Path(opts.prepare)
+        _database(f"sqlite:///{work / 'bench.db'}", -(-opts.messages // SENDS))
+        size = _maildir(work / "Maildir", opts.messages)
+        print(f"  {size / opts.messages / 1024:.1f} KB a message, {size / 2**30:.2f} GB in all")
+        return
     work = Path(opts.keep or tempfile.mkdtemp(prefix="nl-bench-bounces-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
         url = f"sqlite:///{work / 'bench.db'}"
         print(f"preparing {opts.messages:,} messages in {work} ...", flush=True)
-        _database(url, -(-opts.messages // SENDS))
-        size = _maildir(work / "Maildir", opts.messages)
-        print(f"  {size / opts.messages / 1024:.1f} KB a message, {size / 2**30:.2f} GB in all")
+        # in a child, so that this process stays small: a child's peak RSS starts at its
+        # parent's size when it is forked
+        prepare = [sys.executable, __file__, "--messages", str(opts.messages), "--prepare"]
+        subprocess.run([*prepare, str(work)], check=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
         env.update(DATABASE_URL=url, NEWSLETTER_SECRET_KEY=KEY, PYTHONPATH=str(ROOT))
         base = _child([sys.executable, "-c", BASELINE, str(work / "Maildir")], env)

@@ -113,3 +113,31 @@ def test_an_unsubscribe_request(mailroom):
     assert report.unsubscribed == 1
     assert memberships_of(mailroom.engine, 2)[0]["status"] == "unsubscribed"
     assert mailroom.bounce_rows() == []
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.glob("*.eml")))
+def test_judging_the_start_of_a_message_agrees_with_judging_all_of_it(name):
+    """A message is read 16 KB first: a verdict from its start is either the same as from
+    the whole message, or none (then it is read whole). Cut at many places."""
+    from newsletter.mailbox.classify import classify, classify_start
+    from newsletter.tokens import Signer
+    from tests.support.mailroom import CORPUS_KEY, LAB_KEY
+
+    signer = Signer([CORPUS_KEY, LAB_KEY])
+    data = (CORPUS / name).read_bytes()
+    whole = classify(data, signer)
+    for cut in range(200, len(data), 97):
+        start = classify_start(data[:cut], signer, truncated=True)
+        assert start is None or start == whole, (cut, start, whole)
+
+
+def test_a_postfix_dsn_is_judged_from_its_first_16_kb():
+    from newsletter.mailbox.classify import classify_start
+    from newsletter.mailbox.run import START
+    from newsletter.tokens import Signer
+    from tests.support.mailroom import LAB_KEY
+
+    data = (CORPUS / "postfix-lab-unknown-user-ghost1.eml").read_bytes()
+    assert len(data) > START  # the whole original came back
+    verdict = classify_start(data[:START], Signer([LAB_KEY]), truncated=True)
+    assert verdict is not None and (verdict.kind, verdict.category) == ("bounce", "hard")

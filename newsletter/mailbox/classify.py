@@ -48,18 +48,34 @@ def subject_of(found: Scan) -> str:
 
 def classify(data: bytes, signer: Signer) -> Verdict:
     """Never raises for any input: a message that cannot be understood is `unrecognised`."""
+    verdict = classify_start(data, signer, truncated=False)
+    assert verdict is not None
+    return verdict
+
+
+def classify_start(data: bytes, signer: Signer, *, truncated: bool) -> Verdict | None:
+    """`classify` on the start of a message when `truncated`: a report whose report part and
+    recipient lie in that start is judged from it (a Postfix DSN returns a whole message of
+    which only the headers count); anything else is None, to be read whole."""
     try:
-        found = scan(data)
+        found = scan(data, truncated=truncated)
+        verdict = None
         if found.report_type == "delivery-status":
-            return read_dsn(found, signer)
-        if found.report_type == "feedback-report":
-            return read_arf(found, signer)
+            verdict = read_dsn(found, signer)
+        elif found.report_type == "feedback-report":
+            verdict = read_arf(found, signer)
+        if truncated:
+            return verdict if verdict is not None and verdict.kind != "unrecognised" else None
+        if verdict is not None:
+            return verdict
         subject = subject_of(found)
         token = TOKEN_SUBJECT.search(subject)
         if token:
             return _unsubscribe_request(token.group(1), signer)
         return _other(found, subject, signer)
     except Exception as exc:  # hostile input must never stop a run; say what it was
+        if truncated:
+            return None  # read it whole, and judge that
         return unrecognised(f"could not be read ({type(exc).__name__}: {clean(str(exc), 200)})")
 
 

@@ -96,6 +96,11 @@ class Scan:
     kind: str
     report_type: str = ""  # of the first multipart/report found, at any depth
     parts: list[Part] = field(default_factory=list)
+    truncated: bool = False  # `data` is only the start of the message
+
+    def complete(self, part: Part) -> bool:
+        """Whether the part ends inside `data` (always, unless the data was cut short)."""
+        return not self.truncated or part.end < len(self.data)
 
     def body(self, part: Part, limit: int = 65536) -> bytes:
         """The part's body (at most `limit` bytes of it), base64 or quoted-printable decoded
@@ -112,12 +117,13 @@ class Scan:
         return raw
 
 
-def scan(data: bytes) -> Scan:
-    """The top headers and every leaf part (multipart and message/rfc822 are followed)."""
+def scan(data: bytes, *, truncated: bool = False) -> Scan:
+    """The top headers and every leaf part (multipart and message/rfc822 are followed).
+    `truncated`: `data` is the start of a longer message (parts may be cut short)."""
     top_end, body = head_end(data)
     headers = fields(data[:top_end])
     kind, params = content_type(first(headers, "content-type"))
-    result = Scan(data, headers, kind)
+    result = Scan(data, headers, kind, truncated=truncated)
     _walk(result, kind, params, headers, body, len(data), 0, "")
     return result
 

@@ -151,9 +151,10 @@ def recipient_of(
 
 
 def _status_part(found: Scan, names: tuple[str, ...]) -> list[dict[str, list[str]]]:
+    """The field blocks of the report part (none if it was cut short: read it all then)."""
     for part in found.parts:
         if part.kind in names:
-            return field_blocks(found.body(part))
+            return field_blocks(found.body(part)) if found.complete(part) else []
     return []
 
 

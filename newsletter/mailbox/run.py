@@ -20,12 +20,13 @@ from sqlalchemy import Engine
 
 from newsletter.audience.bounces import SoftBouncePolicy
 from newsletter.config import Settings
-from newsletter.mailbox.classify import classify
+from newsletter.mailbox.classify import classify, classify_start
 from newsletter.mailbox.outcomes import Report, apply_batch
 from newsletter.mailbox.reports import Verdict
 from newsletter.tokens import Signer
 
 BATCH = 500  # messages per database transaction
+START = 16384  # bytes read first: a report's parts and the returned headers are near the top
 _signer: Signer | None = None  # the workers' copy (inherited when they fork)
 
 
@@ -57,13 +58,18 @@ def _classify_files(paths: list[str]) -> list[tuple[str, Verdict | str]]:
     for path in paths:
         try:
             with open(path, "rb") as handle:
-                data = handle.read()
+                data = handle.read(START)
+                verdict = None
+                if len(data) == START:
+                    verdict = classify_start(data, _signer, truncated=True)
+                if verdict is None:
+                    data += handle.read()
         except FileNotFoundError:
             continue  # another run filed it meanwhile
         except OSError as exc:
             out.append((path, f"cannot read: {exc.strerror or exc}"))
             continue
-        out.append((path, classify(data, _signer)))
+        out.append((path, verdict or classify(data, _signer)))
     return out
 
 
