@@ -27,6 +27,7 @@ SECRET_ENV = {
     "old_secret_keys": "NEWSLETTER_OLD_SECRET_KEYS",  # comma-separated, accepted for verification
     "smtp_password": "NEWSLETTER_SMTP_PASSWORD",
     "sendgrid_webhook_public_key": "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY",
+    "imap_password": "NEWSLETTER_IMAP_PASSWORD",
 }
 
 
@@ -61,6 +62,11 @@ class Settings:
     sendgrid_timeout: float = 30.0
     # Subscribers
     unconfirmed_days: int = 30  # never-confirmed subscribers are erased after this (prune)
+    # Mail that comes back (`newsletter mailbox`)
+    bounce_address: str = ""  # default: bounces@<sender domain>; "off": MAIL FROM is From
+    soft_bounce_limit: int = 3  # soft bounces, from different sends, that suppress an address
+    soft_bounce_days: int = 30  # ... counted within this many days
+    imap_ca_file: str = ""  # PEM file of the CA that signed a private IMAP server's certificate
     # Scheduling
     max_late: str = "24h"
     # Web app
@@ -74,6 +80,7 @@ class Settings:
     old_secret_keys: str = ""
     smtp_password: str = ""
     sendgrid_webhook_public_key: str = ""
+    imap_password: str = ""
     # Where each value came from: "default", the config file path, or "env NAME".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     # One line each, for the CLI to print: unknown NEWSLETTER_* variables (likely typos).
@@ -90,6 +97,13 @@ class Settings:
     @property
     def effective_unsubscribe_mailto(self) -> str:
         return self.unsubscribe_mailto or f"unsubscribe@{self.sender_domain}"
+
+    @property
+    def effective_bounce_address(self) -> str:
+        """The VERP base of SMTP return paths ("" when switched off)."""
+        if self.bounce_address.strip().lower() == "off":
+            return ""
+        return self.bounce_address.strip() or f"bounces@{self.sender_domain}"
 
     def defaults_used(self) -> list[str]:
         return [k for k, v in self.sources.items() if v == "default"]
@@ -204,6 +218,20 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"{where['smtp_connections']}: smtp_connections must be at least 1")
     if "@" not in s.sender_address:
         raise ConfigError(f"{where['sender_address']}: sender_address must be an email address")
+    _validate_mailbox(s)
+
+
+def _validate_mailbox(s: Settings) -> None:
+    where = s.sources
+    bounce = s.effective_bounce_address
+    if bounce and (bounce.count("@") != 1 or "+" in bounce or any(c in bounce for c in " <>,;")):
+        raise ConfigError(
+            f"{where['bounce_address']}: bounce_address must be a plain address without '+' "
+            "(e.g. bounces@example.org), or off"
+        )
+    if s.soft_bounce_limit < 1 or s.soft_bounce_days < 1:
+        which = "soft_bounce_limit" if s.soft_bounce_limit < 1 else "soft_bounce_days"
+        raise ConfigError(f"{where[which]}: {which} must be at least 1")
 
 
 def masked(settings: Settings) -> list[tuple[str, str, str]]:

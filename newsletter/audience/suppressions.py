@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    delete,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from newsletter.audience.addresses import require_valid
 from newsletter.db import tables
@@ -55,9 +64,13 @@ def insert_suppression(
     The statement is built once per dialect (this is on the one-click unsubscribe path)."""
     stmt = _INSERT_SUPPRESSION.get(conn.dialect.name)
     if stmt is None:
-        stmt = _INSERT_SUPPRESSION[conn.dialect.name] = insert_for(
-            conn, tables.suppressions
-        ).on_conflict_do_nothing(index_elements=["address_hash", "list_id"])
+        stmt = _INSERT_SUPPRESSION[conn.dialect.name] = (
+            insert_for(conn, tables.suppressions)
+            .on_conflict_do_nothing(index_elements=["address_hash", "list_id"])
+            .returning(
+                tables.suppressions.c.id  # rowcount is -1 on PostgreSQL: RETURNING tells
+            )
+        )
     values = {
         "address_hash": h,
         "email": email,
@@ -66,7 +79,7 @@ def insert_suppression(
         "source": source,
         "created_at": utcnow(),
     }
-    return conn.execute(stmt, values).rowcount > 0
+    return conn.execute(stmt, values).first() is not None
 
 
 # Built once: executing a prepared construct skips most of SQLAlchemy's per-call work.
@@ -125,6 +138,58 @@ def record_suppression(
         )
 
 
+def record_global_suppressions(
+    conn: Connection, rows: list[tuple[str, str, int, str, str]]
+) -> None:
+    """`record_suppression` for many addresses at once, for every list, in a few statements:
+    rows of (address hash, email, subscriber id, reason, source). For callers that pass only
+    addresses whose suppression is missing or weaker (so each row is a change, with its event)."""
+    if not rows:
+        return
+    now = utcnow()
+    x = tables.suppressions
+    insert_stmt = insert_for(conn, x).on_conflict_do_nothing(
+        index_elements=["address_hash", "list_id"]
+    )
+    conn.execute(
+        insert_stmt,
+        [
+            {"address_hash": h, "email": e, "list_id": 0, "reason": r, "source": src,
+             "created_at": now}
+            for h, e, _, r, src in rows
+        ],
+    )  # fmt: skip
+    for reason in REASONS:
+        params = [{"b_h": h, "b_source": src} for h, _, _, r, src in rows if r == reason]
+        weaker = [w for w in REASONS if RANK[w] < RANK[reason]]
+        if params and weaker:  # constants spelled out: an expanding IN cannot run as executemany
+            conn.execute(
+                update(x)
+                .where(
+                    x.c.address_hash == bindparam("b_h"),
+                    x.c.list_id == 0,
+                    or_(*(x.c.reason == literal_column(f"'{w}'") for w in weaker)),
+                )
+                .values(reason=reason, source=bindparam("b_source")),
+                params,
+            )
+    m = tables.memberships
+    conn.execute(
+        update(m)
+        .where(
+            m.c.subscriber_id.in_([sid for _, _, sid, _, _ in rows]), m.c.status != "unsubscribed"
+        )
+        .values(status="unsubscribed", updated_at=now)
+    )
+    conn.execute(
+        _EVENT,
+        [
+            {"subscriber_id": sid, "list_id": None, "kind": r, "detail": src, "at": now}
+            for _, _, sid, r, src in rows
+        ],
+    )
+
+
 def suppress_address(
     engine: Engine, email: str, reason: str, *, list_id: int = 0, source: str = ""
 ) -> None:
@@ -159,7 +224,8 @@ def lift(conn: Connection, h: str, list_id: int, *, allow_global: bool) -> None:
 
 def forget(engine: Engine, email: str) -> bool:
     """Erasure request: delete the subscriber (name, attributes, memberships, history), blank the
-    address in the send ledger and in suppressions, and keep only the address hash as a global
+    address and the diagnostics in the send ledger and bounce records and the address in
+    suppressions, and keep only the address hash as a global
     suppression (existing reason kept, else `manual`) so they are never mailed again.
     Returns whether a subscriber existed."""
     addr = require_valid(email)
@@ -171,8 +237,11 @@ def forget(engine: Engine, email: str) -> bool:
         sub_id = conn.execute(select(s.c.id).where(s.c.email_key == addr.key)).scalar()
         if sub_id is None:
             return False
-        d = tables.deliveries
-        conn.execute(update(d).where(d.c.subscriber_id == sub_id).values(email=""))
+        d, b = tables.deliveries, tables.bounces
+        # The remote servers' diagnostics in the ledger and the bounce records often quote the
+        # address: erased too (the statuses and counts stay).
+        conn.execute(update(d).where(d.c.subscriber_id == sub_id).values(email="", detail=""))
+        conn.execute(update(b).where(b.c.subscriber_id == sub_id).values(diagnostic=""))
         for table in (tables.subscriber_events, tables.memberships):
             conn.execute(delete(table).where(table.c.subscriber_id == sub_id))
         conn.execute(delete(s).where(s.c.id == sub_id))

@@ -35,6 +35,7 @@ def status_cmd(ctx: click.Context, issue: str | None, as_json: bool) -> None:
 
 def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
     # Not at import time: every command loads this module, and this pulls in SQLAlchemy.
+    from newsletter.audience.bounces import counts_by_category
     from newsletter.db.clock import as_utc
     from newsletter.db.connection import reading
     from newsletter.sending import ledger, sends, workers
@@ -43,6 +44,7 @@ def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
     with reading(engine) as conn:
         found = sends.all_sends(conn, issue_id)
         counts = {s.id: ledger.counts(conn, s.id) for s in found}
+        returns = {s.id: counts_by_category(conn, s.id) for s in found}
         problems = {s.id: ledger.problems(conn, s.id) for s in found} if issue_id else {}
     for s in found:
         start, end = as_utc(s.started_at), as_utc(s.finished_at)
@@ -55,11 +57,12 @@ def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
             "status": s.status,
             "backend": s.backend,
             "counts": c,
+            "returns": returns[s.id],  # hard, soft, blocked bounces; complaints; delays
             "in_doubt": workers.in_doubt(engine, s.id) if s.status == "running" else 0,
             "started_at": start,
             "finished_at": end,
             "seconds": round(span, 1),
-            "rate": round(c["sent"] / span, 1) if span > 0 else None,
+            "rate": round(_handed_over(c) / span, 1) if span > 0 else None,
         }
         if issue_id:
             row["problems"] = [
@@ -74,6 +77,19 @@ def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
     return out
 
 
+def _handed_over(c: dict[str, int]) -> int:
+    """Messages the server accepted: sent, and those that came back later."""
+    return c["sent"] + c.get("bounced", 0) + c.get("complained", 0)
+
+
+def _returns(row: dict[str, Any]) -> str:
+    c, r = row["counts"], row["returns"]
+    return (
+        f" bounced {c.get('bounced', 0)} (hard {r['hard']}, soft {r['soft']}, blocked "
+        f"{r['blocked']}) complained {c.get('complained', 0)}"
+    )
+
+
 def _print_row(row: dict[str, Any]) -> None:
     c = row["counts"]
     doubt = f" ({row['in_doubt']} in doubt: their worker stopped)" if row["in_doubt"] else ""
@@ -81,7 +97,7 @@ def _print_row(row: dict[str, Any]) -> None:
     click.echo(
         f"#{row['send_id']} {row['issue']} -> {', '.join(row['lists'])} "
         f"[{row['status']}, {row['backend']}] queued {c['queued']} sent {c['sent']} "
-        f"failed {c['failed']} skipped {c['skipped']} unknown "
+        f"failed {c['failed']}{_returns(row)} skipped {c['skipped']} unknown "
         f"{c['unknown'] + c['claimed']}{doubt} | started {when(row['started_at'])}"
         + (f", finished {when(row['finished_at'])}" if row["finished_at"] else "")
         + f", {took} {duration(row['seconds'])} | {row['rate'] or 0}/s"

@@ -81,6 +81,7 @@ def subscribers_unsubscribe(ctx: click.Context, email: str, list_slug: str | Non
 @click.pass_context
 def subscribers_show(ctx: click.Context, email: str, as_json: bool) -> None:
     """Memberships, suppressions and history of EMAIL."""
+    from newsletter.audience.bounces import returns_of
     from newsletter.audience.history import history
     from newsletter.audience.memberships import memberships_of
     from newsletter.audience.subscribers import get_subscriber
@@ -94,6 +95,7 @@ def subscribers_show(ctx: click.Context, email: str, as_json: bool) -> None:
         "memberships": memberships_of(engine, sub["id"]) if sub else [],
         "suppressions": sups,
         "history": history(engine, sub["id"]) if sub else [],
+        "bounces": returns_of(engine, sub["id"]) if sub else [],
     }
     if as_json:
         echo_json(data)
@@ -121,6 +123,11 @@ def subscribers_show(ctx: click.Context, email: str, as_json: bool) -> None:
         )
     for e in data["history"]:
         click.echo(f"{when(e['at'])}  {e['kind']}  {e['detail']}")
+    for b in data["bounces"]:
+        what = " ".join(x for x in (b["category"], b["kind"], b["status_code"]) if x)
+        mail = f"send #{b['send_id']} {b['issue_id']}" if b["send_id"] else "confirmation mail"
+        said = f": {b['diagnostic']}" if b["diagnostic"] else ""
+        click.echo(f"{when(b['at'])}  {what} ({mail}, via {b['source']}){said}")
 
 
 @subscribers_group.command("forget")

@@ -1,4 +1,4 @@
-"""`serve`, `unsubscribe-mailbox` and `archive`: the web app's commands."""
+"""`serve` and `archive`: the web app's commands."""
 
 from __future__ import annotations
 
@@ -22,21 +22,6 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     port = port or settings.web_port
     click.echo(f"serving on http://{host}:{port}/ (development server; Ctrl-C stops)")
     serve_app(app, host, port)
-
-
-@cli.command("unsubscribe-mailbox")
-@click.argument("path", type=click.Path(file_okay=False))
-@click.pass_context
-def unsubscribe_mailbox(ctx: click.Context, path: str) -> None:
-    """Unsubscribe everyone who mailed the List-Unsubscribe mailto: (a Maildir, for cron)."""
-    from newsletter.mailbox.unsubscribe_requests import process_maildir
-    from newsletter.tokens import signer_for
-
-    settings = settings_from(ctx)
-    report = process_maildir(engine_from(ctx), signer_for(settings, allow_generated=True), path)
-    for problem in report.problems:
-        click.echo(f"skipped {problem}", err=True)
-    click.echo(f"{report.unsubscribed} unsubscribed, {report.invalid} without a valid token")
 
 
 @cli.command()

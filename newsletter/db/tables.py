@@ -146,3 +146,24 @@ locks = Table(
     Column("acquired_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+# Mail that came back about one delivery: a bounce (DSN, or a provider's bounce event), a
+# complaint (ARF, or a provider's spam report) or a delay notice (information only). One row per
+# (send, subscriber, kind), so a report read twice counts once. send_id 0: a confirmation mail.
+# category: hard | soft | blocked for bounces; the feedback type for complaints.
+# `diagnostic` may name the address: `subscribers forget` erases it.
+bounces = Table(
+    "bounces",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("send_id", Id, nullable=False),
+    Column("subscriber_id", Id, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("category", String(20), nullable=False, default=""),
+    Column("status_code", String(20), nullable=False, default=""),
+    Column("diagnostic", Text, nullable=False, default=""),
+    Column("source", String(200), nullable=False, default=""),
+    Column("at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("send_id", "subscriber_id", "kind", name="uq_bounces_send_subscriber_kind"),
+    Index("ix_bounces_subscriber", "subscriber_id", "at"),
+)

@@ -1,6 +1,9 @@
-"""Mail that comes back to the sender: unsubscribe requests to the List-Unsubscribe `mailto:`
-(`unsubscribe_requests`).
+"""Mail that comes back to the sender, read from a Maildir (`maildir`) or an IMAP folder
+(`imap`): delivery reports and complaints (`reports`), unsubscribe requests to the
+List-Unsubscribe `mailto:` and everything else (`classify`, on the bytes scanned by
+`mime_scan`), what they change in the database (`outcomes`) and the run that ties them
+together (`run`).
 
-Layer: beside `sending`; may import `audience`, `authoring`, `db` and the kernel, never `web` or
-`cli`.
+Layer: beside `sending`; may import `sending` (the return path), `audience`, `db` and the
+kernel, never `web` or `cli`.
 """

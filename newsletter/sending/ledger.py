@@ -13,7 +13,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
@@ -22,9 +33,13 @@ from newsletter.sending.workers import Worker
 
 D = tables.deliveries
 S = tables.sends
-STATUSES = ("queued", "claimed", "sent", "failed", "skipped", "unknown")
+STATUSES = ("queued", "claimed", "sent", "failed", "skipped", "unknown", "bounced", "complained")
+# The final statuses of mail that came back after it was sent: one set whichever way the news
+# arrived (a DSN or ARF report in the bounce mailbox, or a provider's webhook), so counts agree.
+# A complaint outranks a bounce; neither is ever undone by a later "delivered".
+RETURNED = {"bounced": 1, "complained": 2}
 PROVIDER_PREFIX = "sendgrid: "
-PROVIDER_STAGES = {"deferred": 1, "delivered": 2, "bounce": 3}  # a row only moves forward
+PROVIDER_STAGES = {"deferred": 1, "delivered": 2}  # a sent row only moves forward
 
 
 @dataclass(frozen=True)
@@ -134,10 +149,11 @@ def counts(conn: Connection, send_id: int) -> dict[str, int]:
 
 
 def problems(conn: Connection, send_id: int, limit: int = 200) -> list[tuple[str, str, str]]:
-    """(email, status, detail) of failed and unknown rows, for `status ISSUE`."""
+    """(email, status, detail) of failed, unknown, bounced and complained rows, for
+    `status ISSUE`."""
     rows = conn.execute(
         select(D.c.email, D.c.status, D.c.detail)
-        .where(D.c.send_id == send_id, D.c.status.in_(["failed", "unknown"]))
+        .where(D.c.send_id == send_id, D.c.status.in_(["failed", "unknown", *RETURNED]))
         .order_by(D.c.status, D.c.subscriber_id)
         .limit(limit)
     )
@@ -185,24 +201,54 @@ def _stage(detail: str) -> int:
     return PROVIDER_STAGES.get(detail[len(PROVIDER_PREFIX) :].split(":", 1)[0], 0)
 
 
+def mark_returned(conn: Connection, rows: Sequence[tuple[int, int, str, str]]) -> None:
+    """Record that sent messages came back: (send, subscriber, `bounced` or `complained`,
+    detail with the diagnostic). A complaint outranks a bounce; rows still queued or claimed
+    belong to a running worker and failed rows were never accepted: those stay as they are."""
+    for status in RETURNED:
+        params = [
+            {"b_send": send, "b_sub": sub, "b_detail": detail[:2000]}
+            for send, sub, st, detail in rows
+            if st == status
+        ]
+        if params:
+            conn.execute(_MARK_RETURNED[status].values(updated_at=utcnow()), params)
+
+
+_MARK_RETURNED = {
+    status: update(D)
+    .where(
+        D.c.send_id == bindparam("b_send"),
+        D.c.subscriber_id == bindparam("b_sub"),
+        # constants spelled out: an expanding IN cannot run as executemany
+        or_(
+            *(
+                D.c.status == literal_column(f"'{s}'")
+                for s in ("sent", "unknown", *(r for r in RETURNED if RETURNED[r] < rank))
+            )
+        ),
+    )
+    .values(status=status, detail=bindparam("b_detail"))
+    for status, rank in RETURNED.items()
+}
+
+
 def apply_provider_event(
     engine: Engine, send_id: int, subscriber_id: int, kind: str, reason: str = ""
 ) -> bool:
-    """What the provider later said about a delivery (delivered | deferred | bounce): the row
-    only moves to a later stage, and the verdict is kept in `detail` as `sendgrid: <event>`.
+    """What the provider later said about a delivered message (delivered | deferred), kept in
+    `detail` as `sendgrid: <event>`: a sent row only moves to a later stage, and a bounced or
+    complained row never goes back (bounces and spam reports: `return_path.record_return`).
     True if the row changed."""
-    stage = PROVIDER_STAGES[kind]
     detail = PROVIDER_PREFIX + kind + (f": {reason}" if reason else "")
-    status = "failed" if kind == "bounce" else "sent"
     where = (D.c.send_id == send_id, D.c.subscriber_id == subscriber_id)
     with engine.begin() as conn:
         row = conn.execute(select(D.c.status, D.c.detail).where(*where).with_for_update()).first()
-        # Rows still queued or claimed belong to a running worker: it records the outcome.
-        if row is None or row.status not in ("sent", "unknown", "failed"):
+        if row is None or row.status not in ("sent", "unknown"):
             return False
-        if _stage(row.detail) >= stage or (row.status == "failed" and _stage(row.detail) == 0):
+        if _stage(row.detail) >= PROVIDER_STAGES[kind]:
             return False
         conn.execute(
-            update(D).where(*where).values(status=status, detail=detail[:2000], updated_at=utcnow())
+            update(D).where(*where).values(status="sent", detail=detail[:2000], updated_at=utcnow())
         )
     return True

@@ -1,5 +1,7 @@
-"""Apply SendGrid events: suppressions for bad addresses and complaints, ledger rows for
-delivered / deferred / bounce (`ledger.apply_provider_event`, which only moves a row forward).
+"""Apply SendGrid events: suppressions for bad addresses and complaints; bounces and spam
+reports recorded like the bounce mailbox's reports (`return_path.record_return`: the same
+`bounced` / `complained` ledger statuses and bounce records, so counts agree whichever way the
+news came); delivered / deferred move a sent row forward (`ledger.apply_provider_event`).
 Every step is idempotent, so duplicates and out-of-order events never change anything twice.
 
 An event comes from outside, so `read_event` checks every field it uses before anything is
@@ -17,12 +19,17 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from newsletter.audience.addresses import InvalidAddress, parse
+from newsletter.audience.bounces import Returned, SoftBouncePolicy
 from newsletter.audience.suppressions import suppress_address
+from newsletter.db.transaction import begin
 from newsletter.errors import NewsletterError
-from newsletter.sending.ledger import PROVIDER_STAGES, apply_provider_event
+from newsletter.sending.ledger import PROVIDER_PREFIX, PROVIDER_STAGES, apply_provider_event
+from newsletter.sending.return_path import record_return
 
 # `dropped` reasons that mean the address itself is bad (others are our own content/limits).
 _BAD_DROP = re.compile(r"bounced|invalid|spam|unsubscribed", re.I)
+_STATUS_CODE = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+RETURNS = ("bounce", "spamreport")  # recorded like the bounce mailbox's reports
 SUPPRESS = {
     "spamreport": "complained",
     "unsubscribe": "unsubscribed",
@@ -32,7 +39,7 @@ MAX_ID = 2**63 - 1  # the largest id a BIGINT column holds
 _ID = re.compile(r"[0-9]{1,19}")  # ASCII digits only: int() also reads other scripts' digits
 _SEND_REF = re.compile(r"(?<![0-9])([0-9]{1,19})\s*$")
 _UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # NUL cannot even be stored in PostgreSQL
-_TEXT_FIELDS = ("event", "email", "type", "reason", "response")
+_TEXT_FIELDS = ("event", "email", "type", "reason", "response", "status")
 
 
 class EventError(NewsletterError):
@@ -47,6 +54,8 @@ class ProviderEvent:
     send_id: int | None  # for the ledger, when the event names a send and a subscriber
     subscriber_id: int | None
     detail: str  # the provider's reason or response, printable, at most 500 characters
+    bounce_type: str = "bounce"  # SendGrid's bounce type: "bounce" or "blocked"
+    status: str = ""  # the SMTP status SendGrid reports, e.g. "5.1.1"
 
 
 def read_event(raw: object) -> ProviderEvent:
@@ -65,13 +74,16 @@ def read_event(raw: object) -> ProviderEvent:
         except InvalidAddress:
             raise EventError("'email' is not a valid address") from None
     send_id = subscriber_id = None
-    if kind in PROVIDER_STAGES:
+    if kind in PROVIDER_STAGES or kind in RETURNS:
         ref = _custom(raw, "send_ref") or _custom(raw, "send_id")
         send_id = send_id_of(ref) if ref else None
         subscriber = _custom(raw, "subscriber_id")
         subscriber_id = _id(subscriber, "subscriber_id") if subscriber else None
     detail = _UNPRINTABLE.sub(" ", text["reason"] or text["response"])[:500]
-    return ProviderEvent(kind, email, suppress, send_id, subscriber_id, detail)
+    status = _UNPRINTABLE.sub(" ", text["status"])[:50]
+    return ProviderEvent(
+        kind, email, suppress, send_id, subscriber_id, detail, text["type"] or "bounce", status
+    )
 
 
 def apply_event(engine: Engine, event: ProviderEvent) -> list[str]:
@@ -82,12 +94,38 @@ def apply_event(engine: Engine, event: ProviderEvent) -> list[str]:
             engine, event.email, event.suppress, list_id=0, source=f"sendgrid:{event.kind}"
         )
         done.append(f"suppressed:{event.suppress}")
-    if event.kind in PROVIDER_STAGES and event.send_id and event.subscriber_id:
+    if not (event.send_id and event.subscriber_id):
+        return done
+    if event.kind in PROVIDER_STAGES:
         moved = apply_provider_event(
             engine, event.send_id, event.subscriber_id, event.kind, event.detail
         )
         done += [f"ledger:{event.kind}"] if moved else []
+    elif event.kind in RETURNS:
+        ledger_detail = PROVIDER_PREFIX + event.kind + (f": {event.detail}" if event.detail else "")
+        with begin(engine) as conn:
+            applied = record_return(
+                conn, _returned(event), SoftBouncePolicy(), suppress=False, detail=ledger_detail
+            )
+        done += [f"ledger:{event.kind}"] if applied.new else []
     return done
+
+
+def _returned(event: ProviderEvent) -> Returned:
+    """A bounce (`type` bounce: hard; blocked: blocked) or a spam report, as the mailbox's."""
+    assert event.send_id is not None and event.subscriber_id is not None
+    if event.kind == "spamreport":
+        return Returned(event.send_id, event.subscriber_id, "complaint", "abuse", source="sendgrid")
+    code = _STATUS_CODE.search(event.status + " " + event.detail)
+    return Returned(
+        event.send_id,
+        event.subscriber_id,
+        "bounce",
+        "blocked" if event.bounce_type == "blocked" else "hard",
+        code.group(1) if code else "",
+        event.detail,
+        "sendgrid",
+    )
 
 
 def send_id_of(ref: str) -> int | None:

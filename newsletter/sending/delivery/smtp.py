@@ -149,7 +149,7 @@ class SMTPBackend(Backend):
                 raise _Transient(_reply(mail_code, mail_text))
             raise BackendConfigError(
                 f"SMTP server {self.where} refused the sender {sender}: "
-                f"{_reply(mail_code, mail_text)} (check sender_address)"
+                f"{_reply(mail_code, mail_text)} (check sender_address and bounce_address)"
             )
         for code, text in rest:
             if code not in (250, 251, 354):
@@ -198,7 +198,8 @@ class SMTPBackend(Backend):
             try:
                 if conn is None:
                     conn = self._connect()
-                outcome = self._transaction(conn, template.from_address, recipient.email, data)
+                sender = template.envelope_sender(recipient)
+                outcome = self._transaction(conn, sender, recipient.email, data)
             except _Transient as exc:
                 reason = str(exc)
                 if exc.connection_lost:

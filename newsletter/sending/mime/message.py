@@ -58,8 +58,12 @@ class MessageTemplate:
         list_id_header: str,
         send_ref: str,
         sender_domain: str,
+        bounce_address: str = "",
     ):
         self.subject, self.html, self.text = subject, html, text
+        # VERP base of the return path: its local part and domain ("" = no VERP).
+        bounce = re.sub(r"[\s<>\",;]+", "", bounce_address)
+        self._bounce_local, _, self._bounce_domain = bounce.rpartition("@")
         self.from_address = re.sub(r"[\s<>\",;]+", "", from_address)
         self.from_name = header_safe(from_name)
         self.reply_to = re.sub(r"[\s<>\",;]+", "", reply_to)
@@ -95,6 +99,14 @@ class MessageTemplate:
         rand = binascii.b2a_hex(os.urandom(6)).decode()
         who = _atext(recipient.tag) if recipient.tag else self._ref_atext
         return f"<{who}.{rand}@{self.sender_domain}>"
+
+    def envelope_sender(self, recipient: Recipient) -> str:
+        """The SMTP MAIL FROM for one recipient: the bounce address with the recipient's tag
+        (VERP, `bounces+<tag>@domain`), so a bounce names whom it is about, checked by the tag;
+        the From address when there is no bounce address or no tag. From: never changes."""
+        if self._bounce_local and recipient.tag:
+            return f"{self._bounce_local}+{_atext(recipient.tag)}@{self._bounce_domain}"
+        return self.from_address
 
     def list_unsubscribe(self, recipient: Recipient) -> str:
         links = [u for u in (recipient.unsubscribe_url, recipient.unsubscribe_mailto) if u]
@@ -170,4 +182,5 @@ def list_message_template(
         list_id_header=f"{the_list.get('name', slug)} <{slug}.{settings.sender_domain}>",
         send_ref=send_ref,
         sender_domain=settings.sender_domain,
+        bounce_address=settings.effective_bounce_address,
     )
