@@ -97,6 +97,11 @@ class MessageTemplate:
         self._text_body = QPBody(text)
         self._html_body = QPBody(html, keep_lf=True)
 
+    def envelope_sender(self, recipient: Recipient) -> str:
+        """The SMTP envelope sender (MAIL FROM) of one recipient's message: the From address
+        for now. The one place to change for a per-recipient return path (VERP)."""
+        return self.from_address
+
     def message_id(self, recipient: Recipient) -> str:
         """Unique per message; carries the recipient's opaque tag (never a database id), so a
         returned message or a complaint names its recipient only to us."""

@@ -1,0 +1,283 @@
+"""Units in flight for one worker: several SendGrid requests or SMTP messages under way at
+once, the next batches claimed and prepared while they wait, each outcome recorded as soon as
+the server confirms it.
+
+Threads of a `Flight`:
+- the caller (the batch loop) claims batches, prepares their recipients and `add`s them;
+- `backend.lanes` lane threads take units in subscriber-id order and deliver them
+  (`Backend.lane`), each on its own connection;
+- one recorder thread stores what was confirmed: everything pending in one transaction (a group
+  commit), so a confirmation waits at most for the commit before it, and a batch is reported
+  complete to the caller once all its units are stored.
+
+Before a unit's bytes go out (`handing`) the worker's handed mark must cover its highest
+subscriber id: after a crash, `workers.recover` turns the claimed rows at or below the mark into
+`unknown` and puts the rest back in the queue.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+
+from sqlalchemy import Engine
+
+from newsletter.errors import BackendConfigError
+from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
+from newsletter.sending import ledger
+from newsletter.sending.delivery.base import Backend, Unit
+from newsletter.sending.mime.message import MessageTemplate
+from newsletter.sending.workers import HandedMark, Worker
+
+CRASH_AT = "NEWSLETTER_TEST_CRASH_AT"
+
+
+def test_hook(stage: str, batch: int) -> None:
+    """Crash tests only: NEWSLETTER_TEST_CRASH_AT=stage:batch SIGKILLs this process there."""
+    if os.environ.get(CRASH_AT) == f"{stage}:{batch}":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if stage == "recorded" and os.environ.get("NEWSLETTER_TEST_BATCH_DELAY"):
+        time.sleep(float(os.environ["NEWSLETTER_TEST_BATCH_DELAY"]))
+
+
+def _held_batch() -> int | None:
+    """Crash tests: with CRASH_AT=sent:N, batch N's outcomes are held back until all of them
+    are in, then the process dies before storing them (delivered, not recorded)."""
+    stage, _, number = os.environ.get(CRASH_AT, "").partition(":")
+    return int(number) if stage == "sent" and number.isdigit() else None
+
+
+def normalised(unit: Unit, results: Sequence[SendResult]) -> list[SendResult]:
+    """One final result (sent | failed | unknown) per recipient of the unit."""
+    ids = {r.subscriber_id for r in unit.recipients}
+    final = [
+        r
+        if r.status in (SENT, FAILED, UNKNOWN)
+        else SendResult(r.subscriber_id, UNKNOWN, r.detail or f"backend said {r.status!r}")
+        for r in results
+        if r.subscriber_id in ids
+    ]
+    seen = {r.subscriber_id for r in final}
+    final += [
+        SendResult(r.subscriber_id, UNKNOWN, "backend returned no result")
+        for r in unit.recipients
+        if r.subscriber_id not in seen
+    ]
+    return final
+
+
+@dataclass
+class Batch:
+    number: int
+    claimed: int
+    skipped: int
+    units: int
+    results: list[SendResult] = field(default_factory=list)
+
+
+class Flight:
+    def __init__(
+        self,
+        engine: Engine,
+        send_id: int,
+        worker: Worker,
+        backend: Backend,
+        template: MessageTemplate,
+    ):
+        self.engine, self.send_id, self.worker = engine, send_id, worker
+        self.backend, self.template = backend, template
+        self.mark = HandedMark(engine, send_id, worker)
+        self.error: BaseException | None = None
+        self._mark_lock = threading.Lock()
+        self._cv = threading.Condition()
+        self._units: deque[Unit] = deque()
+        self._waiting = 0  # recipients in _units
+        self._taken: dict[int, set[Unit]] = {}  # lane thread id -> units taken, not done
+        self._confirmed: list[tuple[Unit, list[SendResult]]] = []
+        self._batches: dict[int, Batch] = {}
+        self._finished: list[Batch] = []
+        self._closed = self._stopping = False
+        self._hold, self._held = _held_batch(), list[tuple[Unit, list[SendResult]]]()
+        self._lanes = [
+            threading.Thread(target=self._lane, name=f"lane-{i}", daemon=True)
+            for i in range(max(1, backend.lanes))
+        ]
+        self._lanes_left = len(self._lanes)
+        self._recorder = threading.Thread(target=self._record_loop, name="recorder", daemon=True)
+        for thread in [*self._lanes, self._recorder]:
+            thread.start()
+
+    # --- the caller's side -------------------------------------------------------------------
+
+    def add(self, number: int, claimed: int, skipped: int, recipients: list[Recipient]) -> None:
+        size = self.backend.unit_size or len(recipients) or 1
+        units = [
+            Unit(recipients[i : i + size], number) for i in range(0, len(recipients), size)
+        ]
+        with self._cv:
+            batch = Batch(number, claimed, skipped, len(units))
+            if units:
+                self._batches[number] = batch
+                self._units.extend(units)
+                self._waiting += len(recipients)
+            else:
+                self._finished.append(batch)
+            self._cv.notify_all()
+
+    def wait_for_room(self, ahead: int) -> list[Batch]:
+        """Block until fewer than `ahead` recipients wait for a lane (0: until every batch is
+        complete), then return the batches completed since the last call."""
+        with self._cv:
+            while not (self.error or self._stopping) and (
+                self._waiting >= ahead if ahead else self._batches
+            ):
+                self._cv.wait()
+            return self.completed_locked()
+
+    def completed_locked(self) -> list[Batch]:
+        done, self._finished = self._finished, []
+        return done
+
+    def close(self) -> list[Batch]:
+        """No more batches: wait for the lanes and the recorder; batches completed meanwhile."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+        self._join()
+        with self._cv:
+            return self.completed_locked()
+
+    def abort(self) -> None:
+        """Stop handing out units; give back the ones no lane took; wait for the lanes."""
+        with self._cv:
+            self._stopping = True
+            self._cv.notify_all()
+        self._join()
+
+    def _join(self) -> None:
+        for thread in [*self._lanes, self._recorder]:
+            thread.join()
+        with self._cv:
+            left, self._units = list(self._units), deque()
+            self._waiting = 0
+        ids = [r.subscriber_id for unit in left for r in unit.recipients]
+        if ids:
+            ledger.release(self.engine, self.send_id, self.worker, ids)
+
+    # --- the lanes' side (Feed) --------------------------------------------------------------
+
+    def take(self) -> Unit | None:
+        with self._cv:
+            while not self._units and not self._closed and not self._stopping:
+                self._cv.wait()
+            if self._stopping or not self._units:
+                return None
+            unit = self._units.popleft()
+            self._waiting -= len(unit.recipients)
+            self._taken.setdefault(threading.get_ident(), set()).add(unit)
+            self._cv.notify_all()
+        return unit
+
+    def handing(self, unit: Unit) -> None:
+        unit.handed = True
+        if unit.high <= self.mark.high:
+            return
+        with self._mark_lock:
+            if unit.high <= self.mark.high:
+                return
+            with self._cv:
+                window = self.backend.handed_window
+                upcoming = [u.high for u in islice(self._units, window)]
+            self.mark.advance(max([unit.high, *upcoming]))
+
+    def done(self, unit: Unit, results: Sequence[SendResult]) -> None:
+        final = normalised(unit, results)
+        with self._cv:
+            self._taken.get(threading.get_ident(), set()).discard(unit)
+            self._confirmed.append((unit, final))
+            self._cv.notify_all()
+
+    def _lane(self) -> None:
+        try:
+            self.backend.lane(self.template, self)
+        except BaseException as exc:  # noqa: BLE001 - kept and raised by the caller
+            self._lane_failed(exc)
+        finally:
+            with self._cv:
+                self._lanes_left -= 1
+                self._cv.notify_all()
+
+    def _lane_failed(self, exc: BaseException) -> None:
+        """Fatal trouble stops the flight: what the backend finished is kept, units it never
+        put on the network go back to the queue, and an unexpected error leaves the ones it
+        did hand out `unknown`."""
+        finished = {r.subscriber_id: r for r in getattr(exc, "results", None) or []}
+        with self._cv:
+            units = self._taken.pop(threading.get_ident(), set())
+            if self.error is None:
+                self.error = exc
+            self._stopping = True
+            self._cv.notify_all()
+        release = []
+        for unit in units:
+            ours = [finished[r.subscriber_id] for r in unit.recipients if r.subscriber_id in finished]
+            rest = [r for r in unit.recipients if r.subscriber_id not in finished]
+            if unit.handed and not isinstance(exc, BackendConfigError):
+                ours += [
+                    SendResult(r.subscriber_id, UNKNOWN, f"interrupted while sending: {exc!r}")
+                    for r in rest
+                ]
+            else:
+                release += [r.subscriber_id for r in rest]
+            unit.recipients = [r for r in unit.recipients if r.subscriber_id not in release]
+            if unit.recipients:
+                self.done(unit, ours)
+        if release:
+            ledger.release(self.engine, self.send_id, self.worker, release)
+
+    # --- the recorder ------------------------------------------------------------------------
+
+    def _record_loop(self) -> None:
+        while True:
+            with self._cv:
+                while not self._confirmed and self._lanes_left:
+                    self._cv.wait()
+                if not self._confirmed:
+                    return
+                items, self._confirmed = self._confirmed, []
+            items = self._hold_back(items)
+            try:
+                ledger.record(
+                    self.engine, self.send_id, self.worker, [r for _, rs in items for r in rs]
+                )
+            except BaseException as exc:  # noqa: BLE001 - the database went away
+                with self._cv:
+                    self.error = self.error or exc
+                    self._stopping = True
+                    self._cv.notify_all()
+                return
+            with self._cv:
+                for unit, results in items:
+                    batch = self._batches[unit.batch]
+                    batch.results += results
+                    batch.units -= 1
+                    if batch.units == 0:
+                        self._finished.append(self._batches.pop(unit.batch))
+                self._cv.notify_all()
+
+    def _hold_back(
+        self, items: list[tuple[Unit, list[SendResult]]]
+    ) -> list[tuple[Unit, list[SendResult]]]:
+        if self._hold is None:
+            return items
+        self._held += [item for item in items if item[0].batch == self._hold]
+        batch = self._batches.get(self._hold)
+        if batch is not None and len(self._held) == batch.units:
+            test_hook("sent", self._hold)
+        return [item for item in items if item[0].batch != self._hold]
