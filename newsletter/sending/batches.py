@@ -114,7 +114,6 @@ class _Batchmaker:
             tag=signer.recipient_tag(self.send.id, sid),
         )
 
-
     def prepare(
         self, engine: Engine, worker: Worker, batch: list[ledger.Claimed]
     ) -> tuple[list[Recipient], int]:

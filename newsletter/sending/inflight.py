@@ -117,9 +117,7 @@ class Flight:
 
     def add(self, number: int, claimed: int, skipped: int, recipients: list[Recipient]) -> None:
         size = self.backend.unit_size or len(recipients) or 1
-        units = [
-            Unit(recipients[i : i + size], number) for i in range(0, len(recipients), size)
-        ]
+        units = [Unit(recipients[i : i + size], number) for i in range(0, len(recipients), size)]
         with self._cv:
             batch = Batch(number, claimed, skipped, len(units))
             if units:
@@ -172,9 +170,9 @@ class Flight:
 
     # --- the lanes' side (Feed) --------------------------------------------------------------
 
-    def take(self) -> Unit | None:
+    def take(self, block: bool = True) -> Unit | None:
         with self._cv:
-            while not self._units and not self._closed and not self._stopping:
+            while block and not self._units and not self._closed and not self._stopping:
                 self._cv.wait()
             if self._stopping or not self._units:
                 return None
@@ -226,7 +224,9 @@ class Flight:
             self._cv.notify_all()
         release = []
         for unit in units:
-            ours = [finished[r.subscriber_id] for r in unit.recipients if r.subscriber_id in finished]
+            ours = [
+                finished[r.subscriber_id] for r in unit.recipients if r.subscriber_id in finished
+            ]
             rest = [r for r in unit.recipients if r.subscriber_id not in finished]
             if unit.handed and not isinstance(exc, BackendConfigError):
                 ours += [

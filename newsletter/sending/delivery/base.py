@@ -35,10 +35,11 @@ class Unit:
 
 
 class Feed(Protocol):
-    """Where a lane gets its units: `take` the next (None: no more), call `handing` right
-    before its bytes go out, and `done` with its results as soon as they are confirmed."""
+    """Where a lane gets its units: `take` the next (None: no more; with block=False, None
+    also when none is ready right now), call `handing` right before its bytes go out, and
+    `done` with its results as soon as they are confirmed."""
 
-    def take(self) -> Unit | None: ...
+    def take(self, block: bool = True) -> Unit | None: ...
 
     def handing(self, unit: Unit) -> None: ...
 
@@ -54,7 +55,7 @@ class ListFeed:
     _next: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def take(self) -> Unit | None:
+    def take(self, block: bool = True) -> Unit | None:
         with self._lock:
             if self._next >= len(self.units):
                 return None
