@@ -36,6 +36,7 @@ from newsletter.sending.mime.message import MessageTemplate
 from newsletter.sending.workers import HandedMark, Worker
 
 CRASH_AT = "NEWSLETTER_TEST_CRASH_AT"
+GROUP_COMMIT_S = 0.004  # the recorder commits at most this often: "the last few ms"
 
 
 def test_hook(stage: str, batch: int) -> None:
@@ -51,6 +52,10 @@ def _held_batch() -> int | None:
     are in, then the process dies before storing them (delivered, not recorded)."""
     stage, _, number = os.environ.get(CRASH_AT, "").partition(":")
     return int(number) if stage == "sent" and number.isdigit() else None
+
+
+class Stopped(Exception):
+    """A lane was stopped before it could hand its unit out."""
 
 
 def normalised(unit: Unit, results: Sequence[SendResult]) -> list[SendResult]:
@@ -94,8 +99,14 @@ class Flight:
         self.backend, self.template = backend, template
         self.mark = HandedMark(engine, send_id, worker)
         self.error: BaseException | None = None
-        self._mark_lock = threading.Lock()
-        self._cv = threading.Condition()
+        self._lock = threading.Lock()  # one lock; three conditions on it:
+        self._cv = threading.Condition(self._lock)  # the caller waits for room
+        self._work = threading.Condition(self._lock)  # lanes wait for units
+        self._news = threading.Condition(self._lock)  # the recorder waits for results
+        self._marked = threading.Condition(self._lock)  # lanes wait for the handed mark
+        self._want = 0  # the highest subscriber id a lane waits to see the mark cover
+        self._idle_recorder = False
+        self._room_at = -1  # the caller waits until fewer recipients than this wait
         self._units: deque[Unit] = deque()
         self._waiting = 0  # recipients in _units
         self._taken: dict[int, set[Unit]] = {}  # lane thread id -> units taken, not done
@@ -126,16 +137,18 @@ class Flight:
                 self._waiting += len(recipients)
             else:
                 self._finished.append(batch)
-            self._cv.notify_all()
+            self._work.notify(len(units))
 
     def wait_for_room(self, ahead: int) -> list[Batch]:
         """Block until fewer than `ahead` recipients wait for a lane (0: until every batch is
         complete), then return the batches completed since the last call."""
         with self._cv:
+            self._room_at = ahead
             while not (self.error or self._stopping) and (
                 self._waiting >= ahead if ahead else self._batches
             ):
                 self._cv.wait()
+            self._room_at = -1
             return self.completed_locked()
 
     def completed_locked(self) -> list[Batch]:
@@ -146,7 +159,7 @@ class Flight:
         """No more batches: wait for the lanes and the recorder; batches completed meanwhile."""
         with self._cv:
             self._closed = True
-            self._cv.notify_all()
+            self._work.notify_all()
         self._join()
         with self._cv:
             return self.completed_locked()
@@ -155,7 +168,8 @@ class Flight:
         """Stop handing out units; give back the ones no lane took; wait for the lanes."""
         with self._cv:
             self._stopping = True
-            self._cv.notify_all()
+            self._work.notify_all()
+            self._marked.notify_all()
         self._join()
 
     def _join(self) -> None:
@@ -173,33 +187,37 @@ class Flight:
     def take(self, block: bool = True) -> Unit | None:
         with self._cv:
             while block and not self._units and not self._closed and not self._stopping:
-                self._cv.wait()
+                self._work.wait()
             if self._stopping or not self._units:
                 return None
             unit = self._units.popleft()
             self._waiting -= len(unit.recipients)
             self._taken.setdefault(threading.get_ident(), set()).add(unit)
-            self._cv.notify_all()
+            if self._waiting < self._room_at:
+                self._cv.notify()
         return unit
 
     def handing(self, unit: Unit) -> None:
+        """Return once the handed mark covers `unit` (the recorder writes it, in its next
+        commit, for every lane asking meanwhile)."""
+        high = unit.high
+        if high > self.mark.high:
+            with self._lock:
+                self._want = max(self._want, high)
+                self._news.notify()
+                while self.mark.high < high and not self._stopping:
+                    self._marked.wait()
+                if self.mark.high < high:
+                    raise Stopped("the send is stopping")
         unit.handed = True
-        if unit.high <= self.mark.high:
-            return
-        with self._mark_lock:
-            if unit.high <= self.mark.high:
-                return
-            with self._cv:
-                window = self.backend.handed_window
-                upcoming = [u.high for u in islice(self._units, window)]
-            self.mark.advance(max([unit.high, *upcoming]))
 
     def done(self, unit: Unit, results: Sequence[SendResult]) -> None:
         final = normalised(unit, results)
         with self._cv:
             self._taken.get(threading.get_ident(), set()).discard(unit)
             self._confirmed.append((unit, final))
-            self._cv.notify_all()
+            if self._idle_recorder:
+                self._news.notify()
 
     def _lane(self) -> None:
         try:
@@ -209,6 +227,7 @@ class Flight:
         finally:
             with self._cv:
                 self._lanes_left -= 1
+                self._news.notify()
                 self._cv.notify_all()
 
     def _lane_failed(self, exc: BaseException) -> None:
@@ -222,6 +241,8 @@ class Flight:
                 self.error = exc
             self._stopping = True
             self._cv.notify_all()
+            self._work.notify_all()
+            self._marked.notify_all()
         release = []
         for unit in units:
             ours = [
@@ -244,32 +265,63 @@ class Flight:
     # --- the recorder ------------------------------------------------------------------------
 
     def _record_loop(self) -> None:
-        while True:
-            with self._cv:
-                while not self._confirmed and self._lanes_left:
-                    self._cv.wait()
-                if not self._confirmed:
-                    return
-                items, self._confirmed = self._confirmed, []
-            items = self._hold_back(items)
+        while (items := self._gather()) is not None:
             try:
-                ledger.record(
-                    self.engine, self.send_id, self.worker, [r for _, rs in items for r in rs]
-                )
+                self._store(self._hold_back(items))
             except BaseException as exc:  # noqa: BLE001 - the database went away
-                with self._cv:
+                with self._lock:
                     self.error = self.error or exc
                     self._stopping = True
-                    self._cv.notify_all()
+                    for condition in (self._cv, self._work, self._marked):
+                        condition.notify_all()
                 return
-            with self._cv:
+            with self._lock:
                 for unit, results in items:
+                    if unit.batch == self._hold:
+                        continue
                     batch = self._batches[unit.batch]
                     batch.results += results
                     batch.units -= 1
                     if batch.units == 0:
                         self._finished.append(self._batches.pop(unit.batch))
                 self._cv.notify_all()
+                self._marked.notify_all()
+
+    def _gather(self) -> list[tuple[Unit, list[SendResult]]] | None:
+        """What the next commit stores (None: the lanes are done and all is stored). It waits
+        for a first confirmation, then a few ms more for others, unless a lane waits for the
+        handed mark."""
+        with self._lock:
+            self._idle_recorder = True
+            while not self._confirmed and self._want <= self.mark.high and self._lanes_left:
+                self._news.wait()
+            self._idle_recorder = False
+            deadline = time.monotonic() + GROUP_COMMIT_S
+            while self._want <= self.mark.high and self._lanes_left and not self._stopping:
+                if (left := deadline - time.monotonic()) <= 0:
+                    break
+                self._news.wait(left)
+            if not self._confirmed and self._want <= self.mark.high:
+                return None
+            items, self._confirmed = self._confirmed, []
+            return items
+
+    def _store(self, items: list[tuple[Unit, list[SendResult]]]) -> None:
+        """One transaction: the outcomes, and the handed mark moved over what lanes wait for
+        and the next few units, so the next lanes need not wait."""
+        with self._lock:
+            target = -1
+            if self._want > self.mark.high:
+                window = self.backend.handed_window
+                upcoming = [u.high for u in islice(self._units, window)]
+                target = max([self._want, *upcoming])
+        with self.engine.begin() as conn:
+            if items:
+                results = [r for _, rs in items for r in rs]
+                ledger.record_in(conn, self.send_id, self.worker, results)
+            if target > self.mark.high:
+                self.mark.advance(target, conn)
+        self.mark.high = max(self.mark.high, target)
 
     def _hold_back(
         self, items: list[tuple[Unit, list[SendResult]]]

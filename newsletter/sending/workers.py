@@ -101,19 +101,25 @@ class HandedMark:
         self._name = ""
         self.advance(0)  # "nothing handed yet" (subscriber ids start at 1)
 
-    def advance(self, high: int) -> None:
+    def advance(self, high: int, conn: Connection | None = None) -> None:
+        """Move the mark up to `high` (in `conn`'s transaction when given: the caller sets
+        `high` once that commits)."""
         if high <= self.high:
             return
+        if conn is None:
+            with self.engine.begin() as own:
+                self.advance(high, own)
+            self.high = high
+            return
         name, now = f"{self.prefix}{high}", utcnow()
-        with self.engine.begin() as conn:
-            if self._name:
-                conn.execute(delete(tables.locks).where(tables.locks.c.name == self._name))
-            conn.execute(
-                insert(tables.locks).values(
-                    name=name, owner=self.worker.id, acquired_at=now, expires_at=now
-                )
+        if self._name:
+            conn.execute(delete(tables.locks).where(tables.locks.c.name == self._name))
+        conn.execute(
+            insert(tables.locks).values(
+                name=name, owner=self.worker.id, acquired_at=now, expires_at=now
             )
-        self.high, self._name = high, name
+        )
+        self._name = name
 
 
 def handed_high(conn: Connection, send_id: int, worker_id: str) -> int | None:

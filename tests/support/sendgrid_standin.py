@@ -10,8 +10,8 @@ Scriptable: ``standin.script(status, times)`` answers 429/500/401... that many t
 past the client's timeout (then accepts: the client cannot know).
 Across a network: ``delay`` holds every answer back that many seconds (a real API answers a
 1000-recipient request in a few hundred ms), and ``keepalive`` closes a connection that sat
-idle that long, as servers do. ``connections`` counts connections accepted, ``answered``
-the (monotonic time, status) of every answer.
+idle that long, as servers do. ``connections`` counts connections accepted, ``arrived`` holds
+the monotonic time of every request, ``answered`` the (time, status) of every answer.
 
 As a process: ``python -m tests.support.sendgrid_standin --port N --api-key KEY
 [--validate-every K] [--delay-ms MS] [--keepalive S] [--summary FILE]``
@@ -77,6 +77,7 @@ class StandIn:
         self.delay, self.keepalive = delay, keepalive
         self.connections = 0
         self.answered: list[tuple[float, int]] = []
+        self.arrived: list[float] = []
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
@@ -116,6 +117,7 @@ class StandIn:
         """(status, body, seconds to sleep first)."""
         with self.lock:
             self.requests += 1
+            self.arrived.append(time.monotonic())
             number = self.requests
             scripted = self._script.pop(0) if self._script else None
             hang = self._hang.pop(0) if self._hang else 0.0

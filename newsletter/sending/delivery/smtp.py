@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import smtplib
+import socket
 import ssl
 import threading
 from collections.abc import Sequence
@@ -40,7 +41,7 @@ from newsletter.sending.mime.message import MessageTemplate
 class SMTPBackend(Backend):
     name = "smtp"
     unit_size = 1  # a unit is one message
-    handed_window = 4  # one handed-mark write covers the next few messages
+    handed_window = 8  # one handed-mark write covers the next few messages
 
     def __init__(self, settings: Settings, **retry: Any):
         super().__init__(**retry)
@@ -103,6 +104,15 @@ class SMTPBackend(Backend):
         self._ever_connected = True
         with self._lock:
             self._all.append(conn)
+        return conn
+
+    def _open(self) -> smtplib.SMTP:
+        """A connection with Nagle's algorithm off: a message's content and the next one's
+        pipelined commands are separate writes, and the second must not wait for an ACK."""
+        conn = self._connect()
+        if conn.sock is not None:
+            with contextlib.suppress(OSError):
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return conn
 
     @staticmethod
@@ -237,7 +247,7 @@ class SMTPBackend(Backend):
                 self.pause(attempt - 1)
             try:
                 if conn is None:
-                    conn = self._connect()
+                    conn = self._open()
                 outcome = self._transaction(conn, sender, recipient.email, data)
             except _Transient as exc:
                 reason = str(exc)
@@ -270,7 +280,7 @@ class SMTPBackend(Backend):
         """Fail fast, once, with one clear line when the server cannot be reached at all."""
         if not self._ever_connected:
             self._idle.get()
-            self._idle.put(self._connect())
+            self._idle.put(self._open())
 
     def send(self, template: MessageTemplate, recipients: Sequence[Recipient]) -> list[SendResult]:
         if not recipients:
