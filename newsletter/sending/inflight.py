@@ -36,7 +36,7 @@ from newsletter.sending.mime.message import MessageTemplate
 from newsletter.sending.workers import HandedMark, Worker
 
 CRASH_AT = "NEWSLETTER_TEST_CRASH_AT"
-GROUP_COMMIT_S = 0.004  # the recorder commits at most this often: "the last few ms"
+GROUP_COMMIT_S = 0.002  # the recorder commits at most this often: "the last few ms"
 
 
 def test_hook(stage: str, batch: int) -> None:

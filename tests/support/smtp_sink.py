@@ -282,13 +282,14 @@ class FastSink:
         pipelining: bool = True,
         latency: float = 0.0,
         chunking: bool = False,
+        envelopes_only: bool = False,
     ):
         self.ehlo = (
             b"250-fast-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
             + (b"250-CHUNKING\r\n" if chunking else b"")
             + (b"250 PIPELINING\r\n" if pipelining else b"250 HELP\r\n")
         )
-        self.latency, self.chunking = latency, chunking
+        self.latency, self.chunking, self.envelopes_only = latency, chunking, envelopes_only
         self.count = 0
         self.record = record
         self.recipients: Counter[str] = Counter()
@@ -297,9 +298,9 @@ class FastSink:
         self.count += 1
         self.recipients.update(rcpts)
         if self.record:
-            data = message
-            if message.startswith(b"\r\n"):  # DATA (the reader put a CRLF before it), not BDAT
-                data = re.sub(rb"(?m)^\.\.", b".", message[2:])  # undo SMTP dot-stuffing
+            data = b"" if self.envelopes_only else message
+            if data.startswith(b"\r\n"):  # DATA (the reader put a CRLF before it), not BDAT
+                data = re.sub(rb"(?m)^\.\.", b".", data[2:])  # undo SMTP dot-stuffing
             _append_record(self.record, Received(mail_from, tuple(rcpts), data))
 
     async def serve(self, port: int, ready: threading.Event | None = None) -> None:
@@ -321,6 +322,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-pipelining", action="store_true", help="fast sink: hide PIPELINING")
     parser.add_argument("--chunking", action="store_true", help="fast sink: offer CHUNKING")
     parser.add_argument("--latency-ms", type=float, default=0, help="fast sink: delay replies")
+    parser.add_argument("--envelopes-only", action="store_true", help="fast sink: record no data")
     parser.add_argument("--reject", action="append", default=[], help="address to 550 at RCPT")
     args = parser.parse_args(argv)
     if args.fast:
@@ -329,6 +331,7 @@ def main(argv: list[str] | None = None) -> None:
             pipelining=not args.no_pipelining,
             latency=args.latency_ms / 1000,
             chunking=args.chunking,
+            envelopes_only=args.envelopes_only,
         )
         asyncio.run(sink.serve(args.port))
         return
