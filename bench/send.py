@@ -182,8 +182,9 @@ def main() -> None:
         engine = make_engine(project.url)
         second_list(engine, "late")
         print(f"setup: {args.n:,} subscribers on two lists in {time.perf_counter() - t:.1f} s")
-        list_id = engine.connect().execute(text("SELECT id FROM lists WHERE slug='bench'"))
-        raw = baseline_insert(engine, list_id.scalar_one())
+        with engine.connect() as conn:
+            list_id = conn.execute(text("SELECT id FROM lists WHERE slug='bench'")).scalar_one()
+        raw = baseline_insert(engine, list_id)
         engine.dispose()
         print(f"baseline, raw INSERT ... SELECT of {args.n:,} ledger rows: {raw:.2f} s")
         summary = work / "standin.json"

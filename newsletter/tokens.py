@@ -8,6 +8,7 @@ accepted at once (key rotation): the first signs, all of them verify.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import hmac
 import os
@@ -20,7 +21,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
-from itsdangerous.encoding import base64_encode, int_to_bytes
+from itsdangerous.encoding import int_to_bytes
 
 from newsletter.config import Settings
 from newsletter.errors import ConfigError, TokenError
@@ -42,6 +43,14 @@ TAG_PATTERN = re.compile(rf"(?<![0-9a-f])[0-9a-f]{{{TAG_LENGTH}}}(?![0-9a-f])")
 _CHECK = bytes(5)
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64(data: bytes) -> bytes:
+    """itsdangerous' base64_encode (URL-safe, unpadded), in C."""
+    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_URLSAFE)
+
+
 class Signer:
     """Makes and checks tokens; ``keys[0]`` signs, every key in ``keys`` verifies."""
 
@@ -55,7 +64,8 @@ class Signer:
             p: URLSafeTimedSerializer(self._keys, salt=f"newsletter.{p}") for p in PURPOSES
         }
         self.generated_key_path = generated_key_path  # set when the key was generated
-        self._macs: dict[str, hmac.HMAC] = {}
+        self._macs: dict[str, bytes] = {}  # purpose -> derived HMAC key
+        self._stamp = (-1, b"")  # (second, its encoding) of the last token made
         self._tag_keys = [_tag_key(k) for k in keys]  # keys[0] first: it makes tags
         self._tag_encryptor: Any = None
 
@@ -67,18 +77,16 @@ class Signer:
 
     def make(self, purpose: str, subscriber_id: int, list_id: int) -> str:
         # Byte-for-byte what `self._serializer(purpose).dumps([...])` returns, with the derived
-        # HMAC key computed once: 12 us instead of 56 us a token (a send makes one per person).
-        mac = self._macs.get(purpose)
-        if mac is None:
-            signer = self._serializer(purpose).make_signer()
-            mac = self._macs[purpose] = hmac.new(signer.derive_key(), digestmod=hashlib.sha1)
-        value = b"%s.%s" % (
-            base64_encode(b"[%d,%d]" % (int(subscriber_id), int(list_id))),
-            base64_encode(int_to_bytes(int(time.time()))),
-        )
-        mac = mac.copy()
-        mac.update(value)
-        return (value + b"." + base64_encode(mac.digest())).decode("ascii")
+        # HMAC key computed once, the timestamp encoded once a second and a one-shot C HMAC:
+        # a few us instead of 56 us a token (a send makes one or two per person).
+        key = self._macs.get(purpose)
+        if key is None:
+            key = self._macs[purpose] = self._serializer(purpose).make_signer().derive_key()
+        now = int(time.time())
+        if now != self._stamp[0]:
+            self._stamp = (now, _b64(int_to_bytes(now)))
+        value = b"%s.%s" % (_b64(b"[%d,%d]" % (int(subscriber_id), int(list_id))), self._stamp[1])
+        return (value + b"." + _b64(hmac.digest(key, value, "sha1"))).decode("ascii")
 
     def read(self, token: str, purpose: str, *, max_age: int | None = None) -> tuple[int, int]:
         """(subscriber_id, list_id) of a genuine token, else TokenError."""

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from html import escape as html_escape
 from typing import Any
 
+import orjson
+
 from newsletter.authoring.placeholders import (
     PLACEHOLDERS,
     fill,
@@ -221,11 +223,7 @@ class SendGridBackend(Backend):
 
     def _post(self, template: MessageTemplate, items: list[dict[str, Any]]) -> tuple[str, str]:
         """(outcome, detail): accepted | invalid | too large | failed | unknown."""
-        body = json.dumps(
-            dict(self._common(template)["body"], personalizations=items),
-            ensure_ascii=False,
-            separators=(",", ":"),
-        ).encode()
+        body = orjson.dumps(dict(self._common(template)["body"], personalizations=items))
         reason, throttled = "", False
         for attempt in range(1, self.max_attempts + 1):
             if attempt > 1 and not throttled:
