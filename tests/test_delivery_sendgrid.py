@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
+import struct
 import threading
 import time
 import urllib.error
@@ -279,3 +282,45 @@ def test_a_429_pauses_every_lane_not_only_the_one_that_got_it() -> None:
         assert len(standin.arrived) == 21  # 20 requests and the retried one
     finally:
         standin.stop()
+
+
+def test_request_that_cannot_be_written_on_a_reused_connection_goes_out_on_a_fresh_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server resets each connection right after answering; the client is made to miss
+    that at reuse (the race with a server's idle timeout). Writing then fails, so the request
+    was not sent: it goes out on a fresh connection, and nobody is `unknown`."""
+    from newsletter.sending.delivery import keepalive
+
+    monkeypatch.setattr(keepalive, "wait_for_read", lambda sock, timeout: False)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port, requests = listener.getsockname()[1], []
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            while len(body) < length:
+                body += conn.recv(65536)
+            requests.append(json.loads(body))
+            conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nX-Message-Id: m\r\n\r\n")
+            time.sleep(0.1)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()  # a reset, without a word about keep-alive
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        backend = backend_for(f"http://127.0.0.1:{port}")
+        first = backend.send(sample_template(), [recipient(1)])
+        time.sleep(0.3)  # the reset has arrived by now
+        second = backend.send(sample_template(), [recipient(2)])
+        assert [r.status for r in first + second] == [SENT, SENT]
+        assert backend.http.opened == 2 and len(requests) == 2
+    finally:
+        server.join(timeout=5)
+        listener.close()

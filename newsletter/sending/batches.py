@@ -23,8 +23,9 @@ from newsletter.db.connection import reading
 from newsletter.errors import BackendConfigError
 from newsletter.models import Recipient
 from newsletter.sending import ledger, sends
+from newsletter.sending.crashpoints import CRASH_AT, test_hook
 from newsletter.sending.delivery.base import Backend
-from newsletter.sending.inflight import CRASH_AT, Batch, Flight, test_hook
+from newsletter.sending.inflight import Batch, Flight
 from newsletter.sending.mime.message import MessageTemplate, list_message_template
 from newsletter.sending.pace import Pace
 from newsletter.sending.workers import Worker

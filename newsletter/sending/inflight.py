@@ -17,8 +17,6 @@ subscriber id: after a crash, `workers.recover` turns the claimed rows at or bel
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
 from collections import deque
@@ -29,52 +27,18 @@ from itertools import islice
 from sqlalchemy import Engine
 
 from newsletter.errors import BackendConfigError
-from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
+from newsletter.models import UNKNOWN, Recipient, SendResult
 from newsletter.sending import ledger
-from newsletter.sending.delivery.base import Backend, Unit
+from newsletter.sending.crashpoints import held_batch, test_hook
+from newsletter.sending.delivery.base import Backend, Unit, normalised
 from newsletter.sending.mime.message import MessageTemplate
 from newsletter.sending.workers import HandedMark, Worker
 
-CRASH_AT = "NEWSLETTER_TEST_CRASH_AT"
 GROUP_COMMIT_S = 0.002  # the recorder commits at most this often: "the last few ms"
-
-
-def test_hook(stage: str, batch: int) -> None:
-    """Crash tests only: NEWSLETTER_TEST_CRASH_AT=stage:batch SIGKILLs this process there."""
-    if os.environ.get(CRASH_AT) == f"{stage}:{batch}":
-        os.kill(os.getpid(), signal.SIGKILL)
-    if stage == "recorded" and os.environ.get("NEWSLETTER_TEST_BATCH_DELAY"):
-        time.sleep(float(os.environ["NEWSLETTER_TEST_BATCH_DELAY"]))
-
-
-def _held_batch() -> int | None:
-    """Crash tests: with CRASH_AT=sent:N, batch N's outcomes are held back until all of them
-    are in, then the process dies before storing them (delivered, not recorded)."""
-    stage, _, number = os.environ.get(CRASH_AT, "").partition(":")
-    return int(number) if stage == "sent" and number.isdigit() else None
 
 
 class Stopped(Exception):
     """A lane was stopped before it could hand its unit out."""
-
-
-def normalised(unit: Unit, results: Sequence[SendResult]) -> list[SendResult]:
-    """One final result (sent | failed | unknown) per recipient of the unit."""
-    ids = {r.subscriber_id for r in unit.recipients}
-    final = [
-        r
-        if r.status in (SENT, FAILED, UNKNOWN)
-        else SendResult(r.subscriber_id, UNKNOWN, r.detail or f"backend said {r.status!r}")
-        for r in results
-        if r.subscriber_id in ids
-    ]
-    seen = {r.subscriber_id for r in final}
-    final += [
-        SendResult(r.subscriber_id, UNKNOWN, "backend returned no result")
-        for r in unit.recipients
-        if r.subscriber_id not in seen
-    ]
-    return final
 
 
 @dataclass
@@ -114,7 +78,7 @@ class Flight:
         self._batches: dict[int, Batch] = {}
         self._finished: list[Batch] = []
         self._closed = self._stopping = False
-        self._hold, self._held = _held_batch(), list[tuple[Unit, list[SendResult]]]()
+        self._hold, self._held = held_batch(), list[tuple[Unit, list[SendResult]]]()
         self._lanes = [
             threading.Thread(target=self._lane, name=f"lane-{i}", daemon=True)
             for i in range(max(1, backend.lanes))

@@ -1,9 +1,10 @@
 """The per-recipient ledger: sends, their deliveries, claims and results.
 
 One `deliveries` row per (send, subscriber) is the primary key, so nobody can be queued twice.
-A batch is claimed (status `claimed`, `claimed_by` = worker id) before it is sent and recorded
-after. A worker that dies leaves claimed rows: `workers.recover` turns them into `unknown`
-(listed by `status`, resent only on request), never into `queued`.
+A batch is claimed (status `claimed`, `claimed_by` = worker id) before it is sent, and each
+outcome is recorded as soon as it is confirmed. A worker that dies leaves claimed rows:
+`workers.recover` turns those it may have handed to the network into `unknown` (listed by
+`status`, resent only on request) and puts those it had only claimed ahead back in the queue.
 """
 
 from __future__ import annotations

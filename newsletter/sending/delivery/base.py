@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from newsletter.models import Recipient, SendResult
+from newsletter.errors import BackendConfigError
+from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
 from newsletter.sending.mime.message import MessageTemplate
 
 
@@ -32,6 +33,25 @@ class Unit:
     @property
     def high(self) -> int:
         return max(r.subscriber_id for r in self.recipients)
+
+
+def normalised(unit: Unit, results: Sequence[SendResult]) -> list[SendResult]:
+    """One final result (sent | failed | unknown) per recipient of the unit."""
+    ids = {r.subscriber_id for r in unit.recipients}
+    final = [
+        r
+        if r.status in (SENT, FAILED, UNKNOWN)
+        else SendResult(r.subscriber_id, UNKNOWN, r.detail or f"backend said {r.status!r}")
+        for r in results
+        if r.subscriber_id in ids
+    ]
+    seen = {r.subscriber_id for r in final}
+    final += [
+        SendResult(r.subscriber_id, UNKNOWN, "backend returned no result")
+        for r in unit.recipients
+        if r.subscriber_id not in seen
+    ]
+    return final
 
 
 class Feed(Protocol):
@@ -104,6 +124,30 @@ class Backend(ABC):
         while (unit := feed.take()) is not None:
             feed.handing(unit)
             feed.done(unit, self.send(template, unit.recipients))
+
+    def send_in_lanes(self, template: MessageTemplate, units: list[Unit]) -> list[SendResult]:
+        """`send` through `lanes` threads, outside the batch loop (test sends, tests); results
+        in the units' order. A fatal error stops the lanes and is raised with what finished."""
+        feed, errors = ListFeed(units), list[BaseException]()
+
+        def lane() -> None:
+            try:
+                self.lane(template, feed)
+            except BaseException as exc:  # noqa: BLE001 - raised below, in the caller
+                feed.stop()
+                errors.append(exc)
+
+        threads = [threading.Thread(target=lane) for _ in range(min(self.lanes, len(units)))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        results = feed.in_order()
+        if errors and isinstance(errors[0], BackendConfigError):
+            raise BackendConfigError(str(errors[0]), results)
+        if errors:
+            raise errors[0]
+        return results
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the backend may not be used afterwards."""

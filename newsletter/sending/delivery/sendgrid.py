@@ -51,10 +51,8 @@ def _in(context: str, key: str) -> str:
 
 def _substitution_bytes(subs: dict[str, str]) -> int:
     """UTF-8 size of keys and values (an ASCII string's length is its size: no encoding)."""
-    return sum(
-        len(k) + len(v) if k.isascii() and v.isascii() else len(k.encode()) + len(v.encode())
-        for k, v in subs.items()
-    )
+    joined = "".join(subs) + "".join(subs.values())
+    return len(joined) if joined.isascii() else len(joined.encode())
 
 
 def _error_message(body: bytes | str | None) -> str:

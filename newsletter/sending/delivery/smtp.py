@@ -26,7 +26,7 @@ from typing import Any
 from newsletter.config import Settings
 from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
-from newsletter.sending.delivery.base import Backend, Feed, ListFeed, Unit
+from newsletter.sending.delivery.base import Backend, Feed, Unit
 from newsletter.sending.delivery.smtp_lane import run_lane
 from newsletter.sending.delivery.smtp_replies import (
     _Ambiguous,
@@ -286,31 +286,7 @@ class SMTPBackend(Backend):
         if not recipients:
             return []
         self.connect_first()
-        feed = ListFeed([Unit([r]) for r in recipients])
-        errors: list[BaseException] = []
-
-        def lane() -> None:
-            try:
-                self.lane(template, feed)
-            except BaseException as exc:  # noqa: BLE001 - raised below, in the caller
-                feed.stop()
-                errors.append(exc)
-
-        threads = [
-            threading.Thread(target=lane, name=f"smtp-{i}")
-            for i in range(min(self.settings.smtp_connections, len(recipients)))
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        results = feed.in_order()
-        if errors:
-            fatal = errors[0]
-            if isinstance(fatal, BackendConfigError):
-                raise BackendConfigError(str(fatal), results)
-            raise fatal
-        return results
+        return self.send_in_lanes(template, [Unit([r]) for r in recipients])
 
     def close(self) -> None:
         with self._lock:
