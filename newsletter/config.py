@@ -59,7 +59,7 @@ class Settings:
     sendgrid_concurrency: int = 8  # requests in flight per worker process (measured)
     sendgrid_keepalive: float = 15.0  # reopen a connection idle longer than this (seconds)
     send_workers_max: int = 4  # worker processes a large send starts: one per core, capped
-    send_workers_from: int = 20_000  # audience size from which a send uses several processes
+    send_workers_from: int = 40_000  # audience size from which a send uses several processes
     # Scheduling
     max_late: str = "24h"
     # Web app
