@@ -148,6 +148,36 @@ def baseline_standin(port: int, n: int) -> float:
     return time.perf_counter() - t
 
 
+def baseline_clients(port: int, requests: int = 300) -> tuple[float, float]:
+    """Seconds per small request: through the sendgrid package (urllib, a new connection per
+    request) and through the backend's kept-alive connection (on loopback, without TLS: a
+    real API adds a TLS handshake to every new connection)."""
+    from sendgrid import SendGridAPIClient
+
+    from newsletter.sending.delivery.keepalive import KeptAlive
+
+    body = {
+        "from": {"email": "newsletter@example.com"},
+        "subject": "s",
+        "content": [{"type": "text/plain", "value": "x"}],
+        "personalizations": [{"to": [{"email": "user1@example.com"}]}],
+    }
+    sdk = SendGridAPIClient(api_key=KEY, host=f"http://127.0.0.1:{port}")
+    t = time.perf_counter()
+    for _ in range(requests):
+        sdk.client.mail.send.post(request_body=body)
+    per_sdk = (time.perf_counter() - t) / requests
+    kept = KeptAlive(f"http://127.0.0.1:{port}", timeout=30, idle_limit=15)
+    headers = {**sdk.client.request_headers, "Content-Type": "application/json"}
+    raw = json.dumps(body).encode()
+    t = time.perf_counter()
+    for _ in range(requests):
+        kept.post("/v3/mail/send", raw, headers)
+    per_kept = (time.perf_counter() - t) / requests
+    kept.close()
+    return per_sdk, per_kept
+
+
 def one_send(project: Project, work: Path, slug: str, latency_ms: float, n: int) -> float:
     """Recipients/s of one whole `newsletter send` to the stand-in answering that late."""
     summary = work / f"standin-{slug}.json"
@@ -191,10 +221,15 @@ def main() -> None:
         proc, port = start_standin(summary)
         sent_alone = min(args.n, 200_000)
         alone = baseline_standin(port, sent_alone)
+        per_sdk, per_kept = baseline_clients(port)
         stop_standin(proc, summary)
         print(
             f"baseline, stand-in alone with pre-built payloads: {sent_alone / alone:,.0f} "
             f"recipients/s ({sent_alone:,} in {alone:.1f} s)"
+        )
+        print(
+            f"baseline, one small request: {per_sdk * 1000:.2f} ms through the sendgrid package "
+            f"(a connection each), {per_kept * 1000:.2f} ms over a kept-alive connection"
         )
         keys = ("backend", "batch_size", "rate", "sendgrid_concurrency", "sendgrid_keepalive")
         keys += ("send_workers_max", "send_workers_from")
