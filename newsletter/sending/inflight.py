@@ -67,7 +67,7 @@ class Flight:
         self._cv = threading.Condition(self._lock)  # the caller waits for room
         self._work = threading.Condition(self._lock)  # lanes wait for units
         self._news = threading.Condition(self._lock)  # the recorder waits for results
-        self._marked = threading.Condition(self._lock)  # lanes wait for the handed mark
+        self._marked: list[tuple[int, threading.Event]] = []  # lanes waiting for the mark
         self._want = 0  # the highest subscriber id a lane waits to see the mark cover
         self._idle_recorder = False
         self._room_at = -1  # the caller waits until fewer recipients than this wait
@@ -133,7 +133,7 @@ class Flight:
         with self._cv:
             self._stopping = True
             self._work.notify_all()
-            self._marked.notify_all()
+            self._wake_marked()
         self._join()
 
     def _join(self) -> None:
@@ -166,13 +166,17 @@ class Flight:
         commit, for every lane asking meanwhile)."""
         high = unit.high
         if high > self.mark.high:
+            ready = threading.Event()
             with self._lock:
-                self._want = max(self._want, high)
-                self._news.notify()
-                while self.mark.high < high and not self._stopping:
-                    self._marked.wait()
-                if self.mark.high < high:
-                    raise Stopped("the send is stopping")
+                if high > self.mark.high and not self._stopping:
+                    self._want = max(self._want, high)
+                    self._marked.append((high, ready))
+                    self._news.notify()
+                else:
+                    ready.set()
+            ready.wait()  # set by the recorder once the mark covers `high`, or on stopping
+            if self.mark.high < high:
+                raise Stopped("the send is stopping")
         unit.handed = True
 
     def done(self, unit: Unit, results: Sequence[SendResult]) -> None:
@@ -206,7 +210,7 @@ class Flight:
             self._stopping = True
             self._cv.notify_all()
             self._work.notify_all()
-            self._marked.notify_all()
+            self._wake_marked()
         release = []
         for unit in units:
             ours = [
@@ -236,8 +240,9 @@ class Flight:
                 with self._lock:
                     self.error = self.error or exc
                     self._stopping = True
-                    for condition in (self._cv, self._work, self._marked):
-                        condition.notify_all()
+                    self._cv.notify_all()
+                    self._work.notify_all()
+                    self._wake_marked()
                 return
             with self._lock:
                 for unit, results in items:
@@ -249,7 +254,16 @@ class Flight:
                     if batch.units == 0:
                         self._finished.append(self._batches.pop(unit.batch))
                 self._cv.notify_all()
-                self._marked.notify_all()
+                self._wake_marked()
+
+    def _wake_marked(self) -> None:
+        """Wake the lanes the mark now covers (all of them when stopping). Holds the lock."""
+        waiting, self._marked = self._marked, []
+        for high, ready in waiting:
+            if high <= self.mark.high or self._stopping:
+                ready.set()
+            else:
+                self._marked.append((high, ready))
 
     def _gather(self) -> list[tuple[Unit, list[SendResult]]] | None:
         """What the next commit stores (None: the lanes are done and all is stored). It waits
