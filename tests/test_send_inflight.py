@@ -140,3 +140,37 @@ def test_smtp_killed_at_several_points_leaves_few_in_doubt(
     with engine.connect() as conn:
         unknown = {e for e, s, _ in ledger.problems(conn, send_id, limit=n) if s == "unknown"}
     assert {f"user{i}@example.com" for i in range(n)} - set(seen) <= unknown
+
+
+def test_cancel_with_requests_in_flight_leaves_nothing_in_doubt_and_resume_sends_the_rest(
+    engine, database_url, issue_path, workdir, sendgrid_standin
+):
+    n = 1000
+    populate(engine, "weekly", n)
+    sendgrid_standin.delay = 0.5
+    env = {
+        "DATABASE_URL": database_url,
+        "NEWSLETTER_SECRET_KEY": SECRET,
+        "NEWSLETTER_BACKEND": "sendgrid",
+        "SENDGRID_API_KEY": "SG.test-key",
+        "NEWSLETTER_SENDGRID_API_HOST": sendgrid_standin.url,
+        "NEWSLETTER_SENDGRID_CONCURRENCY": "2",
+        "NEWSLETTER_BATCH_SIZE": "100",
+    }
+    args = ("send", str(issue_path), "--list", "weekly", "--yes")
+    proc = spawn_cli(*args, env=env, cwd=workdir)
+    wait_until(lambda: sendgrid_standin.requests >= 2)
+    cancel = run_cli(*args[:2], "--list", "weekly", "--cancel", env=env, cwd=workdir)
+    assert cancel.returncode == 0, cancel.stderr
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    _, counts = the_send(engine)
+    accepted = len(sendgrid_standin.accepted_ids)
+    assert counts["claimed"] == counts["unknown"] == 0  # nothing left in doubt
+    assert counts["sent"] == accepted and counts["queued"] == n - accepted
+    assert accepted < n  # it did stop
+    sendgrid_standin.delay = 0
+    done = run_cli(*args, "--resume", env=env, cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert len(sendgrid_standin.accepted_ids) == n
+    assert max(sendgrid_standin.accepted_ids.values()) == 1

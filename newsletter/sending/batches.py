@@ -169,11 +169,16 @@ def deliver(
     test_hook("start", 0)
     flight = Flight(engine, send_id, worker, backend, maker.template)
     claimed = number = 0
+    stopped = False
     try:
         while limit is None or claimed < limit:
             _report(progress, flight.wait_for_room(ahead), on_progress)
-            if flight.error or not _still_running(engine, send_id):
-                break  # a lane failed, or the send was cancelled (or paused) elsewhere
+            if flight.error:
+                break  # a lane failed
+            if not _still_running(engine, send_id):
+                stopped = True  # cancelled (or paused) elsewhere: what is claimed ahead goes
+                break  # back to the queue, what is on the network finishes
+            want = size if limit is None else min(size, limit - claimed)
             want = size if limit is None else min(size, limit - claimed)
             batch = ledger.claim(engine, send_id, worker, want)
             if not batch:
@@ -187,7 +192,7 @@ def deliver(
     except BaseException:
         flight.abort()
         raise
-    _report(progress, flight.close(), on_progress)
+    _report(progress, flight.abort() if stopped else flight.close(), on_progress)
     if flight.error is not None:
         _stop_on_error(engine, send_id, flight.error)
     ledger.finish_if_complete(engine, send_id)

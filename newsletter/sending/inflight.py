@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from newsletter.errors import BackendConfigError
 from newsletter.models import UNKNOWN, Recipient, SendResult
 from newsletter.sending import ledger
-from newsletter.sending.crashpoints import held_batch, test_hook
+from newsletter.sending.crashpoints import HeldBatch
 from newsletter.sending.delivery.base import Backend, Unit, normalised
 from newsletter.sending.mime.message import MessageTemplate
 from newsletter.sending.workers import HandedMark, Worker
@@ -78,7 +78,7 @@ class Flight:
         self._batches: dict[int, Batch] = {}
         self._finished: list[Batch] = []
         self._closed = self._stopping = False
-        self._hold, self._held = held_batch(), list[tuple[Unit, list[SendResult]]]()
+        self._hold = HeldBatch()
         self._lanes = [
             threading.Thread(target=self._lane, name=f"lane-{i}", daemon=True)
             for i in range(max(1, backend.lanes))
@@ -128,13 +128,16 @@ class Flight:
         with self._cv:
             return self.completed_locked()
 
-    def abort(self) -> None:
-        """Stop handing out units; give back the ones no lane took; wait for the lanes."""
+    def abort(self) -> list[Batch]:
+        """Stop handing out units; give back the ones no lane took; wait for the lanes; the
+        batches completed meanwhile."""
         with self._cv:
             self._stopping = True
             self._work.notify_all()
             self._wake_marked()
         self._join()
+        with self._cv:
+            return self.completed_locked()
 
     def _join(self) -> None:
         for thread in [*self._lanes, self._recorder]:
@@ -205,7 +208,7 @@ class Flight:
         finished = {r.subscriber_id: r for r in getattr(exc, "results", None) or []}
         with self._cv:
             units = self._taken.pop(threading.get_ident(), set())
-            if self.error is None:
+            if self.error is None and not isinstance(exc, Stopped):
                 self.error = exc
             self._stopping = True
             self._cv.notify_all()
@@ -235,7 +238,7 @@ class Flight:
     def _record_loop(self) -> None:
         while (items := self._gather()) is not None:
             try:
-                self._store(self._hold_back(items))
+                self._store(self._hold.filter(items, self._batches))
             except BaseException as exc:  # noqa: BLE001 - the database went away
                 with self._lock:
                     self.error = self.error or exc
@@ -246,7 +249,7 @@ class Flight:
                 return
             with self._lock:
                 for unit, results in items:
-                    if unit.batch == self._hold:
+                    if unit.batch == self._hold.number:
                         continue
                     batch = self._batches[unit.batch]
                     batch.results += results
@@ -300,14 +303,3 @@ class Flight:
             if target > self.mark.high:
                 self.mark.advance(target, conn)
         self.mark.high = max(self.mark.high, target)
-
-    def _hold_back(
-        self, items: list[tuple[Unit, list[SendResult]]]
-    ) -> list[tuple[Unit, list[SendResult]]]:
-        if self._hold is None:
-            return items
-        self._held += [item for item in items if item[0].batch == self._hold]
-        batch = self._batches.get(self._hold)
-        if batch is not None and len(self._held) == batch.units:
-            test_hook("sent", self._hold)
-        return [item for item in items if item[0].batch != self._hold]
