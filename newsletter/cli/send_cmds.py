@@ -98,7 +98,7 @@ def send_cmd(
     path = _issue_path(issue, settings)
     if cancel_send:
         send_id = cancel(engine, path.stem, lists or None)
-        click.echo(f"send #{send_id} of {path.stem} cancelled; workers stop after their batch")
+        click.echo(f"send #{send_id} of {path.stem} cancelled; workers finish what is on the wire")
         return
     if workers and workers > 1 and limit:
         raise click.UsageError("--workers cannot be combined with --limit")
