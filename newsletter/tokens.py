@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.encoding import int_to_bytes
 
@@ -105,7 +104,7 @@ class Signer:
         a confirmation mail). It goes in the Message-ID, and the bounce return path."""
         if self._tag_encryptor is None:  # ECB on a single block: one encryptor serves them all
             key = self._tag_keys[0]
-            self._tag_encryptor = Cipher(algorithms.AES(key), modes.ECB()).encryptor()
+            self._tag_encryptor = _aes_ecb(key).encryptor()
         block = _CHECK + send_id.to_bytes(5, "big") + subscriber_id.to_bytes(6, "big")
         return str(self._tag_encryptor.update(block).hex())
 
@@ -119,10 +118,17 @@ class Signer:
         except ValueError:
             raise TokenError("not a recipient tag") from None
         for key in self._tag_keys:
-            plain = Cipher(algorithms.AES(key), modes.ECB()).decryptor().update(sealed)
+            plain = _aes_ecb(key).decryptor().update(sealed)
             if plain[:5] == _CHECK:
                 return int.from_bytes(plain[5:10], "big"), int.from_bytes(plain[10:], "big")
         raise TokenError("this recipient tag was not made by us")
+
+
+def _aes_ecb(key: bytes) -> Any:
+    """AES on single blocks (cryptography loads here: commands that make no tag skip it)."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    return Cipher(algorithms.AES(key), modes.ECB())
 
 
 def _tag_key(key: str) -> bytes:
