@@ -25,7 +25,9 @@ def _reply(code: int, text: bytes | str) -> str:
 def stuffed(data: bytes) -> bytes:
     """DATA content: dot-stuffed, ending in CRLF . CRLF (bytes.replace is ~20x faster than
     smtplib's multiline regex)."""
-    quoted = (b"." + data if data.startswith(b".") else data).replace(b"\r\n.", b"\r\n..")
+    quoted = b"." + data if data.startswith(b".") else data
+    if b"\n." in quoted:  # rare in our messages: quoted-printable bodies, folded headers
+        quoted = quoted.replace(b"\r\n.", b"\r\n..")
     return quoted + (b".\r\n" if quoted.endswith(b"\r\n") else b"\r\n.\r\n")
 
 
