@@ -41,7 +41,7 @@ from newsletter.sending.mime.message import MessageTemplate
 class SMTPBackend(Backend):
     name = "smtp"
     unit_size = 1  # a unit is one message
-    handed_window = 4  # one handed-mark write covers the next few messages
+    handed_window = 2  # one handed-mark write covers the next few messages
 
     def __init__(self, settings: Settings, **retry: Any):
         super().__init__(**retry)
