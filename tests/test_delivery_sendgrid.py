@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
+import struct
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -14,6 +19,7 @@ from newsletter.authoring.placeholders import fill
 from newsletter.config import load_settings
 from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN
+from newsletter.sending.delivery.base import ListFeed, Unit
 from newsletter.sending.delivery.sendgrid import SendGridBackend
 from newsletter.sending.mime.message import values_for
 from tests.support.messages import HTML, TEXT, recipient, sample_template
@@ -21,16 +27,17 @@ from tests.support.sendgrid_standin import StandIn
 from tests.support.smtp_sink import free_port
 
 
-def backend_for(url: str, key: str = "SG.test-key", **kw: int) -> SendGridBackend:
+def backend_for(url: str, key: str = "SG.test-key", per_request: int = 1000, **env: str):
     settings = load_settings(
         cwd=Path(__file__).parent,
         env={
             "NEWSLETTER_SENDGRID_API_HOST": url,
             "SENDGRID_API_KEY": key,
             "NEWSLETTER_SENDGRID_TIMEOUT": "3",
+            **env,
         },
     )
-    return SendGridBackend(settings, max_attempts=4, backoff=0.01, **kw)
+    return SendGridBackend(settings, max_attempts=4, backoff=0.01, per_request=per_request)
 
 
 def one_status_each(results: list, people: list) -> None:
@@ -195,3 +202,125 @@ def test_standin_enforces_schema_and_limits(sendgrid_standin: StandIn) -> None:
     assert _post(sendgrid_standin, json.dumps(no_from).encode()) == 400
     huge = dict(ok, content=[{"type": "text/plain", "value": "x" * (31 * 1024 * 1024)}])
     assert _post(sendgrid_standin, json.dumps(huge).encode()) == 413
+
+
+# --- kept-alive connections, requests in flight ---------------------------------------------
+
+
+def test_requests_reuse_kept_alive_connections(sendgrid_standin: StandIn) -> None:
+    people = [recipient(i) for i in range(1, 401)]
+    backend = backend_for(sendgrid_standin.url, per_request=50)
+    results = backend.send(sample_template(), people)
+    assert [r.status for r in results] == [SENT] * 400
+    assert sendgrid_standin.requests == 8
+    assert sendgrid_standin.connections == 1 == backend.http.opened  # one handshake, not 8
+
+
+def test_connection_closed_by_the_server_while_idle_is_replaced_not_unknown() -> None:
+    """The server drops idle connections after 0.3 s; the client's own limit is longer, so
+    the dead connection is found at reuse (its EOF is waiting) and the request goes out on a
+    fresh one: nobody becomes `unknown`, nobody is sent twice."""
+    standin = StandIn(keepalive=0.3).start()
+    try:
+        backend = backend_for(standin.url, NEWSLETTER_SENDGRID_KEEPALIVE="60")
+        first = backend.send(sample_template(), [recipient(1), recipient(2)])
+        time.sleep(0.6)
+        second = backend.send(sample_template(), [recipient(3), recipient(4)])
+        assert [r.status for r in first + second] == [SENT] * 4
+        assert standin.connections == 2 and set(standin.accepted_ids.values()) == {1}
+    finally:
+        standin.stop()
+
+
+def test_idle_connections_are_refreshed_before_the_servers_keepalive_timeout() -> None:
+    standin = StandIn(keepalive=10).start()
+    try:
+        backend = backend_for(standin.url, NEWSLETTER_SENDGRID_KEEPALIVE="1.5")
+        backend.send(sample_template(), [recipient(1)])
+        backend.send(sample_template(), [recipient(2)])  # at once: same connection
+        time.sleep(2)
+        backend.send(sample_template(), [recipient(3)])  # idle past our limit: a new one
+        assert backend.http.opened == 2 == standin.connections
+        assert len(standin.accepted_ids) == 3
+    finally:
+        standin.stop()
+
+
+def test_a_429_pauses_every_lane_not_only_the_one_that_got_it() -> None:
+    """Four lanes post small requests; the third answer is a 429. Requests the other three
+    lanes had already started may still arrive, but no lane starts one until the shared pause
+    is over (with a pause per lane, the other lanes would go on posting)."""
+    standin = StandIn().start()
+    try:
+        standin.script(202, 2)  # two normal answers first ...
+        standin.script(429, 1)  # ... then one 429
+        backend = backend_for(standin.url, NEWSLETTER_SENDGRID_CONCURRENCY="4", per_request=5)
+        backend.backoff = 0.6
+        pauses: list[tuple[float, float]] = []
+        calm = backend._calm
+
+        def noted_calm(attempt: int) -> None:
+            start = time.monotonic()
+            calm(attempt)
+            pauses.append((start, backend._calm_until))
+
+        backend._calm = noted_calm  # type: ignore[method-assign]
+        units = [Unit([recipient(i) for i in range(s, s + 5)]) for s in range(1, 101, 5)]
+        feed = ListFeed(units)
+        lanes = [
+            threading.Thread(target=backend.lane, args=(sample_template(), feed)) for _ in range(4)
+        ]
+        for lane in lanes:
+            lane.start()
+        for lane in lanes:
+            lane.join()
+        assert [r.status for r in feed.in_order()] == [SENT] * 100
+        ((start, until),) = pauses
+        assert until - start >= 0.3
+        inside = [t for t in standin.arrived if start < t < until]
+        assert len(inside) <= 3  # only what the other three lanes had under way
+        assert len(standin.arrived) == 21  # 20 requests and the retried one
+    finally:
+        standin.stop()
+
+
+def test_request_that_cannot_be_written_on_a_reused_connection_goes_out_on_a_fresh_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server resets each connection right after answering; the client is made to miss
+    that at reuse (the race with a server's idle timeout). Writing then fails, so the request
+    was not sent: it goes out on a fresh connection, and nobody is `unknown`."""
+    from newsletter.sending.delivery import keepalive
+
+    monkeypatch.setattr(keepalive, "wait_for_read", lambda sock, timeout: False)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port, requests = listener.getsockname()[1], []
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            while len(body) < length:
+                body += conn.recv(65536)
+            requests.append(json.loads(body))
+            conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nX-Message-Id: m\r\n\r\n")
+            time.sleep(0.1)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()  # a reset, without a word about keep-alive
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        backend = backend_for(f"http://127.0.0.1:{port}")
+        first = backend.send(sample_template(), [recipient(1)])
+        time.sleep(0.3)  # the reset has arrived by now
+        second = backend.send(sample_template(), [recipient(2)])
+        assert [r.status for r in first + second] == [SENT, SENT]
+        assert backend.http.opened == 2 and len(requests) == 2
+    finally:
+        server.join(timeout=5)
+        listener.close()

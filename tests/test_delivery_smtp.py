@@ -199,6 +199,38 @@ def test_sink_runs_as_a_separate_process_and_records(tmp_path: Path, fast: bool)
         assert parse(item.data)["To"].addresses[0].addr_spec == item.rcpt_tos[0]
 
 
+@pytest.mark.parametrize(
+    "mode", [["--chunking"], ["--latency-ms", "20"]], ids=["chunking", "late-replies"]
+)
+def test_chunking_and_late_replies_deliver_each_message_once_intact(
+    tmp_path: Path, mode: list[str]
+) -> None:
+    """Against a server offering CHUNKING each message is one `BDAT n LAST` write (no
+    dot-stuffing); against one answering 20 ms late the lanes pipeline the next envelope
+    behind each message. Either way: everyone once, every message whole."""
+    record = tmp_path / "received.jsonl"
+    command = [sys.executable, "-m", "tests.support.smtp_sink", "--fast", "--record", str(record)]
+    proc = subprocess.Popen(command + mode, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline().split()[-1])  # type: ignore[union-attr]
+        people = [recipient(i) for i in range(1, 61)]
+        with backend_for(port, connections=4) as backend:
+            results = backend.send(sample_template(), people)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    one_status_each(results, people)
+    assert [r.status for r in results] == [SENT] * 60
+    records = read_records(str(record))
+    assert sorted(r.rcpt_tos[0] for r in records) == sorted(p.email for p in people)
+    by_address = {p.email: p for p in people}
+    for item in records:
+        message = parse(item.data)
+        person = by_address[message["To"].addresses[0].addr_spec]
+        assert person.email == item.rcpt_tos[0]
+        assert person.unsubscribe_url in body(message, "html")
+
+
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (openssl CLI)."""

@@ -153,6 +153,36 @@ def _compile_mjml(mjml: str, template: str) -> str:
     return _inline(compiled, inline_css, template)
 
 
+class _RequestsOnFirstUse:
+    """Stands in for `requests` in premailer: imports it on first use, if ever."""
+
+    def __getattr__(self, name: str) -> Any:
+        import requests
+
+        return getattr(requests, name)
+
+
+def _import_premailer() -> Any:
+    """premailer imports `requests` at its top (a third of its import time) but uses it only
+    to fetch external stylesheets, which we never allow (allow_network=False). Import it with
+    a placeholder in `requests`' place that loads the real one on first use."""
+    import sys
+    import types
+
+    if "requests" in sys.modules or "premailer.premailer" in sys.modules:
+        import premailer
+
+        return premailer
+    sys.modules["requests"] = types.ModuleType("requests")
+    try:
+        import premailer
+        import premailer.premailer
+    finally:
+        del sys.modules["requests"]
+    premailer.premailer.requests = _RequestsOnFirstUse()  # type: ignore[attr-defined]
+    return premailer
+
+
 @lru_cache(maxsize=1)
 def _premailer() -> type:
     """premailer, quieted, with its per-stylesheet parse memoised.
@@ -163,7 +193,8 @@ def _premailer() -> type:
     import logging
 
     import cssutils
-    from premailer import Premailer
+
+    Premailer = _import_premailer().Premailer  # noqa: N806 - a class
 
     cssutils.log.setLevel(logging.CRITICAL)
     cache: dict[tuple[str, int], tuple[list, list]] = {}

@@ -68,8 +68,9 @@ def _rate(value: str | None) -> float | None:
 @click.option(
     "--workers",
     type=click.IntRange(1, 32),
-    default=1,
-    help="Processes sharing the send on this machine (not with --rate/--limit).",
+    default=None,
+    help="Processes sharing the send on this machine (default: one per core, up to "
+    "send_workers_max, once the audience reaches send_workers_from; not with --limit).",
 )
 @click.pass_context
 def send_cmd(
@@ -87,7 +88,7 @@ def send_cmd(
     retry_unknown: bool,
     cancel_send: bool,
     as_json: bool,
-    workers: int,
+    workers: int | None,
 ) -> None:
     """Send ISSUE (a file or an issue id) to its lists, through the ledger."""
     from newsletter.sending.plan import SendOptions, prepare
@@ -97,10 +98,10 @@ def send_cmd(
     path = _issue_path(issue, settings)
     if cancel_send:
         send_id = cancel(engine, path.stem, lists or None)
-        click.echo(f"send #{send_id} of {path.stem} cancelled; workers stop after their batch")
+        click.echo(f"send #{send_id} of {path.stem} cancelled; workers finish what is on the wire")
         return
-    if workers > 1 and (rate or limit):
-        raise click.UsageError("--workers cannot be combined with --rate or --limit")
+    if workers and workers > 1 and limit:
+        raise click.UsageError("--workers cannot be combined with --limit")
     options = SendOptions(
         lists=lists,
         backend=backend or "",
@@ -238,10 +239,13 @@ def test_send_cmd(
 @cli.command("worker")
 @click.option("--once", is_flag=True, help="Exit when no running send has work left.")
 @click.option("--send", "send_id", type=int, default=None, help="Work on this send id only.")
+@click.option("--rate", default=None, help="At most N messages per second from this worker.")
 @click.pass_context
-def worker_cmd(ctx: click.Context, once: bool, send_id: int | None) -> None:
+def worker_cmd(ctx: click.Context, once: bool, send_id: int | None, rate: str | None) -> None:
     """Claim and send batches of any running send (several may run, on several machines)."""
     from newsletter.sending.worker_loop import run_worker
 
-    done = run_worker(engine_from(ctx), settings_from(ctx), once=once, only_send=send_id)
+    done = run_worker(
+        engine_from(ctx), settings_from(ctx), once=once, only_send=send_id, rate=_rate(rate)
+    )
     click.echo(f"worker finished: {done} recipient(s) processed")

@@ -1,11 +1,12 @@
-"""One batch at a time, for any running send: claim -> re-check suppressions -> personalise
-(per-recipient tokens and URLs) -> hand to the backend -> record. Used by `send` and by
-`newsletter worker` processes alike (on PostgreSQL, on several machines)."""
+"""The batch loop, for any running send: claim -> re-check suppressions -> personalise
+(per-recipient tokens and URLs) -> hand to the backend's lanes -> record each outcome as it is
+confirmed (`inflight.Flight`). The next batches are claimed and prepared while earlier ones are
+on the network. Used by `send` and by `newsletter worker` processes alike (on PostgreSQL, on
+several machines)."""
 
 from __future__ import annotations
 
 import os
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,9 +21,11 @@ from newsletter.authoring import placeholders
 from newsletter.config import Settings
 from newsletter.db.connection import reading
 from newsletter.errors import BackendConfigError
-from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
+from newsletter.models import Recipient
 from newsletter.sending import ledger, sends
+from newsletter.sending.crashpoints import CRASH_AT, test_hook
 from newsletter.sending.delivery.base import Backend
+from newsletter.sending.inflight import Batch, Flight
 from newsletter.sending.mime.message import MessageTemplate, list_message_template
 from newsletter.sending.pace import Pace
 from newsletter.sending.workers import Worker
@@ -42,14 +45,6 @@ class Progress:
 
 
 Callback = Callable[[Progress], None]
-
-
-def _test_hook(stage: str, batch: int) -> None:
-    """Crash tests only: NEWSLETTER_TEST_CRASH_AT=stage:batch SIGKILLs this process there."""
-    if os.environ.get("NEWSLETTER_TEST_CRASH_AT") == f"{stage}:{batch}":
-        os.kill(os.getpid(), signal.SIGKILL)
-    if stage == "recorded" and os.environ.get("NEWSLETTER_TEST_BATCH_DELAY"):
-        time.sleep(float(os.environ["NEWSLETTER_TEST_BATCH_DELAY"]))
 
 
 def build_template(
@@ -120,6 +115,28 @@ class _Batchmaker:
             tag=signer.recipient_tag(self.send.id, sid),
         )
 
+    def prepare(
+        self, engine: Engine, worker: Worker, batch: list[ledger.Claimed]
+    ) -> tuple[list[Recipient], int]:
+        """Skip who may no longer be mailed (recorded at once); (recipients, skipped)."""
+        members, suppressed = self.members(engine, batch)
+        skipped = {c.subscriber_id: "suppressed" for c in batch if c.subscriber_id in suppressed}
+        skipped.update(
+            {
+                c.subscriber_id: "no longer subscribed to this list"
+                for c in batch
+                if c.subscriber_id not in members
+            }
+        )
+        if skipped:
+            ledger.skip(engine, self.send.id, worker, skipped)
+        recipients = [
+            self.recipient(c, *members[c.subscriber_id])
+            for c in batch
+            if c.subscriber_id not in skipped
+        ]
+        return recipients, len(skipped)
+
 
 def deliver(
     engine: Engine,
@@ -145,28 +162,53 @@ def deliver(
         size = min(size, max(1, int(per_second)))
     progress = Progress(send_id, sum(counts.values()), counts)
     pace = Pace(per_second)
-    number = 0
-    _test_hook("start", 0)
-    while limit is None or progress.this_run < limit:
-        if not _still_running(engine, send_id):
-            break  # cancelled (or paused) elsewhere: stop claiming
-        want = size if limit is None else min(size, limit - progress.this_run)
-        batch = ledger.claim(engine, send_id, worker, want)
-        if not batch:
-            break
-        number += 1
-        _test_hook("claimed", number)
-        results, skipped = _one_batch(engine, maker, worker, backend, batch, number)
-        for r in results:
-            counts[r.status] = counts.get(r.status, 0) + 1
-        counts["skipped"] += skipped
-        counts["queued"] -= len(batch)
-        progress.this_run += len(batch)
-        if on_progress:
-            on_progress(progress)
-        pace.wait(progress.this_run)
+    # With several lanes, claim the next batch while fewer than two batches wait for one. With
+    # one lane (the outbox), or while a crash test is armed (so its crash point is exact), one
+    # batch at a time.
+    ahead = 0 if os.environ.get(CRASH_AT) or backend.lanes < 2 else 2 * size
+    test_hook("start", 0)
+    flight = Flight(engine, send_id, worker, backend, maker.template)
+    claimed = number = 0
+    stopped = False
+    try:
+        while limit is None or claimed < limit:
+            _report(progress, flight.wait_for_room(ahead), on_progress)
+            if flight.error:
+                break  # a lane failed
+            if not _still_running(engine, send_id):
+                stopped = True  # cancelled (or paused) elsewhere: what is claimed ahead goes
+                break  # back to the queue, what is on the network finishes
+            want = size if limit is None else min(size, limit - claimed)
+            want = size if limit is None else min(size, limit - claimed)
+            batch = ledger.claim(engine, send_id, worker, want)
+            if not batch:
+                break
+            number += 1
+            test_hook("claimed", number)
+            recipients, skipped = maker.prepare(engine, worker, batch)
+            flight.add(number, len(batch), skipped, recipients)
+            claimed += len(batch)
+            pace.wait(claimed)
+    except BaseException:
+        flight.abort()
+        raise
+    _report(progress, flight.abort() if stopped else flight.close(), on_progress)
+    if flight.error is not None:
+        _stop_on_error(engine, send_id, flight.error)
     ledger.finish_if_complete(engine, send_id)
     return progress
+
+
+def _report(progress: Progress, batches: list[Batch], on_progress: Callback | None) -> None:
+    for batch in batches:
+        for r in batch.results:
+            progress.counts[r.status] = progress.counts.get(r.status, 0) + 1
+        progress.counts["skipped"] += batch.skipped
+        progress.counts["queued"] -= batch.claimed
+        progress.this_run += batch.claimed
+        if on_progress:
+            on_progress(progress)
+        test_hook("recorded", batch.number)
 
 
 def _still_running(engine: Engine, send_id: int) -> bool:
@@ -175,95 +217,11 @@ def _still_running(engine: Engine, send_id: int) -> bool:
     return current is not None and current.status == "running"
 
 
-def _one_batch(
-    engine: Engine,
-    maker: _Batchmaker,
-    worker: Worker,
-    backend: Backend,
-    batch: list[ledger.Claimed],
-    number: int,
-) -> tuple[list[SendResult], int]:
-    """Skip who may no longer be mailed, send to the rest, record; (results, skipped)."""
-    send_id = maker.send.id
-    members, suppressed = maker.members(engine, batch)
-    skipped = {c.subscriber_id: "suppressed" for c in batch if c.subscriber_id in suppressed}
-    skipped.update(
-        {
-            c.subscriber_id: "no longer subscribed to this list"
-            for c in batch
-            if c.subscriber_id not in members
-        }
-    )
-    if skipped:
-        ledger.skip(engine, send_id, worker, skipped)
-    recipients = [
-        maker.recipient(c, *members[c.subscriber_id])
-        for c in batch
-        if c.subscriber_id not in skipped
-    ]
-    results = _send_batch(engine, send_id, worker, backend, maker.template, recipients)
-    _test_hook("sent", number)
-    ledger.record(engine, send_id, worker, results)
-    _test_hook("recorded", number)
-    return results, len(skipped)
-
-
-def _send_batch(
-    engine: Engine,
-    send_id: int,
-    worker: Worker,
-    backend: Backend,
-    template: MessageTemplate,
-    recipients: list[Recipient],
-) -> list[SendResult]:
-    if not recipients:
-        return []
-    try:
-        results = backend.send(template, recipients)
-    except BackendConfigError as exc:
-        _stop_on_fatal(engine, send_id, worker, recipients, exc.results)
-        raise
-    except BaseException as exc:
-        detail = f"interrupted while sending: {type(exc).__name__}"
-        ledger.record(
-            engine,
-            send_id,
-            worker,
-            [SendResult(r.subscriber_id, UNKNOWN, detail) for r in recipients],
-        )
-        raise
-    final = [
-        r
-        if r.status in (SENT, FAILED, UNKNOWN)
-        else SendResult(r.subscriber_id, UNKNOWN, r.detail or f"backend said {r.status!r}")
-        for r in results
-    ]
-    seen = {r.subscriber_id for r in final}
-    final += [
-        SendResult(r.subscriber_id, UNKNOWN, "backend returned no result")
-        for r in recipients
-        if r.subscriber_id not in seen
-    ]
-    return final
-
-
-def _stop_on_fatal(
-    engine: Engine,
-    send_id: int,
-    worker: Worker,
-    recipients: list[Recipient],
-    finished: list[SendResult],
-) -> None:
-    """Fatal (bad key, unreachable host): keep what the backend did report, give the recipients
-    it never attempted back to the queue, and pause the send (or drop it if nothing happened)."""
-    ledger.record(engine, send_id, worker, finished)
-    done = {r.subscriber_id for r in finished}
-    ledger.release(
-        engine,
-        send_id,
-        worker,
-        [r.subscriber_id for r in recipients if r.subscriber_id not in done],
-    )
-    if not ledger.discard_if_untouched(engine, send_id):
+def _stop_on_error(engine: Engine, send_id: int, error: BaseException) -> None:
+    """Fatal (bad key, unreachable host): what the backend reported is recorded and what it
+    never attempted is back in the queue (the flight did both); pause the send (or drop it
+    if nothing happened), then stop with the error."""
+    if isinstance(error, BackendConfigError) and not ledger.discard_if_untouched(engine, send_id):
         with engine.begin() as conn:
             sends.set_status(conn, send_id, "paused")
+    raise error

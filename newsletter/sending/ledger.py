@@ -1,9 +1,10 @@
 """The per-recipient ledger: sends, their deliveries, claims and results.
 
 One `deliveries` row per (send, subscriber) is the primary key, so nobody can be queued twice.
-A batch is claimed (status `claimed`, `claimed_by` = worker id) before it is sent and recorded
-after. A worker that dies leaves claimed rows: `workers.recover` turns them into `unknown`
-(listed by `status`, resent only on request), never into `queued`.
+A batch is claimed (status `claimed`, `claimed_by` = worker id) before it is sent, and each
+outcome is recorded as soon as it is confirmed. A worker that dies leaves claimed rows:
+`workers.recover` turns those it may have handed to the network into `unknown` (listed by
+`status`, resent only on request) and puts those it had only claimed ahead back in the queue.
 """
 
 from __future__ import annotations
@@ -103,16 +104,53 @@ def skip(engine: Engine, send_id: int, worker: Worker, reasons: dict[int, str]) 
 
 
 def record(engine: Engine, send_id: int, worker: Worker, results: Iterable[SendResult]) -> None:
-    """Store outcomes; rows with the same outcome are updated together (one statement per
-    distinct (status, detail, provider id), usually one per batch)."""
+    """Store outcomes in one transaction: rows with the same outcome are updated together (one
+    statement per distinct (status, detail, provider id), usually one per batch), outcomes of
+    their own (an SMTP server's queue id per message) in one executemany."""
+    with engine.begin() as conn:
+        record_in(conn, send_id, worker, results)
+
+
+def record_in(
+    conn: Connection, send_id: int, worker: Worker, results: Iterable[SendResult]
+) -> None:
+    """`record`, in the caller's transaction."""
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     for r in results:
         groups[(r.status, r.detail[:2000], r.provider_id[:200])].append(r.subscriber_id)
-    with engine.begin() as conn:
-        for (status, detail, provider_id), ids in groups.items():
+    singles = [
+        {"b_sid": ids[0], "b_status": status, "b_detail": detail, "b_provider": provider_id}
+        for (status, detail, provider_id), ids in groups.items()
+        if len(ids) == 1
+    ]
+    for (status, detail, provider_id), ids in groups.items():
+        if len(ids) > 1:
             _mark(
-                conn, send_id, worker.id, ids, status=status, detail=detail, provider_id=provider_id
+                conn,
+                send_id,
+                worker.id,
+                ids,
+                status=status,
+                detail=detail,
+                provider_id=provider_id,
             )
+    if singles:
+        conn.execute(
+            update(D)
+            .where(
+                D.c.send_id == send_id,
+                D.c.subscriber_id == bindparam("b_sid"),
+                D.c.status == "claimed",
+                D.c.claimed_by == worker.id,
+            )
+            .values(
+                status=bindparam("b_status"),
+                detail=bindparam("b_detail"),
+                provider_id=bindparam("b_provider"),
+                updated_at=utcnow(),
+            ),
+            singles,
+        )
 
 
 def release(engine: Engine, send_id: int, worker: Worker, ids: Sequence[int]) -> None:

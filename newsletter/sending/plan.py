@@ -34,7 +34,7 @@ class SendOptions:
     rerender: bool = False
     retry_failed: bool = False
     retry_unknown: bool = False
-    workers: int = 1  # processes sharing this send (helpers run `helper_command`)
+    workers: int | None = 1  # processes sharing this send (None: by audience, `worker_count`)
 
     @property
     def retry(self) -> list[str]:

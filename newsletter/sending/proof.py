@@ -12,10 +12,8 @@ from newsletter.authoring.issue_file import read_issue
 from newsletter.authoring.render import render_issue
 from newsletter.config import Settings
 from newsletter.models import Recipient, RenderedIssue, SendResult
-from newsletter.sending.batches import build_template
 from newsletter.sending.delivery import make_backend
 from newsletter.sending.mime.message import list_message_template
-from newsletter.sending.sends import SendRow
 
 
 def send_proof(
@@ -26,20 +24,15 @@ def send_proof(
     backend_name = backend_name or settings.backend
     signer = tokens.signer_for(settings, allow_generated=backend_name == "outbox")
     rendered = render_issue(issue, settings)
-    row = SendRow(
-        id=0,
-        issue_id=issue.id,
-        list_slugs=issue.lists,
-        status="test",
-        backend=backend_name,
-        subject=rendered.subject,
+    slug = issue.lists[0] if issue.lists else settings.default_list
+    template = list_message_template(
+        settings,
+        {"slug": slug, "name": slug},
+        subject="[TEST] " + rendered.subject,
         html=rendered.html,
         text=rendered.text,
-        source_hash=issue.source_hash,
-        options={},
+        send_ref="send-0",
     )
-    slug = issue.lists[0] if issue.lists else settings.default_list
-    template = build_template(settings, row, [{"slug": slug, "name": slug}], "[TEST] ")
     unsub = signer.make("unsubscribe", 0, 0)
     recipients = [
         Recipient(

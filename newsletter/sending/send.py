@@ -5,6 +5,7 @@ asked. `cancel` stops a send."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Sequence
 
@@ -32,9 +33,12 @@ def execute(
         return None
     backend = make_backend(plan.backend, settings)  # BackendConfigError: nothing written yet
     worker = workers.Worker(engine)
+    processes = worker_count(settings, plan) if helper_command else 1
+    rate = settings.rate if plan.options.rate is None else plan.options.rate
+    rate /= processes  # --rate caps the whole send: each process takes its share
     try:
         send_id = _create_or_join(engine, settings, plan, worker)
-        helpers = _start_helpers(helper_command, send_id, plan.options.workers - 1)
+        helpers = _start_helpers(helper_command, send_id, processes - 1, rate)
         with reading(engine) as conn:
             queued_before = ledger.counts(conn, send_id)["queued"]
         try:
@@ -44,7 +48,7 @@ def execute(
                 send_id,
                 worker,
                 backend,
-                rate=plan.options.rate,
+                rate=rate,
                 limit=plan.options.limit,
                 on_progress=on_progress,
             )
@@ -66,16 +70,29 @@ def execute(
         worker.close()
 
 
+def worker_count(settings: Settings, plan: Plan) -> int:
+    """Processes for this send: as asked, else one per core (capped by `send_workers_max`)
+    once the audience reaches `send_workers_from`; one for a small send or with --limit."""
+    if plan.options.workers is not None:
+        return plan.options.workers
+    if plan.options.limit or plan.audience < settings.send_workers_from:
+        return 1
+    return max(1, min(os.cpu_count() or 1, settings.send_workers_max))
+
+
 def _start_helpers(
-    command: Sequence[str], send_id: int, count: int
+    command: Sequence[str], send_id: int, count: int, rate: float
 ) -> list[subprocess.Popen[bytes]]:
     """Extra worker processes (`newsletter worker --once`) share the send through the ledger's
     claims: more CPU cores for the per-recipient work."""
     if not command:
         return []
+    pace = ["--rate", repr(rate)] if rate > 0 else []
     return [
         subprocess.Popen(
-            [*command, "--send", str(send_id)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+            [*command, "--send", str(send_id), *pace],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
         )
         for _ in range(count)
     ]

@@ -22,6 +22,7 @@ def run_worker(
     poll: float = 2.0,
     on_progress: Callback | None = None,
     only_send: int | None = None,
+    rate: float | None = None,
 ) -> int:
     """Claim batches of any running send (or only `only_send`) until stopped (or, with `once`,
     until none has queued rows). Returns how many recipients this worker processed."""
@@ -45,6 +46,7 @@ def run_worker(
                     send.id,
                     worker,
                     backends[send.backend],
+                    rate=rate,
                     on_progress=on_progress,
                 )
                 done += progress.this_run

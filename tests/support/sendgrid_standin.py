@@ -8,10 +8,15 @@ addresses, 10,000 bytes of substitutions, the Authorization header.
 Scriptable: ``standin.script(status, times)`` answers 429/500/401... that many times,
 ``standin.bad`` gets 400 with SendGrid-shaped errors, ``standin.hang(times, seconds)`` sleeps
 past the client's timeout (then accepts: the client cannot know).
+Across a network: ``delay`` holds every answer back that many seconds (a real API answers a
+1000-recipient request in a few hundred ms), and ``keepalive`` closes a connection that sat
+idle that long, as servers do. ``connections`` counts connections accepted, ``arrived`` holds
+the monotonic time of every request, ``answered`` the (time, status) of every answer.
 
 As a process: ``python -m tests.support.sendgrid_standin --port N --api-key KEY
-[--validate-every K] [--summary FILE]`` prints ``listening on PORT``; on SIGTERM/SIGINT it writes
-{"accepted": n, "requests": n, "rejected": n, "subscriber_ids_unique": n} to FILE.
+[--validate-every K] [--delay-ms MS] [--keepalive S] [--summary FILE]``
+prints ``listening on PORT``; on SIGTERM/SIGINT it writes {"accepted": n, "requests": n,
+"rejected": n, "subscriber_ids_unique": n, "connections": n} to FILE.
 """
 
 from __future__ import annotations
@@ -45,7 +50,13 @@ def _errors(*items: tuple[str, str | None]) -> bytes:
 
 class StandIn:
     def __init__(
-        self, api_key: str = "SG.test-key", *, keep_bodies: bool = True, validate_every: int = 1
+        self,
+        api_key: str = "SG.test-key",
+        *,
+        keep_bodies: bool = True,
+        validate_every: int = 1,
+        delay: float = 0.0,
+        keepalive: float | None = None,
     ):
         from jsonschema import Draft202012Validator, FormatChecker
 
@@ -63,6 +74,10 @@ class StandIn:
         self.rejected: list[tuple[int, str]] = []
         self._script: list[int] = []
         self._hang: list[float] = []
+        self.delay, self.keepalive = delay, keepalive
+        self.connections = 0
+        self.answered: list[tuple[float, int]] = []
+        self.arrived: list[float] = []
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
@@ -93,6 +108,7 @@ class StandIn:
             "requests": self.requests,
             "rejected": len(self.rejected),
             "subscriber_ids_unique": len(self.accepted_ids),
+            "connections": self.connections,
         }
 
     # --- the endpoint ----------------------------------------------------------------------
@@ -101,6 +117,7 @@ class StandIn:
         """(status, body, seconds to sleep first)."""
         with self.lock:
             self.requests += 1
+            self.arrived.append(time.monotonic())
             number = self.requests
             scripted = self._script.pop(0) if self._script else None
             hang = self._hang.pop(0) if self._hang else 0.0
@@ -166,6 +183,12 @@ class StandIn:
             def log_message(self, *args: object) -> None:
                 pass
 
+            def setup(self) -> None:
+                self.timeout = standin.keepalive  # idle that long: the connection is closed
+                super().setup()
+                with standin.lock:
+                    standin.connections += 1
+
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
@@ -176,8 +199,10 @@ class StandIn:
                 if status != 202:
                     with standin.lock:
                         standin.rejected.append((status, body.decode()))
-                if sleep:
-                    time.sleep(sleep)
+                if sleep or standin.delay:
+                    time.sleep(sleep + standin.delay)
+                with standin.lock:
+                    standin.answered.append((time.monotonic(), status))
                 self.send_response(status)
                 if status == 202:
                     self.send_header("X-Message-Id", uuid.uuid4().hex[:22])
@@ -211,9 +236,17 @@ def main(argv: list[str] | None = None) -> None:
         default=1,
         help="schema-validate every K-th request (limits are always checked)",
     )
+    parser.add_argument("--delay-ms", type=float, default=0, help="hold every answer back")
+    parser.add_argument("--keepalive", type=float, default=None, help="idle seconds to close")
     parser.add_argument("--summary", help="write a JSON summary here on exit")
     args = parser.parse_args(argv)
-    standin = StandIn(args.api_key, keep_bodies=False, validate_every=args.validate_every)
+    standin = StandIn(
+        args.api_key,
+        keep_bodies=False,
+        validate_every=args.validate_every,
+        delay=args.delay_ms / 1000,
+        keepalive=args.keepalive,
+    )
     if args.port:
         standin.server.server_close()
         standin.server = ThreadingHTTPServer(("127.0.0.1", args.port), standin._handler_class())

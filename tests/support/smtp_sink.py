@@ -4,8 +4,11 @@
   rejects chosen recipients with 550 at RCPT, and on demand answers 421 / 451 or drops the
   connection (``sink.script(...)``).
 - ``FastSink``: a minimal asyncio SMTP server that reads DATA in bulk, for benchmarks (stock
-  aiosmtpd reads line by line and tops out near 360 messages/s).
-- As a process: ``python -m tests.support.smtp_sink --port N --record FILE [--fast]`` appends
+  aiosmtpd reads line by line and tops out near 360 messages/s). It advertises PIPELINING (and
+  answers pipelined commands as a real relay does), optionally CHUNKING (BDAT), and can delay
+  every reply (``--latency-ms``) like a server across a network.
+- As a process: ``python -m tests.support.smtp_sink --port N --record FILE [--fast
+  [--latency-ms MS] [--chunking] [--no-pipelining]]`` appends
   one JSON line per accepted message ({"mail_from", "rcpt_tos", "data_b64"}) and prints
   ``listening on PORT`` once ready.
 """
@@ -187,64 +190,106 @@ class _FastProtocol(asyncio.Protocol):
         self.sink = sink
         self.buffer = b""
         self.in_data = False
+        self.chunk = -1  # bytes still to read of a BDAT chunk (-1: none)
         self.rcpts: list[str] = []
         self.mail_from = ""
 
     def connection_made(self, transport) -> None:  # noqa: ANN001
         self.transport = transport
-        transport.write(b"220 fast-sink ESMTP\r\n")
+        self.reply(b"220 fast-sink ESMTP\r\n")
+
+    def reply(self, data: bytes, close: bool = False) -> None:
+        """Each reply leaves `latency` seconds late (in order), like one across a network."""
+        if not self.sink.latency:
+            self.transport.write(data)
+            if close:
+                self.transport.close()
+            return
+        loop = asyncio.get_running_loop()
+        loop.call_later(self.sink.latency, self.transport.write, data)
+        if close:
+            loop.call_later(self.sink.latency, self.transport.close)
+
+    def _message(self, message: bytes) -> bytes:
+        self.sink.accept(self.mail_from, self.rcpts, message)
+        self.rcpts = []
+        return b"250 OK\r\n"
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        out = []
+        out: list[bytes] = []
         while True:
+            if self.chunk >= 0:  # BDAT n LAST: n raw bytes
+                if len(self.buffer) < self.chunk:
+                    break
+                message, self.buffer = self.buffer[: self.chunk], self.buffer[self.chunk :]
+                self.chunk = -1
+                out.append(self._message(message))
+                continue
             if self.in_data:
                 end = self.buffer.find(b"\r\n.\r\n")
                 if end < 0:
                     break
                 message, self.buffer = self.buffer[: end + 2], self.buffer[end + 5 :]
                 self.in_data = False
-                self.sink.accept(self.mail_from, self.rcpts, message)
-                self.rcpts = []
-                out.append(b"250 OK\r\n")
+                out.append(self._message(message))
                 continue
             end = self.buffer.find(b"\r\n")
             if end < 0:
                 break
             line, self.buffer = self.buffer[:end], self.buffer[end + 2 :]
-            verb = line[:4].upper()
-            if verb == b"EHLO":
-                out.append(self.sink.ehlo)
-            elif verb == b"MAIL":
-                self.mail_from, self.rcpts = line[10:].strip(b"<> ").decode(), []
-                out.append(b"250 OK\r\n")
-            elif verb == b"RCPT":
-                self.rcpts.append(line[8:].strip(b"<> ").decode())
-                out.append(b"250 OK\r\n")
-            elif verb == b"DATA":
-                self.in_data = True
-                self.buffer = b"\r\n" + self.buffer  # so a message ending right away is found
-                out.append(b"354 go ahead\r\n")
-            elif verb == b"XSTA":  # benchmark helper: "XSTAT" -> messages and distinct rcpts
-                out.append(f"250 {self.sink.count} {len(self.sink.recipients)}\r\n".encode())
-            elif verb == b"QUIT":
-                out.append(b"221 bye\r\n")
-                self.transport.write(b"".join(out))
-                self.transport.close()
+            if self._command(line, out):
                 return
-            else:  # HELO, RSET, NOOP
-                out.append(b"250 OK\r\n")
         if out:
-            self.transport.write(b"".join(out))
+            self.reply(b"".join(out))
+
+    def _command(self, line: bytes, out: list[bytes]) -> bool:
+        """Answer one command line into `out`; True when the connection is closed."""
+        verb = line[:4].upper()
+        if verb == b"EHLO":
+            out.append(self.sink.ehlo)
+        elif verb == b"MAIL":
+            self.mail_from, self.rcpts = line[10:].strip(b"<> ").decode().split(" ")[0], []
+            out.append(b"250 OK\r\n")
+        elif verb == b"RCPT":
+            self.rcpts.append(line[8:].strip(b"<> ").decode())
+            out.append(b"250 OK\r\n")
+        elif verb == b"DATA":
+            self.in_data = True
+            self.buffer = b"\r\n" + self.buffer  # so a message ending right away is found
+            out.append(b"354 go ahead\r\n")
+        elif verb == b"BDAT" and self.sink.chunking:
+            self.chunk = int(line.split()[1])  # every client here sends one LAST chunk
+        elif verb == b"XSTA":  # benchmark helper: "XSTAT" -> messages and distinct rcpts
+            out.append(f"250 {self.sink.count} {len(self.sink.recipients)}\r\n".encode())
+        elif verb == b"QUIT":
+            out.append(b"221 bye\r\n")
+            self.reply(b"".join(out), close=True)
+            return True
+        else:  # HELO, RSET, NOOP
+            out.append(b"250 OK\r\n")
+        return False
 
 
 class FastSink:
-    """Counts (and optionally records) messages; unstuffs nothing, keeps raw DATA bytes."""
+    """Counts (and optionally records) messages; unstuffs nothing, keeps raw DATA bytes.
+    `latency` delays every reply (seconds); `chunking` offers CHUNKING (BDAT ... LAST)."""
 
-    def __init__(self, record: str | None = None, *, pipelining: bool = True):
-        self.ehlo = b"250-fast-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n" + (
-            b"250 PIPELINING\r\n" if pipelining else b"250 HELP\r\n"
+    def __init__(
+        self,
+        record: str | None = None,
+        *,
+        pipelining: bool = True,
+        latency: float = 0.0,
+        chunking: bool = False,
+        envelopes_only: bool = False,
+    ):
+        self.ehlo = (
+            b"250-fast-sink\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
+            + (b"250-CHUNKING\r\n" if chunking else b"")
+            + (b"250 PIPELINING\r\n" if pipelining else b"250 HELP\r\n")
         )
+        self.latency, self.chunking, self.envelopes_only = latency, chunking, envelopes_only
         self.count = 0
         self.record = record
         self.recipients: Counter[str] = Counter()
@@ -253,8 +298,9 @@ class FastSink:
         self.count += 1
         self.recipients.update(rcpts)
         if self.record:
-            data = message[2:] if message.startswith(b"\r\n") else message
-            data = re.sub(rb"(?m)^\.\.", b".", data)  # undo SMTP dot-stuffing
+            data = b"" if self.envelopes_only else message
+            if data.startswith(b"\r\n"):  # DATA (the reader put a CRLF before it), not BDAT
+                data = re.sub(rb"(?m)^\.\.", b".", data[2:])  # undo SMTP dot-stuffing
             _append_record(self.record, Received(mail_from, tuple(rcpts), data))
 
     async def serve(self, port: int, ready: threading.Event | None = None) -> None:
@@ -274,10 +320,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--record", help="append one JSON line per accepted message")
     parser.add_argument("--fast", action="store_true", help="bulk-reading sink (benchmarks)")
     parser.add_argument("--no-pipelining", action="store_true", help="fast sink: hide PIPELINING")
+    parser.add_argument("--chunking", action="store_true", help="fast sink: offer CHUNKING")
+    parser.add_argument("--latency-ms", type=float, default=0, help="fast sink: delay replies")
+    parser.add_argument("--envelopes-only", action="store_true", help="fast sink: record no data")
     parser.add_argument("--reject", action="append", default=[], help="address to 550 at RCPT")
     args = parser.parse_args(argv)
     if args.fast:
-        asyncio.run(FastSink(args.record, pipelining=not args.no_pipelining).serve(args.port))
+        sink = FastSink(
+            args.record,
+            pipelining=not args.no_pipelining,
+            latency=args.latency_ms / 1000,
+            chunking=args.chunking,
+            envelopes_only=args.envelopes_only,
+        )
+        asyncio.run(sink.serve(args.port))
         return
     handler = RecordingHandler(reject={a.lower() for a in args.reject}, record_file=args.record)
     server = SinkServer(handler, args.port).start()

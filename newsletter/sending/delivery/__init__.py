@@ -1,4 +1,6 @@
-"""Delivery backends behind one contract (see base.py); each library is imported only when used."""
+"""Delivery backends behind one contract (see base.py): outbox, smtp (with its lanes, smtp_lane,
+and wire details, smtp_replies) and sendgrid (over keepalive's kept-alive connections); each
+library is imported only when used."""
 
 from __future__ import annotations
 

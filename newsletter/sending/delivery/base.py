@@ -10,16 +10,99 @@ recipients of the batch already finished, the others were not attempted.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
-from newsletter.models import Recipient, SendResult
+from newsletter.errors import BackendConfigError
+from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
 from newsletter.sending.mime.message import MessageTemplate
+
+
+@dataclass(eq=False)
+class Unit:
+    """What goes on the network in one piece: one SendGrid request, one SMTP message."""
+
+    recipients: list[Recipient]
+    batch: int = 0
+    handed: bool = False  # its bytes may have gone out
+
+    @property
+    def high(self) -> int:
+        return max(r.subscriber_id for r in self.recipients)
+
+
+def normalised(unit: Unit, results: Sequence[SendResult]) -> list[SendResult]:
+    """One final result (sent | failed | unknown) per recipient of the unit."""
+    ids = {r.subscriber_id for r in unit.recipients}
+    final = [
+        r
+        if r.status in (SENT, FAILED, UNKNOWN)
+        else SendResult(r.subscriber_id, UNKNOWN, r.detail or f"backend said {r.status!r}")
+        for r in results
+        if r.subscriber_id in ids
+    ]
+    seen = {r.subscriber_id for r in final}
+    final += [
+        SendResult(r.subscriber_id, UNKNOWN, "backend returned no result")
+        for r in unit.recipients
+        if r.subscriber_id not in seen
+    ]
+    return final
+
+
+class Feed(Protocol):
+    """Where a lane gets its units: `take` the next (None: no more; with block=False, None
+    also when none is ready right now), call `handing` right before its bytes go out, and
+    `done` with its results as soon as they are confirmed."""
+
+    def take(self, block: bool = True) -> Unit | None: ...
+
+    def handing(self, unit: Unit) -> None: ...
+
+    def done(self, unit: Unit, results: Sequence[SendResult]) -> None: ...
+
+
+@dataclass
+class ListFeed:
+    """A feed over a fixed list of units, for `send` calls outside the batch loop."""
+
+    units: list[Unit]
+    results: dict[int, list[SendResult]] = field(default_factory=dict)
+    _next: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, block: bool = True) -> Unit | None:
+        with self._lock:
+            if self._next >= len(self.units):
+                return None
+            self._next += 1
+            return self.units[self._next - 1]
+
+    def handing(self, unit: Unit) -> None:
+        unit.handed = True
+
+    def done(self, unit: Unit, results: Sequence[SendResult]) -> None:
+        with self._lock:
+            self.results[id(unit)] = list(results)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._next = len(self.units)
+
+    def in_order(self) -> list[SendResult]:
+        with self._lock:
+            return [r for u in self.units for r in self.results.get(id(u), [])]
 
 
 class Backend(ABC):
     name: str = ""
+    lanes: int = 1  # units in flight at once: threads running `lane`
+    unit_size: int = 0  # recipients per unit (0: a whole batch)
+    handed_window: int = 0  # upcoming units one handed-mark write covers (see workers)
 
     def __init__(self, *, max_attempts: int = 5, backoff: float = 0.5, backoff_cap: float = 30.0):
         self.max_attempts = max_attempts
@@ -34,6 +117,37 @@ class Backend(ABC):
     @abstractmethod
     def send(self, template: MessageTemplate, recipients: Sequence[Recipient]) -> list[SendResult]:
         """One SendResult per recipient, in the same order."""
+
+    def lane(self, template: MessageTemplate, feed: Feed) -> None:
+        """Deliver units from `feed` until it runs dry. Several lanes run at once (threads),
+        each on its own connection. This default sends one unit at a time with `send`."""
+        while (unit := feed.take()) is not None:
+            feed.handing(unit)
+            feed.done(unit, self.send(template, unit.recipients))
+
+    def send_in_lanes(self, template: MessageTemplate, units: list[Unit]) -> list[SendResult]:
+        """`send` through `lanes` threads, outside the batch loop (test sends, tests); results
+        in the units' order. A fatal error stops the lanes and is raised with what finished."""
+        feed, errors = ListFeed(units), list[BaseException]()
+
+        def lane() -> None:
+            try:
+                self.lane(template, feed)
+            except BaseException as exc:  # noqa: BLE001 - raised below, in the caller
+                feed.stop()
+                errors.append(exc)
+
+        threads = [threading.Thread(target=lane) for _ in range(min(self.lanes, len(units)))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        results = feed.in_order()
+        if errors and isinstance(errors[0], BackendConfigError):
+            raise BackendConfigError(str(errors[0]), results)
+        if errors:
+            raise errors[0]
+        return results
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the backend may not be used afterwards."""

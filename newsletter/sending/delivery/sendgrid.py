@@ -4,18 +4,26 @@ One HTML body serves the whole request: per-recipient values travel as ``substit
 body context gets its own placeholder spelling (``__NLH_`` in HTML, ``__NLS_`` in the subject,
 ``__NL_`` in text) so every value is escaped for where it lands. The request body is a plain
 dict (the sendgrid helper classes reverse personalization order).
+
+The sendgrid package is the way in (API key, host, its headers); the body is posted over kept-alive
+connections (`keepalive.KeptAlive`, one per lane) instead of the package's urllib client, which
+opens a new connection, so a new TLS handshake, for every request. `sendgrid_concurrency`
+lanes post at once; a 429 pauses them all (`_calm`), not only the one that got it.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
+import random
 import re
 import socket
+import threading
+import time
 from collections.abc import Sequence
 from html import escape as html_escape
 from typing import Any
-from urllib.error import URLError
+
+import orjson
 
 from newsletter.authoring.placeholders import (
     PLACEHOLDERS,
@@ -28,6 +36,7 @@ from newsletter.config import Settings
 from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
 from newsletter.sending.delivery.base import Backend
+from newsletter.sending.delivery.keepalive import AnswerLost, KeptAlive, NotSent
 from newsletter.sending.mime.message import MessageTemplate
 
 MAX_PER_REQUEST = 1000
@@ -42,10 +51,8 @@ def _in(context: str, key: str) -> str:
 
 def _substitution_bytes(subs: dict[str, str]) -> int:
     """UTF-8 size of keys and values (an ASCII string's length is its size: no encoding)."""
-    return sum(
-        len(k) + len(v) if k.isascii() and v.isascii() else len(k.encode()) + len(v.encode())
-        for k, v in subs.items()
-    )
+    joined = "".join(subs) + "".join(subs.values())
+    return len(joined) if joined.isascii() else len(joined.encode())
 
 
 def _error_message(body: bytes | str | None) -> str:
@@ -70,11 +77,24 @@ class SendGridBackend(Backend):
 
         self.settings = settings
         self.per_request = min(per_request, MAX_PER_REQUEST)
+        self.unit_size = self.per_request
+        self.lanes = settings.sendgrid_concurrency
         self.client = SendGridAPIClient(
             api_key=settings.sendgrid_api_key, host=settings.sendgrid_api_host.rstrip("/")
         )
+        self.headers = {
+            **self.client.client.request_headers,
+            "Content-Type": "application/json",
+        }
+        self.http = KeptAlive(
+            self.client.client.host,
+            timeout=settings.sendgrid_timeout,
+            idle_limit=settings.sendgrid_keepalive,
+        )
         self._ever_reached = False
         self._base: tuple[MessageTemplate, dict[str, Any]] | None = None
+        self._calm_until = 0.0  # after a 429, no lane posts before this (monotonic)
+        self._calm_lock = threading.Lock()
 
     # --- request body ------------------------------------------------------------------------
 
@@ -188,35 +208,29 @@ class SendGridBackend(Backend):
             else:
                 results[i] = SendResult(sid, status, detail)
 
+    def _calm(self, attempt: int) -> None:
+        """A 429: every lane waits, with backoff and jitter (the rate limit is per account)."""
+        ceiling = min(self.backoff_cap, self.backoff * (2 ** (attempt - 1)))
+        with self._calm_lock:
+            until = time.monotonic() + random.uniform(ceiling / 2, ceiling)
+            self._calm_until = max(self._calm_until, until)
+
+    def _wait_calm(self) -> None:
+        while (ahead := self._calm_until - time.monotonic()) > 0:
+            time.sleep(ahead)
+
     def _post(self, template: MessageTemplate, items: list[dict[str, Any]]) -> tuple[str, str]:
         """(outcome, detail): accepted | invalid | too large | failed | unknown."""
-        from python_http_client import exceptions as http_errors
-
-        body = dict(self._common(template)["body"], personalizations=items)
-        reason = ""
+        body = orjson.dumps(dict(self._common(template)["body"], personalizations=items))
+        reason, throttled = "", False
         for attempt in range(1, self.max_attempts + 1):
-            if attempt > 1:
+            if attempt > 1 and not throttled:
                 self.pause(attempt - 1)
+            self._wait_calm()
             try:
-                response = self.client.client.mail.send.post(
-                    request_body=body, timeout=self.settings.sendgrid_timeout
-                )
-            except http_errors.HTTPError as exc:
-                self._ever_reached = True
-                code, message = exc.status_code, _error_message(exc.body)
-                if code in (401, 403):
-                    raise BackendConfigError(
-                        f"SendGrid refused the API key (HTTP {code}: {message or exc.reason}); "
-                        "check SENDGRID_API_KEY and that it has Mail Send permission"
-                    ) from None
-                if code == 413:
-                    return "too large", f"SendGrid: request too large (413) {message}".strip()
-                if code == 429 or code >= 500:
-                    reason = f"SendGrid HTTP {code} {message}".strip()
-                    continue
-                return "invalid", f"SendGrid HTTP {code}: {message or exc.reason}"
-            except URLError as exc:  # the request did not go out: safe to retry
-                cause = exc.reason
+                answer = self.http.post("/v3/mail/send", body, self.headers)
+            except NotSent as exc:  # the request did not go out: safe to retry
+                cause = exc.cause
                 if not self._ever_reached and isinstance(
                     cause, (ConnectionRefusedError, socket.gaierror)
                 ):
@@ -224,16 +238,32 @@ class SendGridBackend(Backend):
                         f"cannot reach the SendGrid API at {self.settings.sendgrid_api_host}: "
                         f"{cause} (check sendgrid_api_host)"
                     ) from None
-                reason = f"SendGrid unreachable: {cause}"
+                reason, throttled = f"SendGrid unreachable: {cause}", False
                 continue
-            except (OSError, http.client.HTTPException) as exc:  # sent, answer lost
+            except AnswerLost as exc:  # sent, answer lost
                 return (
                     "unknown",
-                    f"no answer from SendGrid after sending ({exc or type(exc).__name__}); "
-                    "may have been delivered",
+                    f"no answer from SendGrid after sending ({exc}); may have been delivered",
                 )
             self._ever_reached = True
-            if response.status_code == 202 or 200 <= response.status_code < 300:
-                return "accepted", str(response.headers.get("X-Message-Id", "") or "")
-            return "invalid", f"SendGrid HTTP {response.status_code}"
+            code = answer.status
+            if 200 <= code < 300:
+                return "accepted", str(answer.headers.get("X-Message-Id", "") or "")
+            message = _error_message(answer.body)
+            if code in (401, 403):
+                raise BackendConfigError(
+                    f"SendGrid refused the API key (HTTP {code}: {message or 'unauthorized'}); "
+                    "check SENDGRID_API_KEY and that it has Mail Send permission"
+                )
+            if code == 413:
+                return "too large", f"SendGrid: request too large (413) {message}".strip()
+            if code == 429 or code >= 500:
+                reason, throttled = f"SendGrid HTTP {code} {message}".strip(), code == 429
+                if throttled:
+                    self._calm(attempt)
+                continue
+            return "invalid", f"SendGrid HTTP {code}: {message or 'Bad Request'}"
         return "failed", f"gave up after {self.max_attempts} attempts: {reason}"
+
+    def close(self) -> None:
+        self.http.close()

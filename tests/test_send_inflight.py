@@ -1,0 +1,176 @@
+"""Crashes with units in flight: a worker SIGKILLed while SendGrid requests wait for their
+answers, and an SMTP send SIGKILLed several times while messages are outstanding.
+
+Only what was handed to the network may become `unknown`; rows claimed ahead go back to the
+queue; nobody is sent twice; the number in doubt stays within the bounds the README gives.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from newsletter.sending import ledger, workers
+from newsletter.sending.sends import all_sends
+from tests.support.sending import ROOT, SECRET, delivered, populate, run_cli, spawn_cli
+
+SMTP_BOUND = 50  # unknown per crash on default SMTP settings (README, Sending)
+
+
+def the_send(engine):
+    with engine.connect() as conn:
+        (send,) = all_sends(conn)
+        return send.id, ledger.counts(conn, send.id)
+
+
+def kill(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+
+
+def wait_until(check, seconds: float = 60) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_killed_with_requests_in_flight_only_those_become_unknown(
+    engine, database_url, issue_path, workdir, sendgrid_standin
+):
+    """Four requests of 100 wait 1.5 s each for their answer; two more batches are claimed
+    ahead. SIGKILL: the 400 on the network become unknown, the 200 claimed ahead go back to
+    the queue, and the resume sends everyone else exactly once."""
+    n = 1000
+    populate(engine, "weekly", n)
+    sendgrid_standin.delay = 1.5
+    env = {
+        "DATABASE_URL": database_url,
+        "NEWSLETTER_SECRET_KEY": SECRET,
+        "NEWSLETTER_BACKEND": "sendgrid",
+        "SENDGRID_API_KEY": "SG.test-key",
+        "NEWSLETTER_SENDGRID_API_HOST": sendgrid_standin.url,
+        "NEWSLETTER_SENDGRID_CONCURRENCY": "4",
+        "NEWSLETTER_BATCH_SIZE": "100",
+    }
+    proc = spawn_cli("send", str(issue_path), "--list", "weekly", "--yes", env=env, cwd=workdir)
+    wait_until(lambda: sendgrid_standin.requests >= 4)
+    time.sleep(0.3)  # the claims ahead are made while the requests wait
+    kill(proc)
+    assert sendgrid_standin.requests == 4  # every lane was waiting: nothing else went out
+    send_id, counts = the_send(engine)
+    assert counts["claimed"] == 600 and counts["sent"] == 0
+
+    assert workers.recover(engine, send_id) == 400
+    _, counts = the_send(engine)
+    assert counts["unknown"] == 400 and counts["queued"] == 600 and counts["claimed"] == 0
+    with engine.connect() as conn:
+        unknown = {e for e, s, _ in ledger.problems(conn, send_id, limit=n) if s == "unknown"}
+    on_the_wire = {p["to"][0]["email"] for p in sendgrid_standin.accepted}
+    assert unknown == on_the_wire  # exactly what had been handed to the network
+
+    sendgrid_standin.delay = 0
+    done = run_cli(
+        "send", str(issue_path), "--list", "weekly", "--yes", "--resume", env=env, cwd=workdir
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(sendgrid_standin.accepted_ids) == n
+    assert max(sendgrid_standin.accepted_ids.values()) == 1  # nobody sent twice
+    _, counts = the_send(engine)
+    assert counts["sent"] == 600 and counts["unknown"] == 400
+
+
+@pytest.fixture
+def late_sink(workdir: Path):
+    """The fast sink as a process, every reply 20 ms late (a relay across a network),
+    recording envelopes."""
+    record = workdir / "sink.jsonl"
+    record.touch()
+    command = [sys.executable, "-m", "tests.support.smtp_sink", "--fast", "--latency-ms", "20"]
+    proc = subprocess.Popen(
+        [*command, "--envelopes-only", "--record", str(record)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    assert line.startswith("listening on "), line
+    yield int(line.split()[-1]), record
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_smtp_killed_at_several_points_leaves_few_in_doubt(
+    engine, database_url, issue_path, workdir, late_sink
+):
+    """Default SMTP settings, 20 ms replies: the send is SIGKILLed three times while messages
+    are outstanding, resumed each time. Each crash leaves at most SMTP_BOUND rows unknown;
+    nobody is sent twice; everyone else gets the issue."""
+    n = 1500
+    port, record = late_sink
+    populate(engine, "weekly", n)
+    env = {
+        "DATABASE_URL": database_url,
+        "NEWSLETTER_SECRET_KEY": SECRET,
+        "NEWSLETTER_BACKEND": "smtp",
+        "NEWSLETTER_SMTP_PORT": str(port),
+    }
+    args = ["send", str(issue_path), "--list", "weekly", "--yes"]
+    in_doubt = []
+    for i, at in enumerate((150, 600, 1000)):
+        proc = spawn_cli(*args, *(["--resume"] if i else []), env=env, cwd=workdir)
+        wait_until(lambda at=at: sum(delivered(record).values()) >= at)
+        kill(proc)
+        send_id, counts = the_send(engine)
+        assert counts["claimed"] > 0  # messages were outstanding at the kill
+        in_doubt.append(workers.recover(engine, send_id))
+    print(f"unknown per crash: {in_doubt}")
+    assert all(0 < d <= SMTP_BOUND for d in in_doubt), in_doubt
+    done = run_cli(*args, "--resume", env=env, cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    seen = delivered(record)
+    assert max(seen.values()) == 1  # nobody sent twice
+    _, counts = the_send(engine)
+    assert counts["unknown"] == sum(in_doubt) and counts["sent"] + counts["unknown"] == n
+    with engine.connect() as conn:
+        unknown = {e for e, s, _ in ledger.problems(conn, send_id, limit=n) if s == "unknown"}
+    assert {f"user{i}@example.com" for i in range(n)} - set(seen) <= unknown
+
+
+def test_cancel_with_requests_in_flight_leaves_nothing_in_doubt_and_resume_sends_the_rest(
+    engine, database_url, issue_path, workdir, sendgrid_standin
+):
+    n = 1000
+    populate(engine, "weekly", n)
+    sendgrid_standin.delay = 0.5
+    env = {
+        "DATABASE_URL": database_url,
+        "NEWSLETTER_SECRET_KEY": SECRET,
+        "NEWSLETTER_BACKEND": "sendgrid",
+        "SENDGRID_API_KEY": "SG.test-key",
+        "NEWSLETTER_SENDGRID_API_HOST": sendgrid_standin.url,
+        "NEWSLETTER_SENDGRID_CONCURRENCY": "2",
+        "NEWSLETTER_BATCH_SIZE": "100",
+    }
+    args = ("send", str(issue_path), "--list", "weekly", "--yes")
+    proc = spawn_cli(*args, env=env, cwd=workdir)
+    wait_until(lambda: sendgrid_standin.requests >= 2)
+    cancel = run_cli(*args[:2], "--list", "weekly", "--cancel", env=env, cwd=workdir)
+    assert cancel.returncode == 0, cancel.stderr
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    _, counts = the_send(engine)
+    accepted = len(sendgrid_standin.accepted_ids)
+    assert counts["claimed"] == counts["unknown"] == 0  # nothing left in doubt
+    assert counts["sent"] == accepted and counts["queued"] == n - accepted
+    assert accepted < n  # it did stop
+    sendgrid_standin.delay = 0
+    done = run_cli(*args, "--resume", env=env, cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert len(sendgrid_standin.accepted_ids) == n
+    assert max(sendgrid_standin.accepted_ids.values()) == 1
