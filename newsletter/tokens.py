@@ -3,7 +3,9 @@ and the opaque recipient tag that identifies a message's recipient in its header
 
 A token is an itsdangerous timestamped signature over ``[subscriber_id, list_id]`` salted with
 its purpose, so a token is bound to one subscriber, one list and one purpose. Several keys may be
-accepted at once (key rotation): the first signs, all of them verify.
+accepted at once (key rotation): the first signs, all of them verify. Unsubscribe links in a send
+sign ``[subscriber_id, list_id, send_id]`` (so "unsubscribed through this issue" can be counted);
+tokens of two values, mailed before that, still verify and name no send (0).
 """
 
 from __future__ import annotations
@@ -65,15 +67,18 @@ class Signer:
         except KeyError:
             raise ValueError(f"unknown token purpose {purpose!r}") from None
 
-    def make(self, purpose: str, subscriber_id: int, list_id: int) -> str:
+    def make(self, purpose: str, subscriber_id: int, list_id: int, send_id: int = 0) -> str:
         # Byte-for-byte what `self._serializer(purpose).dumps([...])` returns, with the derived
         # HMAC key computed once: 12 us instead of 56 us a token (a send makes one per person).
+        # A send id (unsubscribe links of a send) is a third value; 0 leaves it out.
         mac = self._macs.get(purpose)
         if mac is None:
             signer = self._serializer(purpose).make_signer()
             mac = self._macs[purpose] = hmac.new(signer.derive_key(), digestmod=hashlib.sha1)
+        ids = b"[%d,%d" % (int(subscriber_id), int(list_id))
+        ids += b",%d]" % int(send_id) if send_id else b"]"
         value = b"%s.%s" % (
-            base64_encode(b"[%d,%d]" % (int(subscriber_id), int(list_id))),
+            base64_encode(ids),
             base64_encode(int_to_bytes(int(time.time()))),
         )
         mac = mac.copy()
@@ -82,15 +87,27 @@ class Signer:
 
     def read(self, token: str, purpose: str, *, max_age: int | None = None) -> tuple[int, int]:
         """(subscriber_id, list_id) of a genuine token, else TokenError."""
+        subscriber_id, list_id, _send_id = self.read_with_send(token, purpose, max_age=max_age)
+        return subscriber_id, list_id
+
+    def read_with_send(
+        self, token: str, purpose: str, *, max_age: int | None = None
+    ) -> tuple[int, int, int]:
+        """(subscriber_id, list_id, send_id) of a genuine token (send 0: the token names no
+        send, as every token made before sends carried one), else TokenError."""
         try:
             data = self._serializer(purpose).loads(token, max_age=max_age)
         except SignatureExpired:
             raise TokenError(f"this {purpose} link has expired") from None
         except (BadData, UnicodeError, ValueError, TypeError):
             raise TokenError(f"this {purpose} link is not valid") from None
-        if not isinstance(data, list) or len(data) != 2 or not all(type(v) is int for v in data):
+        if (
+            not isinstance(data, list)
+            or len(data) not in (2, 3)
+            or not all(type(v) is int for v in data)
+        ):
             raise TokenError(f"this {purpose} link is not valid")
-        return data[0], data[1]
+        return data[0], data[1], data[2] if len(data) == 3 else 0
 
     def recipient_tag(self, send_id: int, subscriber_id: int) -> str:
         """The opaque, signed tag of one recipient of one send (send 0: outside any send, e.g.

@@ -9,6 +9,7 @@ from newsletter.cli import (  # noqa: F401 (each module adds its commands to `cl
     demo_cmds,
     issue_cmds,
     list_cmds,
+    report_cmds,
     schedule_cmds,
     send_cmds,
     status_cmds,

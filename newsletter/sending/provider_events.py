@@ -1,6 +1,7 @@
 """Apply SendGrid events: suppressions for bad addresses and complaints, ledger rows for
 delivered / deferred / bounce (`ledger.apply_provider_event`, which only moves a row forward).
 Every step is idempotent, so duplicates and out-of-order events never change anything twice.
+`open` and `click` (SendGrid's own tracking, if turned on anyway) go to `tracking.provider`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from sqlalchemy import Engine
 
 from newsletter.audience.addresses import InvalidAddress, parse
 from newsletter.audience.suppressions import suppress_address
+from newsletter.config import Settings
 from newsletter.sending.ledger import PROVIDER_STAGES, apply_provider_event
+from newsletter.tracking import provider
 
 # `dropped` reasons that mean the address itself is bad (others are our own content/limits).
 _BAD_DROP = re.compile(r"bounced|invalid|spam|unsubscribed", re.I)
@@ -48,7 +51,9 @@ def _suppression_reason(event: Mapping[str, Any]) -> str | None:
     return SUPPRESS.get(kind)
 
 
-def apply_event(engine: Engine, event: Mapping[str, Any]) -> list[str]:
+def apply_event(
+    engine: Engine, event: Mapping[str, Any], settings: Settings | None = None
+) -> list[str]:
     """Apply one event; returns what it did (for logs and tests)."""
     done: list[str] = []
     kind = str(event.get("event", ""))
@@ -68,4 +73,13 @@ def apply_event(engine: Engine, event: Mapping[str, Any]) -> list[str]:
             detail = str(event.get("reason") or event.get("response") or "")[:500]
             if apply_provider_event(engine, send_id, int(subscriber), kind, detail):
                 done.append(f"ledger:{kind}")
+    if kind in provider.EVENTS:  # opens and clicks: judged like our own (issue 12)
+        send_id = send_id_of(_custom(event, "send_ref") or _custom(event, "send_id"))
+        subscriber = _custom(event, "subscriber_id")
+        if send_id is not None and subscriber.isdigit():
+            verdict = provider.record_event(
+                engine, settings or Settings(), event, send_id, int(subscriber)
+            )
+            if verdict:
+                done.append(f"tracked:{verdict}")
     return done

@@ -56,6 +56,6 @@ def sendgrid_events() -> ResponseReturnValue:
         return "expected a JSON list of event objects\n", 400, _TEXT
     applied = 0
     for event in events:
-        if apply_event(ctx.engine, event):
+        if apply_event(ctx.engine, event, ctx.settings):
             applied += 1
     return {"received": len(events), "applied": applied}
