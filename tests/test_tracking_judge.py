@@ -35,7 +35,12 @@ def headers(**values: str):  # type: ignore[no-untyped-def]
         ("GET", headers(User_Agent=APPLE_PROXY), True, "machine:apple-proxy"),
         ("GET", headers(User_Agent=APPLE_PROXY), False, "machine:agent"),
         ("GET", headers(User_Agent=GMAIL_PROXY), True, "human:gmail-proxy"),
-        ("GET", headers(User_Agent="Mozilla/4.0 (compatible; ms-office; MSOffice 16)"), True, "human"),
+        (
+            "GET",
+            headers(User_Agent="Mozilla/4.0 (compatible; ms-office; MSOffice 16)"),
+            True,
+            "human",
+        ),
     ],
 )
 def test_what_the_request_alone_says(method, hdrs, is_open, reason):
@@ -91,7 +96,9 @@ def test_a_machine_reason_from_the_request_is_kept():
 
 def test_the_agent_list_is_one_data_file_with_sources_for_every_rule():
     rules = agents.load()
-    assert rules and all(r.sources and all(s.startswith("https://") for s in r.sources) for r in rules)
+    assert rules and all(
+        r.sources and all(s.startswith("https://") for s in r.sources) for r in rules
+    )
     package = Path(judge.__file__).parent.parent
     data_files = [p for p in package.rglob("*") if p.suffix in (".toml", ".json", ".txt", ".csv")]
     assert [p.name for p in data_files] == ["agents.toml"]

@@ -104,9 +104,7 @@ def test_a_send_stores_its_links_once_and_tracks_only_the_html(web):
     ann, bob = mails["ann@example.org"], mails["bob@example.org"]
     links = tables.tracked_links
     with web.engine.connect() as conn:
-        stored = conn.execute(
-            select(links.c.url, links.c.kind).order_by(links.c.position)
-        ).all()
+        stored = conn.execute(select(links.c.url, links.c.kind).order_by(links.c.position)).all()
         count = conn.execute(select(func.count()).select_from(tables.tracked_sends)).scalar()
     view = f"{web.settings.site_url}/archive/2026-02-01-tracked"
     assert stored == [(url, "link") for url in LINKS] + [(view, "trap")]  # once, in order
@@ -143,7 +141,9 @@ def test_settings_turn_tracking_off_everywhere_and_an_issue_can_turn_it_back_on(
     assert (settings.track_clicks, settings.track_opens) == (False, False)
     issue = read_issue(_issue_file(workdir))
     assert tracked_links.switches(issue, settings) == (False, False)
-    on = read_issue(_issue_file(workdir, TRACKED_ISSUE.replace("---\nThe", "track_opens: true\n---\nThe")))
+    on = read_issue(
+        _issue_file(workdir, TRACKED_ISSUE.replace("---\nThe", "track_opens: true\n---\nThe"))
+    )
     assert tracked_links.switches(on, settings) == (False, True)
     with pytest.raises(ConfigError, match="'track_opens' must be true or false"):
         load_settings(env={"NEWSLETTER_TRACK_OPENS": "maybe"})
@@ -152,7 +152,10 @@ def test_settings_turn_tracking_off_everywhere_and_an_issue_can_turn_it_back_on(
 def test_a_bad_switch_in_front_matter_is_an_error_on_its_line(workdir):
     from newsletter.authoring.issue_file import parse_issue
 
-    path = _issue_file(workdir, TRACKED_ISSUE.replace("lists: [news]\n", "lists: [news]\ntrack_clicks: sometimes\n"))
+    path = _issue_file(
+        workdir,
+        TRACKED_ISSUE.replace("lists: [news]\n", "lists: [news]\ntrack_clicks: sometimes\n"),
+    )
     issue, problems = parse_issue(path)
     assert issue is None
     assert [(p.line, p.message) for p in problems if p.severity == "error"] == [

@@ -123,7 +123,9 @@ def test_the_trap_link_marks_the_recipients_hits_around_it_as_machine(web, mails
     get(web, ann.clicks[LINKS[0]])  # ... and a link: human, as far as anyone knew
     get(web, bob.clicks[LINKS[0]])
     answer = get(web, ann.trap)
-    assert answer.status_code == 302 and answer.headers["Location"].endswith("/archive/2026-02-01-tracked")
+    assert answer.status_code == 302 and answer.headers["Location"].endswith(
+        "/archive/2026-02-01-tracked"
+    )
     get(web, ann.clicks[LINKS[3]])  # after the trap, within the window
     trap = link_id(ann.trap)
     assert [r for r in stored_hits(web.engine) if r[0] == ann.subscriber_id] == [
@@ -161,7 +163,9 @@ def test_an_opted_out_subscriber_is_never_recorded(web, mails):
     get(web, ann.clicks[LINKS[0]])
     prefs = web.token("preferences", ann.subscriber_id)
     page = web.client.get(f"/preferences/{prefs}").get_data(as_text=True)
-    assert "Don&#39;t track my opens and clicks" in page or "Don't track my opens and clicks" in page
+    assert (
+        "Don&#39;t track my opens and clicks" in page or "Don't track my opens and clicks" in page
+    )
     saved = web.client.post(
         f"/preferences/{prefs}", data={"action": "tracking", "no_tracking": "1"}
     )
@@ -209,7 +213,10 @@ def test_unsubscribes_through_the_issues_links_name_the_send_and_old_links_still
     page = web.client.post(bob.unsubscribe.split("8000", 1)[1], data={"action": "unsubscribe"})
     assert page.status_code == 200
     old = web.token("unsubscribe", cy.subscriber_id)  # a link mailed before sends carried one
-    assert web.client.post(f"/unsubscribe/{old}", data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    assert (
+        web.client.post(f"/unsubscribe/{old}", data={"List-Unsubscribe": "One-Click"}).status_code
+        == 200
+    )
     assert web.status(cy.subscriber_id) == "unsubscribed"
     with reading(web.engine) as conn:
         send_id = conn.execute(select(func.max(tables.sends.c.id))).scalar()

@@ -49,7 +49,9 @@ BROWSER = (
     "Chrome/126.0.0.0 Safari/537.36"
 )
 APPLE_PROXY = "Mozilla/5.0"
-GMAIL_PROXY = "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+GMAIL_PROXY = (
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
+)
 SCANNER = "Barracuda Sentinel (EE)"
 AXE = Path(
     os.environ.get(
@@ -114,7 +116,9 @@ def stored_hits(engine: Engine) -> list[tuple[int, int, str, str, int]]:
     """Every stored hit row as (subscriber id, link id, verdict, reason, hits), sorted."""
     h = tables.tracking_hits
     with engine.connect() as conn:
-        rows = conn.execute(select(h.c.subscriber_id, h.c.link_id, h.c.verdict, h.c.reason, h.c.hits))
+        rows = conn.execute(
+            select(h.c.subscriber_id, h.c.link_id, h.c.verdict, h.c.reason, h.c.hits)
+        )
         return sorted(tuple(r) for r in rows)
 
 
