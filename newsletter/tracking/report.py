@@ -67,6 +67,7 @@ def _send_row(r: Any) -> dict[str, Any]:
     return {
         "send_id": r.id,
         "issue": r.issue_id,
+        "subject": r.subject,
         "lists": list(r.list_slugs),
         "backend": r.backend,
         "status": r.status,
@@ -77,6 +78,7 @@ def _send_row(r: Any) -> dict[str, Any]:
 _SEND_COLUMNS = (
     S.c.id,
     S.c.issue_id,
+    S.c.subject,
     S.c.list_slugs,
     S.c.backend,
     S.c.status,
@@ -230,6 +232,7 @@ def send_report(conn: Connection, send: dict[str, Any], *, detail: bool = True) 
         "opens": engagement["opens"],
         "clicks": engagement["clicks"],
         "send_id": send_id,
+        "subject": send["subject"],
         "lists": send["lists"],
         "backend": send["backend"],
         "started_at": send["started_at"],
