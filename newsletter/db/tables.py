@@ -188,14 +188,16 @@ tracking_hits = Table(
     Index("ix_tracking_hits_subscriber", "subscriber_id"),
 )
 
-# PostgreSQL's optimistic lock for judging one recipient's hits across processes: every hit
-# bumps the version it read, or reads again (SQLite's single writer needs no such row).
+# PostgreSQL's per-recipient judging state (tracking/hits_pg.py): every recorded hit bumps the
+# version and moves last_at, so hits of one recipient in several processes queue on this row
+# and each sees the one before (SQLite's single writer needs no such row).
 tracking_recipients = Table(
     "tracking_recipients",
     metadata,
     Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
     Column("send_id", Id, primary_key=True),
     Column("version", Integer, nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
 )
 
 # "Don't track my opens and clicks" (the preferences page): nothing is recorded for them.

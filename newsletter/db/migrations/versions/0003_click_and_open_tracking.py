@@ -83,6 +83,7 @@ def _hit_tables() -> None:
         _subscriber_id(primary_key=True),
         sa.Column("send_id", Id, primary_key=True),
         sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("last_at", When, nullable=False),
     )
     op.create_table(
         "tracking_optouts",
