@@ -3,7 +3,8 @@
 
 Prints wall time, recipients/s and the send process's peak memory, next to two baselines
 measured in the same run: a raw INSERT ... SELECT of N ledger rows, and the stand-in alone
-receiving pre-built 1000-recipient payloads over one connection.
+receiving pre-built 1000-recipient payloads over one connection. By default the send runs twice
+in the run, click and open tracking off then on (`--tracking both|on|off`), and prints the ratio.
 
     python bench/send.py                 # 1,000,000 subscribers, SQLite
     python bench/send.py --n 100000 --database-url postgresql://postgres@127.0.0.1:5432/test
@@ -158,12 +159,83 @@ def baseline_standin(port: int, n: int) -> float:
     return time.perf_counter() - t
 
 
+def one_send(
+    work: Path, issues: Path, url: str, args: argparse.Namespace, summary: Path, tracking: bool
+) -> float:
+    """One `newsletter send` of a copy of the sample issue (a new issue id, so the ledger lets
+    it go to the same audience again) with click and open tracking on or off; its wall time."""
+    proc, port = start_standin(summary)
+    name = f"2019-03-01-hanoi-summit-tracking-{'on' if tracking else 'off'}.md"
+    issue = shutil.copy(ROOT / "issues" / "2019-03-01-hanoi-summit.md", issues / name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
+    env.update(
+        DATABASE_URL=url,
+        SENDGRID_API_KEY=KEY,
+        NEWSLETTER_SECRET_KEY="b" * 32,
+        NEWSLETTER_SENDGRID_API_HOST=f"http://127.0.0.1:{port}",
+        NEWSLETTER_BATCH_SIZE="1000",
+        NEWSLETTER_TRACK_CLICKS=str(tracking).lower(),
+        NEWSLETTER_TRACK_OPENS=str(tracking).lower(),
+        PYTHONPATH=str(ROOT),
+    )
+    out_file, err_file = work / "send.out", work / "send.err"
+    t = time.perf_counter()
+    with open(out_file, "wb") as out, open(err_file, "wb") as err:
+        prof = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())] * bool(args.profile)
+        send = subprocess.Popen(
+            [
+                sys.executable,
+                *prof,
+                "-m",
+                "newsletter",
+                "send",
+                str(issue),
+                "--list",
+                "bench",
+                "--backend",
+                "sendgrid",
+                "--yes",
+                "--json",
+                "--workers",
+                str(args.workers),
+            ],
+            cwd=work,
+            env=env,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+        )
+        _, status, usage = os.wait4(send.pid, 0)  # rusage of this one process
+    wall = time.perf_counter() - t
+    peak_mb = usage.ru_maxrss / 1024  # the main send process (each helper is similar)
+    got = stop_standin(proc, summary)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"send failed: {err_file.read_text()[-2000:]}")
+    result = json.loads(out_file.read_text())
+    print(
+        f"send command, tracking {'on' if tracking else 'off'}: {args.n:,} recipients in "
+        f"{wall:.1f} s = {args.n / wall:,.0f} recipients/s with {args.workers} worker "
+        f"process(es), peak memory {peak_mb:.0f} MB per process; ledger {result['counts']}"
+    )
+    print(
+        f"stand-in accepted {got['accepted']:,} ({got['subscriber_ids_unique']:,} "
+        f"distinct) in {got['requests']:,} requests, {got['rejected']} rejected"
+    )
+    return wall
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--workers", type=int, default=2, help="`send --workers` (processes)")
     parser.add_argument("--profile", default="", help="write a cProfile of the send process here")
+    parser.add_argument(
+        "--tracking",
+        choices=["both", "on", "off"],
+        default="both",
+        help="click and open tracking in the send; both: off, then on, compared in one run",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-send-"))
     url = args.database_url or f"sqlite:///{work / 'bench.db'}"
@@ -192,61 +264,17 @@ def main() -> None:
             f"recipients/s ({sent_alone:,} in {alone:.1f} s)"
         )
 
-        proc, port = start_standin(summary)
-        (work / "issues").mkdir()
-        issue = shutil.copy(ROOT / "issues" / "2019-03-01-hanoi-summit.md", work / "issues")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
-        env.update(
-            DATABASE_URL=url,
-            SENDGRID_API_KEY=KEY,
-            NEWSLETTER_SECRET_KEY="b" * 32,
-            NEWSLETTER_SENDGRID_API_HOST=f"http://127.0.0.1:{port}",
-            NEWSLETTER_BATCH_SIZE="1000",
-            PYTHONPATH=str(ROOT),
-        )
-        out_file, err_file = work / "send.out", work / "send.err"
-        t = time.perf_counter()
-        with open(out_file, "wb") as out, open(err_file, "wb") as err:
-            prof = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())] * bool(args.profile)
-            send = subprocess.Popen(
-                [
-                    sys.executable,
-                    *prof,
-                    "-m",
-                    "newsletter",
-                    "send",
-                    str(issue),
-                    "--list",
-                    "bench",
-                    "--backend",
-                    "sendgrid",
-                    "--yes",
-                    "--json",
-                    "--workers",
-                    str(args.workers),
-                ],
-                cwd=work,
-                env=env,
-                stdout=out,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
+        issues = work / "issues"
+        issues.mkdir()
+        modes = {"both": [False, True], "on": [True], "off": [False]}[args.tracking]
+        walls = {}
+        for tracking in modes:  # the same send, the same audience, in one run
+            walls[tracking] = one_send(work, issues, url, args, summary, tracking)
+        if len(walls) == 2:
+            print(
+                f"tracking on / off: {walls[True] / walls[False]:.3f} of the time "
+                f"({(walls[True] / walls[False] - 1) * 100:+.1f}%)"
             )
-            _, status, usage = os.wait4(send.pid, 0)  # rusage of this one process
-        wall = time.perf_counter() - t
-        peak_mb = usage.ru_maxrss / 1024  # the main send process (each helper is similar)
-        got = stop_standin(proc, summary)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"send failed: {err_file.read_text()[-2000:]}")
-        result = json.loads(out_file.read_text())
-        print(
-            f"send command: {args.n:,} recipients in {wall:.1f} s = {args.n / wall:,.0f} "
-            f"recipients/s with {args.workers} worker process(es), peak memory "
-            f"{peak_mb:.0f} MB per process; ledger {result['counts']}"
-        )
-        print(
-            f"stand-in accepted {got['accepted']:,} ({got['subscriber_ids_unique']:,} "
-            f"distinct) in {got['requests']:,} requests, {got['rejected']} rejected"
-        )
     finally:
         engine.dispose()
         shutil.rmtree(work, ignore_errors=True)
