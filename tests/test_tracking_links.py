@@ -181,3 +181,21 @@ def test_gmail_clipping_check_measures_the_html_as_sent(workdir):
     off = Settings(site_url="https://news.example.org", track_clicks=False, track_opens=False)
     messages = [p.message for p in check_issue(workdir / "2026-02-01-tracked.md", off)]
     assert not any("over Gmail's" in m for m in messages)
+
+
+def test_re_rendering_a_send_keeps_the_ids_of_links_already_mailed(web):
+    from newsletter.tracking.links import links_of, track_send
+
+    send_tracked(web, ["ann@example.org"])
+    issue = read_issue(_issue_file(web.workdir, name="2026-02-01-tracked"))
+    with web.engine.begin() as conn:
+        before = {lk.url: lk.id for lk in links_of(conn, 1)}
+        html = render_issue(issue, web.settings).html.replace(LINKS[3], "https://example.org/new")
+        sent = track_send(conn, web.settings, issue, 1, html)
+        after = links_of(conn, 1)
+        stored = conn.execute(select(tables.tracked_sends.c.html)).scalars().all()
+    assert {lk.url: lk.id for lk in after if lk.url in before} == before  # old links still work
+    assert [lk.url for lk in after][-1] == "https://example.org/new"  # appended
+    new_id = after[-1].id
+    assert stored == [sent] and f"/c/{new_id}/{placeholders.TRACK}" in sent
+    assert f"/c/{before[LINKS[3]]}/" not in sent  # no longer in this version

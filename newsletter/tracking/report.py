@@ -88,12 +88,10 @@ _SEND_COLUMNS = (
 
 
 def latest_send(conn: Connection, issue_id: str) -> dict[str, Any] | None:
-    """The newest send of an issue that went out (or is going out)."""
+    """The newest send of an issue (whatever its state: a paused or cancelled send went out to
+    some)."""
     row = conn.execute(
-        select(*_SEND_COLUMNS)
-        .where(S.c.issue_id == issue_id, S.c.status != "paused")
-        .order_by(S.c.id.desc())
-        .limit(1)
+        select(*_SEND_COLUMNS).where(S.c.issue_id == issue_id).order_by(S.c.id.desc()).limit(1)
     ).first()
     return _send_row(row) if row else None
 
