@@ -15,6 +15,7 @@ import hmac
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -60,6 +61,10 @@ class Signer:
         self._macs: dict[str, hmac.HMAC] = {}
         self._tag_keys = [_tag_key(k) for k in keys]  # keys[0] first: it makes tags
         self._tag_encryptor: Any = None
+        # One decryptor per key, made once: the click redirect reads a tag per request. ECB on
+        # one block keeps no state between calls; the lock keeps threads off one context.
+        self._tag_decryptors: list[Any] = []
+        self._tag_lock = threading.Lock()
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
         try:
@@ -127,8 +132,13 @@ class Signer:
             sealed = bytes.fromhex(text)
         except ValueError:
             raise TokenError("not a recipient tag") from None
-        for key in self._tag_keys:
-            plain = Cipher(algorithms.AES(key), modes.ECB()).decryptor().update(sealed)
+        with self._tag_lock:
+            if not self._tag_decryptors:
+                self._tag_decryptors = [
+                    Cipher(algorithms.AES(key), modes.ECB()).decryptor() for key in self._tag_keys
+                ]
+            plains = [decryptor.update(sealed) for decryptor in self._tag_decryptors]
+        for plain in plains:
             if plain[:5] == _CHECK:
                 return int.from_bytes(plain[5:10], "big"), int.from_bytes(plain[10:], "big")
         raise TokenError("this recipient tag was not made by us")
