@@ -186,6 +186,7 @@ tracking_hits = Table(
     Column("last_at", DateTime(timezone=True), nullable=False),
     Column("hits", Integer, nullable=False),
     Index("ix_tracking_hits_subscriber", "subscriber_id"),
+    sqlite_with_rowid=False,  # stored in its primary key's order: one b-tree less per hit
 )
 
 # PostgreSQL's per-recipient judging state (tracking/hits_pg.py): every recorded hit bumps the

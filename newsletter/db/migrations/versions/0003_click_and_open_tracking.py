@@ -76,6 +76,7 @@ def _hit_tables() -> None:
         sa.Column("first_at", When, nullable=False),
         sa.Column("last_at", When, nullable=False),
         sa.Column("hits", sa.Integer, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_index("ix_tracking_hits_subscriber", "tracking_hits", ["subscriber_id"])
     op.create_table(
