@@ -33,8 +33,11 @@ def record(engine: Engine, hit: Hit, window_seconds: int) -> str:
     try:
         if engine.dialect.name == "postgresql":
             return hits_pg.record(engine, hit, window)
+        reason, quiet = _quiet_params(hit, window)  # prepared before taking the write lock
         with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE, the single writer's lock
-            return _quiet(conn, hit, window) or _judged(conn, hit, window)
+            if _QUIET.run(conn, **quiet).rowcount == 1:
+                return reason
+            return _judged(conn, hit, window)
     except IntegrityError:  # the subscriber was erased meanwhile
         return ""
     except SQLAlchemyError as exc:
@@ -57,7 +60,8 @@ SET hits = tracking_hits.hits + 1, last_at = excluded.last_at
 )
 
 
-def _quiet(conn: Connection, hit: Hit, window: timedelta) -> str:
+def _quiet_params(hit: Hit, window: timedelta) -> tuple[str, dict[str, object]]:
+    """The verdict of a hit with nothing recent beside it, and _QUIET's parameters."""
     reason = decide(hit.kind, hit.link_id, hit.reason, hit.at, [], window).reason
     params = {
         "send": hit.send_id,
@@ -68,7 +72,7 @@ def _quiet(conn: Connection, hit: Hit, window: timedelta) -> str:
         "at": hit.at,
         "since": since(hit, window),
     }
-    return reason if _QUIET.run(conn, **params).rowcount == 1 else ""
+    return reason, params
 
 
 def _judged(conn: Connection, hit: Hit, window: timedelta) -> str:
