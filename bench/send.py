@@ -10,6 +10,11 @@ the send ran with (`newsletter config`: no NEWSLETTER_* variable is set).
 
     python bench/send.py                      # 1,000,000 subscribers, SQLite, 250 ms
     python bench/send.py --n 100000 --latency 250
+    python bench/send.py --n 100000 --tracking compare   # click/open tracking off, on, on, off
+
+With `--tracking compare` the run sends four times at zero latency to the same audience (four
+lists with the same members), click and open tracking off, on, on, off, and prints the ratio of
+the time with tracking on to the time with it off (target: within 10%).
 """
 
 from __future__ import annotations
@@ -178,11 +183,13 @@ def baseline_clients(port: int, requests: int = 300) -> tuple[float, float]:
     return per_sdk, per_kept
 
 
-def one_send(project: Project, work: Path, slug: str, latency_ms: float, n: int) -> float:
+def one_send(
+    project: Project, work: Path, slug: str, latency_ms: float, n: int, extra_toml: str = ""
+) -> float:
     """Recipients/s of one whole `newsletter send` to the stand-in answering that late."""
     summary = work / f"standin-{slug}.json"
     proc, port = start_standin(summary, latency_ms)
-    toml = f'backend = "sendgrid"\nsendgrid_api_host = "http://127.0.0.1:{port}"\n'
+    toml = f'backend = "sendgrid"\nsendgrid_api_host = "http://127.0.0.1:{port}"\n{extra_toml}'
     (project.folder / "newsletter.toml").write_text(toml)
     try:
         run = timed_send(project, "--list", slug)
@@ -204,7 +211,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--latency", type=float, default=250.0, help="ms before each answer")
+    parser.add_argument(
+        "--tracking",
+        choices=["default", "compare"],
+        default="default",
+        help="compare: sends with click and open tracking off, on, on, off in one run",
+    )
     args = parser.parse_args()
+    if args.tracking == "compare":
+        compare_tracking(args.n)
+        return
     work = Path(tempfile.mkdtemp(prefix="bench-send-"))
     try:
         t = time.perf_counter()
@@ -241,6 +257,30 @@ def main() -> None:
         print(
             f"  {args.latency:g} ms answers: {late / at_once:.2f} of the same run's zero-latency "
             f"rate (target >= 0.8); 1,000,000 would take {1e6 / late:.0f} s (target <= 60)"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def compare_tracking(n: int) -> None:
+    """The same send with click and open tracking off and on, interleaved in one run."""
+    work = Path(tempfile.mkdtemp(prefix="bench-send-tracking-"))
+    plan = [("off1", False), ("on1", True), ("on2", True), ("off2", False)]
+    try:
+        project = Project.create(work / "project", n, "", {"SENDGRID_API_KEY": KEY})
+        engine = make_engine(project.url)
+        for slug, _ in plan:
+            second_list(engine, slug)
+        engine.dispose()
+        seconds: dict[bool, float] = {False: 0.0, True: 0.0}
+        for slug, on in plan:
+            switch = "true" if on else "false"
+            extra = f"track_clicks = {switch}\ntrack_opens = {switch}\n"
+            print(f"tracking {'on' if on else 'off'}:")
+            seconds[on] += n / one_send(project, work, slug, 0, n, extra)
+        print(
+            f"tracking on took {seconds[True] / seconds[False]:.3f} times as long as tracking off "
+            "(same run, two sends each; target <= 1.10)"
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -77,6 +77,11 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     web_trusted_proxies: int = 0  # reverse proxies in front of the app (X-Forwarded-For hops)
+    # Engagement tracking (newsletter/tracking): our own redirect and pixel, judged on arrival
+    track_clicks: bool = True
+    track_opens: bool = True
+    tracking_scanner_window: int = 60  # seconds around a trap-link hit that count as machine
+    tracking_retention_months: int = 13  # then only per-send and per-link totals remain
     # Secrets (environment only)
     database_url: str = ""
     sendgrid_api_key: str = ""
@@ -114,13 +119,24 @@ class Settings:
 
 
 def _setting_fields() -> dict[str, type]:
-    hints: dict[object, type] = {"str": str, "int": int, "float": float}
+    hints: dict[object, type] = {"str": str, "int": int, "float": float, "bool": bool}
     return {
         f.name: hints[f.type] for f in fields(Settings) if f.name not in ("sources", "warnings")
     }
 
 
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+
 def _coerce(name: str, raw: object, kind: type, where: str) -> object:
+    if kind is bool:  # TOML true/false, or the words an environment variable can hold
+        if isinstance(raw, bool):
+            return raw
+        word = str(raw).strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ConfigError(f"{where}: '{name}' must be true or false, got {raw!r}")
     if kind is str:
         if not isinstance(raw, str):
             raise ConfigError(f"{where}: '{name}' must be text, got {raw!r}")
@@ -230,6 +246,15 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"{where['send_workers_max']}: send_workers_max must be between 1 and 32")
     if s.send_workers_from < 1:
         raise ConfigError(f"{where['send_workers_from']}: send_workers_from must be at least 1")
+    if not 1 <= s.tracking_scanner_window <= 3600:
+        raise ConfigError(
+            f"{where['tracking_scanner_window']}: tracking_scanner_window must be between 1 "
+            "and 3600 seconds"
+        )
+    if s.tracking_retention_months < 1:
+        raise ConfigError(
+            f"{where['tracking_retention_months']}: tracking_retention_months must be at least 1"
+        )
     if "@" not in s.sender_address:
         raise ConfigError(f"{where['sender_address']}: sender_address must be an email address")
     _validate_mailbox(s)
@@ -253,7 +278,8 @@ def masked(settings: Settings) -> list[tuple[str, str, str]]:
     of it), a database URL with every password in it masked."""
     rows = []
     for name in _setting_fields():
-        value = str(getattr(settings, name))
+        raw = getattr(settings, name)
+        value = str(raw).lower() if isinstance(raw, bool) else str(raw)
         if name == "database_url" and value:
             value = mask_url(value)
         elif name in SECRET_ENV and value:

@@ -32,6 +32,9 @@ class Issue:
     intro_md: str
     takeaways: tuple[Takeaway, ...]
     source_hash: str  # sha256 of the file bytes: tells a resumed send the file changed
+    # Front matter `track_clicks` / `track_opens`: None follows the settings of the same name.
+    track_clicks: bool | None = None
+    track_opens: bool | None = None
 
 
 @dataclass(frozen=True)

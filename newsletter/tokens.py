@@ -4,8 +4,10 @@ and the opaque recipient tag that identifies a message's recipient in its header
 A token is an itsdangerous timestamped signature over ``[subscriber_id, list_id]`` salted with
 its purpose, so a token is bound to one subscriber, one list and one purpose. A confirm token
 also carries the moment it was issued, in milliseconds (``[subscriber_id, list_id, issued_ms]``):
-a confirmation is consent given at that moment, and never outranks a later opt-out. Several keys
-may be accepted at once (key rotation): the first signs, all of them verify.
+a confirmation is consent given at that moment, and never outranks a later opt-out. Unsubscribe
+links in a send sign ``[subscriber_id, list_id, send_id]`` (so "unsubscribed through this issue"
+can be counted); those of two values, mailed before, still verify and name no send (0). Several
+keys may be accepted at once (key rotation): the first signs, all of them verify.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import hmac
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,6 +82,10 @@ class Signer:
         self._stamp = (-1, b"")  # (second, its encoding) of the last token made
         self._tag_keys = [_tag_key(k) for k in keys]  # keys[0] first: it makes tags
         self._tag_encryptor: Any = None
+        # One decryptor per key, made once: the click redirect reads a tag per request. ECB on
+        # one block keeps no state between calls; the lock keeps threads off one context.
+        self._tag_decryptors: list[Any] = []
+        self._tag_lock = threading.Lock()
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
         try:
@@ -86,8 +93,10 @@ class Signer:
         except KeyError:
             raise ValueError(f"unknown token purpose {purpose!r}") from None
 
-    def make(self, purpose: str, subscriber_id: int, list_id: int) -> str:
-        return self._sign(purpose, b"[%d,%d]" % (int(subscriber_id), int(list_id)))
+    def make(self, purpose: str, subscriber_id: int, list_id: int, send_id: int = 0) -> str:
+        """A token of (subscriber, list); unsubscribe links of a send also carry its id."""
+        ids = b"[%d,%d" % (int(subscriber_id), int(list_id))
+        return self._sign(purpose, ids + (b",%d]" % int(send_id) if send_id else b"]"))
 
     def make_confirm(self, subscriber_id: int, list_id: int) -> str:
         """A confirm token stamped with the moment it is made (see `read_confirm`)."""
@@ -110,10 +119,19 @@ class Signer:
 
     def read(self, token: str, purpose: str, *, max_age: int | None = None) -> tuple[int, int]:
         """(subscriber_id, list_id) of a genuine token, else TokenError."""
+        subscriber_id, list_id, _send_id = self.read_with_send(token, purpose, max_age=max_age)
+        return subscriber_id, list_id
+
+    def read_with_send(
+        self, token: str, purpose: str, *, max_age: int | None = None
+    ) -> tuple[int, int, int]:
+        """(subscriber_id, list_id, send_id) of a genuine token (send 0: the token names no
+        send, as every token made before sends carried one), else TokenError. Only unsubscribe
+        tokens carry a send."""
         data, _ = self._load(token, purpose, max_age)
-        if len(data) != 2:
-            raise TokenError(f"this {purpose} link is not valid")
-        return data[0], data[1]
+        if len(data) == 2 or (len(data) == 3 and purpose == "unsubscribe"):
+            return data[0], data[1], data[2] if len(data) == 3 else 0
+        raise TokenError(f"this {purpose} link is not valid")
 
     def read_confirm(self, token: str, *, max_age: int | None = None) -> ConfirmToken:
         """A genuine confirm token with the moment it was issued, else TokenError."""
@@ -154,8 +172,11 @@ class Signer:
         if not TAG_PATTERN.fullmatch(text):  # exactly 32 hex digits, nothing else
             raise TokenError("not a recipient tag")
         sealed = bytes.fromhex(text)
-        for key in self._tag_keys:
-            plain = _aes_ecb(key).decryptor().update(sealed)
+        with self._tag_lock:  # one decryptor per key, shared by the web app's threads
+            if not self._tag_decryptors:
+                self._tag_decryptors = [_aes_ecb(key).decryptor() for key in self._tag_keys]
+            plains = [decryptor.update(sealed) for decryptor in self._tag_decryptors]
+        for plain in plains:
             if plain[:5] == _CHECK:
                 return int.from_bytes(plain[5:10], "big"), int.from_bytes(plain[10:], "big")
         raise TokenError("this recipient tag was not made by us")

@@ -58,7 +58,11 @@ def test_large_send_in_requests_of_1000_with_per_recipient_values(
     assert [p["custom_args"]["subscriber_id"] for p in accepted] == [str(i) for i in range(1, 2501)]
     body = sendgrid_standin.bodies[0]
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
-    assert body["tracking_settings"] == {"subscription_tracking": {"enable": False}}
+    assert body["tracking_settings"] == {
+        "subscription_tracking": {"enable": False},
+        "click_tracking": {"enable": False, "enable_text": False},
+        "open_tracking": {"enable": False},
+    }
     assert body["headers"]["X-Newsletter-Send"] == "send-42"
     assert body["reply_to"] == {"email": "editor@example.com"}
     for person, item in zip(people[:50], accepted[:50], strict=True):

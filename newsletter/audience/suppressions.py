@@ -244,5 +244,6 @@ def forget(engine: Engine, email: str) -> bool:
         conn.execute(update(b).where(b.c.subscriber_id == sub_id).values(diagnostic=""))
         for table in (tables.subscriber_events, tables.memberships):
             conn.execute(delete(table).where(table.c.subscriber_id == sub_id))
+        # Their tracking rows (hits, opt-out, judging state) go with them: ON DELETE CASCADE.
         conn.execute(delete(s).where(s.c.id == sub_id))
     return True

@@ -14,7 +14,18 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from yaml import MarkedYAMLError
 
-FRONT_MATTER_KEYS = ("title", "subject", "preheader", "date", "lists", "send_at")
+FRONT_MATTER_KEYS = (
+    "title",
+    "subject",
+    "preheader",
+    "date",
+    "lists",
+    "send_at",
+    "track_clicks",  # per-issue tracking switches (true/false): see newsletter/tracking
+    "track_opens",
+)
+SWITCHES = ("track_clicks", "track_opens")
+_YES, _NO = ("true", "yes", "on"), ("false", "no", "off")
 
 Report = Callable[[int, str], None]
 
@@ -145,9 +156,18 @@ def _front_value(key: str, node: object, line: int, error: Report) -> object:
             return None
     if key == "send_at" and text:
         return _send_at(text, line, error)
+    if key in SWITCHES:
+        return _switch(key, text, line, error)
     if key in ("date", "send_at"):
         return None
     return " ".join(text.split()) if key in ("title", "subject", "preheader") else text
+
+
+def _switch(key: str, text: str, line: int, error: Report) -> bool | None:
+    if text.lower() in _YES or text.lower() in _NO:
+        return text.lower() in _YES
+    error(line, f"'{key}' is true or false, got {text!r}")
+    return None
 
 
 def _send_at(text: str, line: int, error: Report) -> datetime | None:

@@ -141,6 +141,8 @@ def _parse(path: Path, data: bytes, report: _Report) -> Issue | None:
         intro_md=intro_md,
         takeaways=tuple(takeaways),
         source_hash=hashlib.sha256(data).hexdigest(),
+        track_clicks=_switch(meta, "track_clicks"),
+        track_opens=_switch(meta, "track_opens"),
     )
 
 
@@ -210,6 +212,11 @@ def _issue_date(meta: dict[str, tuple[object, int]], path: Path) -> date | None:
         return date.fromisoformat(m.group(1))
     except ValueError:
         return None
+
+
+def _switch(meta: dict[str, tuple[object, int]], key: str) -> bool | None:
+    value = meta.get(key, (None, 0))[0]
+    return value if isinstance(value, bool) else None
 
 
 def _text(meta: dict[str, tuple[object, int]], key: str) -> tuple[str, int]:

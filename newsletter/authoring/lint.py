@@ -1,19 +1,21 @@
 """`newsletter check`: everything wrong with an issue before it is sent.
 
 Parse problems come from `issue_file.parse_issue`; when the file parses, it is rendered once to
-check what only the final email shows (its size against Gmail's clipping limit), and the
+check what only the final email shows (its size against Gmail's clipping limit, measured with
+click and open tracking written in as a send writes them), and the
 project's templates are checked for the postal address and the unsubscribe link.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from newsletter import models, tokens
-from newsletter.authoring import placeholders
+from newsletter.authoring import placeholders, tracked_links
 from newsletter.authoring.issue_file import parse_issue
 from newsletter.authoring.placeholders import personalise
 from newsletter.config import Settings
@@ -62,7 +64,27 @@ def _sample_recipient(settings: Settings) -> models.Recipient:
         unsubscribe_url=f"{site}/unsubscribe/{token}",
         preferences_url=f"{site}/preferences/{token}",
         view_url=tokens.view_url(settings, "2019-03-01-an-issue-id-of-typical-length"),
+        tag="0" * tokens.TAG_LENGTH,  # the tracking token in tracked links and the pixel
     )
+
+
+def as_sent(
+    rendered: models.RenderedIssue, issue: models.Issue, settings: Settings
+) -> models.RenderedIssue:
+    """The email with click and open tracking written in as a send writes it (when on), with
+    sample link ids as long as real ones: what Gmail measures is the HTML as sent."""
+    clicks, opens = tracked_links.switches(issue, settings)
+    if not (clicks or opens):
+        return rendered
+    ids = tracked_links.sample_ids(rendered.html, settings.site_url) if clicks else {}
+    html = tracked_links.rewrite(
+        rendered.html,
+        settings.site_url,
+        ids,
+        trap_id=tracked_links.SAMPLE_ID_BASE + len(ids) if clicks else None,
+        pixel=opens,
+    )
+    return replace(rendered, html=html)
 
 
 def _render_problems(path: str | Path, issue: models.Issue, settings: Settings) -> list[Problem]:
@@ -72,7 +94,7 @@ def _render_problems(path: str | Path, issue: models.Issue, settings: Settings) 
         rendered = render_issue(issue, settings)
     except NewsletterError as exc:
         return [Problem(str(path), 0, f"cannot render: {exc}")]
-    final = personalise(rendered, _sample_recipient(settings))
+    final = personalise(as_sent(rendered, issue, settings), _sample_recipient(settings))
     return size_problems(path, final.html)
 
 

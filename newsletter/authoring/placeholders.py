@@ -20,10 +20,14 @@ EMAIL = "__NL_EMAIL__"
 UNSUBSCRIBE_URL = "__NL_UNSUBSCRIBE_URL__"
 PREFERENCES_URL = "__NL_PREFERENCES_URL__"
 VIEW_URL = "__NL_VIEW_URL__"
-PLACEHOLDERS = (NAME, EMAIL, UNSUBSCRIBE_URL, PREFERENCES_URL, VIEW_URL)
+# The recipient's tracking token (their opaque signed send+subscriber tag) in the tracked click
+# and open URLs that `tracked_links.rewrite` writes into a send's HTML: `/c/<link>/__NL_TRACK__`.
+TRACK = "__NL_TRACK__"
+PLACEHOLDERS = (NAME, EMAIL, UNSUBSCRIBE_URL, PREFERENCES_URL, VIEW_URL, TRACK)
 PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
 
 NAME_FALLBACK = "there"  # "Hi there," when a subscriber has no name
+NO_TRACK = "-"  # the token of a message outside any send (a proof): links work, nothing counts
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 
@@ -41,6 +45,7 @@ def placeholder_values(recipient: Recipient, name_fallback: str = NAME_FALLBACK)
         UNSUBSCRIBE_URL: recipient.unsubscribe_url,
         PREFERENCES_URL: recipient.preferences_url,
         VIEW_URL: recipient.view_url,
+        TRACK: recipient.tag or NO_TRACK,
     }
 
 

@@ -11,6 +11,7 @@ from newsletter.cli import (  # noqa: F401 (each module adds its commands to `cl
     list_cmds,
     mailbox_cmds,
     prune_cmds,
+    report_cmds,
     schedule_cmds,
     send_cmds,
     status_cmds,

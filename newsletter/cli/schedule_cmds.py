@@ -69,6 +69,11 @@ def send_due_cmd(
         click.echo(f"{_stamp()} send-due: {line}", err=problem)
 
     ok = send_due(engine, settings, entries, dry_run=dry_run, log=log, verbose=verbose)
+    if not dry_run:  # hits past tracking_retention_months become totals (cron runs this)
+        from newsletter.tracking.retention import expire
+
+        for send_id in expire(engine, settings, now):
+            log(f"send #{send_id}: hits older than the retention period folded into totals", False)
     if verbose and not entries:
         log(f"no scheduled issues in {folder}", False)
     if not ok:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -166,4 +167,83 @@ bounces = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("send_id", "subscriber_id", "kind", name="uq_bounces_send_subscriber_kind"),
     Index("ix_bounces_subscriber", "subscriber_id", "at"),
+)
+
+# --- Click and open tracking (newsletter/tracking; revision 0003) -----------------------------
+
+# A send's links, stored once when the send starts: a tracked URL carries only the id, and the
+# redirect reads the target here (never from the URL). kind: link | trap (the hidden link only
+# machines follow). The click totals are filled in when the send's hits expire.
+tracked_links = Table(
+    "tracked_links",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("send_id", Id, ForeignKey("sends.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),  # order of first appearance in the issue
+    Column("kind", String(10), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("human_clicks", Integer, nullable=True),
+    Column("machine_clicks", Integer, nullable=True),
+    Index("ix_tracked_links_send", "send_id", "position"),
+)
+
+# The HTML a send goes out with (links rewritten, trap link and pixel added) and its switches.
+tracked_sends = Table(
+    "tracked_sends",
+    metadata,
+    Column("send_id", Id, ForeignKey("sends.id", ondelete="CASCADE"), primary_key=True),
+    Column("clicks", Boolean, nullable=False),
+    Column("opens", Boolean, nullable=False),
+    Column("html", Text, nullable=False),
+)
+
+# Hits, one row per (send, subscriber, link or open, verdict): no IP, no user agent, only what
+# was judged on arrival. link_id 0 = the open pixel. verdict: human | machine; reason e.g.
+# `human`, `machine:trap`. Erased with the subscriber (`forget`), folded into totals on expiry.
+tracking_hits = Table(
+    "tracking_hits",
+    metadata,
+    Column("send_id", Id, primary_key=True),
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+    Column("link_id", Id, primary_key=True),
+    Column("verdict", String(10), primary_key=True),
+    Column("reason", String(40), nullable=False),
+    Column("first_at", DateTime(timezone=True), nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    Column("hits", Integer, nullable=False),
+    Index("ix_tracking_hits_subscriber", "subscriber_id"),
+    sqlite_with_rowid=False,  # stored in its primary key's order: one b-tree less per hit
+)
+
+# PostgreSQL's per-recipient judging state (tracking/hits_pg.py): every recorded hit bumps the
+# version and moves last_at, so hits of one recipient in several processes queue on this row
+# and each sees the one before (SQLite's single writer needs no such row).
+tracking_recipients = Table(
+    "tracking_recipients",
+    metadata,
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+    Column("send_id", Id, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+)
+
+# "Don't track my opens and clicks" (the preferences page): nothing is recorded for them.
+tracking_optouts = Table(
+    "tracking_optouts",
+    metadata,
+    Column("subscriber_id", Id, ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# What remains of a send's hits once they expire (tracking_retention_months): unique readers.
+tracking_totals = Table(
+    "tracking_totals",
+    metadata,
+    Column("send_id", Id, ForeignKey("sends.id", ondelete="CASCADE"), primary_key=True),
+    Column("opens_human", Integer, nullable=False),
+    Column("opens_machine", Integer, nullable=False),
+    Column("clicks_human", Integer, nullable=False),
+    Column("clicks_machine", Integer, nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("folded_at", DateTime(timezone=True), nullable=False),
 )

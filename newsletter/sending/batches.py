@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Engine
@@ -29,6 +29,7 @@ from newsletter.sending.inflight import Batch, Flight
 from newsletter.sending.mime.message import MessageTemplate, list_message_template
 from newsletter.sending.pace import Pace
 from newsletter.sending.workers import Worker
+from newsletter.tracking.links import html_to_send
 
 
 @dataclass
@@ -75,11 +76,13 @@ class _Batchmaker:
     @classmethod
     def for_send(cls, engine: Engine, settings: Settings, send: sends.SendRow) -> _Batchmaker:
         lists = [get_list(engine, slug) for slug in send.list_slugs]
+        with reading(engine) as conn:  # click/open tracking: the HTML stored with its links
+            tracked = html_to_send(conn, send.id)
         return cls(
             settings=settings,
             send=send,
             list_ids=[lst["id"] for lst in lists],
-            template=build_template(settings, send, lists),
+            template=build_template(settings, replace(send, html=tracked or send.html), lists),
             signer=tokens.signer_for(settings, allow_generated=send.backend == "outbox"),
             view_url=tokens.view_url(settings, send.issue_id),
             wants_preferences=placeholders.PREFERENCES_URL in send.html + send.text,
@@ -102,7 +105,8 @@ class _Batchmaker:
 
     def recipient(self, claimed: ledger.Claimed, name: str, list_id: int) -> Recipient:
         settings, signer, sid = self.settings, self.signer, claimed.subscriber_id
-        unsub = signer.make("unsubscribe", sid, list_id)
+        # The send rides in the unsubscribe token: "unsubscribed through this issue" is counted.
+        unsub = signer.make("unsubscribe", sid, list_id, self.send.id)
         prefs = signer.make("preferences", sid, list_id) if self.wants_preferences else ""
         return Recipient(
             email=claimed.email,

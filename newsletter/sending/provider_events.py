@@ -8,23 +8,27 @@ An event comes from outside, so `read_event` checks every field it uses before a
 written: a field of the wrong type, an id the database cannot hold or an address that is not
 one makes an `EventError` naming the field (never its value: it may be an address), and the
 caller skips that one event and applies the rest of the batch.
+`open` and `click` (SendGrid's own tracking, if turned on anyway) go to `tracking.provider`.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 
 from newsletter.audience.addresses import InvalidAddress, parse
 from newsletter.audience.bounces import Returned, SoftBouncePolicy
 from newsletter.audience.suppressions import suppress_address
+from newsletter.config import Settings
 from newsletter.db.transaction import begin
 from newsletter.errors import NewsletterError
 from newsletter.sending.ledger import PROVIDER_PREFIX, PROVIDER_STAGES, apply_provider_event
 from newsletter.sending.return_path import record_return
+from newsletter.tracking import provider
 
 # `dropped` reasons that mean the address itself is bad (others are our own content/limits).
 _BAD_DROP = re.compile(r"bounced|invalid|spam|unsubscribed", re.I)
@@ -56,6 +60,7 @@ class ProviderEvent:
     detail: str  # the provider's reason or response, printable, at most 500 characters
     bounce_type: str = "bounce"  # SendGrid's bounce type: "bounce" or "blocked"
     status: str = ""  # the SMTP status SendGrid reports, e.g. "5.1.1"
+    tracking: dict[str, Any] = field(default_factory=dict)  # checked fields of an open or click
 
 
 def read_event(raw: object) -> ProviderEvent:
@@ -74,7 +79,7 @@ def read_event(raw: object) -> ProviderEvent:
         except InvalidAddress:
             raise EventError("'email' is not a valid address") from None
     send_id = subscriber_id = None
-    if kind in PROVIDER_STAGES or kind in RETURNS:
+    if kind in PROVIDER_STAGES or kind in RETURNS or kind in provider.EVENTS:
         ref = _custom(raw, "send_ref") or _custom(raw, "send_id")
         send_id = send_id_of(ref) if ref else None
         subscriber = _custom(raw, "subscriber_id")
@@ -82,11 +87,39 @@ def read_event(raw: object) -> ProviderEvent:
     detail = _UNPRINTABLE.sub(" ", text["reason"] or text["response"])[:500]
     status = _UNPRINTABLE.sub(" ", text["status"])[:50]
     return ProviderEvent(
-        kind, email, suppress, send_id, subscriber_id, detail, text["type"] or "bounce", status
+        kind,
+        email,
+        suppress,
+        send_id,
+        subscriber_id,
+        detail,
+        text["type"] or "bounce",
+        status,
+        _tracking_fields(raw) if kind in provider.EVENTS else {},
     )
 
 
-def apply_event(engine: Engine, event: ProviderEvent) -> list[str]:
+def _tracking_fields(raw: Mapping[object, object]) -> dict[str, Any]:
+    """What judging a SendGrid open or click reads, each checked: text, a whole timestamp,
+    a true/false machine flag."""
+    fields: dict[str, Any] = {"event": _text(raw, "event")}
+    for name in ("useragent", "url"):
+        fields[name] = _UNPRINTABLE.sub(" ", _text(raw, name))[:4000]
+    stamp = raw.get("timestamp")
+    if stamp is not None:
+        if isinstance(stamp, bool) or not isinstance(stamp, int) or not 0 < stamp < 2**40:
+            raise EventError("'timestamp' must be a whole number of seconds")
+        fields["timestamp"] = stamp
+    machine = raw.get("sg_machine_open")
+    if machine is not None and not isinstance(machine, bool):
+        raise EventError(f"'sg_machine_open' must be true or false, got {type(machine).__name__}")
+    fields["sg_machine_open"] = bool(machine)
+    return fields
+
+
+def apply_event(
+    engine: Engine, event: ProviderEvent, settings: Settings | None = None
+) -> list[str]:
     """Apply one checked event; returns what it did (for logs and tests)."""
     done: list[str] = []
     if event.suppress:
@@ -108,6 +141,11 @@ def apply_event(engine: Engine, event: ProviderEvent) -> list[str]:
                 conn, _returned(event), SoftBouncePolicy(), suppress=False, detail=ledger_detail
             )
         done += [f"ledger:{event.kind}"] if applied.new else []
+    elif event.kind in provider.EVENTS:  # opens and clicks: judged like our own (issue 12)
+        verdict = provider.record_event(
+            engine, settings or Settings(), event.tracking, event.send_id, event.subscriber_id
+        )
+        done += [f"tracked:{verdict}"] if verdict else []
     return done
 
 

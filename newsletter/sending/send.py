@@ -19,6 +19,7 @@ from newsletter.sending import ledger, sends, workers
 from newsletter.sending.batches import Callback, Progress, deliver
 from newsletter.sending.delivery import make_backend
 from newsletter.sending.plan import Plan
+from newsletter.tracking.links import track_send
 
 
 def execute(
@@ -132,6 +133,8 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
                     text_body=rendered.text,
                     source_hash=issue.source_hash,
                 )
+        if rendered is not None:  # links stored and rewritten once per send (click tracking)
+            track_send(conn, settings, issue, send_id, rendered.html)
         workers.join(conn, send_id, worker)
     workers.recover(engine, send_id)  # rows of dead workers -> unknown (before any retry)
     if opts.retry or opts.resume:

@@ -18,7 +18,15 @@ from newsletter import tokens
 from newsletter.config import Settings, load_settings
 from newsletter.db.connection import ping
 from newsletter.db.engine import make_engine
-from newsletter.web import archive, preferences, security, subscribe, unsubscribe, webhook
+from newsletter.web import (
+    archive,
+    preferences,
+    security,
+    subscribe,
+    tracking,
+    unsubscribe,
+    webhook,
+)
 from newsletter.web.context import WebContext, context
 
 log = logging.getLogger(__name__)
@@ -57,7 +65,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # Flask documents wrapping its WSGI callable by assignment (mypy: a method).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     security.install(app)
-    for module in (unsubscribe, preferences, subscribe, webhook, archive):
+    for module in (unsubscribe, preferences, subscribe, webhook, archive, tracking):
         app.register_blueprint(module.bp)
     app.add_url_rule("/healthz", "healthz", _healthz)
     return app

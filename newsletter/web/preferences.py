@@ -14,11 +14,17 @@ from newsletter.audience.memberships import memberships_of
 from newsletter.audience.subscribers import rename
 from newsletter.audience.unsubscribe import unsubscribe
 from newsletter.errors import StoreError
+from newsletter.tracking.optout import opted_out, set_tracking
 from newsletter.web.context import context
 from newsletter.web.lookup import Target, masked_email, resolve
 
 bp = Blueprint("preferences", __name__)
 SOURCE = "web:preferences"
+TRACKING_SAVED = {  # "Don't track my opens and clicks" checked or not (issue 12)
+    True: "We no longer record when you open our emails or follow their links, and we have "
+    "deleted what we had recorded.",
+    False: "Your choice is saved: we count opens and clicks again.",
+}
 
 
 def _page(target: Target, *, message: str = "", error: str = "", status: int = 200):
@@ -28,6 +34,7 @@ def _page(target: Target, *, message: str = "", error: str = "", status: int = 2
         masked=masked_email(target.subscriber["email"]),
         name=target.subscriber.get("name") or "",
         memberships=memberships,
+        tracking_off=opted_out(context().engine, target.subscriber_id),
         message=message,
         error=error,
     ), status
@@ -42,6 +49,10 @@ def show(token: str) -> ResponseReturnValue:
 def save(token: str) -> ResponseReturnValue:
     target = resolve(token, "preferences")
     engine = context().engine
+    if request.form.get("action") == "tracking":  # "Don't track my opens and clicks"
+        off = request.form.get("no_tracking") == "1"
+        set_tracking(engine, target.subscriber_id, not off, source=SOURCE)
+        return _page(target, message=TRACKING_SAVED[off])
     if request.form.get("action") == "unsubscribe-all":
         unsubscribe(engine, target.subscriber_id, None, reason="unsubscribed", source=SOURCE)
         return _page(target, message="You are unsubscribed from every list.")

@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from newsletter.audience.consent import resubscribe
 from newsletter.audience.unsubscribe import UnknownTarget, unsubscribe
 from newsletter.errors import StoreError, TokenError
+from newsletter.tracking.unsubscribes import source_via
 from newsletter.web.context import context
 from newsletter.web.lookup import Target, masked_email, resolve
 from newsletter.web.security import NotFound
@@ -56,12 +57,13 @@ def act(token: str) -> ResponseReturnValue:
         except StoreError:  # suppressed for every list, or a complaint: not ours to lift
             return _page(target, "blocked", 409)
         return _page(target, "resubscribed")
+    send_id = context().signer.read_with_send(token, "unsubscribe")[2]  # genuine: resolved
     unsubscribe(
         engine,
         target.subscriber_id,
         target.list_id or None,
         reason="unsubscribed",
-        source="web:unsubscribe-page",
+        source=source_via("web:unsubscribe-page", send_id),  # "through this issue" (issue 12)
     )
     return _page(target, "done")
 
@@ -70,7 +72,7 @@ def _one_click(token: str) -> ResponseReturnValue:
     """The mail provider's POST: nothing to show, so no page lookups (the hot path)."""
     ctx = context()
     try:
-        subscriber_id, list_id = ctx.signer.read(token, "unsubscribe")
+        subscriber_id, list_id, send_id = ctx.signer.read_with_send(token, "unsubscribe")
     except TokenError:
         raise NotFound() from None
     try:
@@ -79,7 +81,7 @@ def _one_click(token: str) -> ResponseReturnValue:
             subscriber_id,
             list_id or None,
             reason="unsubscribed",
-            source="web:one-click",
+            source=source_via("web:one-click", send_id),  # a link of a send names it
         )
     except UnknownTarget:  # erased, removed, or the list is gone: nothing written, neutral 404
         raise NotFound() from None

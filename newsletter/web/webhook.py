@@ -68,7 +68,7 @@ def sendgrid_events() -> ResponseReturnValue:
             log.warning("SendGrid event %d skipped: %s", index, exc)
             rejected += 1
             continue
-        if apply_event(ctx.engine, event):
+        if apply_event(ctx.engine, event, ctx.settings):
             applied += 1
     return {"received": len(events), "applied": applied, "rejected": rejected}
 

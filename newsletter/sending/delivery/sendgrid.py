@@ -116,7 +116,13 @@ class SendGridBackend(Backend):
                 {"type": "text/html", "value": html},
             ],
             "headers": {k: v for k, v in template.common.items() if v},
-            "tracking_settings": {"subscription_tracking": {"enable": False}},
+            # Our own unsubscribe link; and we track clicks and opens ourselves, judged
+            # (newsletter/tracking): SendGrid must not rewrite links or add its pixel.
+            "tracking_settings": {
+                "subscription_tracking": {"enable": False},
+                "click_tracking": {"enable": False, "enable_text": False},
+                "open_tracking": {"enable": False},
+            },
         }
         if template.reply_to:
             body["reply_to"] = {"email": template.reply_to}

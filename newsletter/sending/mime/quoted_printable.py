@@ -55,6 +55,16 @@ class QPBody:
     def encode(self, values: dict[str, str] | None) -> bytes:
         if self.static is not None or values is None:
             return self.static or b""
-        return b"".join(
-            p if isinstance(p, bytes) else qp_piece(values[p], self.keep_lf) for p in self.pieces
-        )
+        # A placeholder may occur many times (the tracking token is in every tracked link):
+        # each value is encoded once per message.
+        done: dict[str, bytes] = {}
+        out = []
+        for p in self.pieces:
+            if isinstance(p, str):
+                encoded = done.get(p)
+                if encoded is None:
+                    encoded = done[p] = qp_piece(values[p], self.keep_lf)
+                out.append(encoded)
+            else:
+                out.append(p)
+        return b"".join(out)

@@ -1,0 +1,127 @@
+"""`newsletter report [ISSUE] [--json] [--html FILE]`: what happened after a send, people and
+machines apart. Before reading, hits past `tracking_retention_months` are folded into totals."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from newsletter.cli.root import cli, echo_json, engine_from, settings_from
+from newsletter.cli.times import when
+from newsletter.errors import ConfigError, SendError
+
+
+@cli.command("report")
+@click.argument("issue", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the report of ISSUE as one self-contained HTML page.",
+)
+@click.pass_context
+def report_cmd(ctx: click.Context, issue: str | None, as_json: bool, html_file: str | None) -> None:
+    """Opens, clicks (people and machines, with why), unsubscribes and bounces of ISSUE's send;
+    without ISSUE, the last 20 sends side by side."""
+    from newsletter.db.connection import reading
+    from newsletter.tracking import report, retention
+
+    if html_file and not issue:
+        raise ConfigError("--html needs an ISSUE: newsletter report ISSUE --html report.html")
+    settings, engine = settings_from(ctx), engine_from(ctx)
+    retention.expire(engine, settings)
+    with reading(engine) as conn:
+        if not issue:
+            rows = [report.send_report(conn, s, detail=False) for s in report.recent_sends(conn)]
+        else:
+            issue_id = Path(issue).stem
+            send = report.latest_send(conn, issue_id)
+            if send is None:
+                raise SendError(f"{issue_id} has not been sent (see `newsletter status`)")
+            rows = [report.send_report(conn, send)]
+    if html_file:
+        _write_html(Path(html_file), rows[0], settings.language)
+    if as_json:
+        echo_json(rows[0] if issue else rows)
+    elif issue:
+        _print_one(rows[0])
+    else:
+        _print_table(rows)
+    if html_file:
+        click.echo(f"wrote {html_file}", err=as_json)
+
+
+def _write_html(path: Path, data: dict[str, Any], language: str) -> None:
+    """Write the page in one piece: a failed write leaves no half page behind."""
+    from newsletter.tracking.report_html import render
+
+    page = render(data, generated_at=datetime.now(UTC), language=language)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(page, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"{path}: cannot write the report: {exc.strerror}") from None
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _num(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _print_one(r: dict[str, Any]) -> None:
+    click.echo(
+        f"{r['issue']}: send #{r['send_id']} to {', '.join(r['lists'])} through "
+        f"{r['backend']}, started {when(r['started_at'])}"
+    )
+    click.echo(
+        f"  sent {_num(r['sent'])}  delivered {_num(r['delivered'])}  bounced "
+        f"{_num(r['bounced'])}  complained {_num(r['complained'])}  unsubscribed through "
+        f"this issue {_num(r['unsubscribed'])}"
+    )
+    for label, key, rate in (
+        ("opened ", "opens", "open_rate"),
+        ("clicked", "clicks", "click_rate"),
+    ):
+        click.echo(
+            f"  {label} {_num(r[key]['human'])} people ({_pct(r[rate])}), "
+            f"{_num(r[key]['machine'])} machines"
+        )
+    click.echo(f"  click-to-open (people) {_pct(r['click_to_open'])}")
+    if r["machine_reasons"]:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in r["machine_reasons"].items())
+        click.echo(f"  machines by reason: {reasons}")
+    if r["hits_expired"]:
+        click.echo("  (hits expired: only totals remain)")
+    if r["links"]:
+        click.echo("  links (people / machines):")
+    for link in r["links"]:
+        click.echo(f"    {link['human']:>6,} / {link['machine']:<6,} {link['url']}")
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        click.echo("no sends yet")
+        return
+    click.echo(
+        f"{'send':>5}  {'started':<16}  {'sent':>8}  {'opened':>7}  {'clicked':>7}  "
+        f"{'CTO':>6}  {'unsub':>5}  {'bounced':>7}  issue"
+    )
+    for r in rows:
+        started = when(r["started_at"])[:16]
+        click.echo(
+            f"{r['send_id']:>5}  {started:<16}  {_num(r['sent']):>8}  {_pct(r['open_rate']):>7}  "
+            f"{_pct(r['click_rate']):>7}  {_pct(r['click_to_open']):>6}  "
+            f"{_num(r['unsubscribed']):>5}  {_num(r['bounced']):>7}  {r['issue']}"
+        )
+    click.echo("opened, clicked and CTO count people only (machines are reported per issue)")

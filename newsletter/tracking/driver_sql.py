@@ -1,0 +1,104 @@
+"""The hot path's statements, run as plain SQL on the driver's own cursor.
+
+Compiling, typing and wrapping a statement costs SQLAlchemy more than the database's own work
+for a hit, and the click redirect pays it on every request. Here a statement is written once
+with `:name` parameters (converted to the driver's style per dialect) and run on the
+connection's DBAPI cursor, inside whatever SQLAlchemy began (BEGIN IMMEDIATE on SQLite) or in
+autocommit. Driver errors become SQLAlchemy's (IntegrityError, ...) as if SQLAlchemy had run it,
+and datetimes go through SQLAlchemy's own DateTime processors, so the stored form is exactly
+the one the rest of the code reads and writes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import namedtuple
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, DateTime
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+
+_NAME = re.compile(r"(?<![:\w]):(\w+)")
+_DATETIME = DateTime(timezone=True)
+
+
+class Result:
+    """What the callers need of a cursor: its row count and its rows (fields by name)."""
+
+    def __init__(self, rowcount: int, rows: list[Any]):
+        self.rowcount = rowcount
+        self._rows = rows
+
+    def all(self) -> list[Any]:
+        return self._rows
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+
+class Sql:
+    def __init__(self, text: str):
+        self.text = text
+        self._per_dialect: dict[str, str] = {}
+        self._row_types: dict[tuple[str, ...], Any] = {}
+
+    def _for(self, dialect: Dialect) -> str:
+        sql = self._per_dialect.get(dialect.name)
+        if sql is None:
+            if dialect.name == "sqlite":  # the sqlite3 module takes :name with a dict
+                sql = self.text
+            elif dialect.paramstyle == "pyformat":  # psycopg
+                sql = _NAME.sub(r"%(\1)s", self.text.replace("%", "%%"))
+            else:  # pragma: no cover - the two drivers we support are above
+                raise ValueError(f"unsupported parameter style {dialect.paramstyle}")
+            self._per_dialect[dialect.name] = sql
+        return sql
+
+    def run(self, conn: Connection, **params: Any) -> Result:
+        dialect = conn.dialect
+        bind = _processors(dialect)[0]
+        if bind is not None:
+            params = {k: bind(v) if isinstance(v, datetime) else v for k, v in params.items()}
+        sql = self._for(dialect)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, params)
+            rows = list(cursor.fetchall()) if cursor.description else []
+            names = tuple(d[0] for d in cursor.description or ())
+            rowcount = cursor.rowcount
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
+        finally:
+            cursor.close()
+        if rows:
+            kind = self._row_types.get(names) or self._row_types.setdefault(
+                names,
+                namedtuple("Row", names, rename=True),  # "?column?" becomes _0
+            )
+            rows = [kind(*r) for r in rows]
+        return Result(rowcount, rows)
+
+
+_CACHE: dict[str, tuple[Any, Any]] = {}
+
+
+def _processors(dialect: Dialect) -> tuple[Any, Any]:
+    """SQLAlchemy's DateTime (bind, result) processors for the dialect (None: the driver's own)."""
+    found = _CACHE.get(dialect.name)
+    if found is None:
+        impl = _DATETIME.dialect_impl(dialect)
+        found = _CACHE[dialect.name] = (
+            impl.bind_processor(dialect),
+            impl.result_processor(dialect, None),
+        )
+    return found
+
+
+def read_datetime(dialect: Dialect, value: Any) -> datetime:
+    """A datetime column of a driver-level row, as the typed code would have read it."""
+    result = _processors(dialect)[1]
+    out = result(value) if result is not None else value
+    assert isinstance(out, datetime)
+    return out
