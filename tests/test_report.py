@@ -238,3 +238,25 @@ def test_the_html_report_is_one_self_contained_accessible_page(web, scripted, re
         assert axe_serious(page) == []
     finally:
         context.close()
+
+
+def test_bounces_and_complaints_are_counted_hard_and_soft_apart(web, scripted, report):
+    """The report reads the same ledger statuses and bounce records as `status` (issue 13)."""
+    from newsletter.sending.provider_events import apply_event, read_event
+
+    send_id = json.loads(report(ISSUE_ID, "--json").stdout)["send_id"]
+
+    def event(reader: str, **fields: str) -> None:
+        sid = scripted[f"{reader}@example.org"].subscriber_id
+        raw = {"email": f"{reader}@example.org", "send_ref": f"send-{send_id}",
+               "subscriber_id": str(sid), **fields}  # fmt: skip
+        apply_event(web.engine, read_event(raw))
+
+    event("s2", event="bounce", type="bounce", reason="550 5.1.1 user unknown")
+    event("s4", event="bounce", type="blocked", reason="554 5.7.1 listed at a blocklist")
+    event("s6", event="spamreport")
+    data = json.loads(report(ISSUE_ID, "--json").stdout)
+    assert (data["bounced"], data["complained"]) == (2, 1)
+    assert data["bounces"] == {"hard": 1, "soft": 0, "blocked": 1}
+    out = report(ISSUE_ID).stdout
+    assert "bounced 2 (hard 1, soft 0, blocked 1)  complained 1" in out

@@ -79,6 +79,14 @@ def _num(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
+def _kinds(r: dict[str, Any]) -> str:
+    """` (hard 2, soft 1, blocked 0)` when the send has any bounce."""
+    kinds = r.get("bounces") or {}
+    if not any(kinds.values()):
+        return ""
+    return " (" + ", ".join(f"{k} {_num(v)}" for k, v in kinds.items()) + ")"
+
+
 def _print_one(r: dict[str, Any]) -> None:
     click.echo(
         f"{r['issue']}: send #{r['send_id']} to {', '.join(r['lists'])} through "
@@ -86,8 +94,8 @@ def _print_one(r: dict[str, Any]) -> None:
     )
     click.echo(
         f"  sent {_num(r['sent'])}  delivered {_num(r['delivered'])}  bounced "
-        f"{_num(r['bounced'])}  complained {_num(r['complained'])}  unsubscribed through "
-        f"this issue {_num(r['unsubscribed'])}"
+        f"{_num(r['bounced'])}{_kinds(r)}  complained {_num(r['complained'])}  unsubscribed "
+        f"through this issue {_num(r['unsubscribed'])}"
     )
     for label, key, rate in (
         ("opened ", "opens", "open_rate"),

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, distinct, exists, func, or_, select
 
+from newsletter.audience.bounces import counts_by_category
 from newsletter.db import tables
 from newsletter.db.clock import as_utc
 from newsletter.tracking import links as stored_links
@@ -34,9 +35,10 @@ RECENT_SENDS = 20
 
 def ledger_outcomes(conn: Connection, send_id: int, backend: str) -> dict[str, int | None]:
     """sent, delivered, bounced, complained of one send: the report's ONE reader of delivery
-    outcomes. Today a SendGrid bounce turns a `sent` row `failed` with detail `sendgrid: bounce`
-    and `delivered` is known from SendGrid's events only (None for other backends); the
-    bounces work adds ledger statuses `bounced` and `complained`, counted here as well."""
+    outcomes. Bounces and complaints are the ledger statuses `bounced` and `complained` (the
+    mailbox and the SendGrid webhook record the same); rows a SendGrid bounce turned `failed`
+    before those statuses existed count as bounced too. `delivered` is known from SendGrid's
+    events only (None for other backends)."""
     stage = case(
         (D.c.detail.like("sendgrid: delivered%"), "delivered"),
         (D.c.detail.like("sendgrid: bounce%"), "bounce"),
@@ -210,6 +212,12 @@ def live_figures(conn: Connection, send_id: int, *, per_link: bool = True) -> di
     return out
 
 
+def _bounce_kinds(conn: Connection, send_id: int) -> dict[str, int]:
+    """Bounces by class (hard, soft, blocked), from the bounce records."""
+    kinds = counts_by_category(conn, send_id)
+    return {k: kinds.get(k, 0) for k in ("hard", "soft", "blocked")}
+
+
 def _rate(part: int, whole: int | None) -> float | None:
     return round(part / whole, 4) if whole else None
 
@@ -226,6 +234,7 @@ def send_report(conn: Connection, send: dict[str, Any], *, detail: bool = True) 
     out: dict[str, Any] = {
         "issue": send["issue"],
         **outcomes,
+        "bounces": _bounce_kinds(conn, send_id),
         "unsubscribed": unsubscribed_through(conn, [send_id])[send_id],
         "opens": engagement["opens"],
         "clicks": engagement["clicks"],
