@@ -301,3 +301,26 @@ def test_an_export_file_that_cannot_be_written_is_one_line(
     assert result.stderr.strip().splitlines() == [
         f"error: {target}: cannot write: No such file or directory"
     ]
+
+
+def test_names_are_stored_as_one_clean_line_whoever_typed_them(store, tmp_path):
+    """A name goes into the To: header and the greeting of every issue: from a CSV file or the
+    CLI, as from the form, it is one line without controls or bidirectional overrides."""
+    from newsletter.audience.subscribers import add_subscriber, get_subscriber
+
+    path = tmp_path / "people.csv"
+    path.write_text(
+        'email,name\nann@example.com,"Ann\r\nBcc: x@evil.example"\n'
+        "bob@example.com,Bob\u202eevil\u202c Smith\n",
+        encoding="utf-8",
+    )
+    report = import_csv(store, path, "weekly")
+    assert report.added == 2 and report.rejected == 0
+    add_subscriber(store, "zoe@example.com", "weekly", name="Zo\u00eb\x00\u2028 Lee")
+    names = {e: get_subscriber(store, e)["name"] for e in ("ann@example.com", "bob@example.com",
+                                                           "zoe@example.com")}  # fmt: skip
+    assert names == {
+        "ann@example.com": "Ann Bcc: x@evil.example",
+        "bob@example.com": "Bob evil Smith",
+        "zoe@example.com": "Zo\u00eb Lee",
+    }

@@ -22,10 +22,10 @@ from typing import TextIO
 
 from newsletter.audience.addresses import InvalidAddress, parse
 from newsletter.audience.import_chunk import ImportRow
+from newsletter.audience.names import NAME_MAX, one_line
 from newsletter.errors import ImportFileError
 
 IGNORED = {"status", "joined_at"}  # written by export, not attributes
-NAME_MAX = 200  # the subscribers.name column; the web form cuts names there too
 FORMULA_START = frozenset("=+-@\t\r")
 
 Reject = Callable[[int, str], None]  # (file line, reason)
@@ -180,7 +180,7 @@ def _row(cells: list[str], at: _Layout, line: int, reject: Reject) -> ImportRow 
         shown = _show(cells[at.email])
         reject(line, f"'{shown}': {exc}" if shown else "no email address")
         return None
-    name = cells[at.name].strip() if at.name is not None else ""
+    name = one_line(cells[at.name]) if at.name is not None else ""
     if len(name) > NAME_MAX:
         reject(line, f"the name is {len(name):,} characters; at most {NAME_MAX} fit")
         return None

@@ -7,14 +7,13 @@ person's new consent is recorded (`resubscribe_reason`); the suppression side it
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import Connection, Engine, and_, delete, select, update
 
 from newsletter.audience.addresses import Address, require_valid
 from newsletter.audience.history import record_event
 from newsletter.audience.lists import get_list, get_list_by_id
 from newsletter.audience.memberships import membership_status, set_membership
+from newsletter.audience.names import clean_name
 from newsletter.audience.suppressions import lift, suppressions
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
@@ -52,17 +51,6 @@ def require(engine: Engine, email: str) -> dict:
     return sub
 
 
-NAME_MAX = 200  # characters (the column's size)
-# Control characters (NUL, CR, LF...), line and paragraph separators, and the bidirectional
-# overrides that make a name display as something else: none belongs in a name or a header.
-_NOT_IN_NAMES = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
-
-
-def clean_name(raw: str) -> str:
-    """A name as stored: one line, no controls, blanks collapsed, at most NAME_MAX characters."""
-    return " ".join(_NOT_IN_NAMES.sub(" ", raw).split())[:NAME_MAX].strip()
-
-
 def insert_subscriber(conn: Connection, addr: Address, name: str) -> int:
     """Create the subscriber if the address is new; the id either way. Never changes a known
     subscriber (unlike `upsert_subscriber`)."""
@@ -98,6 +86,7 @@ def rename(engine: Engine, subscriber_id: int, name: str, *, source: str) -> boo
 
 def upsert_subscriber(conn: Connection, addr: Address, name: str) -> int:
     """For the operator (`subscribers add`, imports): create, or update the name if given."""
+    name = clean_name(name)
     s, now = tables.subscribers, utcnow()
     conn.execute(
         insert_for(conn, s)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from newsletter.audience import consent
 from newsletter.audience.addresses import InvalidAddress, parse
 from newsletter.audience.lists import get_list
-from newsletter.audience.subscribers import clean_name
+from newsletter.audience.names import clean_name
 from newsletter.errors import NewsletterError, StoreError
 from newsletter.web import confirmation
 from newsletter.web.context import context
