@@ -361,3 +361,23 @@ def test_revisions_ship_in_the_wheel_and_upgrade_from_a_plain_install(tmp_path):
         timeout=60,
     )
     assert probe.stdout.startswith(str(target))  # the installed copy ran, not this checkout
+
+
+def test_a_database_from_a_newer_release_is_one_clear_error(tmp_path):
+    """A revision this code does not know (a newer release wrote the database): one line that
+    says so, never Alembic's traceback, and nothing is changed."""
+    from click.testing import CliRunner
+
+    from newsletter.cli import cli
+
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    result = CliRunner().invoke(cli, ["lists"], env={"DATABASE_URL": url})
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "error: the database is at schema revision 9999, which this version of newsletter does "
+        f"not know (its newest is {HEAD}): a newer release wrote it; upgrade newsletter"
+    )

@@ -17,6 +17,7 @@ stamped at revision 0001, its old version table dropped, and its data left as it
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from newsletter.db.connection import reading
 from newsletter.db.dialect import advisory_key, is_sqlite
 from newsletter.errors import StoreError
 
+_REVISION = re.compile(r"^revision = [\"']([^\"']+)[\"']", re.M)
 HEAD = "0004"  # the newest revision (a test checks it against migrations/versions)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 LOCK_NAME = "newsletter:schema-migration"
@@ -57,10 +59,14 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, target: str = "head", *, location: Path = MIGRATIONS) -> Upgrade:
     """Bring the schema to `target`; returns the revisions before and after."""
-    if target == "head" and location == MIGRATIONS:
-        now = current_revision(engine)
-        if now == HEAD:  # the common case: one cheap read, no lock, no Alembic import
-            return Upgrade(now, now)
+    now = current_revision(engine)
+    if target == "head" and location == MIGRATIONS and now == HEAD:
+        return Upgrade(now, now)  # the common case: one cheap read, no lock, no Alembic import
+    if now is not None and not now.startswith("legacy-") and now not in known_revisions(location):
+        raise StoreError(
+            f"the database is at schema revision {now}, which this version of newsletter does "
+            f"not know (its newest is {HEAD}): a newer release wrote it; upgrade newsletter"
+        )
     try:
         if is_sqlite(engine):
             return _upgrade_sqlite(engine, target, location)
@@ -69,6 +75,16 @@ def upgrade(engine: Engine, target: str = "head", *, location: Path = MIGRATIONS
             return _run(conn, target, location)
     except SQLAlchemyError as exc:
         raise _unavailable(exc) from None
+
+
+def known_revisions(location: Path = MIGRATIONS) -> set[str]:
+    """The revision ids of the scripts in `location` (read as text: no Alembic import)."""
+    found = set()
+    for script in (location / "versions").glob("*.py"):
+        match = _REVISION.search(script.read_text(encoding="utf-8"))
+        if match:
+            found.add(match.group(1))
+    return found
 
 
 def _upgrade_sqlite(engine: Engine, target: str, location: Path) -> Upgrade:
