@@ -55,7 +55,7 @@ class Settings:
     smtp_port: int = 25
     smtp_username: str = ""
     smtp_security: str = "none"  # none | starttls | tls
-    smtp_connections: int = 20  # measured: see README, Sending across a network
+    smtp_connections: int = 40  # measured: see README, Sending across a network
     smtp_timeout: float = 30.0
     sendgrid_api_host: str = "https://api.sendgrid.com"
     sendgrid_timeout: float = 30.0

@@ -99,7 +99,7 @@ def test_preview_rebuilds_when_the_issue_or_a_template_changes(workdir):
 
 def test_loading_the_command_line_does_not_import_the_database_layer():
     """`newsletter build` must start fast (no SQLAlchemy for commands that never touch the
-    database): every cli module is loaded at start-up, so none may import it at top level."""
+    database): loading the command line imports none of these."""
     import subprocess
     import sys
 
@@ -109,6 +109,45 @@ def test_loading_the_command_line_does_not_import_the_database_layer():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_command_is_named_in_the_lazy_registry_with_the_modules_that_add_it():
+    """Commands load on demand (root._Group.lazy): the registry must name every command any
+    cli module adds, and only those, or a command would vanish from `newsletter`."""
+    import importlib
+    import pkgutil
+
+    import newsletter.cli as package
+
+    lazy = dict(cli.lazy)
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.endswith("_cmds"):
+            importlib.import_module(f"newsletter.cli.{info.name}")
+    assert set(cli.commands) == set(lazy)
+    for name, command in cli.commands.items():
+        callbacks = [command, *getattr(command, "commands", {}).values()]
+        modules = {c.callback.__module__ for c in callbacks if c.callback}
+        assert modules == set(lazy[name]), name
+
+
+def test_a_build_loads_only_the_command_module_it_runs(workdir):
+    """`newsletter build` imports build_cmds and no other command module."""
+    import os
+    import subprocess
+    import sys
+
+    path = _project(workdir)
+    code = (
+        "import sys; from newsletter.cli import main; sys.argv = ['newsletter', 'build', "
+        f"{str(path)!r}, '--out', 'out']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.endswith('_cmds')), file=sys.stderr)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stderr.strip().splitlines()[-1] == "['newsletter.cli.build_cmds']"
 
 
 def test_sample_eml_is_built_by_the_send_code_with_a_working_view_link(workdir):

@@ -95,6 +95,78 @@ def test_claims_never_overlap_and_results_are_recorded(engine):
         w2.close()
 
 
+def _die_with_notes(database_url: str, send_id: int, claim_n: int, notes: str) -> list[int]:
+    """A worker process that claims `claim_n` rows, leaves handed notes (`notes` is Python
+    that gets `mark`, `ids` and `c`, a connection in a transaction) and dies; the ids it
+    claimed."""
+    script = (
+        "import os, sys\n"
+        "from newsletter.db.engine import make_engine\n"
+        "from newsletter.sending.ledger import claim\n"
+        "from newsletter.sending.workers import HandedMark, Worker, join\n"
+        "e = make_engine(sys.argv[1]); w = Worker(e); send = int(sys.argv[2])\n"
+        "with e.begin() as c: join(c, send, w)\n"
+        "ids = sorted(r.subscriber_id for r in claim(e, send, w, int(sys.argv[3])))\n"
+        "mark = HandedMark(e, send, w)\n"
+        "with e.begin() as c:\n"
+        f"    {notes}\n"
+        "print(*ids, flush=True)\n"
+        "os._exit(0)  # dies holding its claims\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, database_url, str(send_id), str(claim_n)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [int(i) for i in out.stdout.split()]
+
+
+def _after_recovery(engine, send_id: int) -> dict[int, str]:
+    me = Worker(engine)
+    try:
+        with engine.begin() as conn:
+            join(conn, send_id, me)
+        recover(engine, send_id)
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(tables.deliveries.c.subscriber_id, tables.deliveries.c.status).where(
+                    tables.deliveries.c.send_id == send_id
+                )
+            ).all()
+    finally:
+        me.close()
+    return {r.subscriber_id: r.status for r in rows}
+
+
+def test_only_rows_a_dead_worker_noted_as_handed_become_unknown(engine, database_url):
+    """Two units on the network (a span of two rows, and one row), the other claimed rows only
+    claimed ahead: after the worker dies the noted rows are unknown, all others queued again;
+    a note dropped with its outcome (settle) leaves nothing in doubt."""
+    lst = make_audience(engine, n=12)
+    send_id = new_send(engine, [lst["id"]])
+    notes = (
+        "mark.hand(c, [(ids[2], ids[3]), (ids[6], ids[6]), (ids[8], ids[8])]); "
+        "mark.settle(c, [(ids[8], ids[8])])"
+    )
+    ids = _die_with_notes(database_url, send_id, 10, notes)
+    status = _after_recovery(engine, send_id)
+    unknown = {i for i, st in status.items() if st == "unknown"}
+    assert unknown == {ids[2], ids[3], ids[6]}
+    assert all(st == "queued" for i, st in status.items() if i not in unknown)
+
+
+def test_a_high_water_mark_from_an_older_release_still_recovers(engine, database_url):
+    """A worker of the previous release noted one high-water mark (`...:handed:W:HIGH`):
+    claimed rows up to it are unknown, the rest go back to the queue."""
+    lst = make_audience(engine, n=12)
+    send_id = new_send(engine, [lst["id"]])
+    ids = _die_with_notes(database_url, send_id, 10, "mark._insert(c, f'{mark.prefix}{ids[4]}')")
+    status = _after_recovery(engine, send_id)
+    assert {i for i, st in status.items() if st == "unknown"} == set(ids[:5])
+    assert sum(st == "queued" for st in status.values()) == 7
+
+
 def test_rows_of_a_dead_worker_become_unknown_never_queued(engine, database_url):
     lst = make_audience(engine, n=12)
     send_id = new_send(engine, [lst["id"]])
@@ -125,7 +197,7 @@ def test_rows_of_a_dead_worker_become_unknown_never_queued(engine, database_url)
             counts = ledger.counts(conn, send_id)
             problems = ledger.problems(conn, send_id)
         assert counts["unknown"] == 5 and counts["queued"] == 7 and counts["claimed"] == 0
-        assert all("stopped while this batch was in flight" in d for _, _, d in problems)
+        assert all("stopped while this one was in flight" in d for _, _, d in problems)
         got = claim(engine, send_id, me, 100)
         assert len(got) == 7  # unknown rows are not handed out again
         with engine.begin() as conn:

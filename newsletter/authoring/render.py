@@ -153,33 +153,45 @@ def _compile_mjml(mjml: str, template: str) -> str:
     return _inline(compiled, inline_css, template)
 
 
-class _RequestsOnFirstUse:
-    """Stands in for `requests` in premailer: imports it on first use, if ever."""
+class _OnFirstUse:
+    """Stands in for module `name`: imports it on first use, if ever."""
 
-    def __getattr__(self, name: str) -> Any:
-        import requests
+    def __init__(self, name: str):
+        self._name = name
 
-        return getattr(requests, name)
+    def __getattr__(self, attr: str) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attr)
 
 
 def _import_premailer() -> Any:
-    """premailer imports `requests` at its top (a third of its import time) but uses it only
-    to fetch external stylesheets, which we never allow (allow_network=False). Import it with
-    a placeholder in `requests`' place that loads the real one on first use."""
+    """premailer imports `requests` at its top (a third of its import time) and cssutils imports
+    `urllib.request` (ssl, http.client: a tenth of a build's start-up), but they use them only
+    to fetch external stylesheets, which we never allow (allow_network=False). Import premailer
+    with placeholders in their place, then give it stand-ins that load the real ones on first
+    use. (importlib.util.LazyLoader cannot: an `import` statement touches `__spec__`.)"""
     import sys
     import types
+    import urllib
 
-    if "requests" in sys.modules or "premailer.premailer" in sys.modules:
+    if "premailer.premailer" in sys.modules:
         import premailer
 
         return premailer
-    sys.modules["requests"] = types.ModuleType("requests")
+    stubs = [n for n in ("requests", "urllib.request") if n not in sys.modules]
+    for name in stubs:
+        sys.modules[name] = types.ModuleType(name)
     try:
         import premailer
         import premailer.premailer
     finally:
-        del sys.modules["requests"]
-    premailer.premailer.requests = _RequestsOnFirstUse()  # type: ignore[attr-defined]
+        for name in stubs:
+            del sys.modules[name]
+    if "requests" in stubs:
+        premailer.premailer.requests = _OnFirstUse("requests")  # type: ignore[attr-defined]
+    if "urllib.request" in stubs:
+        urllib.request = _OnFirstUse("urllib.request")  # type: ignore[assignment]
     return premailer
 
 
@@ -192,9 +204,8 @@ def _premailer() -> type:
     """
     import logging
 
+    Premailer = _import_premailer().Premailer  # noqa: N806 - a class (imports cssutils)
     import cssutils
-
-    Premailer = _import_premailer().Premailer  # noqa: N806 - a class
 
     cssutils.log.setLevel(logging.CRITICAL)
     cache: dict[tuple[str, int], tuple[list, list]] = {}

@@ -1,6 +1,7 @@
 """`newsletter status`: each send with its counts by status, timing and rate; for one issue,
 the recipients that failed or whose delivery is unknown. It only reads: rows of stopped workers
-are shown as in doubt, and `send`, `worker` or `send-due` mark them `unknown`."""
+are shown as in doubt, and `send`, `worker` or `send-due` settle them: `unknown` for what was
+on the network, back to `queued` for what was only claimed."""
 
 from __future__ import annotations
 
@@ -97,8 +98,8 @@ def _print_row(row: dict[str, Any]) -> None:
     click.echo(
         f"#{row['send_id']} {row['issue']} -> {', '.join(row['lists'])} "
         f"[{row['status']}, {row['backend']}] queued {c['queued']} sent {c['sent']} "
-        f"failed {c['failed']}{_returns(row)} skipped {c['skipped']} unknown "
-        f"{c['unknown'] + c['claimed']}{doubt} | started {when(row['started_at'])}"
+        f"failed {c['failed']}{_returns(row)} skipped {c['skipped']} unknown {c['unknown']} "
+        f"in flight {c['claimed']}{doubt} | started {when(row['started_at'])}"
         + (f", finished {when(row['finished_at'])}" if row["finished_at"] else "")
         + f", {took} {duration(row['seconds'])} | {row['rate'] or 0}/s"
     )
@@ -106,6 +107,8 @@ def _print_row(row: dict[str, Any]) -> None:
         click.echo(f"  {p['status']:<8} {p['email']}: {p['detail']}")
     if row["in_doubt"]:
         click.echo(
-            "  rows in doubt may have been delivered: the next `send --resume`, `worker` or "
-            "`send-due` marks them unknown (resend those on purpose with --retry-unknown)"
+            "  rows in doubt: the next `send --resume`, `worker` or `send-due` marks those the "
+            "stopped worker had on the network unknown (they may have been delivered; resend "
+            "them on purpose with --retry-unknown) and puts those it had only claimed back in "
+            "the queue"
         )

@@ -166,10 +166,10 @@ def deliver(
         size = min(size, max(1, int(per_second)))
     progress = Progress(send_id, sum(counts.values()), counts)
     pace = Pace(per_second)
-    # With several lanes, claim the next batch while fewer than two batches wait for one. With
-    # one lane (the outbox), or while a crash test is armed (so its crash point is exact), one
-    # batch at a time.
-    ahead = 0 if os.environ.get(CRASH_AT) or backend.lanes < 2 else 2 * size
+    # With several units in flight, claim the next batch while fewer than two batches wait for
+    # one. With one unit at a time (the outbox), or while a crash test is armed (so its crash
+    # point is exact), one batch at a time.
+    ahead = 0 if os.environ.get(CRASH_AT) or backend.units_at_once < 2 else 2 * size
     test_hook("start", 0)
     flight = Flight(engine, send_id, worker, backend, maker.template)
     claimed = number = 0

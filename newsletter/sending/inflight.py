@@ -10,9 +10,11 @@ Threads of a `Flight`:
   commit), so a confirmation waits at most for the commit before it, and a batch is reported
   complete to the caller once all its units are stored.
 
-Before a unit's bytes go out (`handing`) the worker's handed mark must cover its highest
-subscriber id: after a crash, `workers.recover` turns the claimed rows at or below the mark into
-`unknown` and puts the rest back in the queue.
+Before a unit's bytes go out (`handing`) its span of subscriber ids is noted durably (the
+recorder writes the notes of every lane asking, in its next commit) and the note goes in the
+commit that records the unit's outcome: after a crash, `workers.recover` turns the claimed rows
+inside a note into `unknown` and puts the rest back in the queue. So only what was truly on the
+network, plus the last commit's worth of confirmations, can be in doubt.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 
 from sqlalchemy import Engine
 
@@ -67,8 +68,7 @@ class Flight:
         self._cv = threading.Condition(self._lock)  # the caller waits for room
         self._work = threading.Condition(self._lock)  # lanes wait for units
         self._news = threading.Condition(self._lock)  # the recorder waits for results
-        self._marked: list[tuple[int, threading.Event]] = []  # lanes waiting for the mark
-        self._want = 0  # the highest subscriber id a lane waits to see the mark cover
+        self._to_hand: list[tuple[Unit, threading.Event]] = []  # lanes waiting for a note
         self._idle_recorder = False
         self._room_at = -1  # the caller waits until fewer recipients than this wait
         self._units: deque[Unit] = deque()
@@ -165,27 +165,30 @@ class Flight:
         return unit
 
     def handing(self, unit: Unit) -> None:
-        """Return once the handed mark covers `unit` (the recorder writes it, in its next
-        commit, for every lane asking meanwhile)."""
-        high = unit.high
-        if high > self.mark.high:
-            ready = threading.Event()
-            with self._lock:
-                if high > self.mark.high and not self._stopping:
-                    self._want = max(self._want, high)
-                    self._marked.append((high, ready))
-                    self._news.notify()
-                else:
-                    ready.set()
-            ready.wait()  # set by the recorder once the mark covers `high`, or on stopping
-            if self.mark.high < high:
-                raise Stopped("the send is stopping")
-        unit.handed = True
+        self.handing_many([unit])
+
+    def handing_many(self, units: Sequence[Unit]) -> None:
+        """Return once the units' spans are noted as handed out (by the recorder's next
+        commit); raises Stopped when the send stops first."""
+        units = [u for u in units if not u.handed]  # a retry of a unit already noted
+        if not units:
+            return
+        ready = threading.Event()
+        with self._lock:
+            if not self._stopping:
+                self._to_hand += [(u, ready) for u in units]
+                self._news.notify()
+            else:
+                ready.set()
+        ready.wait()  # set by the recorder once the notes are committed, or on stopping
+        if not all(u.handed for u in units):
+            raise Stopped("the send is stopping")
 
     def done(self, unit: Unit, results: Sequence[SendResult]) -> None:
         final = normalised(unit, results)
         with self._cv:
-            self._taken.get(threading.get_ident(), set()).discard(unit)
+            for taken in self._taken.values():  # a lane's helper thread may report it
+                taken.discard(unit)
             self._confirmed.append((unit, final))
             if self._idle_recorder:
                 self._news.notify()
@@ -236,9 +239,10 @@ class Flight:
     # --- the recorder ------------------------------------------------------------------------
 
     def _record_loop(self) -> None:
-        while (items := self._gather()) is not None:
+        while (gathered := self._gather()) is not None:
+            items, handing = gathered
             try:
-                self._store(self._hold.filter(items, self._batches))
+                self._store(self._hold.filter(items, self._batches), [u for u, _ in handing])
             except BaseException as exc:  # noqa: BLE001 - the database went away
                 with self._lock:
                     self.error = self.error or exc
@@ -246,7 +250,13 @@ class Flight:
                     self._cv.notify_all()
                     self._work.notify_all()
                     self._wake_marked()
+                for _, ready in handing:
+                    ready.set()  # not handed: the lane stops
                 return
+            for unit, _ in handing:
+                unit.handed = True
+            for _, ready in handing:
+                ready.set()
             with self._lock:
                 for unit, results in items:
                     if unit.batch == self._hold.number:
@@ -257,49 +267,42 @@ class Flight:
                     if batch.units == 0:
                         self._finished.append(self._batches.pop(unit.batch))
                 self._cv.notify_all()
-                self._wake_marked()
 
     def _wake_marked(self) -> None:
-        """Wake the lanes the mark now covers (all of them when stopping). Holds the lock."""
-        waiting, self._marked = self._marked, []
-        for high, ready in waiting:
-            if high <= self.mark.high or self._stopping:
+        """When stopping, wake the lanes waiting for a note: they stop. Holds the lock."""
+        if self._stopping:
+            waiting, self._to_hand = self._to_hand, []
+            for _, ready in waiting:
                 ready.set()
-            else:
-                self._marked.append((high, ready))
 
-    def _gather(self) -> list[tuple[Unit, list[SendResult]]] | None:
-        """What the next commit stores (None: the lanes are done and all is stored). It waits
-        for a first confirmation, then a few ms more for others, unless a lane waits for the
-        handed mark."""
+    def _gather(
+        self,
+    ) -> tuple[list[tuple[Unit, list[SendResult]]], list[tuple[Unit, threading.Event]]] | None:
+        """What the next commit stores: confirmations, and the units lanes want noted (None:
+        the lanes are done and all is stored). It waits for a first confirmation, then a few
+        ms more for others, unless a lane waits for a note."""
         with self._lock:
             self._idle_recorder = True
-            while not self._confirmed and self._want <= self.mark.high and self._lanes_left:
+            while not self._confirmed and not self._to_hand and self._lanes_left:
                 self._news.wait()
             self._idle_recorder = False
             deadline = time.monotonic() + GROUP_COMMIT_S
-            while self._want <= self.mark.high and self._lanes_left and not self._stopping:
+            while not self._to_hand and self._lanes_left and not self._stopping:
                 if (left := deadline - time.monotonic()) <= 0:
                     break
                 self._news.wait(left)
-            if not self._confirmed and self._want <= self.mark.high:
+            if not self._confirmed and not self._to_hand:
                 return None
             items, self._confirmed = self._confirmed, []
-            return items
+            handing, self._to_hand = self._to_hand, []
+            return items, handing
 
-    def _store(self, items: list[tuple[Unit, list[SendResult]]]) -> None:
-        """One transaction: the outcomes, and the handed mark moved over what lanes wait for
-        and the next few units, so the next lanes need not wait."""
-        with self._lock:
-            target = -1
-            if self._want > self.mark.high:
-                window = self.backend.handed_window
-                upcoming = [u.high for u in islice(self._units, window)]
-                target = max([self._want, *upcoming])
+    def _store(self, items: list[tuple[Unit, list[SendResult]]], handing: list[Unit]) -> None:
+        """One transaction: the outcomes (their notes dropped) and the new notes."""
         with self.engine.begin() as conn:
             if items:
                 results = [r for _, rs in items for r in rs]
                 ledger.record_in(conn, self.send_id, self.worker, results)
-            if target > self.mark.high:
-                self.mark.advance(target, conn)
-        self.mark.high = max(self.mark.high, target)
+                self.mark.settle(conn, [u.span for u, _ in items if u.handed])
+            if handing:
+                self.mark.hand(conn, [u.span for u in handing])

@@ -2,11 +2,10 @@
 
 On PostgreSQL each worker holds a session advisory lock that dies with its connection, so a
 SIGKILLed worker is seen dead at once from any machine; on SQLite (one host) the pid is checked.
-Before a worker puts a message or request on the network it notes, durably, the highest
-subscriber id it may have handed out (`mark_handed`; a worker hands its claimed rows out in
-subscriber-id order). When the worker dies, its claimed rows at or below that mark become
-`unknown` (maybe delivered, so never resent silently); rows it had claimed ahead but never
-handed out go back to `queued`.
+Before a worker puts a message or request on the network it notes, durably, the span of
+subscriber ids it is handing out (`HandedMark`), and it drops the note with the outcome. When
+the worker dies, its claimed rows inside a note become `unknown` (maybe delivered, so never
+resent silently); rows it had claimed ahead but never handed out go back to `queued`.
 """
 
 from __future__ import annotations
@@ -14,8 +13,21 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
@@ -89,42 +101,44 @@ def _handed_prefix(send_id: int, worker_id: str) -> str:
     return f"send:{send_id}:handed:{worker_id}:"
 
 
+Span = tuple[int, int]  # (lowest, highest) subscriber id of one unit handed to the network
+
+
 class HandedMark:
-    """This worker's handed mark on one send: a `locks` row whose name ends in the highest
-    subscriber id handed to the network (one row, renamed as it moves; dropped with the
-    worker's other rows by `Worker.close` and `recover`)."""
+    """What this worker has handed to the network on one send and not yet recorded: one
+    `locks` row per unit in flight, named by its subscriber-id span (`...:handed:W:LOW-HIGH`),
+    written before the unit's bytes go out and deleted in the transaction that records its
+    outcome. A row `...:handed:W:0` says the worker keeps such rows (a worker of an older
+    release kept one high-water mark instead). All go with `Worker.close` and `recover`."""
 
     def __init__(self, engine: Engine, send_id: int, worker: Worker):
         self.engine, self.worker = engine, worker
         self.prefix = _handed_prefix(send_id, worker.id)
-        self.high = -1
-        self._name = ""
-        self.advance(0)  # "nothing handed yet" (subscriber ids start at 1)
+        with engine.begin() as conn:  # a worker may come back to a send it helped before
+            conn.execute(delete(tables.locks).where(tables.locks.c.name == f"{self.prefix}0"))
+            self._insert(conn, f"{self.prefix}0")
 
-    def advance(self, high: int, conn: Connection | None = None) -> None:
-        """Move the mark up to `high` (in `conn`'s transaction when given: the caller sets
-        `high` once that commits)."""
-        if high <= self.high:
-            return
-        if conn is None:
-            with self.engine.begin() as own:
-                self.advance(high, own)
-            self.high = high
-            return
-        name, now = f"{self.prefix}{high}", utcnow()
-        if self._name:
-            conn.execute(delete(tables.locks).where(tables.locks.c.name == self._name))
-        conn.execute(
-            insert(tables.locks).values(
-                name=name, owner=self.worker.id, acquired_at=now, expires_at=now
-            )
-        )
-        self._name = name
+    def _insert(self, conn: Connection, *names: str) -> None:
+        now = utcnow()
+        rows = [dict(name=n, owner=self.worker.id, acquired_at=now, expires_at=now) for n in names]
+        conn.execute(insert(tables.locks), rows)
+
+    def hand(self, conn: Connection, spans: list[Span]) -> None:
+        """Note, in `conn`'s transaction, that the units of `spans` may go out."""
+        if spans:
+            self._insert(conn, *(f"{self.prefix}{low}-{high}" for low, high in spans))
+
+    def settle(self, conn: Connection, spans: list[Span]) -> None:
+        """Drop the notes of units whose outcomes `conn`'s transaction records."""
+        if spans:
+            names = [f"{self.prefix}{low}-{high}" for low, high in spans]
+            conn.execute(delete(tables.locks).where(tables.locks.c.name.in_(names)))
 
 
-def handed_high(conn: Connection, send_id: int, worker_id: str) -> int | None:
-    """The highest subscriber id `worker_id` may have handed out for the send; None when it
-    left no mark (a worker of an older version: treat all its claims as handed)."""
+def handed_spans(conn: Connection, send_id: int, worker_id: str) -> list[Span] | None:
+    """The subscriber-id spans `worker_id` may have handed out for the send and not recorded;
+    None when it left no note at all (a worker of an older version: treat all its claims as
+    handed). A high-water mark left by an older release counts as the span from 1 up to it."""
     prefix = _handed_prefix(send_id, worker_id)
     names = conn.execute(
         select(tables.locks.c.name).where(
@@ -132,8 +146,24 @@ def handed_high(conn: Connection, send_id: int, worker_id: str) -> int | None:
             tables.locks.c.owner == worker_id,
         )
     ).scalars()
-    marks = [int(n[len(prefix) :]) for n in names if n[len(prefix) :].isdigit()]
-    return max(marks) if marks else None
+    spans: list[Span] | None = None
+    for name in names:
+        low, dash, high = name[len(prefix) :].partition("-")
+        if not (low.isdigit() and (not dash or high.isdigit())):
+            continue
+        spans = spans or []
+        if dash:
+            spans.append((int(low), int(high)))
+        elif int(low) > 0:
+            spans.append((1, int(low)))
+    return spans
+
+
+def _covered(spans: list[Span] | None) -> Any:
+    """SQL: the row's subscriber id lies in one of `spans` (None: every row does)."""
+    if spans is None:
+        return true()
+    return or_(false(), *(D.c.subscriber_id.between(low, high) for low, high in spans))
 
 
 def workers(conn: Connection, send_id: int) -> list[str]:
@@ -182,20 +212,24 @@ def in_doubt_rows(engine: Engine, send_id: int, limit: int = 200) -> list[tuple[
     if not dead:
         return []
     with reading(engine) as conn:
-        highs = {w: handed_high(conn, send_id, w) for w in dead}
+        spans = {w: handed_spans(conn, send_id, w) for w in dead}
         rows = conn.execute(
             select(D.c.email, D.c.claimed_by, D.c.subscriber_id)
             .where(D.c.send_id == send_id, D.c.status == "claimed", D.c.claimed_by.in_(dead))
             .order_by(D.c.subscriber_id)
             .limit(limit)
         ).all()
-    return [(r.email, _why(r.claimed_by, r.subscriber_id, highs[r.claimed_by])) for r in rows]
+    return [(r.email, _why(r.claimed_by, _in(r.subscriber_id, spans[r.claimed_by]))) for r in rows]
 
 
-def _why(worker_id: str, subscriber_id: int, high: int | None) -> str:
-    if high is not None and subscriber_id > high:
+def _in(subscriber_id: int, spans: list[Span] | None) -> bool:
+    return spans is None or any(low <= subscriber_id <= high for low, high in spans)
+
+
+def _why(worker_id: str, handed: bool) -> str:
+    if not handed:
         return f"worker {worker_id} stopped before sending this one: it goes back to the queue"
-    return f"worker {worker_id} stopped while this batch was in flight"
+    return f"worker {worker_id} stopped while this one was in flight"
 
 
 def recover(engine: Engine, send_id: int) -> int:
@@ -207,24 +241,22 @@ def recover(engine: Engine, send_id: int) -> int:
     for w in dead:
         mine = (D.c.send_id == send_id, D.c.status == "claimed", D.c.claimed_by == w)
         with engine.begin() as conn:
-            high = handed_high(conn, send_id, w)
-            handed = () if high is None else (D.c.subscriber_id <= high,)
+            spans = handed_spans(conn, send_id, w)
             count += conn.execute(
                 update(D)
-                .where(*mine, *handed)
-                .values(status="unknown", updated_at=utcnow(), detail=_why(w, 0, high))
+                .where(*mine, _covered(spans))
+                .values(status="unknown", updated_at=utcnow(), detail=_why(w, True))
             ).rowcount
-            if high is not None:
-                conn.execute(
-                    update(D)
-                    .where(*mine, D.c.subscriber_id > high)
-                    .values(
-                        status="queued",
-                        claimed_by=None,
-                        claimed_at=None,
-                        attempts=D.c.attempts - 1,
-                        updated_at=utcnow(),
-                    )
+            conn.execute(
+                update(D)
+                .where(*mine)
+                .values(
+                    status="queued",
+                    claimed_by=None,
+                    claimed_at=None,
+                    attempts=D.c.attempts - 1,
+                    updated_at=utcnow(),
                 )
+            )
             conn.execute(delete(tables.locks).where(tables.locks.c.owner == w))
     return count

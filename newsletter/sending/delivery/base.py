@@ -31,8 +31,10 @@ class Unit:
     handed: bool = False  # its bytes may have gone out
 
     @property
-    def high(self) -> int:
-        return max(r.subscriber_id for r in self.recipients)
+    def span(self) -> tuple[int, int]:
+        """Its lowest and highest subscriber id: what a handed note covers."""
+        ids = [r.subscriber_id for r in self.recipients]
+        return min(ids), max(ids)
 
 
 def normalised(unit: Unit, results: Sequence[SendResult]) -> list[SendResult]:
@@ -56,12 +58,15 @@ def normalised(unit: Unit, results: Sequence[SendResult]) -> list[SendResult]:
 
 class Feed(Protocol):
     """Where a lane gets its units: `take` the next (None: no more; with block=False, None
-    also when none is ready right now), call `handing` right before its bytes go out, and
-    `done` with its results as soon as they are confirmed."""
+        also when none is ready right now), call `handing` right before its bytes go out, and
+        `done` with its results as soon as they are confirmed (from any thread). `handing_many`
+    is `handing` for several units at once, with one wait."""
 
     def take(self, block: bool = True) -> Unit | None: ...
 
     def handing(self, unit: Unit) -> None: ...
+
+    def handing_many(self, units: Sequence[Unit]) -> None: ...
 
     def done(self, unit: Unit, results: Sequence[SendResult]) -> None: ...
 
@@ -85,6 +90,10 @@ class ListFeed:
     def handing(self, unit: Unit) -> None:
         unit.handed = True
 
+    def handing_many(self, units: Sequence[Unit]) -> None:
+        for unit in units:
+            unit.handed = True
+
     def done(self, unit: Unit, results: Sequence[SendResult]) -> None:
         with self._lock:
             self.results[id(unit)] = list(results)
@@ -100,9 +109,9 @@ class ListFeed:
 
 class Backend(ABC):
     name: str = ""
-    lanes: int = 1  # units in flight at once: threads running `lane`
+    lanes: int = 1  # threads running `lane`
+    units_at_once: int = 1  # units a worker's lanes keep in flight together
     unit_size: int = 0  # recipients per unit (0: a whole batch)
-    handed_window: int = 0  # upcoming units one handed-mark write covers (see workers)
 
     def __init__(self, *, max_attempts: int = 5, backoff: float = 0.5, backoff_cap: float = 30.0):
         self.max_attempts = max_attempts

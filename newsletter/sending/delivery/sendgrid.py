@@ -78,7 +78,7 @@ class SendGridBackend(Backend):
         self.settings = settings
         self.per_request = min(per_request, MAX_PER_REQUEST)
         self.unit_size = self.per_request
-        self.lanes = settings.sendgrid_concurrency
+        self.lanes = self.units_at_once = settings.sendgrid_concurrency
         self.client = SendGridAPIClient(
             api_key=settings.sendgrid_api_key, host=settings.sendgrid_api_host.rstrip("/")
         )

@@ -1,15 +1,15 @@
-"""SMTP delivery with smtplib: `smtp_connections` connections, one per lane thread, reused
-across batches.
+"""SMTP delivery with smtplib: `smtp_connections` connections, all driven by one thread
+(`smtp_loop`), reused across batches.
 
 Per message: MAIL, RCPT, DATA. Across a network the round trip is what costs, so a connection
 never waits for more than one per message: with PIPELINING (RFC 2920) the next message's
 MAIL, RCPT and DATA go out right behind the previous message's content, and the previous
-message's final reply comes back with their replies (`smtp_lane`); with CHUNKING (RFC 3030) the
-whole transaction, content included (`BDAT n LAST`), is one write. A 5xx on RCPT or after DATA
+message's final reply comes back with their replies; with CHUNKING (RFC 3030) the whole
+transaction, content included (`BDAT n LAST`), is one write. A 5xx on RCPT or after DATA
 fails that recipient with the server's words; 4xx replies and dropped connections are retried
-with backoff on a fresh connection, one message at a time. A connection lost after the whole
-message went out but before the server answered is ambiguous: that recipient becomes UNKNOWN
-and is not resent.
+with backoff on a fresh connection, one message at a time (`deliver`, here). A connection lost
+after the whole message went out but before the server answered is ambiguous: that recipient
+becomes UNKNOWN and is not resent.
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ import socket
 import ssl
 import threading
 from collections.abc import Sequence
-from queue import SimpleQueue
 from typing import Any
 
 from newsletter.config import Settings
 from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
 from newsletter.sending.delivery.base import Backend, Feed, Unit
-from newsletter.sending.delivery.smtp_lane import run_lane
+from newsletter.sending.delivery.smtp_loop import Loop
 from newsletter.sending.delivery.smtp_replies import (
     _Ambiguous,
     _reply,
@@ -42,17 +41,16 @@ from newsletter.sending.mime.message import MessageTemplate
 class SMTPBackend(Backend):
     name = "smtp"
     unit_size = 1  # a unit is one message
-    handed_window = 2  # one handed-mark write covers the next few messages
 
     def __init__(self, settings: Settings, **retry: Any):
         super().__init__(**retry)
         self.settings = settings
-        self.lanes = settings.smtp_connections
+        self.lanes = 1  # one thread drives every connection
+        self.units_at_once = settings.smtp_connections
         self.where = f"{settings.smtp_host}:{settings.smtp_port}"
-        self._idle: SimpleQueue[smtplib.SMTP | None] = SimpleQueue()
-        for _ in range(settings.smtp_connections):
-            self._idle.put(None)
+        self._idle: list[smtplib.SMTP] = []  # open, between lanes
         self._ever_connected = False
+        self._context: ssl.SSLContext | None = None
         self._all: list[smtplib.SMTP] = []
         self._lock = threading.Lock()
 
@@ -60,11 +58,10 @@ class SMTPBackend(Backend):
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
-        context = client_context(s)
         try:
             if s.smtp_security == "tls":
                 conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                    s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=context
+                    s.smtp_host, s.smtp_port, timeout=s.smtp_timeout, context=self._tls()
                 )
             else:
                 conn = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.smtp_timeout)
@@ -75,7 +72,7 @@ class SMTPBackend(Backend):
                         f"SMTP server {self.where} does not offer STARTTLS "
                         "(set smtp_security to tls or none)"
                     )
-                conn.starttls(context=context)
+                conn.starttls(context=self._tls())
                 conn.ehlo()
             if s.smtp_username:
                 conn.login(s.smtp_username, s.smtp_password)
@@ -103,6 +100,13 @@ class SMTPBackend(Backend):
         with self._lock:
             self._all.append(conn)
         return conn
+
+    def _tls(self) -> ssl.SSLContext:
+        """One client context for every connection (loading the trust store costs ~20 ms)."""
+        with self._lock:
+            if self._context is None:
+                self._context = client_context(self.settings)
+            return self._context
 
     def _open(self) -> smtplib.SMTP:
         """A connection with Nagle's algorithm off: a message's content and the next one's
@@ -268,17 +272,21 @@ class SMTPBackend(Backend):
     # --- lanes and batches -------------------------------------------------------------------
 
     def lane(self, template: MessageTemplate, feed: Feed) -> None:
-        conn = self._idle.get()
+        with self._lock:
+            idle, self._idle = self._idle, []
+        loop = Loop(self, template, feed, idle)
         try:
-            conn = run_lane(self, conn, template, feed)
+            loop.run()
         finally:
-            self._idle.put(conn)
+            with self._lock:
+                self._idle += loop.kept
 
     def connect_first(self) -> None:
         """Fail fast, once, with one clear line when the server cannot be reached at all."""
         if not self._ever_connected:
-            self._idle.get()
-            self._idle.put(self._open())
+            conn = self._open()
+            with self._lock:
+                self._idle.append(conn)
 
     def send(self, template: MessageTemplate, recipients: Sequence[Recipient]) -> list[SendResult]:
         if not recipients:
