@@ -31,15 +31,11 @@ from newsletter.errors import BackendConfigError
 from newsletter.models import UNKNOWN, Recipient, SendResult
 from newsletter.sending import ledger
 from newsletter.sending.crashpoints import HeldBatch
-from newsletter.sending.delivery.base import Backend, Unit, normalised
+from newsletter.sending.delivery.base import Backend, Stopped, Unit, normalised
 from newsletter.sending.mime.message import MessageTemplate
 from newsletter.sending.workers import HandedMark, Worker
 
 GROUP_COMMIT_S = 0.002  # the recorder commits at most this often: "the last few ms"
-
-
-class Stopped(Exception):
-    """A lane was stopped before it could hand its unit out."""
 
 
 @dataclass
@@ -165,24 +161,24 @@ class Flight:
         return unit
 
     def handing(self, unit: Unit) -> None:
-        self.handing_many([unit])
+        """Return once `unit`'s span is noted as handed out (by the recorder's next commit);
+        raises Stopped when the send stops first."""
+        self.note([unit]).wait()
+        if not unit.handed:
+            raise Stopped("the send is stopping")
 
-    def handing_many(self, units: Sequence[Unit]) -> None:
-        """Return once the units' spans are noted as handed out (by the recorder's next
-        commit); raises Stopped when the send stops first."""
-        units = [u for u in units if not u.handed]  # a retry of a unit already noted
-        if not units:
-            return
+    def note(self, units: Sequence[Unit]) -> threading.Event:
+        """Ask the recorder to note `units` as handed out in its next commit; the event is set
+        once it has (each then has `handed`), or when the send stops (they have not)."""
         ready = threading.Event()
+        units = [u for u in units if not u.handed]  # a retry of a unit already noted
         with self._lock:
-            if not self._stopping:
+            if units and not self._stopping:
                 self._to_hand += [(u, ready) for u in units]
                 self._news.notify()
             else:
                 ready.set()
-        ready.wait()  # set by the recorder once the notes are committed, or on stopping
-        if not all(u.handed for u in units):
-            raise Stopped("the send is stopping")
+        return ready
 
     def done(self, unit: Unit, results: Sequence[SendResult]) -> None:
         final = normalised(unit, results)

@@ -22,6 +22,10 @@ from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
 from newsletter.sending.mime.message import MessageTemplate
 
 
+class Stopped(Exception):
+    """A lane was stopped before it could hand its unit out."""
+
+
 @dataclass(eq=False)
 class Unit:
     """What goes on the network in one piece: one SendGrid request, one SMTP message."""
@@ -66,7 +70,7 @@ class Feed(Protocol):
 
     def handing(self, unit: Unit) -> None: ...
 
-    def handing_many(self, units: Sequence[Unit]) -> None: ...
+    def note(self, units: Sequence[Unit]) -> threading.Event: ...
 
     def done(self, unit: Unit, results: Sequence[SendResult]) -> None: ...
 
@@ -90,9 +94,12 @@ class ListFeed:
     def handing(self, unit: Unit) -> None:
         unit.handed = True
 
-    def handing_many(self, units: Sequence[Unit]) -> None:
+    def note(self, units: Sequence[Unit]) -> threading.Event:
         for unit in units:
             unit.handed = True
+        ready = threading.Event()
+        ready.set()
+        return ready
 
     def done(self, unit: Unit, results: Sequence[SendResult]) -> None:
         with self._lock:

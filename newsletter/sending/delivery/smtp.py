@@ -272,6 +272,7 @@ class SMTPBackend(Backend):
     # --- lanes and batches -------------------------------------------------------------------
 
     def lane(self, template: MessageTemplate, feed: Feed) -> None:
+        self.connect_first()
         with self._lock:
             idle, self._idle = self._idle, []
         loop = Loop(self, template, feed, idle)
