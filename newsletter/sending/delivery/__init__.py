@@ -1,5 +1,6 @@
-"""Delivery backends behind one contract (see base.py): outbox, smtp (with its lanes, smtp_lane,
-and wire details, smtp_replies) and sendgrid (over keepalive's kept-alive connections); each
+"""Delivery backends behind one contract (see base.py): outbox, smtp (its connections driven by
+one thread, smtp_loop, over smtp_wire, with smtp_helpers for retries and smtp_replies for the
+wire details) and sendgrid (over keepalive's kept-alive connections); each
 library is imported only when used."""
 
 from __future__ import annotations

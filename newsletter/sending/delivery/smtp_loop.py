@@ -12,8 +12,8 @@ goes out; its final reply comes back with the next message's envelope replies. W
 too, the message is noted first and MAIL, RCPT and `BDAT n LAST` with the content are one write.
 At most one message per connection is on the network with its answer unread.
 
-Anything unusual (a 4xx, a 421, a lost connection, a server without PIPELINING) goes to
-`SMTPBackend.deliver` on a helper thread, one message at a time with retries and backoff. A
+Anything unusual (a 4xx, a 421, a lost connection, a server without PIPELINING) goes to the
+helper threads (`smtp_helpers`), one message at a time with retries and backoff. A
 5xx on RCPT or after the content fails that recipient with the server's words, and the
 connection goes on after RSET. A connection lost after a message's content went out but before
 its answer leaves that recipient `unknown`. A fatal error (the sender refused, the server gone
@@ -25,55 +25,23 @@ from __future__ import annotations
 import contextlib
 import selectors
 import smtplib
-import socket
-import ssl
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from queue import SimpleQueue
 from typing import TYPE_CHECKING
 
 from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN, SendResult
 from newsletter.sending.delivery.base import Feed, Stopped, Unit
+from newsletter.sending.delivery.smtp_helpers import Helpers, Trouble
 from newsletter.sending.delivery.smtp_replies import _reply, _Transient, bad_address, stuffed
+from newsletter.sending.delivery.smtp_wire import Reply, _Conn, _Lost
 
 if TYPE_CHECKING:
     from newsletter.sending.delivery.smtp import SMTPBackend
     from newsletter.sending.mime.message import MessageTemplate
-
-Reply = tuple[int, bytes]
-_WANT = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
-
-
-class _Lost(Exception):
-    """The connection broke or stopped making sense."""
-
-
-@dataclass(eq=False)
-class _Conn:
-    smtp: smtplib.SMTP
-    sock: socket.socket
-    pipelining: bool
-    chunking: bool
-    inbuf: bytearray = field(default_factory=bytearray)
-    out: bytearray = field(default_factory=bytearray)
-    lines: list[bytes] = field(default_factory=list)  # of a multi-line reply being read
-    expect: deque[Callable[[Reply], None]] = field(default_factory=deque)
-    unit: Unit | None = None  # its envelope is out, its content is not
-    data: bytes = b""
-    sent: Unit | None = None  # its content is out, its final reply unread
-    sent_data: bytes = b""
-    replies: list[Reply] = field(default_factory=list)
-    closing: bool = False  # drop once nothing more is due
-    deadline: float = 0.0
-
-    @property
-    def busy(self) -> bool:
-        return bool(self.unit or self.sent or self.expect)
 
 
 class Loop:
@@ -95,15 +63,11 @@ class Loop:
         self.opener: ThreadPoolExecutor | None = None
         self.to_note: list[_Conn] = []
         self.pending: deque[Unit] = deque()  # taken, waiting for a connection
-        self.slow_queue: SimpleQueue[tuple[Unit, bytes | None, int, str] | None] = SimpleQueue()
-        self.slow_threads: list[threading.Thread] = []
-        self.slow_busy = 0
-        self.slow_cv = threading.Condition()
-        self.fatal: BaseException | None = None
+        self.trouble = Trouble()
+        self.helpers = Helpers(backend, template, feed, self.trouble)
         self.draining = False
         self.no_more = False
         self.kept: list[smtplib.SMTP] = []
-        self.lockstep: list[smtplib.SMTP] = []  # open, for the helper threads
         for smtp in idle:
             self._adopt(smtp)
 
@@ -114,8 +78,7 @@ class Loop:
             return
         conn = _Conn(smtp, smtp.sock, smtp.has_extn("pipelining"), smtp.has_extn("chunking"))
         if not conn.pipelining:  # lockstep servers: the helper threads, one message each
-            with self.slow_cv:
-                self.lockstep.append(smtp)
+            self.helpers.adopt(smtp)
             self.slots = 0
             return
         smtp.sock.setblocking(False)
@@ -143,7 +106,7 @@ class Loop:
             got = self.opened.get()
             self.opening -= 1
             if isinstance(got, BackendConfigError):
-                self.fatal = self.fatal or got
+                self.trouble.set(got)
             elif isinstance(got, BaseException):
                 self.slots = max(len(self.conns) + self.opening, 0)  # the server takes no more
             else:
@@ -167,7 +130,7 @@ class Loop:
             detail = f"connection lost after the message was sent: {why}"
             self._done(conn.sent, UNKNOWN, detail)
         if conn.unit is not None and conn.unit is not conn.sent and not self.draining:
-            self._slow(conn.unit, conn.data, 1, f"connection lost: {why}")
+            self.helpers.deliver(conn.unit, conn.data, 1, f"connection lost: {why}")
         conn.sent = conn.unit = None
         conn.expect.clear()
         self._drop(conn)
@@ -181,44 +144,17 @@ class Loop:
         self._flush(conn)
 
     def _flush(self, conn: _Conn) -> None:
-        try:
-            while conn.out:
-                n = conn.sock.send(conn.out)
-                del conn.out[:n]
-        except _WANT:
-            pass
-        except OSError as exc:
-            raise _Lost(str(exc) or type(exc).__name__) from None
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.out else 0)
-        self.sel.modify(conn.sock, events, conn)
+        more = conn.flush()
+        self.sel.modify(conn.sock, selectors.EVENT_READ | (selectors.EVENT_WRITE * more), conn)
 
     def _read(self, conn: _Conn) -> None:
-        sock = conn.sock
-        try:
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    raise _Lost("the server closed the connection")
-                conn.inbuf += chunk
-                if not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
-                    break
-        except _WANT:
-            pass
-        except OSError as exc:
-            raise _Lost(str(exc) or type(exc).__name__) from None
-        while (end := conn.inbuf.find(b"\n")) >= 0:
-            line = bytes(conn.inbuf[:end]).rstrip(b"\r")
-            del conn.inbuf[: end + 1]
-            if len(line) < 3 or not line[:3].isdigit():
-                raise _Lost(f"not an SMTP reply: {line[:80]!r}")
-            conn.lines.append(line[4:].strip())
-            if line[3:4] == b"-":
-                continue
-            reply, conn.lines = (int(line[:3]), b"\n".join(conn.lines)), []
+        for reply in conn.receive():
             if not conn.expect:
                 raise _Lost(f"a reply nothing asked for: {_reply(*reply)}")
             conn.expect.popleft()(reply)
             conn.deadline = time.monotonic() + self.timeout
+            if conn not in self.conns:
+                return
         if not conn.expect and conn.closing:
             self._drop(conn)
 
@@ -276,20 +212,22 @@ class Loop:
         if conn.closing or any(code == 421 for code, _ in replies):
             code, text = next((r for r in replies if r[0] == 421), (421, b"closing"))
             code, text = next(r for r in replies if r[0] == 421)
-            self._slow(unit, conn.data, 2, _reply(code, text))
+            self.helpers.deliver(unit, conn.data, 2, _reply(code, text))
             conn.closing = True
             return
         if mail != 250 and mail >= 500:
-            self.fatal = self.fatal or BackendConfigError(
-                f"SMTP server {self.backend.where} refused the sender: {_reply(mail, mail_text)} "
-                "(check sender_address and bounce_address)"
+            self.trouble.set(
+                BackendConfigError(
+                    f"SMTP server {self.backend.where} refused the sender: "
+                    f"{_reply(mail, mail_text)} (check sender_address and bounce_address)"
+                )
             )
         if last == 354:  # DATA was accepted anyway: end an empty message
             self._write(conn, b".\r\n", _ignore)
         self._write(conn, b"RSET\r\n", _ignore)
         code, text = next((r for r in replies if r[0] not in (250, 251, 354)), (last, last_text))
         if 400 <= code < 500:
-            self._slow(unit, conn.data, 2, _reply(code, text))
+            self.helpers.deliver(unit, conn.data, 2, _reply(code, text))
         elif mail == 250:
             self._done(unit, FAILED, _reply(code, text))
         # a refused sender: the unit stays taken and unhanded, so it goes back to the queue
@@ -331,7 +269,7 @@ class Loop:
         except _Transient as exc:
             if exc.connection_lost:
                 conn.closing = True
-            self._slow(unit, data, 2, str(exc))
+            self.helpers.deliver(unit, data, 2, str(exc))
         else:
             if outcome.startswith("FAILED:"):
                 self._done(unit, FAILED, outcome[7:])
@@ -354,50 +292,6 @@ class Loop:
     def _done(self, unit: Unit, status: str, detail: str) -> None:
         self.feed.done(unit, [SendResult(unit.recipients[0].subscriber_id, status, detail)])
 
-    def _slow(self, unit: Unit, data: bytes | None, attempt: int, reason: str) -> None:
-        """Deliver `unit` on a helper thread (the blocking path, with retries and backoff)."""
-        with self.slow_cv:
-            self.slow_busy += 1
-            spawn = self.slow_busy > len(self.slow_threads)
-        if spawn:
-            thread = threading.Thread(target=self._slow_lane, name="smtp-slow", daemon=True)
-            self.slow_threads.append(thread)
-            thread.start()
-        self.slow_queue.put((unit, data, attempt, reason))
-
-    def _slow_lane(self) -> None:
-        with self.slow_cv:
-            smtp = self.lockstep.pop() if self.lockstep else None
-        try:
-            while (item := self.slow_queue.get()) is not None:
-                unit, data, attempt, reason = item
-                try:
-                    if self.fatal is None:
-                        self.feed.handing(unit)
-                        smtp, result = self.backend.deliver(
-                            smtp,
-                            self.template,
-                            unit.recipients[0],
-                            data=data,
-                            first=attempt,
-                            reason=reason,
-                        )
-                        self.feed.done(unit, [result])
-                except BaseException as exc:  # noqa: BLE001 - stops the loop, raised there
-                    self.fatal = self.fatal or exc
-                finally:
-                    with self.slow_cv:
-                        self.slow_busy -= 1
-                        self.slow_cv.notify_all()
-        finally:
-            if smtp is not None:
-                with self.slow_cv:
-                    self.lockstep.append(smtp)  # kept for the next lane
-
-    def _slow_idle(self) -> bool:
-        with self.slow_cv:
-            return self.slow_busy == 0
-
     # --- the loop ----------------------------------------------------------------------------
 
     def run(self) -> None:
@@ -407,12 +301,9 @@ class Loop:
             if self.slots:
                 self._run()
             else:
-                self._run_lockstep()
+                self.helpers.lockstep()
         finally:
-            for _ in self.slow_threads:
-                self.slow_queue.put(None)
-            for thread in self.slow_threads:
-                thread.join()
+            lockstep = self.helpers.close()
             if self.opener is not None:
                 self.opener.shutdown(wait=True)
                 self._take_opened()
@@ -423,40 +314,28 @@ class Loop:
                 self.sel.unregister(conn.sock)
                 conn.sock.settimeout(self.timeout)
             self.sel.close()
-            self.kept = [c.smtp for c in keep] + self.lockstep
-        if self.fatal is not None:
-            raise self.fatal
-
-    def _run_lockstep(self) -> None:
-        """A server without PIPELINING: up to `smtp_connections` helper threads, each
-        delivering one message at a time on its own connection."""
-        cap = max(1, self.backend.settings.smtp_connections)
-        while self.fatal is None:
-            with self.slow_cv:
-                while self.slow_busy >= cap and self.fatal is None:
-                    self.slow_cv.wait()
-            if self.fatal is not None or (unit := self.feed.take()) is None:
-                return
-            self._slow(unit, None, 1, "")
+            self.kept = [c.smtp for c in keep] + lockstep
+        if self.trouble.error is not None:
+            raise self.trouble.error
 
     def _run(self) -> None:
         while True:
             self._take_opened()
             if not (self.slots or self.conns or self.opening or self.draining):
                 while self.pending:  # no connection here can pipeline: helper threads
-                    self._slow(self.pending.popleft(), None, 1, "")
-                self._run_lockstep()
+                    self.helpers.deliver(self.pending.popleft(), None, 1, "")
+                self.helpers.lockstep()
                 return
-            if self.fatal is not None:
+            if self.trouble.error is not None:
                 self._drain()
             self._fill()
             if self.to_note:
                 self._note()
                 continue
             under_way = self.pending or any(c.busy for c in self.conns) or self.opening
-            if self.draining and not self.conns and self._slow_idle():
+            if self.draining and not self.conns and self.helpers.idle():
                 return
-            if not under_way and self._slow_idle() and not self.draining:
+            if not under_way and self.helpers.idle() and not self.draining:
                 if self.no_more:
                     return
                 unit = self.feed.take()  # nothing under way: wait for work or the end
@@ -496,7 +375,7 @@ class Loop:
                 self._open_more(self.slots)
         if self.pending and not self.conns and not self.opening:  # no connection to be had
             while self.pending:
-                self._slow(self.pending.popleft(), None, 1, "")
+                self.helpers.deliver(self.pending.popleft(), None, 1, "")
 
     def _note(self) -> None:
         """Note every connection's unit waiting to go out, in one commit, then send them. (The
@@ -507,7 +386,7 @@ class Loop:
             if conn not in self.conns or conn.unit is None:
                 continue
             if not conn.unit.handed:  # the send is stopping: it stays unsent
-                self.fatal = self.fatal or Stopped("the send is stopping")
+                self.trouble.set(Stopped("the send is stopping"))
                 conn.unit, conn.closing = None, True
                 continue
             try:
