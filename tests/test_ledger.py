@@ -197,7 +197,7 @@ def test_rows_of_a_dead_worker_become_unknown_never_queued(engine, database_url)
             counts = ledger.counts(conn, send_id)
             problems = ledger.problems(conn, send_id)
         assert counts["unknown"] == 5 and counts["queued"] == 7 and counts["claimed"] == 0
-        assert all("stopped while this one was in flight" in d for _, _, d in problems)
+        assert all("stopped while this batch was in flight" in d for _, _, d in problems)
         got = claim(engine, send_id, me, 100)
         assert len(got) == 7  # unknown rows are not handed out again
         with engine.begin() as conn:

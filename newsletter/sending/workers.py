@@ -229,7 +229,7 @@ def _in(subscriber_id: int, spans: list[Span] | None) -> bool:
 def _why(worker_id: str, handed: bool) -> str:
     if not handed:
         return f"worker {worker_id} stopped before sending this one: it goes back to the queue"
-    return f"worker {worker_id} stopped while this one was in flight"
+    return f"worker {worker_id} stopped while this batch was in flight"
 
 
 def recover(engine: Engine, send_id: int) -> int:
