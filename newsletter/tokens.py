@@ -24,13 +24,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
-from itsdangerous.encoding import int_to_bytes
+from typing import TYPE_CHECKING, Any
 
 from newsletter.config import Settings
 from newsletter.errors import ConfigError, TokenError
+
+if TYPE_CHECKING:  # itsdangerous loads with the first Signer: links alone (a build) need none
+    from itsdangerous import URLSafeTimedSerializer
 
 PURPOSES = ("unsubscribe", "preferences", "confirm")
 SECRET_FILE = ".newsletter-secret"
@@ -69,6 +69,8 @@ class Signer:
     """Makes and checks tokens; ``keys[0]`` signs, every key in ``keys`` verifies."""
 
     def __init__(self, keys: Sequence[str], *, generated_key_path: Path | None = None):
+        from itsdangerous import URLSafeTimedSerializer
+
         keys = [k for k in keys if k]
         if not keys:
             raise ConfigError(_MISSING_KEY)
@@ -113,7 +115,7 @@ class Signer:
             key = self._macs[purpose] = self._serializer(purpose).make_signer().derive_key()
         now = int(time.time())
         if now != self._stamp[0]:
-            self._stamp = (now, _b64(int_to_bytes(now)))
+            self._stamp = (now, _b64(now.to_bytes(8, "big").lstrip(b"\x00")))
         value = b"%s.%s" % (_b64(payload), self._stamp[1])
         return (value + b"." + _b64(hmac.digest(key, value, "sha1"))).decode("ascii")
 
@@ -145,6 +147,8 @@ class Signer:
 
     def _load(self, token: str, purpose: str, max_age: int | None) -> tuple[list[int], datetime]:
         """The signed list of ids (each within 0..MAX_ID) and when it was signed."""
+        from itsdangerous import BadData, SignatureExpired
+
         try:
             data, signed_at = self._serializer(purpose).loads(
                 token, max_age=max_age, return_timestamp=True
