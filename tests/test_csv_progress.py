@@ -7,13 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import pty
 import re
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -25,9 +19,9 @@ from newsletter.audience.lists import get_list
 from newsletter.audience.subscribers import get_subscriber
 from newsletter.audience.unsubscribe import unsubscribe
 from newsletter.cli import cli, progress
-from tests.support.sending import cli_environment, populate, run_cli
+from tests.support.sending import populate, run_cli
+from tests.support.terminal import on_terminal
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 HEADER = "email,name\n"
 
 
@@ -152,44 +146,10 @@ def test_without_a_terminal_progress_is_plain_lines_on_stderr(run, workdir, monk
     assert "export weekly: 12,000 of 12,000 rows" in to_stdout.stderr
 
 
-def _stderr_on_terminal(
-    args: list[str], env: dict[str, str], cwd: Path, stdout: int | None = None, timeout: float = 60
-) -> tuple[int, str]:
-    """Run `newsletter ARGS` with stderr (and stdin, and stdout unless `stdout` is given) on a
-    pty. Returns (exit code, everything printed on the pty, ANSI codes removed)."""
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "newsletter", *args],
-        stdin=follower,
-        stdout=follower if stdout is None else stdout,
-        stderr=follower,
-        cwd=cwd,
-        env={**cli_environment(env), "COLUMNS": "120", "TERM": "xterm"},
-    )
-    os.close(follower)
-    out = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-        elif proc.poll() is not None:
-            break
-    code = proc.wait(timeout=10)
-    os.close(leader)
-    return code, ANSI.sub("", out.decode(errors="replace"))
-
-
 def test_terminal_import_shows_a_bar_then_the_summary(store, database_url, workdir):
     path = _people(workdir / "people.csv", 3000)
     kb = f"{path.stat().st_size / 1000:.1f}"
-    code, out = _stderr_on_terminal(
+    code, out = on_terminal(
         ["subscribers", "import", "people.csv", "--list", "weekly"],
         {"DATABASE_URL": database_url},
         workdir,
@@ -209,7 +169,7 @@ def test_export_to_stdout_keeps_the_bar_out_of_the_csv(store, database_url, work
     populate(store, "weekly", 3 * REPORT_EVERY)
     env = {"DATABASE_URL": database_url}
     with (workdir / "stdout.csv").open("wb") as captured:
-        code, terminal = _stderr_on_terminal(
+        code, terminal = on_terminal(
             ["subscribers", "export", "--list", "weekly"], env, workdir, stdout=captured.fileno()
         )
     assert code == 0, terminal

@@ -3,56 +3,11 @@ count and waits for an answer; a rich progress bar reports sent/failed, rate and
 
 from __future__ import annotations
 
-import os
-import pty
 import re
-import select
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 from newsletter.db import tables
-from tests.support.sending import SECRET, cli_environment, populate
-
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def _on_terminal(
-    args: list[str], env: dict[str, str], cwd: Path, answers: dict[str, bytes], timeout: float = 60
-) -> tuple[int, str]:
-    """Run `newsletter ARGS` with stdin/stdout/stderr on a pty; type answers[prompt] when the
-    output shows prompt. Returns (exit code, everything printed, ANSI codes removed)."""
-    leader, follower = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "newsletter", *args],
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        cwd=cwd,
-        env={**cli_environment(env), "COLUMNS": "120", "TERM": "xterm"},
-    )
-    os.close(follower)
-    out, pending = b"", dict(answers)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([leader], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not chunk:
-                break
-            out += chunk
-            for prompt in list(pending):
-                if prompt in out.decode(errors="replace"):
-                    os.write(leader, pending.pop(prompt))
-        elif proc.poll() is not None:
-            break
-    code = proc.wait(timeout=10)
-    os.close(leader)
-    return code, ANSI.sub("", out.decode(errors="replace"))
+from tests.support.sending import SECRET, populate
+from tests.support.terminal import on_terminal
 
 
 def _sent(engine) -> int:
@@ -72,8 +27,8 @@ def test_prompt_names_the_count_and_no_sends_nothing(engine, database_url, issue
         "NEWSLETTER_SECRET_KEY": SECRET,
         "NEWSLETTER_OUTBOX_DIR": str(workdir / "outbox"),
     }
-    code, out = _on_terminal(
-        ["send", str(issue_path), "--list", "weekly"], env, workdir, {"[y/N]": b"n\r"}
+    code, out = on_terminal(
+        ["send", str(issue_path), "--list", "weekly"], env, workdir, answers={"[y/N]": b"n\r"}
     )
     assert "to 30 recipient(s) of weekly via outbox" in out
     assert code == 1 and "Aborted" in out
@@ -88,8 +43,8 @@ def test_terminal_gets_a_progress_bar_and_the_summary(engine, database_url, issu
         "NEWSLETTER_OUTBOX_DIR": str(workdir / "outbox"),
         "NEWSLETTER_BATCH_SIZE": "20",
     }
-    code, out = _on_terminal(
-        ["send", str(issue_path), "--list", "weekly"], env, workdir, {"[y/N]": b"y\r"}
+    code, out = on_terminal(
+        ["send", str(issue_path), "--list", "weekly"], env, workdir, answers={"[y/N]": b"y\r"}
     )
     assert code == 0, out
     # The bar: label, done/total, our counters and rate, and rich's ETA column.
