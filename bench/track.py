@@ -23,31 +23,27 @@ to one hit per connection may be stored without its answer being counted).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import loadgen  # noqa: E402
+from loadgen import readers  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from newsletter import tokens  # noqa: E402
-from newsletter.audience.addresses import parse  # noqa: E402
-from newsletter.audience.lists import create_list  # noqa: E402
 from newsletter.authoring.issue_file import read_issue  # noqa: E402
 from newsletter.authoring.render import render_issue  # noqa: E402
 from newsletter.db import tables  # noqa: E402
-from newsletter.db.clock import utcnow  # noqa: E402
 from newsletter.db.engine import make_engine  # noqa: E402
 from newsletter.sending.sends import create_send  # noqa: E402
 from newsletter.tracking.links import links_of, track_send  # noqa: E402
@@ -64,38 +60,7 @@ lists: [news]
 def seed(settings, engine, n: int, workdir: Path) -> tuple[list[str], list[int]]:  # type: ignore[no-untyped-def]
     """N readers on list 'news' and a send of the five-link issue to them; returns their
     tracking tokens and the send's five link ids (in order)."""
-    the_list = create_list(engine, "news", "The News")
-    now = utcnow()
-    with engine.begin() as conn:
-        rows = []
-        for i in range(n):
-            addr = parse(f"reader{i}@example.org")
-            rows.append(
-                {
-                    "email": addr.email,
-                    "email_key": addr.key,
-                    "name": "",
-                    "attributes": {},
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-        conn.execute(tables.subscribers.insert(), rows)
-        ids = list(conn.execute(select(tables.subscribers.c.id)).scalars())
-        conn.execute(
-            tables.memberships.insert(),
-            [
-                {
-                    "subscriber_id": i,
-                    "list_id": the_list["id"],
-                    "status": "subscribed",
-                    "source": "bench",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in ids
-            ],
-        )
+    the_list, ids = readers(engine, n)
     path = workdir / "2026-01-01-bench.md"
     path.write_text(ISSUE, encoding="utf-8")
     issue = read_issue(path)
@@ -121,36 +86,12 @@ def seed(settings, engine, n: int, workdir: Path) -> tuple[list[str], list[int]]
 
 def wrk(base: str, paths_file: str, args: argparse.Namespace, seconds: float) -> dict:
     """One wrk phase; paths_file '-' means GET /healthz."""
-    threads = min(2, args.concurrency)
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            str(threads),
-            "-c",
-            str(args.concurrency),
-            "-d",
-            f"{seconds:g}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(ROOT / "bench" / "track.lua"),
-            base,
-            "--",
-            paths_file,
-            str(threads),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
-    r = json.loads(line[len("RESULT ") :])
+    r = loadgen.wrk("track.lua", base, paths_file, args.concurrency, seconds)
     return {
         "n": r["requests"],
-        "rps": r["requests"] / (r["duration_us"] / 1e6),
-        "p50": r["p50_us"] / 1000,
-        "p99": r["p99_us"] / 1000,
+        "rps": r["rps"],
+        "p50": r["p50"],
+        "p99": r["p99"],
         "answered": r["requests"] - r["status_errors"],
         "status_errors": r["status_errors"],
         "socket_errors": r["socket_errors"],
@@ -287,26 +228,7 @@ def main() -> None:
         f"threads; wrk, {args.concurrency} keep-alive connections, {args.seconds:g} s per "
         f"phase; {args.readers} readers"
     )
-    if args.only != "postgresql":
-        with tempfile.TemporaryDirectory() as tmp:
-            run("sqlite", f"sqlite:///{tmp}/bench.db", Path(tmp), args)
-    if args.pg_url and args.only != "sqlite":
-        import psycopg
-
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(args.pg_url, autocommit=True) as admin:
-            admin.execute(f'CREATE SCHEMA "{schema}"')
-            try:
-                sep = "&" if "?" in args.pg_url else "?"
-                with tempfile.TemporaryDirectory() as tmp:
-                    run(
-                        "postgresql",
-                        f"{args.pg_url}{sep}options=-csearch_path%3D{schema}",
-                        Path(tmp),
-                        args,
-                    )
-            finally:
-                admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    loadgen.on_each_database(run, args.pg_url, args.only, args)
 
 
 if __name__ == "__main__":

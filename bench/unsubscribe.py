@@ -20,27 +20,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import loadgen  # noqa: E402
+from loadgen import readers  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from newsletter import tokens  # noqa: E402
-from newsletter.audience.addresses import parse  # noqa: E402
-from newsletter.audience.lists import create_list  # noqa: E402
 from newsletter.db import tables  # noqa: E402
-from newsletter.db.clock import utcnow  # noqa: E402
 from newsletter.db.engine import make_engine  # noqa: E402
 from tests.support.web_server import make_settings, start_gunicorn, stop  # noqa: E402
 
@@ -101,80 +96,25 @@ async def _drive(port: int, requests: list[bytes], concurrency: int) -> dict:
 
 
 def _seed(settings, engine, n: int) -> list[str]:  # type: ignore[no-untyped-def]
-    the_list = create_list(engine, "news", "The News")
-    now = utcnow()
-    with engine.begin() as conn:
-        rows = []
-        for i in range(n):
-            addr = parse(f"reader{i}@example.org")
-            rows.append(
-                {
-                    "email": addr.email,
-                    "email_key": addr.key,
-                    "name": "",
-                    "attributes": {},
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-        conn.execute(tables.subscribers.insert(), rows)
-        ids = list(conn.execute(select(tables.subscribers.c.id)).scalars())
-        conn.execute(
-            tables.memberships.insert(),
-            [
-                {
-                    "subscriber_id": i,
-                    "list_id": the_list["id"],
-                    "status": "subscribed",
-                    "source": "bench",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in ids
-            ],
-        )
+    the_list, ids = readers(engine, n)
     signer = tokens.signer_for(settings, allow_generated=False)
     return [signer.make("unsubscribe", i, the_list["id"]) for i in ids]
 
 
 def _wrk(base: str, tokens_file: str, args: argparse.Namespace, seconds: float) -> dict:
     """One wrk phase; tokens_file '-' means GET /healthz."""
-    threads = min(2, args.concurrency)
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t",
-            str(threads),
-            "-c",
-            str(args.concurrency),
-            "-d",
-            f"{seconds:g}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(ROOT / "bench" / "oneclick.lua"),
-            base,
-            "--",
-            tokens_file,
-            str(threads),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
-    r = json.loads(line[len("RESULT ") :])
+    r = loadgen.wrk("oneclick.lua", base, tokens_file, args.concurrency, seconds)
     errors = [f"HTTP status errors: {r['status_errors']}"] * (r["status_errors"] > 0)
     errors += [f"socket errors: {r['socket_errors']}"] * (r["socket_errors"] > 0)
     return {
         "n": r["requests"],
-        "rps": r["requests"] / (r["duration_us"] / 1e6),
-        "p50": r["p50_us"] / 1000,
-        "p99": r["p99_us"] / 1000,
+        "rps": r["rps"],
+        "p50": r["p50"],
+        "p99": r["p99"],
         "errors": errors,
         "ok": r["requests"] - r["status_errors"],
         "issued": r["issued"],
-        "wrapped": r["most_issued_by_one_thread"] > -(-args.requests // threads),
+        "wrapped": r["most_issued_by_one_thread"] > -(-args.requests // r["threads"]),
     }
 
 
@@ -264,26 +204,7 @@ def main() -> None:
         f"threads; {args.concurrency} keep-alive connections; {load}; "
         f"{args.requests} subscribers"
     )
-    if args.only != "postgresql":
-        with tempfile.TemporaryDirectory() as tmp:
-            run("sqlite", f"sqlite:///{tmp}/bench.db", Path(tmp), args)
-    if args.pg_url and args.only != "sqlite":
-        import psycopg
-
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect(args.pg_url, autocommit=True) as admin:
-            admin.execute(f'CREATE SCHEMA "{schema}"')
-            try:
-                sep = "&" if "?" in args.pg_url else "?"
-                with tempfile.TemporaryDirectory() as tmp:
-                    run(
-                        "postgresql",
-                        f"{args.pg_url}{sep}options=-csearch_path%3D{schema}",
-                        Path(tmp),
-                        args,
-                    )
-            finally:
-                admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    loadgen.on_each_database(run, args.pg_url, args.only, args)
 
 
 if __name__ == "__main__":
