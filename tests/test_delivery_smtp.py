@@ -118,6 +118,23 @@ def test_lasting_trouble_gives_up_with_the_reason(smtp_sink: SinkServer) -> None
     assert smtp_sink.messages == []
 
 
+def test_a_refused_sender_stops_the_send_with_one_line_and_nothing_counted_sent(
+    smtp_sink: SinkServer,
+) -> None:
+    """MAIL FROM refused for good (5xx): a setting is wrong, so the send stops with the
+    server's words and the fix, after reading every answer still due; no message went out."""
+    smtp_sink.handler.script("553_at_mail", 1000)
+    people = [recipient(i) for i in range(1, 7)]
+    with (
+        backend_for(smtp_sink.port, connections=3) as backend,
+        pytest.raises(BackendConfigError, match="refused the sender") as info,
+    ):
+        backend.send(sample_template(), people)
+    assert "553" in str(info.value) and "sender_address" in str(info.value)
+    assert all(r.status != SENT for r in info.value.results)
+    assert smtp_sink.messages == []
+
+
 def test_connection_lost_after_data_is_unknown_and_not_resent(smtp_sink: SinkServer) -> None:
     smtp_sink.handler.script("drop_after_data", 1)
     people = [recipient(i) for i in (1, 2, 3)]

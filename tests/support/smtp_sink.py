@@ -63,6 +63,7 @@ class RecordingHandler:
             "451_at_rcpt",
             "451_at_data",
             "drop_after_data",
+            "553_at_mail",
         }, kind
         with self.lock:
             self.trouble[kind] += times
@@ -87,6 +88,8 @@ class RecordingHandler:
         if self._take("421_at_mail"):
             server.transport.close()
             return "421 4.7.0 too busy, try later"
+        if self._take("553_at_mail"):
+            return f"553 5.7.1 <{address}>: sender address rejected"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"

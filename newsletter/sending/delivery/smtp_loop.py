@@ -216,9 +216,10 @@ class Loop:
             conn.closing = True
             return
         if mail != 250 and mail >= 500:
+            sender = self.template.envelope_sender(unit.recipients[0])
             self.trouble.set(
                 BackendConfigError(
-                    f"SMTP server {self.backend.where} refused the sender: "
+                    f"SMTP server {self.backend.where} refused the sender {sender}: "
                     f"{_reply(mail, mail_text)} (check sender_address and bounce_address)"
                 )
             )
