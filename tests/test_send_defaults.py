@@ -112,3 +112,27 @@ def test_workers_with_rate_is_no_longer_refused(
     assert done.returncode == 0, done.stderr
     seen = delivered(record)
     assert len(seen) == 40 and max(seen.values()) == 1
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelining", "lockstep"])
+def test_worker_processes_share_the_smtp_connections_so_the_relay_cap_holds(
+    engine, database_url, issue_path, workdir, pipelining
+) -> None:
+    """Relays cap connections per client (Postfix: 50), so `smtp_connections` is what the whole
+    send opens: with 2 processes each opens half. The sink counts the connections it saw."""
+    from tests.support.smtp_sink import RecordingHandler, SinkServer
+
+    server = SinkServer(RecordingHandler(pipelining=pipelining)).start()
+    try:
+        populate(engine, "weekly", 300)
+        env = env_for(database_url, server.port, NEWSLETTER_SMTP_CONNECTIONS="6")
+        done = run_cli(
+            "send", str(issue_path), "--list", "weekly", "--yes", "--workers", "2",
+            env=env, cwd=workdir,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        rcpts = [r for m in server.messages for r in m.rcpt_tos]
+        assert len(rcpts) == len(set(rcpts)) == 300
+        assert len({m.peer for m in server.messages}) <= 6
+    finally:
+        server.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sqlalchemy import Engine
 
@@ -32,14 +33,17 @@ def execute(
     """Run the plan; returns the final progress (None for a dry run or nothing to do)."""
     if plan.options.dry_run or plan.nothing_to_do:
         return None
-    backend = make_backend(plan.backend, settings)  # BackendConfigError: nothing written yet
-    worker = workers.Worker(engine)
     processes = worker_count(settings, plan) if helper_command else 1
     rate = settings.rate if plan.options.rate is None else plan.options.rate
     rate /= processes  # --rate caps the whole send: each process takes its share
+    # So do the SMTP connections: a relay caps them per client (Postfix: 50).
+    share = -(-settings.smtp_connections // processes)
+    settings = replace(settings, smtp_connections=share)
+    backend = make_backend(plan.backend, settings)  # BackendConfigError: nothing written yet
+    worker = workers.Worker(engine)
     try:
         send_id = _create_or_join(engine, settings, plan, worker)
-        helpers = _start_helpers(helper_command, send_id, processes - 1, rate)
+        helpers = _start_helpers(helper_command, send_id, processes - 1, rate, share)
         with reading(engine) as conn:
             queued_before = ledger.counts(conn, send_id)["queued"]
         try:
@@ -82,18 +86,21 @@ def worker_count(settings: Settings, plan: Plan) -> int:
 
 
 def _start_helpers(
-    command: Sequence[str], send_id: int, count: int, rate: float
+    command: Sequence[str], send_id: int, count: int, rate: float, smtp_connections: int
 ) -> list[subprocess.Popen[bytes]]:
     """Extra worker processes (`newsletter worker --once`) share the send through the ledger's
-    claims: more CPU cores for the per-recipient work."""
+    claims: more CPU cores for the per-recipient work. Each gets its share of the rate and of
+    the SMTP connections."""
     if not command:
         return []
     pace = ["--rate", repr(rate)] if rate > 0 else []
+    env = {**os.environ, "NEWSLETTER_SMTP_CONNECTIONS": str(smtp_connections)}
     return [
         subprocess.Popen(
             [*command, "--send", str(send_id), *pace],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
+            env=env,
         )
         for _ in range(count)
     ]
