@@ -62,3 +62,19 @@ def test_any_bytes_from_the_server_give_replies_or_lost_never_another_error(chun
     finally:
         server.close()
         conn.sock.close()
+
+
+def test_flush_counts_the_bytes_of_a_message_still_unwritten():
+    """While any byte of a message's content is still queued, it cannot have arrived: the loop
+    then retries it instead of calling it unknown."""
+    conn, server = _pair()
+    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    conn.out += b"x" * 1_000_000
+    conn.unsent = len(conn.out)
+    assert conn.flush()  # the socket took what it could; the rest waits
+    assert 0 < conn.unsent < 1_000_000 and conn.unsent == len(conn.out)
+    while conn.out:
+        server.recv(1 << 20)
+        conn.flush()
+    assert conn.unsent == 0
+    server.close()

@@ -7,7 +7,7 @@ does only the work each reply calls for.
 
 Per connection, with PIPELINING: a message's MAIL, RCPT and DATA go out in one write (right
 behind the previous message's content); on 250, 250, 354 the message is noted as handed out
-(`Feed.handing_many`, one commit for every connection ready in the same turn) and its content
+(`Feed.note`, one commit for every connection ready in the same turn) and its content
 goes out; its final reply comes back with the next message's envelope replies. With CHUNKING
 too, the message is noted first and MAIL, RCPT and `BDAT n LAST` with the content are one write.
 At most one message per connection is on the network with its answer unread.
@@ -126,7 +126,10 @@ class Loop:
     def _lost(self, conn: _Conn, why: str) -> None:
         """The connection broke: its message on the network is in doubt, the one whose envelope
         was out is retried on a helper thread."""
-        if conn.sent is not None:
+        if conn.sent is not None and conn.unsent:  # its end never left: not delivered
+            reason = f"connection lost while the message was sent: {why}"
+            self.helpers.deliver(conn.sent, conn.sent_data, 2, reason)
+        elif conn.sent is not None:
             detail = f"connection lost after the message was sent: {why}"
             self._done(conn.sent, UNKNOWN, detail)
         if conn.unit is not None and conn.unit is not conn.sent and not self.draining:
@@ -137,8 +140,18 @@ class Loop:
 
     # --- writing and reading -----------------------------------------------------------------
 
-    def _write(self, conn: _Conn, data: bytes, *handlers: Callable[[Reply], None]) -> None:
+    def _write(
+        self,
+        conn: _Conn,
+        data: bytes,
+        *handlers: Callable[[Reply], None],
+        content: bool = False,
+    ) -> None:
+        """Queue `data` (with `content`, the end of the message in `conn.sent`) and the handlers
+        of the replies it asks for, and write what the socket takes now."""
         conn.out += data
+        if content:
+            conn.unsent = len(conn.out)
         conn.expect.extend(handlers)
         conn.deadline = time.monotonic() + self.timeout
         self._flush(conn)
@@ -200,18 +213,17 @@ class Loop:
         if unit is None:  # abandoned while stopping
             return
         (mail, mail_text), (rcpt, _), (last, last_text) = replies
-        happy = mail == 250 and rcpt in (250, 251) and not conn.closing
-        if happy and (last == 354 or (conn.chunking and last == 250)):
-            if conn.chunking:  # the content went with the envelope: this was the final reply
-                conn.unit = None
-                self._final(conn, unit, conn.data, (last, last_text))
-            else:
-                self.to_note.append(conn)
+        accepted = mail == 250 and rcpt in (250, 251)
+        if accepted and conn.chunking and last == 250:  # the content went with the envelope
+            conn.unit = None
+            self._final(conn, unit, conn.data, (last, last_text))
+            return
+        if accepted and not conn.chunking and last == 354 and not conn.closing:
+            self.to_note.append(conn)
             return
         conn.unit = conn.sent = None
         if conn.closing or any(code == 421 for code, _ in replies):
             code, text = next((r for r in replies if r[0] == 421), (421, b"closing"))
-            code, text = next(r for r in replies if r[0] == 421)
             self.helpers.deliver(unit, conn.data, 2, _reply(code, text))
             conn.closing = True
             return
@@ -248,10 +260,11 @@ class Loop:
             conn.unit, conn.data, conn.replies = unit, data, []
             on = self._envelope_reply(conn)
             conn.sent, conn.sent_data = unit, data  # out with the envelope
-            self._write(conn, head + b"BDAT %d LAST\r\n" % len(data) + data, on, on, on)
+            bdat = head + b"BDAT %d LAST\r\n" % len(data) + data
+            self._write(conn, bdat, on, on, on, content=True)
             return
         conn.sent, conn.sent_data = unit, data
-        self._write(conn, stuffed(data), self._final_reply(conn))
+        self._write(conn, stuffed(data), self._final_reply(conn), content=True)
         self._next(conn)
 
     def _final_reply(self, conn: _Conn) -> Callable[[Reply], None]:

@@ -34,6 +34,7 @@ class _Conn:
     data: bytes = b""
     sent: Unit | None = None  # its content is out, its final reply unread
     sent_data: bytes = b""
+    unsent: int = 0  # bytes of `sent` still in `out`: while any are, it cannot have arrived
     replies: list[Reply] = field(default_factory=list)
     closing: bool = False  # drop once nothing more is due
     deadline: float = 0.0
@@ -48,6 +49,7 @@ class _Conn:
             while self.out:
                 n = self.sock.send(self.out)
                 del self.out[:n]
+                self.unsent = max(0, self.unsent - n)
         except _WANT:
             pass
         except OSError as exc:
