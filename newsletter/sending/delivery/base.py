@@ -62,9 +62,10 @@ def normalised(unit: Unit, results: Sequence[SendResult]) -> list[SendResult]:
 
 class Feed(Protocol):
     """Where a lane gets its units: `take` the next (None: no more; with block=False, None
-        also when none is ready right now), call `handing` right before its bytes go out, and
-        `done` with its results as soon as they are confirmed (from any thread). `handing_many`
-    is `handing` for several units at once, with one wait."""
+    also when none is ready right now), call `handing` right before its bytes go out, and
+    `done` with its results as soon as they are confirmed (from any thread). `note` asks for
+    several units at once without waiting: its event is set once they are handed (or the send
+    stopped, and they are not)."""
 
     def take(self, block: bool = True) -> Unit | None: ...
 

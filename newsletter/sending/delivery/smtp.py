@@ -32,6 +32,7 @@ from newsletter.sending.delivery.smtp_replies import (
     _reply,
     _Transient,
     bad_address,
+    envelope_verdict,
     stuffed,
 )
 from newsletter.sending.delivery.tls import client_context, tls_failure
@@ -145,27 +146,26 @@ class SMTPBackend(Backend):
     ) -> tuple[int, bytes] | str:
         """The DATA reply when the server wants the content, or 'FAILED:...' for a refused
         recipient (the transaction reset); raises _Transient or BackendConfigError."""
-        (mail_code, mail_text), *rest = replies
-        if any(code == 421 for code, _ in replies):
-            raise _Transient(_reply(*next(r for r in replies if r[0] == 421)), connection_lost=True)
-        if len(replies) == 3 and replies[2][0] == 354 and (mail_code != 250 or rest[0][0] >= 300):
+        verdict, code, text = envelope_verdict(replies)
+        if verdict == "closing":
+            raise _Transient(_reply(code, text), connection_lost=True)
+        if verdict == "ok":
+            return replies[2]
+        if len(replies) == 3 and replies[2][0] == 354:
             conn.send(b".\r\n")  # DATA was accepted anyway: send an empty message to end it
             conn.getreply()
-        if mail_code != 250:
-            conn.rset()
-            if 400 <= mail_code < 500:
-                raise _Transient(_reply(mail_code, mail_text))
-            raise BackendConfigError(
-                f"SMTP server {self.where} refused the sender {sender}: "
-                f"{_reply(mail_code, mail_text)} (check sender_address and bounce_address)"
-            )
-        for code, text in rest:
-            if code not in (250, 251, 354):
-                conn.rset()
-                if 400 <= code < 500:
-                    raise _Transient(_reply(code, text))
-                return "FAILED:" + _reply(code, text)
-        return replies[2]
+        conn.rset()
+        if verdict == "retry":
+            raise _Transient(_reply(code, text))
+        if verdict == "sender":
+            raise BackendConfigError(self.refused_sender(sender, code, text))
+        return "FAILED:" + _reply(code, text)
+
+    def refused_sender(self, sender: str, code: int, text: bytes) -> str:
+        return (
+            f"SMTP server {self.where} refused the sender {sender}: "
+            f"{_reply(code, text)} (check sender_address and bounce_address)"
+        )
 
     @staticmethod
     def judge_final(code: int, text: bytes) -> str:

@@ -36,7 +36,13 @@ from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN, SendResult
 from newsletter.sending.delivery.base import Feed, Stopped, Unit
 from newsletter.sending.delivery.smtp_helpers import Helpers, Trouble
-from newsletter.sending.delivery.smtp_replies import _reply, _Transient, bad_address, stuffed
+from newsletter.sending.delivery.smtp_replies import (
+    _reply,
+    _Transient,
+    bad_address,
+    envelope_verdict,
+    stuffed,
+)
 from newsletter.sending.delivery.smtp_wire import Reply, _Conn, _Lost
 
 if TYPE_CHECKING:
@@ -212,38 +218,31 @@ class Loop:
         unit, replies = conn.unit, conn.replies
         if unit is None:  # abandoned while stopping
             return
-        (mail, mail_text), (rcpt, _), (last, last_text) = replies
-        accepted = mail == 250 and rcpt in (250, 251)
-        if accepted and conn.chunking and last == 250:  # the content went with the envelope
+        verdict, code, text = envelope_verdict(replies)
+        last = replies[2][0]
+        if verdict == "ok" and conn.chunking:  # the content went with the envelope
             conn.unit = None
-            self._final(conn, unit, conn.data, (last, last_text))
+            self._final(conn, unit, conn.data, replies[2])
             return
-        if accepted and not conn.chunking and last == 354 and not conn.closing:
+        if verdict == "ok" and last == 354 and not conn.closing:
             self.to_note.append(conn)
             return
         conn.unit = conn.sent = None
-        if conn.closing or any(code == 421 for code, _ in replies):
-            code, text = next((r for r in replies if r[0] == 421), (421, b"closing"))
-            self.helpers.deliver(unit, conn.data, 2, _reply(code, text))
+        if verdict == "closing" or conn.closing:
+            why = _reply(code, text) if verdict == "closing" else "421 closing"
+            self.helpers.deliver(unit, conn.data, 2, why)
             conn.closing = True
             return
-        if mail != 250 and mail >= 500:
-            sender = self.template.envelope_sender(unit.recipients[0])
-            self.trouble.set(
-                BackendConfigError(
-                    f"SMTP server {self.backend.where} refused the sender {sender}: "
-                    f"{_reply(mail, mail_text)} (check sender_address and bounce_address)"
-                )
-            )
         if last == 354:  # DATA was accepted anyway: end an empty message
             self._write(conn, b".\r\n", _ignore)
         self._write(conn, b"RSET\r\n", _ignore)
-        code, text = next((r for r in replies if r[0] not in (250, 251, 354)), (last, last_text))
-        if 400 <= code < 500:
+        if verdict == "retry":
             self.helpers.deliver(unit, conn.data, 2, _reply(code, text))
-        elif mail == 250:
+        elif verdict == "sender":  # the unit stays taken and unhanded: back to the queue
+            sender = self.template.envelope_sender(unit.recipients[0])
+            self.trouble.set(BackendConfigError(self.backend.refused_sender(sender, code, text)))
+        else:
             self._done(unit, FAILED, _reply(code, text))
-        # a refused sender: the unit stays taken and unhanded, so it goes back to the queue
         self._next(conn)
 
     def _send_content(self, conn: _Conn) -> None:
@@ -340,7 +339,7 @@ class Loop:
                     self.helpers.deliver(self.pending.popleft(), None, 1, "")
                 self.helpers.lockstep()
                 return
-            if self.trouble.error is not None:
+            if self.trouble.error is not None and not self.draining:
                 self._drain()
             self._fill()
             if self.to_note:

@@ -22,6 +22,22 @@ def _reply(code: int, text: bytes | str) -> str:
     return f"{code} {text.strip()}"
 
 
+def envelope_verdict(replies: list[tuple[int, bytes]]) -> tuple[str, int, bytes]:
+    """What the replies to MAIL, RCPT and DATA (or `BDAT n LAST`) say, with the reply that
+    decided it: 'closing' (a 421, the server is going away), 'retry' (a 4xx), 'sender' (MAIL
+    refused for good: a setting is wrong), 'failed' (this recipient refused for good) or 'ok'."""
+    closing = next((r for r in replies if r[0] == 421), None)
+    if closing is not None:
+        return "closing", *closing
+    (mail, mail_text), *rest = replies
+    if mail != 250:
+        return ("retry" if 400 <= mail < 500 else "sender"), mail, mail_text
+    for code, text in rest:
+        if code not in (250, 251, 354):
+            return ("retry" if 400 <= code < 500 else "failed"), code, text
+    return "ok", *replies[-1]
+
+
 def stuffed(data: bytes) -> bytes:
     """DATA content: dot-stuffed, ending in CRLF . CRLF (bytes.replace is ~20x faster than
     smtplib's multiline regex)."""
