@@ -1,26 +1,40 @@
-"""Benchmark: the MIME skeleton vs email.message, and the whole `newsletter send` over SMTP with
-DEFAULT settings, to a sink that answers at once and to the same sink answering every reply
-`--latency` ms late (a relay across a network), in the same run.
+"""Benchmark: the MIME skeleton vs email.message, then the whole `newsletter send` over SMTP,
+each figure beside a baseline measured in the same run. Only 127.0.0.1; nothing is asserted.
 
-    python bench/mime_smtp.py [--messages 4000] [--latency 20] [--sink node|fast|chunking]
+    python bench/mime_smtp.py [--messages 20000] [--sink node|fast|chunking] [--latency 20]
+    python bench/mime_smtp.py --proxy 20        # through a proxy adding 10 ms each way
+    python bench/mime_smtp.py --sink lockstep   # a server without PIPELINING, raw client beside
 
 1. Per-recipient cost of ``MessageTemplate.render`` (personalisation + complete MIME bytes) for
    the sample issue, against render.personalise + ``email.message.EmailMessage`` per recipient.
-2. `newsletter send` of N recipients (SQLite), start to exit, messages/s in all and per
-   connection. The sink: `node` is npm smtp-server (PIPELINING, as relays advertise it; run
-   `npm install` in bench/node first), `fast` the project's asyncio sink (PIPELINING),
-   `chunking` the same offering CHUNKING (BDAT). Only 127.0.0.1 is used; nothing is asserted.
+2. `newsletter send` of N recipients (SQLite) on DEFAULT settings, start to exit, messages/s
+   in all and per connection beside the connection-bound limit (connections / round trip):
+   - `--latency MS`: the sink answers at once, then every reply MS late (a relay across a
+     network). Sinks: `node` is npm smtp-server (PIPELINING, as relays advertise it; run
+     `npm install` in bench/node first), `fast` the project's asyncio sink, `chunking` the same
+     offering CHUNKING (BDAT).
+   - `--proxy MS`: the node sink directly, then behind tests/support/tcp_proxy.py delaying
+     every byte MS/2 each way (the proxy's own CPU counts against the sender on 2 cores).
+   - `--sink lockstep`: aiosmtpd without PIPELINING, reading DATA in bulk
+     (bench/lockstep_sink.py). First a raw client of 4 processes, each sending pre-built
+     bytes with `smtplib.sendmail` in a loop (the sink's own ceiling); then `send` with 4
+     connections; then `send` on default settings, with the sender's CPU per message. Rates
+     are the sink's steady rate (10th to 90th percentile of arrivals: start-up excluded).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import resource
 import shutil
+import smtplib
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -119,70 +133,187 @@ def bench_mime(count: int) -> MessageTemplate:
 NODE_SINK = ROOT / "bench" / "node" / "smtp_sink.js"
 
 
-def start_sink(kind: str, latency_ms: float, summary: Path) -> tuple[subprocess.Popen, int]:
-    if kind == "node":
-        command = ["node", str(NODE_SINK), "0", str(summary), str(latency_ms)]
-    else:
-        command = [sys.executable, "-m", "tests.support.smtp_sink", "--fast"]
-        command += ["--latency-ms", str(latency_ms)] + ["--chunking"] * (kind == "chunking")
+@dataclass
+class Sent:
+    seconds: float  # start to exit
+    rate: float  # the send's own rate (its summary: without process start-up)
+    counts: dict
+    settings: str
+    cpu: float  # seconds of CPU of the send and its helper processes
+
+    def line(self, n: int, label: str, connections: int, rtt_ms: float = 0.0) -> str:
+        bound = f", bound {connections / (rtt_ms / 1000):,.0f}/s" if rtt_ms else ""
+        return (
+            f"  {label:<28} {n / self.seconds:7,.0f} msg/s start to exit, {self.rate:7,.0f} "
+            f"msg/s once started = {self.rate / connections:5,.1f} per connection{bound}; "
+            f"CPU {self.cpu / n * 1000:.2f} ms/msg"
+        )
+
+
+def start(command: list[str]) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     line = proc.stdout.readline()  # type: ignore[union-attr]
     return proc, int(line.split()[-1])
 
 
-def one_send(work: Path, kind: str, latency_ms: float, n: int) -> tuple[float, float, dict, str]:
-    """(messages/s start to exit, the send's own messages/s once started, ledger counts,
-    effective settings) of one `newsletter send` of n."""
-    summary = work / f"sink-{latency_ms}.json"
-    proc, port = start_sink(kind, latency_ms, summary)
+def start_sink(kind: str, latency_ms: float, work: Path) -> tuple[subprocess.Popen, int]:
+    if kind == "node":
+        return start(["node", str(NODE_SINK), "0", str(work / "sink.json"), str(latency_ms)])
+    if kind == "lockstep":
+        return start([sys.executable, str(ROOT / "bench" / "lockstep_sink.py")])
+    command = [sys.executable, "-m", "tests.support.smtp_sink", "--fast"]
+    return start(
+        command + ["--latency-ms", str(latency_ms)] + ["--chunking"] * (kind == "chunking")
+    )
+
+
+def one_send(work: Path, name: str, port: int, n: int, extra: str = "") -> Sent:
+    toml = f'backend = "smtp"\nsmtp_port = {port}\n{extra}'
+    project = Project.create(work / name, n, toml, {})
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run = timed_send(project, "--list", "bench")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    keys = ("backend", "smtp_connections", "batch_size", "send_workers_from", "rate")
+    summary = json.loads(run.stdout)
+    return Sent(
+        run.seconds, summary["rate"], summary["counts"], project.effective_settings(keys), cpu
+    )
+
+
+def connections_of(sent: Sent) -> int:
+    return int(sent.settings.split("smtp_connections")[1].split()[0])
+
+
+def bench_latency(kind: str, n: int, latency_ms: float, work: Path) -> None:
+    runs = {}
+    for ms in (0.0, latency_ms):
+        proc, port = start_sink(kind, ms, work)
+        try:
+            runs[ms] = one_send(work, f"latency-{ms:g}", port, n)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    at_once, late = runs[0.0], runs[latency_ms]
+    conns = connections_of(late)
+    print(f"effective settings: {late.settings}")
+    print(f"SMTP to the {kind} sink, `newsletter send` of {n:,} recipients:")
+    print(at_once.line(n, "replies at once", conns))
+    print(late.line(n, f"replies {latency_ms:g} ms late", conns, latency_ms))
+    print(
+        f"  late / at once: {n / late.seconds / (n / at_once.seconds):.2f} (target >= 1,300 msg/s)"
+    )
+    print(f"  ledger: at once {at_once.counts}; late {late.counts}")
+
+
+def bench_proxy(n: int, rtt_ms: float, work: Path) -> None:
+    proc, port = start_sink("node", 0.0, work)
     try:
-        toml = f'backend = "smtp"\nsmtp_port = {port}\n'
-        project = Project.create(work / f"latency-{latency_ms}", n, toml, {})
-        run = timed_send(project, "--list", "bench")
-        keys = ("backend", "smtp_connections", "batch_size", "send_workers_from", "rate")
-        settings = project.effective_settings(keys)
+        direct = one_send(work, "direct", port, n)
+        proxy, proxy_port = start(
+            [
+                sys.executable,
+                "-m",
+                "tests.support.tcp_proxy",
+                "--to",
+                f"127.0.0.1:{port}",
+                "--delay-ms",
+                str(rtt_ms / 2),
+            ]
+        )
+        try:
+            far = one_send(work, "proxy", proxy_port, n)
+        finally:
+            proxy.terminate()
+            proxy.wait(timeout=30)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    summary_json = json.loads(run.stdout)
-    return n / run.seconds, summary_json["rate"], summary_json["counts"], settings
+    conns = connections_of(far)
+    print(f"effective settings: {far.settings}")
+    print(f"SMTP to the node sink, `newsletter send` of {n:,} recipients:")
+    print(direct.line(n, "direct", conns))
+    print(far.line(n, f"through a {rtt_ms:g} ms proxy", conns, rtt_ms))
+    print(f"  proxy / direct: {direct.seconds / far.seconds:.2f} (target >= 1,000 msg/s)")
+    print(f"  ledger: direct {direct.counts}; proxy {far.counts}")
 
 
-def bench_send(kind: str, n: int, latency_ms: float) -> None:
-    if kind == "node" and not (ROOT / "bench" / "node" / "node_modules" / "smtp-server").is_dir():
-        raise SystemExit("npm smtp-server is missing: run `npm install` in bench/node")
-    work = Path(tempfile.mkdtemp(prefix="bench-smtp-"))
+def raw_client(port: int, count: int, first: int) -> None:
+    """One process of the raw client: pre-built bytes, smtplib.sendmail in a loop."""
+    _, template = sample()
+    messages = [(r.email, template.render(r)) for r in people(first + count)[first:]]
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for address, data in messages:
+            smtp.sendmail("bounces@example.com", [address], data)
+
+
+def sink_steady(port: int, reset: bool = True) -> tuple[int, float]:
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        code, text = smtp.docmd("XSTAT")
+        if reset:
+            smtp.docmd("XRESET")
+    count, steady = text.split()
+    return int(count), float(steady)
+
+
+def bench_lockstep(n: int, work: Path) -> None:
+    proc, port = start_sink("lockstep", 0.0, work)
     try:
-        at_once, own0, counts0, settings = one_send(work, kind, 0, n)
-        late, own1, counts1, _ = one_send(work, kind, latency_ms, n)
+        sink_steady(port)
+        workers = [
+            multiprocessing.Process(target=raw_client, args=(port, n // 4, i * (n // 4)))
+            for i in range(4)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        raw = sink_steady(port)
+        four = one_send(work, "four", port, n, "smtp_connections = 4\n")
+        four_steady = sink_steady(port)
+        default = one_send(work, "default", port, n)
+        default_steady = sink_steady(port)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
-    conns = int(settings.split("smtp_connections")[1].split()[0])
-    print(f"effective settings: {settings}")
-    print(f"SMTP to the {kind} sink, `newsletter send` of {n:,} recipients, start to exit:")
+        proc.terminate()
+        proc.wait(timeout=30)
+    print(f"SMTP without PIPELINING (aiosmtpd, DATA read in bulk), {n:,} messages, steady rates:")
+    print(f"  raw client, 4 processes (the sink's ceiling): {raw[1]:7,.0f} msg/s ({raw[0]:,} msgs)")
     print(
-        f"  replies at once:       {at_once:8,.0f} msg/s = {at_once / conns:6,.1f} per connection"
+        f"  send, 4 connections:  {four_steady[1]:7,.0f} msg/s = "
+        f"{four_steady[1] / raw[1]:.2f}x raw "
+        f"(target >= 0.8x); CPU {four.cpu / n * 1000:.2f} ms/msg; ledger {four.counts}"
     )
     print(
-        f"  replies {latency_ms:g} ms late:  {late:8,.0f} msg/s = {late / conns:6,.1f} per "
-        f"connection ({late / at_once:.2f} of the same run at once; targets >= 1,000 msg/s)"
+        f"  send, default settings ({default.settings}): {default_steady[1]:7,.0f} msg/s = "
+        f"{default_steady[1] / raw[1]:.2f}x raw; sender CPU {default.cpu / n * 1000:.2f} ms/msg "
+        f"(target <= 0.5); ledger {default.counts}"
     )
-    print(
-        f"  the send's own rate (its summary, without process start-up): at once {own0:,.0f} "
-        f"msg/s, {latency_ms:g} ms late {own1:,.0f} msg/s = {own1 / conns:,.1f} per connection"
-    )
-    print(f"  ledger: at once {counts0}; late {counts1}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=4_000)
+    parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--latency", type=float, default=20.0, help="ms added to each reply")
-    parser.add_argument("--sink", choices=["node", "fast", "chunking"], default="node")
+    parser.add_argument("--proxy", type=float, default=0.0, help="round trip added by a proxy, ms")
+    parser.add_argument("--sink", choices=["node", "fast", "chunking", "lockstep"], default="node")
     parser.add_argument("--mime", type=int, default=2_000)
     args = parser.parse_args()
+    if (
+        args.sink == "node"
+        and not (ROOT / "bench" / "node" / "node_modules" / "smtp-server").is_dir()
+    ):
+        raise SystemExit("npm smtp-server is missing: run `npm install` in bench/node")
     bench_mime(args.mime)
-    bench_send(args.sink, args.messages, args.latency)
+    work = Path(tempfile.mkdtemp(prefix="bench-smtp-"))
+    try:
+        if args.sink == "lockstep":
+            bench_lockstep(args.messages, work)
+        elif args.proxy:
+            bench_proxy(args.messages, args.proxy, work)
+        else:
+            bench_latency(args.sink, args.messages, args.latency, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,11 @@ ISSUE = ROOT / "issues" / "2019-03-01-hanoi-summit.md"
 SECRET = "b" * 32
 
 
-def populate(engine, n: int, slug: str = "bench") -> int:  # type: ignore[no-untyped-def]
+def user(i: int) -> str:
+    return f"user{i}@example.com"
+
+
+def populate(engine, n: int, slug: str = "bench", address=user) -> int:  # type: ignore[no-untyped-def]
     list_id = create_list(engine, slug, slug.title())["id"]
     now = utcnow()
     chunk = 50_000
@@ -43,8 +47,8 @@ def populate(engine, n: int, slug: str = "bench") -> int:  # type: ignore[no-unt
                 [
                     {
                         "id": i,
-                        "email": f"user{i}@example.com",
-                        "email_key": f"user{i}@example.com",
+                        "email": address(i),
+                        "email_key": address(i).lower(),
                         "name": f"User {i}",
                         "attributes": {},
                         "created_at": now,
@@ -77,14 +81,16 @@ class Project:
     env: dict[str, str]
 
     @classmethod
-    def create(cls, folder: Path, n: int, toml: str, extra_env: dict[str, str]) -> Project:
+    def create(
+        cls, folder: Path, n: int, toml: str, extra_env: dict[str, str], address=user
+    ) -> Project:  # type: ignore[no-untyped-def]
         folder.mkdir(parents=True)
         (folder / "issues").mkdir()
         shutil.copy(ISSUE, folder / "issues")
         (folder / "newsletter.toml").write_text(toml)
         url = f"sqlite:///{folder / 'bench.db'}"
         engine = make_engine(url)
-        populate(engine, n)
+        populate(engine, n, address=address)
         engine.dispose()
         env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
         env.update(DATABASE_URL=url, NEWSLETTER_SECRET_KEY=SECRET, PYTHONPATH=str(ROOT))

@@ -57,6 +57,7 @@ class Settings:
     smtp_security: str = "none"  # none | starttls | tls
     smtp_connections: int = 40  # measured: see README, Sending across a network
     smtp_timeout: float = 30.0
+    outage_timeout: float = 600.0  # seconds a send waits out a relay that refuses all mail
     sendgrid_api_host: str = "https://api.sendgrid.com"
     sendgrid_timeout: float = 30.0
     sendgrid_concurrency: int = 8  # requests in flight per worker process (measured)
@@ -240,6 +241,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"{where['sendgrid_concurrency']}: sendgrid_concurrency must be between 1 and 64"
         )
+    if s.outage_timeout <= 0:
+        raise ConfigError(f"{where['outage_timeout']}: outage_timeout must be positive (seconds)")
     if s.sendgrid_keepalive <= 0:
         raise ConfigError(f"{where['sendgrid_keepalive']}: sendgrid_keepalive must be positive")
     if not 1 <= s.send_workers_max <= 32:

@@ -10,12 +10,9 @@ them in a Maildir of its own, and removes what it delivered."""
 from __future__ import annotations
 
 import json
-import os
 import pwd
 import secrets
-import shlex
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -23,26 +20,6 @@ import pytest
 
 from newsletter.tokens import Signer
 from tests.support.sending import SAMPLE, run_cli
-
-LAB = Path(__file__).resolve().parents[2] / "shared" / "labs" / "postfix-lab.sh"
-
-
-@pytest.fixture
-def lab() -> dict[str, str]:
-    if not LAB.exists() or os.geteuid() != 0:
-        why = f"the Postfix lab needs {LAB} and root"
-        if os.environ.get("NEWSLETTER_TEST_REQUIRE_MAIL_SERVERS"):
-            pytest.fail(why)
-        pytest.skip(why)
-    started = subprocess.run(
-        ["bash", str(LAB)], capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL
-    )
-    assert started.returncode == 0, started.stderr[-2000:]
-    exports = {}
-    for line in started.stdout.splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        exports[name] = shlex.split(value)[0] if value else ""
-    return exports
 
 
 def _mine(folder: Path, marks: list[str]) -> list[Path]:

@@ -39,7 +39,7 @@ def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
     from newsletter.audience.bounces import counts_by_category
     from newsletter.db.clock import as_utc
     from newsletter.db.connection import reading
-    from newsletter.sending import ledger, sends, workers
+    from newsletter.sending import ledger, pacing, sends, workers
 
     out = []
     with reading(engine) as conn:
@@ -47,6 +47,7 @@ def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
         counts = {s.id: ledger.counts(conn, s.id) for s in found}
         returns = {s.id: counts_by_category(conn, s.id) for s in found}
         problems = {s.id: ledger.problems(conn, s.id) for s in found} if issue_id else {}
+        paces = {s.id: pacing.of_send(conn, s.id) for s in found if s.status == "running"}
     for s in found:
         start, end = as_utc(s.started_at), as_utc(s.finished_at)
         span = ((end or datetime.now(UTC)) - start).total_seconds() if start else 0.0
@@ -64,6 +65,7 @@ def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
             "finished_at": end,
             "seconds": round(span, 1),
             "rate": round(_handed_over(c) / span, 1) if span > 0 else None,
+            "relay": _relay(paces.get(s.id)),
         }
         if issue_id:
             row["problems"] = [
@@ -76,6 +78,20 @@ def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
                 ]
         out.append(row)
     return out
+
+
+def _relay(pace: Any) -> dict[str, Any] | None:
+    """What the send's workers learned about their relay, while it runs (SMTP)."""
+    if pace is None:
+        return None
+    return {
+        "sessions": pace.sessions,
+        "session_limit": pace.limit,
+        "rate": round(pace.rate, 1) or None,  # messages a second; None: not limited
+        "throttled": pace.throttled,
+        "throttled_seconds": round(pace.throttled_s),
+        "refusals": pace.refusals,
+    }
 
 
 def _handed_over(c: dict[str, int]) -> int:
@@ -103,6 +119,13 @@ def _print_row(row: dict[str, Any]) -> None:
         + (f", finished {when(row['finished_at'])}" if row["finished_at"] else "")
         + f", {took} {duration(row['seconds'])} | {row['rate'] or 0}/s"
     )
+    if relay := row["relay"]:
+        pace = f"{relay['rate']} msg/s" if relay["rate"] else "no rate limit"
+        click.echo(
+            f"  relay: {relay['sessions']} sessions (limit {relay['session_limit']}), {pace}, "
+            f"{relay['refusals']} refusals"
+            + (f"; throttled for {relay['throttled_seconds']} s" if relay["throttled"] else "")
+        )
     for p in row.get("problems", []):
         click.echo(f"  {p['status']:<8} {p['email']}: {p['detail']}")
     if row["in_doubt"]:

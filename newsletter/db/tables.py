@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -146,6 +147,24 @@ locks = Table(
     Column("owner", String(200), nullable=False),
     Column("acquired_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# What each worker of a running send has learned about its SMTP relay (revision 0005): open
+# sessions, the session limit, the rate in messages a second (0: not limited), whether it is
+# throttled now and for how long. Written about once a second while the send runs; the send's
+# processes read each other's, `status` shows them.
+send_pacing = Table(
+    "send_pacing",
+    metadata,
+    Column("send_id", Id, ForeignKey("sends.id", ondelete="CASCADE"), primary_key=True),
+    Column("worker", String(100), primary_key=True),
+    Column("sessions", Integer, nullable=False),
+    Column("session_limit", Integer, nullable=False),
+    Column("rate", Float, nullable=False),
+    Column("throttled", Boolean, nullable=False),
+    Column("throttled_s", Float, nullable=False),
+    Column("refusals", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 # Mail that came back about one delivery: a bounce (DSN, or a provider's bounce event), a

@@ -34,16 +34,19 @@ def execute(
     if plan.options.dry_run or plan.nothing_to_do:
         return None
     processes = worker_count(settings, plan) if helper_command else 1
+    if plan.backend == "smtp":  # at least one connection each
+        processes = min(processes, settings.smtp_connections)
     rate = settings.rate if plan.options.rate is None else plan.options.rate
     rate /= processes  # --rate caps the whole send: each process takes its share
-    # So do the SMTP connections: a relay caps them per client (Postfix: 50).
-    share = -(-settings.smtp_connections // processes)
-    settings = replace(settings, smtp_connections=share)
+    # So do the SMTP connections: a relay caps them per client (Postfix: 50), and the send's
+    # processes together never hold more than smtp_connections.
+    shares = connection_shares(settings.smtp_connections, processes)
+    settings = replace(settings, smtp_connections=shares[0])
     backend = make_backend(plan.backend, settings)  # BackendConfigError: nothing written yet
     worker = workers.Worker(engine)
     try:
         send_id = _create_or_join(engine, settings, plan, worker)
-        helpers = _start_helpers(helper_command, send_id, processes - 1, rate, share)
+        helpers = _start_helpers(helper_command, send_id, rate, shares[1:])
         with reading(engine) as conn:
             queued_before = ledger.counts(conn, send_id)["queued"]
         try:
@@ -85,8 +88,14 @@ def worker_count(settings: Settings, plan: Plan) -> int:
     return max(1, min(os.cpu_count() or 1, settings.send_workers_max))
 
 
+def connection_shares(connections: int, processes: int) -> list[int]:
+    """`connections` split between `processes`, adding up to exactly `connections`."""
+    base, extra = divmod(connections, processes)
+    return [base + (1 if i < extra else 0) for i in range(processes)]
+
+
 def _start_helpers(
-    command: Sequence[str], send_id: int, count: int, rate: float, smtp_connections: int
+    command: Sequence[str], send_id: int, rate: float, shares: Sequence[int]
 ) -> list[subprocess.Popen[bytes]]:
     """Extra worker processes (`newsletter worker --once`) share the send through the ledger's
     claims: more CPU cores for the per-recipient work. Each gets its share of the rate and of
@@ -94,15 +103,14 @@ def _start_helpers(
     if not command:
         return []
     pace = ["--rate", repr(rate)] if rate > 0 else []
-    env = {**os.environ, "NEWSLETTER_SMTP_CONNECTIONS": str(smtp_connections)}
     return [
         subprocess.Popen(
             [*command, "--send", str(send_id), *pace],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            env=env,
+            env={**os.environ, "NEWSLETTER_SMTP_CONNECTIONS": str(share)},
         )
-        for _ in range(count)
+        for share in shares
     ]
 
 

@@ -53,6 +53,7 @@ class Worker:
     def close(self) -> None:
         with self.engine.begin() as conn:
             conn.execute(delete(tables.locks).where(tables.locks.c.owner == self.id))
+            conn.execute(delete(tables.send_pacing).where(tables.send_pacing.c.worker == self.id))
         if self._conn is not None:
             self._conn.close()  # ends the session: the advisory lock goes with it
             self._conn = None
@@ -259,4 +260,5 @@ def recover(engine: Engine, send_id: int) -> int:
                 )
             )
             conn.execute(delete(tables.locks).where(tables.locks.c.owner == w))
+            conn.execute(delete(tables.send_pacing).where(tables.send_pacing.c.worker == w))
     return count

@@ -1,7 +1,6 @@
-"""Delivery backends behind one contract (see base.py): outbox, smtp (its connections driven by
-one thread, smtp_loop, over smtp_wire, with smtp_helpers for retries and smtp_replies for the
-wire details) and sendgrid (over keepalive's kept-alive connections); each
-library is imported only when used."""
+"""Delivery backends behind one contract (`base`: units in, results out, never the ledger):
+`outbox`, `smtp` (a package: one engine, every connection a state machine) and `sendgrid` (over
+`keepalive`'s kept-alive connections); each library is imported only when used."""
 
 from __future__ import annotations
 

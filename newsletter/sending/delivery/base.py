@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -60,20 +60,48 @@ def normalised(unit: Unit, results: Sequence[SendResult]) -> list[SendResult]:
     return final
 
 
+@dataclass(frozen=True)
+class Pace:
+    """What a backend has learned about its server, shared by the processes of one send."""
+
+    sessions: int  # connections open now
+    limit: int  # connections it allows itself now
+    rate: float  # messages a second it allows itself; 0: not limited
+    throttled: bool  # the server asked it to slow down, and it waits or probes
+    throttled_s: float  # seconds since the server last accepted a message, while throttled
+    refusals: int  # throttling replies and refused greetings so far
+
+
 class Feed(Protocol):
-    """Where a lane gets its units: `take` the next (None: no more; with block=False, None
-    also when none is ready right now), call `handing` right before its bytes go out, and
-    `done` with its results as soon as they are confirmed (from any thread). `note` asks for
-    several units at once without waiting: its event is set once they are handed (or the send
-    stopped, and they are not)."""
+    """Where a lane gets its units and leaves their results (threads: any).
+
+    `take` the next unit (None: no more; with block=False, None also when none is ready right
+    now: `ended` tells the two apart); `handing` returns once the unit is noted as handed to
+    the network (raises Stopped when the send stops first); `note` asks that for several units
+    without waiting: its event is set once they are noted (each then has `handed`), or the send
+    stopped (they have not). `unnote` drops the notes of units refused before they could be
+    delivered (they will go again); `give_back` returns a unit that this lane will not send
+    (the send stops) to the queue. `done` records a unit's results. `stopping` says the send is
+    stopping; `watch` names a function to call (from any thread) when `take`, `note` or
+    `stopping` may have news."""
 
     def take(self, block: bool = True) -> Unit | None: ...
+
+    def ended(self) -> bool: ...
+
+    def stopping(self) -> bool: ...
 
     def handing(self, unit: Unit) -> None: ...
 
     def note(self, units: Sequence[Unit]) -> threading.Event: ...
 
+    def unnote(self, units: Sequence[Unit]) -> None: ...
+
+    def give_back(self, unit: Unit) -> None: ...
+
     def done(self, unit: Unit, results: Sequence[SendResult]) -> None: ...
+
+    def watch(self, wake: Callable[[], None] | None) -> None: ...
 
 
 @dataclass
@@ -92,6 +120,13 @@ class ListFeed:
             self._next += 1
             return self.units[self._next - 1]
 
+    def ended(self) -> bool:
+        with self._lock:
+            return self._next >= len(self.units)
+
+    def stopping(self) -> bool:
+        return False
+
     def handing(self, unit: Unit) -> None:
         unit.handed = True
 
@@ -102,9 +137,19 @@ class ListFeed:
         ready.set()
         return ready
 
+    def unnote(self, units: Sequence[Unit]) -> None:
+        for unit in units:
+            unit.handed = False
+
+    def give_back(self, unit: Unit) -> None:
+        unit.handed = False
+
     def done(self, unit: Unit, results: Sequence[SendResult]) -> None:
         with self._lock:
             self.results[id(unit)] = list(results)
+
+    def watch(self, wake: Callable[[], None] | None) -> None:
+        pass
 
     def stop(self) -> None:
         with self._lock:
@@ -165,6 +210,13 @@ class Backend(ABC):
         if errors:
             raise errors[0]
         return results
+
+    def pace(self) -> Pace | None:
+        """What this backend has learned about its server (None: nothing to share)."""
+        return None
+
+    def heed(self, peers: list[Pace]) -> None:  # noqa: B027 - optional hook
+        """What the send's other processes learned (from another thread)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the backend may not be used afterwards."""

@@ -1,0 +1,163 @@
+"""The SMTP backend: the settings, what the engine keeps between runs (idle connections, what the
+governor learned, the TLS context), and the lines a person reads when something is wrong."""
+
+from __future__ import annotations
+
+import functools
+import random
+import selectors
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from newsletter.config import Settings
+from newsletter.models import Recipient, SendResult
+from newsletter.sending.delivery.base import Backend, Feed, Pace, Unit
+from newsletter.sending.delivery.smtp.engine import Engine
+from newsletter.sending.delivery.smtp.governor import Governor
+from newsletter.sending.delivery.smtp.link import Link
+from newsletter.sending.delivery.smtp.session import Login
+from newsletter.sending.delivery.smtp.tls import client_context, tls_failure
+from newsletter.sending.mime.message import MessageTemplate
+
+
+@functools.cache
+def helo_name() -> str:
+    """Our name in EHLO: this host's fully qualified name, else an address literal (as smtplib)."""
+    fqdn = socket.getfqdn()
+    if "." in fqdn:
+        return fqdn
+    try:
+        return f"[{socket.gethostbyname(socket.gethostname())}]"
+    except OSError:
+        return "[127.0.0.1]"
+
+
+class SMTPBackend(Backend):
+    name = "smtp"
+    unit_size = 1  # a unit is one message
+    lanes = 1  # one thread drives every connection
+
+    def __init__(self, settings: Settings, **retry: Any):
+        super().__init__(**retry)
+        self.settings = settings
+        self.units_at_once = settings.smtp_connections
+        self.host = settings.smtp_host
+        self.where = f"{settings.smtp_host}:{settings.smtp_port}"
+        self.login = Login(
+            helo=helo_name(),
+            starttls=settings.smtp_security == "starttls",
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+        )
+        self.governor = Governor(
+            settings.smtp_connections, pause=2 * self.backoff, outage=settings.outage_timeout
+        )
+        self.ever_connected = False
+        self.sessions = 0  # open now (the engine keeps it up to date)
+        self.peers: list[Pace] | None = None  # learned by the send's other processes, to heed
+        self._idle: list[Link] = []
+        self._address: tuple[str, int] | None = None
+        self._context: ssl.SSLContext | None = None
+        self._lock = threading.Lock()
+
+    # --- for the engine ----------------------------------------------------------------------
+
+    def lane(self, template: MessageTemplate, feed: Feed) -> None:
+        Engine(self, template, feed).run()
+
+    def address(self) -> tuple[str, int]:
+        """The relay's socket address, looked up once."""
+        if self._address is None:
+            s = self.settings
+            info = socket.getaddrinfo(s.smtp_host, s.smtp_port, type=socket.SOCK_STREAM)
+            self._address = info[0][4][:2]
+        return self._address
+
+    def tls_context(self) -> ssl.SSLContext:
+        """One client context for every connection (loading the trust store costs ~20 ms)."""
+        with self._lock:
+            if self._context is None:
+                self._context = client_context(self.settings)
+            return self._context
+
+    def implicit_tls(self) -> ssl.SSLContext | None:
+        return self.tls_context() if self.settings.smtp_security == "tls" else None
+
+    def backoff_for(self, attempt: int) -> float:
+        """Seconds before retry number `attempt` (1-based): exponential with jitter."""
+        ceiling = min(self.backoff_cap, self.backoff * (2 ** (attempt - 1)))
+        return random.uniform(ceiling / 2, ceiling)
+
+    def connected_once(self) -> None:
+        self.ever_connected = True
+
+    def take_idle(self) -> list[Link]:
+        with self._lock:
+            idle, self._idle = self._idle, []
+            return idle
+
+    def keep_idle(self, link: Link) -> None:
+        with self._lock:
+            self._idle.append(link)
+
+    def pace(self) -> Pace:
+        """What this process has learned about the relay, for the send's other processes."""
+        return self.governor.snapshot(self.sessions, time.monotonic())
+
+    def heed(self, peers: list[Pace]) -> None:
+        """From another thread: the engine applies this at its next turn."""
+        self.peers = peers
+
+    # --- the lines a person reads --------------------------------------------------------------
+
+    def unreachable_line(self, why: str) -> str:
+        return (
+            f"cannot connect to SMTP server {self.where}: {why} "
+            "(check smtp_host, smtp_port and smtp_security)"
+        )
+
+    def refused_sender(self, sender: str, reply: str) -> str:
+        return (
+            f"SMTP server {self.where} refused the sender {sender}: {reply} "
+            "(check sender_address and bounce_address)"
+        )
+
+    def tls_problem(self, exc: ssl.SSLError) -> str:
+        return tls_failure(exc, self.where, self.settings)
+
+    def outage_line(self) -> str:
+        return (
+            f"SMTP server {self.where} has refused every message for "
+            f"{self.settings.outage_timeout:g} s (outage_timeout): the send stops here; what was "
+            "not sent waits for --resume"
+        )
+
+    # --- one-off sends and the end -------------------------------------------------------------
+
+    def send(self, template: MessageTemplate, recipients: Sequence[Recipient]) -> list[SendResult]:
+        if not recipients:
+            return []
+        return self.send_in_lanes(template, [Unit([r]) for r in recipients])
+
+    def close(self) -> None:
+        """QUIT every idle connection, waiting at most a second for the answers."""
+        links = self.take_idle()
+        with selectors.DefaultSelector() as sel:
+            for link in links:
+                link.session.quit()
+                try:
+                    link.push()
+                    sel.register(link.channel.sock, selectors.EVENT_READ, link)
+                except (OSError, ValueError):
+                    link.close()
+            deadline = time.monotonic() + 1.0
+            while sel.get_map() and (left := deadline - time.monotonic()) > 0:
+                for key, _ in sel.select(left):
+                    sel.unregister(key.fileobj)
+                    key.data.close()
+        for link in links:
+            link.close()

@@ -1,0 +1,59 @@
+"""A connection as the engine holds it: its channel (bytes, TLS), its session (the protocol), and
+when it must have heard from the server."""
+
+from __future__ import annotations
+
+import ssl
+
+from newsletter.sending.delivery.smtp.channel import Channel
+from newsletter.sending.delivery.smtp.events import Event
+from newsletter.sending.delivery.smtp.session import Login, Phase, Session
+
+
+class Link:
+    __slots__ = ("channel", "session", "connecting", "greeted", "deadline", "writing")
+
+    def __init__(self, address: tuple[str, int], login: Login, deadline: float):
+        self.channel = Channel(address)
+        self.session = Session(login)
+        self.connecting = True
+        self.greeted = False  # the session is ready (a 220, EHLO, TLS and login all done)
+        self.deadline = deadline
+        self.writing = True  # watched for EVENT_WRITE
+
+    def connected(self, tls: ssl.SSLContext | None, host: str) -> None:
+        """The socket turned writable: the connection is made (raises Closed if not); with
+        implicit TLS, the handshake starts."""
+        self.channel.connected()
+        self.connecting = False
+        if tls is not None:
+            self.channel.start_tls(tls, host)
+
+    def readable(self) -> list[Event]:
+        """Read what arrived and give it to the session (raises Closed, ProtocolError or
+        ssl.SSLError)."""
+        channel, session = self.channel, self.session
+        handshaking = channel.handshaking
+        data = channel.receive()
+        if handshaking and not channel.handshaking and session.phase is Phase.STARTTLS:
+            session.tls_started()
+        return session.receive(data) if data else []
+
+    def push(self) -> bool:
+        """Write what the session has to say; True while some waits for the socket."""
+        if data := self.session.take():
+            self.channel.send(data)
+        return self.channel.flush()
+
+    @property
+    def waiting(self) -> bool:
+        """Something is due from the server (a reply, or the connect or handshake)."""
+        return self.connecting or self.channel.handshaking or bool(self.session.expect)
+
+    @property
+    def idle(self) -> bool:
+        session = self.session
+        return session.phase is Phase.READY and not session.txns and not session.expect
+
+    def close(self) -> None:
+        self.channel.close()
