@@ -89,3 +89,9 @@ class BackendConfigError(DeliveryError):
     def __init__(self, message: str, results: Sequence[SendResult] = ()):
         super().__init__(message)
         self.results = list(results)
+
+
+class RelayOutage(BackendConfigError):
+    """The server refused every message (or every connection) for `outage_timeout`: the send
+    pauses, and `send --resume` continues it."""
+

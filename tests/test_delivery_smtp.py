@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.config import load_settings
 from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN
-from newsletter.sending.delivery.smtp import SMTPBackend
 from tests.support.messages import body, parse, recipient, sample_template
+from tests.support.smtp_backends import smtp_backend
 from tests.support.smtp_sink import RecordingHandler, SinkServer, free_port, read_records
 
 
@@ -31,20 +30,6 @@ def smtp_sink(request: pytest.FixtureRequest) -> Iterator[SinkServer]:
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def backend_for(port: int, connections: int = 4, **env: str) -> SMTPBackend:
-    settings = load_settings(
-        cwd=Path(__file__).parent,
-        env={
-            "NEWSLETTER_SMTP_HOST": "127.0.0.1",
-            "NEWSLETTER_SMTP_PORT": str(port),
-            "NEWSLETTER_SMTP_CONNECTIONS": str(connections),
-            "NEWSLETTER_SMTP_TIMEOUT": "5",
-            **env,
-        },
-    )
-    return SMTPBackend(settings, max_attempts=4, backoff=0.01)
-
-
 def one_status_each(results: list, people: list) -> None:
     assert [r.subscriber_id for r in results] == [p.subscriber_id for p in people]
     assert all(r.status in (SENT, FAILED, UNKNOWN) for r in results)
@@ -55,7 +40,7 @@ def test_a_few_hundred_messages_each_exactly_once_with_its_own_unsubscribe_url(
 ) -> None:
     people = [recipient(i) for i in range(1, 301)]
     template = sample_template()
-    with backend_for(smtp_sink.port) as backend:
+    with smtp_backend(smtp_sink.port) as backend:
         results = []
         for start in range(0, 300, 100):  # three batches over the same connections
             results += backend.send(template, people[start : start + 100])
@@ -80,7 +65,7 @@ def test_a_few_hundred_messages_each_exactly_once_with_its_own_unsubscribe_url(
 def test_rejected_recipient_fails_with_the_servers_words(smtp_sink: SinkServer) -> None:
     smtp_sink.handler.reject.add("reader2@example.org")
     people = [recipient(i) for i in (1, 2, 3)]
-    with backend_for(smtp_sink.port, connections=1) as backend:
+    with smtp_backend(smtp_sink.port, connections=1) as backend:
         results = backend.send(sample_template(), people)
     one_status_each(results, people)
     assert [r.status for r in results] == [SENT, FAILED, SENT]
@@ -97,7 +82,7 @@ def test_transient_trouble_is_retried_and_delivers_once(
 ) -> None:
     smtp_sink.handler.script(trouble, 2)
     people = [recipient(i) for i in range(1, 6)]
-    with backend_for(smtp_sink.port, connections=1) as backend:
+    with smtp_backend(smtp_sink.port, connections=1) as backend:
         results = backend.send(sample_template(), people)
     assert smtp_sink.handler.trouble[trouble] == 0  # the trouble did happen, twice
     one_status_each(results, people)
@@ -110,7 +95,7 @@ def test_transient_trouble_is_retried_and_delivers_once(
 def test_lasting_trouble_gives_up_with_the_reason(smtp_sink: SinkServer) -> None:
     smtp_sink.handler.script("451_at_data", 1000)
     people = [recipient(1), recipient(2)]
-    with backend_for(smtp_sink.port, connections=1) as backend:
+    with smtp_backend(smtp_sink.port, connections=1) as backend:
         results = backend.send(sample_template(), people)
     one_status_each(results, people)
     assert [r.status for r in results] == [FAILED, FAILED]
@@ -126,7 +111,7 @@ def test_a_refused_sender_stops_the_send_with_one_line_and_nothing_counted_sent(
     smtp_sink.handler.script("553_at_mail", 1000)
     people = [recipient(i) for i in range(1, 7)]
     with (
-        backend_for(smtp_sink.port, connections=3) as backend,
+        smtp_backend(smtp_sink.port, connections=3) as backend,
         pytest.raises(BackendConfigError, match="refused the sender") as info,
     ):
         backend.send(sample_template(), people)
@@ -138,7 +123,7 @@ def test_a_refused_sender_stops_the_send_with_one_line_and_nothing_counted_sent(
 def test_connection_lost_after_data_is_unknown_and_not_resent(smtp_sink: SinkServer) -> None:
     smtp_sink.handler.script("drop_after_data", 1)
     people = [recipient(i) for i in (1, 2, 3)]
-    with backend_for(smtp_sink.port, connections=1) as backend:
+    with smtp_backend(smtp_sink.port, connections=1) as backend:
         results = backend.send(sample_template(), people)
     one_status_each(results, people)
     assert [r.status for r in results] == [UNKNOWN, SENT, SENT]
@@ -149,13 +134,13 @@ def test_connection_lost_after_data_is_unknown_and_not_resent(smtp_sink: SinkSer
 def test_unreachable_host_is_one_clear_fatal_line() -> None:
     port = free_port()
     with pytest.raises(BackendConfigError) as info:
-        backend_for(port).send(sample_template(), [recipient(1)])
+        smtp_backend(port).send(sample_template(), [recipient(1)])
     message = str(info.value)
     assert f"127.0.0.1:{port}" in message and "smtp_host" in message and "\n" not in message
 
 
 def test_login_against_a_server_without_auth_is_fatal(smtp_sink: SinkServer) -> None:
-    backend = backend_for(
+    backend = smtp_backend(
         smtp_sink.port, NEWSLETTER_SMTP_USERNAME="me", NEWSLETTER_SMTP_PASSWORD="pw"
     )
     with pytest.raises(BackendConfigError, match="login"):
@@ -164,14 +149,14 @@ def test_login_against_a_server_without_auth_is_fatal(smtp_sink: SinkServer) -> 
 
 
 def test_starttls_required_but_not_offered_is_fatal(smtp_sink: SinkServer) -> None:
-    backend = backend_for(smtp_sink.port, NEWSLETTER_SMTP_SECURITY="starttls")
+    backend = smtp_backend(smtp_sink.port, NEWSLETTER_SMTP_SECURITY="starttls")
     with pytest.raises(BackendConfigError, match="STARTTLS"):
         backend.send(sample_template(), [recipient(1)])
 
 
 def test_server_gone_mid_send_stops_with_partial_results() -> None:
     server = SinkServer().start()
-    backend = backend_for(server.port, connections=1)
+    backend = smtp_backend(server.port, connections=1)
     first = backend.send(sample_template(), [recipient(1)])
     assert first[0].status == SENT
     server.stop()
@@ -201,7 +186,7 @@ def test_sink_runs_as_a_separate_process_and_records(tmp_path: Path, fast: bool)
     try:
         port = int(proc.stdout.readline().split()[-1])  # type: ignore[union-attr]
         people = [recipient(i) for i in (1, 2, 3)]
-        with backend_for(port, connections=2) as backend:
+        with smtp_backend(port, connections=2) as backend:
             results = backend.send(sample_template(), people)
     finally:
         proc.terminate()
@@ -231,7 +216,7 @@ def test_chunking_and_late_replies_deliver_each_message_once_intact(
     try:
         port = int(proc.stdout.readline().split()[-1])  # type: ignore[union-attr]
         people = [recipient(i) for i in range(1, 61)]
-        with backend_for(port, connections=4) as backend:
+        with smtp_backend(port, connections=4) as backend:
             results = backend.send(sample_template(), people)
     finally:
         proc.terminate()
@@ -314,16 +299,16 @@ def test_tls_modes_with_login(
         login = {"NEWSLETTER_SMTP_SECURITY": mode, "NEWSLETTER_SMTP_USERNAME": "editor"}
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # now trust it
         with pytest.raises(BackendConfigError, match="refused the login for 'editor'"):
-            backend_for(port, **login, NEWSLETTER_SMTP_PASSWORD="wrong").send(
+            smtp_backend(port, **login, NEWSLETTER_SMTP_PASSWORD="wrong").send(
                 sample_template(), [recipient(1)]
             )
-        with backend_for(port, **login, NEWSLETTER_SMTP_PASSWORD="s3cret") as backend:
+        with smtp_backend(port, **login, NEWSLETTER_SMTP_PASSWORD="s3cret") as backend:
             results = backend.send(sample_template(), [recipient(1), recipient(2)])
         assert [r.status for r in results] == [SENT, SENT]
         assert len(handler.messages) == 2
         monkeypatch.delenv("SSL_CERT_FILE")
         with pytest.raises(BackendConfigError, match="TLS|certificate"):  # untrusted: refused
-            backend_for(port, **login, NEWSLETTER_SMTP_PASSWORD="s3cret").send(
+            smtp_backend(port, **login, NEWSLETTER_SMTP_PASSWORD="s3cret").send(
                 sample_template(), [recipient(1)]
             )
     finally:

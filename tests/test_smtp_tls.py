@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.config import load_settings
 from newsletter.errors import BackendConfigError
 from newsletter.models import SENT
-from newsletter.sending.delivery.smtp import SMTPBackend
 from tests.support.certificates import Pem, make_ca, make_server_cert
 from tests.support.messages import recipient, sample_template
+from tests.support.smtp_backends import smtp_backend
 from tests.support.smtp_sink import RecordingHandler, free_port
 
 
@@ -76,18 +75,7 @@ def relay(request: pytest.FixtureRequest) -> Iterator[callable]:  # type: ignore
 
 
 def _send(relay: Relay, mode: str = "starttls", **env: str) -> list:
-    settings = load_settings(
-        cwd=Path(__file__).parent,
-        env={
-            "NEWSLETTER_SMTP_HOST": "127.0.0.1",
-            "NEWSLETTER_SMTP_PORT": str(relay.port),
-            "NEWSLETTER_SMTP_SECURITY": mode,
-            "NEWSLETTER_SMTP_TIMEOUT": "5",
-            "NEWSLETTER_SMTP_CONNECTIONS": "1",
-            **env,
-        },
-    )
-    with SMTPBackend(settings, max_attempts=2, backoff=0.01) as backend:
+    with smtp_backend(relay.port, 1, NEWSLETTER_SMTP_SECURITY=mode, **env) as backend:
         return backend.send(sample_template(), [recipient(1)])
 
 

@@ -12,7 +12,7 @@ import click
 
 from newsletter.cli.progress import Reporter
 from newsletter.cli.root import cli, engine_from, settings_from
-from newsletter.errors import SendError
+from newsletter.errors import RelayOutage, SendError
 
 if TYPE_CHECKING:
     from newsletter.config import Settings
@@ -171,7 +171,13 @@ def _run(ctx: click.Context, plan: Plan, as_json: bool) -> None:
             line = f"send #{p.send_id}: {p.this_run}/{plan.audience} processed, {info}"
             reporter.update(p.this_run, info=info, line=line, final=p.counts["queued"] <= 0)
 
-        progress = execute(engine, settings, plan, report, _worker_command(ctx))
+        try:
+            progress = execute(engine, settings, plan, report, _worker_command(ctx))
+        except RelayOutage as exc:
+            raise SendError(
+                f"{exc}; continue with `newsletter send {plan.issue.id} --resume` once it "
+                "takes mail again"
+            ) from None
     assert progress is not None
     counts = progress.counts
     elapsed = time.monotonic() - started

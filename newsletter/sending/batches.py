@@ -20,7 +20,7 @@ from newsletter.audience.recipients import blocked, live_memberships
 from newsletter.authoring import placeholders
 from newsletter.config import Settings
 from newsletter.db.connection import reading
-from newsletter.errors import BackendConfigError
+from newsletter.errors import BackendConfigError, RelayOutage
 from newsletter.models import Recipient
 from newsletter.sending import ledger, sends
 from newsletter.sending.crashpoints import CRASH_AT, HeldBatch, held_batch, test_hook
@@ -226,7 +226,9 @@ def _stop_on_error(engine: Engine, send_id: int, error: BaseException) -> None:
     """Fatal (bad key, unreachable host): what the backend reported is recorded and what it
     never attempted is back in the queue (the flight did both); pause the send (or drop it
     if nothing happened), then stop with the error."""
-    if isinstance(error, BackendConfigError) and not ledger.discard_if_untouched(engine, send_id):
+    if isinstance(error, RelayOutage) or (
+        isinstance(error, BackendConfigError) and not ledger.discard_if_untouched(engine, send_id)
+    ):  # an outage keeps the send, however little went out: --resume continues it
         with engine.begin() as conn:
             sends.set_status(conn, send_id, "paused")
     raise error

@@ -7,9 +7,8 @@ Threads of a `Flight`:
 - the caller (the batch loop) claims batches, prepares their recipients and `add`s them;
 - `backend.lanes` lane threads deliver them (`Backend.lane`): SendGrid one request per lane,
   SMTP one engine thread for every connection;
-- one recorder thread stores what was confirmed, in one transaction (`recording.Store`) for
-  everything pending (a group commit), so a confirmation waits at most for the commit before
-  it; a batch is reported complete to the caller once all its units are stored or given back.
+- one recorder thread (`recorder.Recorder`) stores what was confirmed, in group commits; a
+  batch is reported complete to the caller once all its units are stored or given back.
 
 Before a unit's end goes out its span of subscriber ids is noted durably (`note`: the
 recorder writes the notes of every lane asking, in its next commit) and the note goes in the
@@ -21,9 +20,7 @@ last commit's worth of confirmations, can be in doubt.
 
 from __future__ import annotations
 
-import contextlib
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,14 +33,9 @@ from newsletter.sending import ledger
 from newsletter.sending.crashpoints import HeldBatch
 from newsletter.sending.delivery.base import Backend, Stopped, Unit, normalised
 from newsletter.sending.mime.message import MessageTemplate
-from newsletter.sending.recording import PACE_EVERY, Store
+from newsletter.sending.recorder import Recorder
+from newsletter.sending.recording import Store
 from newsletter.sending.workers import Worker
-
-GROUP_COMMIT_S = 0.002  # the recorder commits at most this often: "the last few ms"
-# What one commit stores: outcomes, units to note (with who waits), notes to drop.
-Gathered = tuple[
-    list[tuple[Unit, list[SendResult]]], list[tuple[Unit, threading.Event]], list[Unit]
-]
 
 
 @dataclass
@@ -68,33 +60,32 @@ class Flight:
     ):
         self.engine, self.send_id, self.worker = engine, send_id, worker
         self.backend, self.template = backend, template
-        self.store = Store(engine, send_id, worker, backend)
         self.error: BaseException | None = None
-        self._hold = hold  # crash tests only: a batch whose outcomes are never stored
-        self._lock = threading.Lock()  # one lock; three conditions on it:
+        self._lock = threading.Lock()  # one lock; two conditions on it:
         self._cv = threading.Condition(self._lock)  # the caller waits for room
         self._work = threading.Condition(self._lock)  # lanes wait for units
-        self._news = threading.Condition(self._lock)  # the recorder waits for results
-        self._to_hand: list[tuple[Unit, threading.Event]] = []  # units waiting for a note
-        self._unhand: list[Unit] = []  # notes to drop: refused before delivery
         self._wake: Callable[[], None] | None = None
-        self._idle_recorder = False
         self._room_at = -1  # the caller waits until fewer recipients than this wait
         self._units: deque[Unit] = deque()
         self._waiting = 0  # recipients in _units
         self._taken: dict[int, set[Unit]] = {}  # lane thread id -> units taken, not done
         self._given_back: list[Unit] = []
-        self._confirmed: list[tuple[Unit, list[SendResult]]] = []
         self._batches: dict[int, Batch] = {}
         self._finished: list[Batch] = []
         self._closed = self._stopping = False
+        self.recorder = Recorder(
+            Store(engine, send_id, worker, backend),
+            stored=self._stored,
+            failed=self._record_failed,
+            noted=self._wake_lanes,
+            hold=None if hold is None else (lambda items: hold.filter(items, self._batches)),
+        )
         self._lanes = [
             threading.Thread(target=self._lane, name=f"lane-{i}", daemon=True)
             for i in range(max(1, backend.lanes))
         ]
         self._lanes_left = len(self._lanes)
-        self._recorder = threading.Thread(target=self._record_loop, name="recorder", daemon=True)
-        for thread in [*self._lanes, self._recorder]:
+        for thread in self._lanes:
             thread.start()
 
     # --- the caller's side -------------------------------------------------------------------
@@ -143,13 +134,14 @@ class Flight:
         with self._cv:
             self._stopping = True
             self._work.notify_all()
-            self._wake_noted()
+        self.recorder.refuse_notes()
         self._wake_lanes()
         return self._join()
 
     def _join(self) -> list[Batch]:
-        for thread in [*self._lanes, self._recorder]:
+        for thread in self._lanes:
             thread.join()
+        self.recorder.finish()
         with self._cv:
             left, self._units = [*self._units, *self._given_back], deque()
             self._given_back, self._waiting = [], 0
@@ -196,37 +188,19 @@ class Flight:
             raise Stopped("the send is stopping")
 
     def note(self, units: Sequence[Unit]) -> threading.Event:
-        """Ask the recorder to note `units` as handed out in its next commit; the event is set
-        once it has (each then has `handed`), or when the send stops (they have not)."""
-        ready = threading.Event()
-        units = [u for u in units if not u.handed]  # a retry of a unit already noted
-        with self._lock:
-            if units and not self._stopping:
-                self._to_hand += [(u, ready) for u in units]
-                self._news.notify()
-            else:
-                ready.set()
-        return ready
+        return self.recorder.note(units)
 
     def unnote(self, units: Sequence[Unit]) -> None:
         """Drop the notes of units the server refused before they could be delivered: they go
         again, and until then a crash must not count them in doubt."""
-        with self._lock:
-            for unit in units:
-                if unit.handed:
-                    unit.handed = False
-                    self._unhand.append(unit)
-            self._news.notify()
+        self.recorder.unnote(units)
 
     def give_back(self, unit: Unit) -> None:
         """A unit the lane will not send (the send stops): back to the queue at the end."""
+        self.recorder.unnote([unit])
         with self._cv:
             for taken in self._taken.values():
                 taken.discard(unit)
-            if unit.handed:
-                unit.handed = False
-                self._unhand.append(unit)
-                self._news.notify()
             self._given_back.append(unit)
             batch = self._batches.get(unit.batch)
             if batch is not None:
@@ -235,13 +209,10 @@ class Flight:
             self._cv.notify_all()
 
     def done(self, unit: Unit, results: Sequence[SendResult]) -> None:
-        final = normalised(unit, results)
         with self._cv:
-            for taken in self._taken.values():  # a lane's helper thread may report it
+            for taken in self._taken.values():
                 taken.discard(unit)
-            self._confirmed.append((unit, final))
-            if self._idle_recorder:
-                self._news.notify()
+        self.recorder.confirm(unit, normalised(unit, results))
 
     def _unit_finished(self, batch: Batch) -> None:
         """Holds the lock."""
@@ -257,7 +228,6 @@ class Flight:
         finally:
             with self._cv:
                 self._lanes_left -= 1
-                self._news.notify()
                 self._cv.notify_all()
 
     def _lane_failed(self, exc: BaseException) -> None:
@@ -272,7 +242,7 @@ class Flight:
             self._stopping = True
             self._cv.notify_all()
             self._work.notify_all()
-            self._wake_noted()
+        self.recorder.refuse_notes()
         release: list[int] = []
         for unit in units:
             ours = [
@@ -294,72 +264,20 @@ class Flight:
         if release:
             ledger.release(self.engine, self.send_id, self.worker, release)
 
-    # --- the recorder ------------------------------------------------------------------------
+    # --- what the recorder tells ----------------------------------------------------------
 
-    def _record_loop(self) -> None:
-        while (gathered := self._gather()) is not None:
-            items, handing, unhanding = gathered
-            if self._hold is not None:
-                items = self._hold.filter(items, self._batches)
-            try:
-                self.store.commit(items, [u for u, _ in handing], unhanding)
-            except BaseException as exc:  # noqa: BLE001 - the database went away
-                with self._lock:
-                    self.error = self.error or exc
-                    self._stopping = True
-                    self._cv.notify_all()
-                    self._work.notify_all()
-                    self._wake_noted()
-                for _, ready in handing:
-                    ready.set()  # not handed: the lane stops
-                self._wake_lanes()
-                return
-            for unit, _ in handing:
-                unit.handed = True
-            for _, ready in handing:
-                ready.set()
-            if handing:
-                self._wake_lanes()
-            with self._lock:
-                for unit, results in items:
-                    if self._hold is not None and unit.batch == self._hold.number:
-                        continue
-                    batch = self._batches[unit.batch]
-                    batch.results += results
-                    self._unit_finished(batch)
-                self._cv.notify_all()
+    def _stored(self, items: list[tuple[Unit, list[SendResult]]]) -> None:
+        with self._cv:
+            for unit, results in items:
+                batch = self._batches[unit.batch]
+                batch.results += results
+                self._unit_finished(batch)
+            self._cv.notify_all()
 
-    def _wake_noted(self) -> None:
-        """When stopping, wake the lanes waiting for a note: they stop. Holds the lock."""
-        if self._stopping:
-            waiting, self._to_hand = self._to_hand, []
-            for _, ready in waiting:
-                ready.set()
-
-    def _gather(self) -> Gathered | None:
-        """What the next commit stores: confirmations, the units lanes want noted and the notes
-        to drop (None: the lanes are done and all is stored). It waits for a first one, then
-        a few ms more for others, unless a lane waits for a note; and at least once a second
-        when the backend shares its pace."""
-        with self._lock:
-            self._idle_recorder = True
-            while not (self._confirmed or self._to_hand or self._unhand) and self._lanes_left:
-                if not self._news.wait(PACE_EVERY):
-                    self._lock.release()
-                    try:
-                        with contextlib.suppress(Exception):  # the next commit will tell
-                            self.store.share_pace_if_due()
-                    finally:
-                        self._lock.acquire()
-            self._idle_recorder = False
-            deadline = time.monotonic() + GROUP_COMMIT_S
-            while not self._to_hand and self._lanes_left and not self._stopping:
-                if (left := deadline - time.monotonic()) <= 0:
-                    break
-                self._news.wait(left)
-            if not (self._confirmed or self._to_hand or self._unhand):
-                return None
-            items, self._confirmed = self._confirmed, []
-            handing, self._to_hand = self._to_hand, []
-            unhanding, self._unhand = self._unhand, []
-            return items, handing, unhanding
+    def _record_failed(self, exc: BaseException) -> None:
+        """The database went away: the flight stops."""
+        with self._cv:
+            self.error = self.error or exc
+            self._stopping = True
+            self._cv.notify_all()
+            self._work.notify_all()

@@ -74,7 +74,8 @@ class SMTPBackend(Backend):
         if self._address is None:
             s = self.settings
             info = socket.getaddrinfo(s.smtp_host, s.smtp_port, type=socket.SOCK_STREAM)
-            self._address = info[0][4][:2]
+            host, port = info[0][4][:2]
+            self._address = (str(host), int(port))
         return self._address
 
     def tls_context(self) -> ssl.SSLContext:
@@ -129,11 +130,12 @@ class SMTPBackend(Backend):
     def tls_problem(self, exc: ssl.SSLError) -> str:
         return tls_failure(exc, self.where, self.settings)
 
-    def outage_line(self) -> str:
+    def outage_line(self, last: str) -> str:
         return (
-            f"SMTP server {self.where} has refused every message for "
-            f"{self.settings.outage_timeout:g} s (outage_timeout): the send stops here; what was "
-            "not sent waits for --resume"
+            f"SMTP server {self.where} refused every message for "
+            f"{self.settings.outage_timeout:g} s (outage_timeout"
+            + (f"; its last answer: {last}" if last else "")
+            + "): the send is paused"
         )
 
     # --- one-off sends and the end -------------------------------------------------------------

@@ -30,7 +30,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from newsletter.errors import BackendConfigError
+from newsletter.errors import BackendConfigError, RelayOutage
 from newsletter.models import FAILED, SENT, UNKNOWN, SendResult
 from newsletter.sending.delivery.base import Feed, Unit
 from newsletter.sending.delivery.smtp.channel import Closed
@@ -85,6 +85,7 @@ class Engine:
         self.to_note: list[tuple[Link, Transaction]] = []
         self.notes: list[tuple[threading.Event, list[tuple[Link, Transaction]]]] = []
         self.error: BaseException | None = None
+        self.last_refusal = ""  # the relay's last throttling reply, for the outage line
         self.draining = False
         self.connect_failures = 0
         self._open_after = 0.0
@@ -164,7 +165,7 @@ class Engine:
         if self.draining:
             return
         if self.governor.outage_over(now):
-            self._fail(BackendConfigError(self.backend.outage_line()))
+            self._fail(RelayOutage(self.backend.outage_line(self.last_refusal)))
         elif self.error is not None or self.feed.stopping():
             self._drain()
 
@@ -251,6 +252,7 @@ class Engine:
             self._done(job, SENT, detail)
         elif verdict is Verdict.THROTTLED:
             governor.throttled(now, job.probe)
+            self.last_refusal = detail
             self._again(job, now, detail)
         else:
             governor.other(job.probe)
@@ -355,6 +357,7 @@ class Engine:
                 self.backend.connected_once()
                 self.governor.greeted(now)
             elif isinstance(event, Refused):  # a relay at its connection limit: not a failure
+                self.last_refusal = str(event.reply)
                 self.governor.refused(sum(1 for x in self.links if x.greeted), now)
                 self._lost(link, str(event.reply), now, refused=True)
                 return

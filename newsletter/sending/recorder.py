@@ -1,0 +1,132 @@
+"""The recorder of a `Flight`: one thread that stores what the lanes confirm, in group commits
+(`recording.Store`). A confirmation waits at most for the commit before it; a lane that asks
+for a note (`note`) gets it in the very next commit; the notes of units refused before they
+could be delivered are dropped (`unnote`). About once a second, even when idle, it shares what
+the backend learned about its server."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from newsletter.models import SendResult
+from newsletter.sending.delivery.base import Unit
+from newsletter.sending.recording import PACE_EVERY, Store
+
+GROUP_COMMIT_S = 0.002  # the recorder commits at most this often: "the last few ms"
+Confirmed = list[tuple[Unit, list[SendResult]]]
+
+
+class Recorder:
+    def __init__(
+        self,
+        store: Store,
+        stored: Callable[[Confirmed], None],
+        failed: Callable[[BaseException], None],
+        noted: Callable[[], None],
+        hold: Callable[[Confirmed], Confirmed] | None = None,
+    ):
+        self.store, self._stored, self._failed, self._noted = store, stored, failed, noted
+        self.hold = hold  # crash tests only: drops a batch whose outcomes are never stored
+        self._lock = threading.Lock()
+        self._news = threading.Condition(self._lock)
+        self._confirmed: Confirmed = []
+        self._to_hand: list[tuple[Unit, threading.Event]] = []
+        self._unhand: list[Unit] = []
+        self._idle = False
+        self._open = True  # lanes may still add work
+        self._refusing = False  # the send stops: no more notes
+        self._thread = threading.Thread(target=self._loop, name="recorder", daemon=True)
+        self._thread.start()
+
+    def confirm(self, unit: Unit, results: list[SendResult]) -> None:
+        with self._lock:
+            self._confirmed.append((unit, results))
+            if self._idle:
+                self._news.notify()
+
+    def note(self, units: Sequence[Unit]) -> threading.Event:
+        """Note `units` as handed out in the next commit; the event is set once they are
+        (each then has `handed`), or when the send stops (they have not)."""
+        ready = threading.Event()
+        units = [u for u in units if not u.handed]  # a retry of a unit already noted
+        with self._lock:
+            if units and not self._refusing:
+                self._to_hand += [(u, ready) for u in units]
+                self._news.notify()
+            else:
+                ready.set()
+        return ready
+
+    def unnote(self, units: Sequence[Unit]) -> None:
+        with self._lock:
+            for unit in units:
+                if unit.handed:
+                    unit.handed = False
+                    self._unhand.append(unit)
+            self._news.notify()
+
+    def refuse_notes(self) -> None:
+        """The send stops: lanes waiting for a note are woken, unnoted."""
+        with self._lock:
+            self._refusing = True
+            waiting, self._to_hand = self._to_hand, []
+        for _, ready in waiting:
+            ready.set()
+
+    def finish(self) -> None:
+        """The lanes are done: store what is left, then end."""
+        with self._lock:
+            self._open = False
+            self._news.notify()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while (gathered := self._gather()) is not None:
+            items, handing, unhanding = gathered
+            if self.hold is not None:
+                items = self.hold(items)
+            try:
+                self.store.commit(items, [u for u, _ in handing], unhanding)
+            except BaseException as exc:  # noqa: BLE001 - the database went away
+                self._failed(exc)
+                self.refuse_notes()
+                for _, ready in handing:
+                    ready.set()  # not handed: the lane stops
+                self._noted()
+                return
+            for unit, _ in handing:
+                unit.handed = True
+            for _, ready in handing:
+                ready.set()
+            if handing:
+                self._noted()
+            self._stored(items)
+
+    def _gather(self) -> tuple[Confirmed, list[tuple[Unit, threading.Event]], list[Unit]] | None:
+        """What the next commit stores (None: the lanes are done and all is stored). It waits
+        for a first item, then a few ms more for others, unless a lane waits for a note."""
+        with self._lock:
+            self._idle = True
+            while not (self._confirmed or self._to_hand or self._unhand) and self._open:
+                if not self._news.wait(PACE_EVERY):
+                    self._lock.release()
+                    try:
+                        with contextlib.suppress(Exception):  # the next commit will tell
+                            self.store.share_pace_if_due()
+                    finally:
+                        self._lock.acquire()
+            self._idle = False
+            deadline = time.monotonic() + GROUP_COMMIT_S
+            while not self._to_hand and self._open and not self._refusing:
+                if (left := deadline - time.monotonic()) <= 0:
+                    break
+                self._news.wait(left)
+            if not (self._confirmed or self._to_hand or self._unhand):
+                return None
+            items, self._confirmed = self._confirmed, []
+            handing, self._to_hand = self._to_hand, []
+            unhanding, self._unhand = self._unhand, []
+            return items, handing, unhanding
