@@ -1,7 +1,12 @@
-"""Delivery backends behind one contract (see base.py): outbox, smtp (its connections driven by
-one thread, smtp_loop, over smtp_wire, with smtp_helpers for retries and smtp_replies for the
-wire details) and sendgrid (over keepalive's kept-alive connections); each
-library is imported only when used."""
+"""Delivery backends behind one contract (`base`): `outbox` (files), `smtp` (its connections
+driven by one thread, `smtp_loop`, over `smtp_wire`, with `smtp_helpers` for retries,
+`smtp_replies` for the wire details and `tls` for certificates) and `sendgrid` (over
+`keepalive`'s kept-alive connections); each library is imported only when used.
+
+May import: `sending.mime` (each message is rendered from its MessageTemplate), `authoring`
+and the kernel; nothing else from `sending`: a transport takes units and reports typed
+outcomes, and never touches the ledger.
+"""
 
 from __future__ import annotations
 
