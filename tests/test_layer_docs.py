@@ -41,11 +41,15 @@ def test_every_docstring_states_the_table_and_names_its_modules():
 def test_a_module_missing_from_its_docstring_is_caught(tmp_path):
     root = _copy(tmp_path)
     (root / "newsletter" / "audience" / "extra.py").write_text("", encoding="utf-8")
-    (root / "newsletter" / "sending" / "mime" / "deeper").mkdir()
-    (root / "newsletter" / "sending" / "mime" / "deeper" / "__init__.py").write_text("")
+    deeper = root / "newsletter" / "sending" / "mime" / "deeper"
+    deeper.mkdir()
+    (deeper / "__init__.py").write_text('"""A sub-package: `its_own` module, named."""')
+    (deeper / "its_own.py").write_text("")
+    (deeper / "unnamed.py").write_text("")
     assert docstring_drift(root) == [
         "audience: module 'extra' is not named in its docstring",
         "sending.mime: module 'deeper' is not named in its docstring",
+        "sending.mime.deeper: module 'unnamed' is not named in its docstring",
     ]
 
 

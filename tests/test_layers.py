@@ -208,6 +208,9 @@ def test_the_table_is_an_order_of_its_own_entries():
         "LAYERS has a cycle through 'b'",
     ]
     assert table_problems({"a": frozenset({"z"})}) == ["LAYERS['a'] names 'z', which is no entry"]
+    assert table_problems({"a": frozenset(), "a.b": frozenset({"a"})}) == [
+        "LAYERS['a.b'] names its parent 'a': a sub-layer imports down only"
+    ]
 
 
 def test_the_real_order_is_tracking_then_sending_then_mailbox():

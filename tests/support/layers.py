@@ -84,11 +84,18 @@ def may_import(source: str, target: str, table: dict[str, frozenset[str]] = LAYE
 
 
 def table_problems(table: dict[str, frozenset[str]]) -> list[str]:
-    """Entries naming no entry, and cycles: the table must be a true order."""
+    """Entries naming no entry, sub-layers allowed their parent, and cycles: the table must be
+    a true order."""
     problems = [
         f"LAYERS[{name!r}] names {other!r}, which is no entry"
         for name, allowed in table.items()
         for other in sorted(allowed - set(table))
+    ]
+    problems += [
+        f"LAYERS[{name!r}] names its parent {other!r}: a sub-layer imports down only"
+        for name, allowed in table.items()
+        for other in sorted(allowed)
+        if name.startswith(other + ".")
     ]
     for start in table:
         seen, todo = set(), list(table[start])
