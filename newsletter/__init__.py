@@ -1,9 +1,13 @@
 """newsletter: write issues in Markdown, render email once, send to large lists safely.
 
 The kernel lives here: `errors` (the project's own error tree), `models` (frozen data passed
-between parts), `config` (settings) and `tokens` (signed links). Each folder is one part of the
-product, and imports point down: kernel <- db <- authoring, audience <- sending, mailbox <- web,
-cli (tests/test_layers.py checks it). The README's "Code map" follows one send through them.
+between parts), `config` (settings) and `tokens` (signed links); `__main__` runs the CLI for
+`python -m newsletter`. Each folder is one part of the product: `db`, `authoring`, `audience`,
+`tracking`, `sending`, `mailbox`, `web` and `cli`. The last paragraph of each part's docstring
+says what it may import, as the one table in tests/support/layers.py has it (the layer test
+holds the code to that table, and these docstrings and the README's "Code map" to it too).
+
+May import: nothing; every part imports the kernel.
 """
 
 __version__ = "0.1.0"

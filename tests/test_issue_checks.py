@@ -1,9 +1,8 @@
 """`newsletter check` on issue files: unclosed quotes, missing takeaways, links the renderer
-drops, and the size of the parsing and checking functions."""
+drops."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from newsletter.authoring.markdown import to_html_and_text
 from newsletter.cli import cli
 from tests.support.issue_files import errors_at, minimal, problems_of, write
 
-ROOT = Path(__file__).resolve().parent.parent
 TAKEAWAY = "## Headline\nSpeaker: A\n\nBody.\n"
 
 
@@ -160,42 +158,3 @@ def test_check_command_reports_the_warning(workdir: Path) -> None:
         f"x.md:5: warning: {_link_warning('javascript:alert(1)')}",
         "1 file checked: 0 errors, 1 warning",
     ]
-
-
-# --- code and test layout -------------------------------------------------------------------
-
-CHECKED_MODULES = ["issue_file", "front_matter", "link_checks", "lint"]
-MAX_FUNCTION_LINES = 60
-
-
-@pytest.mark.parametrize("module", CHECKED_MODULES)
-def test_functions_are_under_sixty_lines(module: str) -> None:
-    path = ROOT / "newsletter" / "authoring" / f"{module}.py"
-    too_long = [
-        (node.name, node.end_lineno - node.lineno + 1)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-        and node.end_lineno is not None
-        and node.end_lineno - node.lineno + 1 >= MAX_FUNCTION_LINES
-    ]
-    assert too_long == []
-
-
-def _imported_modules(path: Path) -> list[str]:
-    names: list[str] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.append(node.module)
-        elif isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-    return names
-
-
-def test_tests_import_helpers_only_from_tests_support() -> None:
-    offending = {
-        path.name: name
-        for path in sorted((ROOT / "tests").glob("test_*.py"))
-        for name in _imported_modules(path)
-        if name.startswith("tests.") and not name.startswith("tests.support")
-    }
-    assert offending == {}

@@ -1,9 +1,10 @@
 """The audience: addresses (`addresses`), lists (`lists`), subscribers and their memberships
-(`subscribers`, `memberships`, `history`), suppressions and unsubscribing (`suppressions`,
-`unsubscribe`), bounce and complaint records and the suppressions they call for (`bounces`), a
-person's own choices and double opt-in (`consent`), who gets a send (`recipients`), and CSV
-import and export (`csv_import`, `csv_rows`, `import_chunk`, `csv_export`).
+(`subscribers`, `memberships`, `history`), names as stored, one clean line (`names`),
+suppressions and unsubscribing (`suppressions`, `unsubscribe`), bounce and complaint records
+and the suppressions they call for (`bounces`), a person's own choices and double opt-in
+(`consent`), who gets a send (`recipients`), and CSV import and export (`csv_import`,
+`csv_rows`, `import_chunk`, `csv_export`).
 
-Layer: above `db`, beside `authoring`; may import the kernel and `db`, never `sending`, `web` or
-`cli`.
+May import: `db` and the kernel; never `authoring` (a sibling), `tracking`, `sending`,
+`mailbox`, `web` or `cli`.
 """

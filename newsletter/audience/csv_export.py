@@ -14,9 +14,9 @@ from __future__ import annotations
 import csv
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, Row, and_, func, select
 
 from newsletter.audience.csv_rows import IGNORED, quote_row
 from newsletter.audience.lists import get_list
@@ -65,34 +65,42 @@ def export_csv(
         if on_progress is not None:  # every membership has its subscriber: the index counts
             total = conn.execute(select(func.count()).select_from(m).where(where)).scalar_one()
             on_progress(ExportProgress(0, total))
-        names: dict[str, None] = {}
-        for attrs in conn.execute(
-            select(s.c.attributes)
-            .join(m, m.c.subscriber_id == s.c.id)
-            .where(where)
-            .execution_options(yield_per=5000)
-        ).scalars():
-            names.update(dict.fromkeys(attrs or {}))
-        extra = [n for n in names if n not in ("email", "name") and n not in IGNORED]
+        extra = _attribute_columns(conn, where)
         writerow(["email", "name", "status", "joined_at", *extra])
         for row in conn.execute(base.execution_options(yield_per=5000)):
-            attrs = row.attributes or {}
-            joined = as_utc(row.created_at)
-            writerow(
-                [
-                    row.email,
-                    row.name,
-                    row.status,
-                    joined.isoformat(timespec="seconds") if joined else "",
-                    *(_text(attrs.get(n, "")) for n in extra),
-                ]
-            )
+            writerow(_cells(row, extra))
             written += 1
             if on_progress is not None and written % REPORT_EVERY == 0:
                 on_progress(ExportProgress(written, total))
     if on_progress is not None and written % REPORT_EVERY:
         on_progress(ExportProgress(written, total))
     return written
+
+
+def _attribute_columns(conn: Connection, where: ColumnElement[bool]) -> list[str]:
+    """The first pass: every attribute name of the selected members, in order of first use."""
+    s, m = tables.subscribers, tables.memberships
+    names: dict[str, None] = {}
+    for attrs in conn.execute(
+        select(s.c.attributes)
+        .join(m, m.c.subscriber_id == s.c.id)
+        .where(where)
+        .execution_options(yield_per=5000)
+    ).scalars():
+        names.update(dict.fromkeys(attrs or {}))
+    return [n for n in names if n not in ("email", "name") and n not in IGNORED]
+
+
+def _cells(row: Row[*tuple[Any, ...]], extra: list[str]) -> list[str]:
+    attrs = row.attributes or {}
+    joined = as_utc(row.created_at)
+    return [
+        row.email,
+        row.name,
+        row.status,
+        joined.isoformat(timespec="seconds") if joined else "",
+        *(_text(attrs.get(n, "")) for n in extra),
+    ]
 
 
 def _text(value: object) -> str:

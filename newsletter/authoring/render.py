@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import textwrap
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,15 +155,14 @@ def _compile_mjml(mjml: str, template: str) -> str:
 
 
 class _OnFirstUse:
-    """Stands in for module `name`: imports it on first use, if ever."""
+    """Stands in for a module: `load` imports it on first use, if ever. (`load` names the module
+    literally, so the layer test sees the import.)"""
 
-    def __init__(self, name: str):
-        self._name = name
+    def __init__(self, load: Callable[[], Any]):
+        self._load = load
 
     def __getattr__(self, attr: str) -> Any:
-        import importlib
-
-        return getattr(importlib.import_module(self._name), attr)
+        return getattr(self._load(), attr)
 
 
 def _import_premailer() -> Any:
@@ -171,6 +171,7 @@ def _import_premailer() -> Any:
     to fetch external stylesheets, which we never allow (allow_network=False). Import premailer
     with placeholders in their place, then give it stand-ins that load the real ones on first
     use. (importlib.util.LazyLoader cannot: an `import` statement touches `__spec__`.)"""
+    import importlib
     import sys
     import types
     import urllib
@@ -189,9 +190,11 @@ def _import_premailer() -> Any:
         for name in stubs:
             del sys.modules[name]
     if "requests" in stubs:
-        premailer.premailer.requests = _OnFirstUse("requests")  # type: ignore[attr-defined]
+        requests = _OnFirstUse(lambda: importlib.import_module("requests"))
+        premailer.premailer.requests = requests  # type: ignore[attr-defined]
     if "urllib.request" in stubs:
-        urllib.request = _OnFirstUse("urllib.request")  # type: ignore[assignment]
+        request = _OnFirstUse(lambda: importlib.import_module("urllib.request"))
+        urllib.request = request  # type: ignore[assignment]
     return premailer
 
 

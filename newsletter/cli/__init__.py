@@ -1,10 +1,16 @@
 """The command line: the only part of the package that prints.
 
-One module per command family (`*_cmds.py`), each adding its commands to the root group in
-`root.py`; `main.py` registers them all. Every project error becomes one line on stderr and exit
-code 1; `--debug` shows the traceback instead.
+The root group (`root`: settings and the engine, loaded once per invocation) and the table of
+which module adds each command, loaded on demand (`main`). One module per command family:
+`build_cmds` (build, preview), `issue_cmds` (new, check), `send_cmds` (send, test-send,
+worker), `schedule_cmds` (send-due, schedule), `status_cmds`, `report_cmds`, `list_cmds`,
+`subscriber_cmds` and `csv_cmds` (subscribers), `mailbox_cmds`, `prune_cmds`, `web_cmds`
+(serve, archive), `config_cmds` (config, db) and `demo_cmds`; what they share: `progress`
+(bars or plain lines) and `times` (times as printed). Every project error becomes one line on
+stderr and exit code 1; `--debug` shows the traceback instead.
 
-Layer: the top, beside `web`; it may import anything below.
+May import: `web`, `mailbox`, `sending`, `tracking`, `audience`, `authoring`, `db` and the
+kernel: everything, as the top.
 """
 
 from newsletter.cli.main import main  # registers every command on `cli`

@@ -2,8 +2,9 @@
 (`imap`): delivery reports and complaints (`reports`), unsubscribe requests to the
 List-Unsubscribe `mailto:` and everything else (`classify`, on the bytes scanned by
 `mime_scan`), what they change in the database (`outcomes`) and the run that ties them
-together (`run`).
+together (`run`). The whole bounce path, this package included, is mapped in
+`sending.return_path`.
 
-Layer: beside `sending`; may import `sending` (the return path), `audience`, `db` and the
-kernel, never `web` or `cli`.
+May import: `sending` (the return path), `audience`, `db` and the kernel; never `tracking`
+(judging hits is not its business), `authoring`, `web` or `cli`.
 """

@@ -4,8 +4,10 @@
 (`workers`, `worker_loop`), database locks (`locks`), scheduled sends (`schedule`), the MIME
 message built once (`mime/`), the delivery backends (`delivery/`), provider events
 (`provider_events`), what comes back along the return path, bounces and complaints from any
-source (`return_path`), proofs (`proof`) and the archive of sent issues (`archive`).
+source (`return_path`, with the map of the whole bounce path), proofs (`proof`) and the archive
+of sent issues (`archive`). The sub-packages are layers of their own: a transport knows nothing
+of the ledger.
 
-Layer: above `authoring` and `audience`, which it may import with `db` and the kernel; beside
-`tracking` and `mailbox`; never `web` or `cli`.
+May import: `tracking`, `authoring`, `audience`, `db` and the kernel; never `mailbox` (which
+imports this package for the return path), `web` or `cli`.
 """

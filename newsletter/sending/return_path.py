@@ -4,7 +4,30 @@ report in the bounce mailbox, a provider's webhook): the bounce record, the send
 caller's transaction. The record's (send, subscriber, kind) key makes it idempotent: news that
 was already applied changes nothing and counts nothing twice.
 
-The way out is `MessageTemplate.envelope_sender` (VERP: `bounces+<tag>@domain`).
+The bounce path, end to end (this docstring is its one map; the README's code map repeats it):
+
+    out:      sending.mime.message.MessageTemplate.envelope_sender
+              (VERP `bounces+<tag>@domain`: the tag is signed, so a report names whom it is
+              about, and only a verified tag does)
+    mailbox:  mailbox.run.process (a Maildir or an IMAP folder, a batch at a time)
+              -> mailbox.classify.classify: a Verdict (mailbox.reports reads a DSN or an
+                 ARF report, on what mailbox.mime_scan finds in the bytes)
+              -> mailbox.outcomes.apply_batch -> sending.return_path.record_returns
+                 (unsubscribe requests: audience.unsubscribe.unsubscribe)
+    webhook:  web.webhook.sendgrid_events
+              -> sending.provider_events.read_event, apply_event
+              -> an address the provider calls bad (hard bounce, bad drop, spam report,
+                 unsubscribe): audience.suppressions.suppress_address
+              -> bounce, spam report: sending.return_path.record_return (suppress=False)
+              -> delivered, deferred: sending.ledger.apply_provider_event
+              -> open, click: tracking.provider.record_event (judged like our own hits)
+    here:     sending.return_path.record_returns:
+              audience.bounces.insert_returns (the record, once)
+              -> sending.ledger.mark_returned (the ledger row)
+              -> audience.bounces.suppressions_due, suppress_subscribers (its rules:
+                 hard at once, soft after a few sends, complaints for good, blocked never)
+    read:     audience.bounces.counts_by_category (status, report), returns_of
+              (`subscribers show`)
 """
 
 from __future__ import annotations

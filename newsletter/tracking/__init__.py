@@ -13,6 +13,6 @@
   links), `retention` (hits expire into totals).
 - `report`, `report_html`, `timeline`: the figures of a send, as JSON, text or one HTML page.
 
-Layer: beside `sending` and `mailbox`; may import `authoring`, `audience`, `db` and the kernel,
-never `sending` (which imports this package to track a send), `web` or `cli`.
+May import: `authoring`, `audience`, `db` and the kernel; never `sending` (which imports this
+package to track a send), `mailbox`, `web` or `cli`.
 """

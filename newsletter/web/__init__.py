@@ -1,13 +1,22 @@
-"""The subscriber-facing web app: unsubscribe (RFC 8058 one-click), preferences, double opt-in,
-the SendGrid event webhook, the archive and a health check.
+"""The subscriber-facing web app: unsubscribe, RFC 8058 one-click included (`unsubscribe`),
+preferences (`preferences`), the subscribe form and double opt-in (`subscribe`, and the mail it
+sends: `confirmation`), the click redirect and open pixel (`tracking`), the SendGrid event
+webhook (`webhook`, its signature: `webhook_signature`), the archive (`archive`; as static
+files: `static_archive`) and a health check.
+
+`app.py` builds the app (settings, engine, signer, blueprints) and keeps what every view needs
+in `context.py`; views turn tokens into subscribers through `lookup.py`, and share the security
+headers and the one neutral 404 (`security.py`) and a per-client rate limit (`ratelimit`).
+Blueprints import `context.py`, never the package itself (`newsletter.web`).
 
 Production: ``gunicorn 'newsletter.web:create_app()'`` behind a TLS proxy. Development:
 ``newsletter serve`` (`dev_server.py`: Werkzeug's server, with the security headers on the
 errors it writes itself).
 
-Layer: the top, beside `cli`. Views reach the database only through functions of the layers
-below (audience, sending, tracking, mailbox), never through tables. `app.py` builds the app;
-blueprints import `context.py`, never this package's `__init__`.
+May import: `sending`, `tracking`, `audience`, `db` and the kernel. Only `app.py` opens the
+engine (`db.engine`, `db.connection`): views reach the database through functions of the
+packages below, never through connections, tables, transactions or SQL of their own, and from
+SQLAlchemy they import only `Engine` (for typing) and `sqlalchemy.exc`.
 """
 
 from newsletter.web.app import create_app

@@ -1,142 +1,116 @@
-"""The package's import graph, read from the source with `ast`, and the layer rules it must keep.
+"""The architecture as one table, and the checker that holds the package's imports to it.
 
-Counted: module-level and function-level imports, relative imports, and `importlib.import_module`
-/ `__import__` calls with a literal name. Exempt: imports under `if TYPE_CHECKING:` (they never
-run). Layers, bottom to top; a module may import its own layer and those below, and siblings on
-one layer may import each other only without a cycle:
+`LAYERS` says, for each package, which packages it may import: the one source of truth. Each
+package's `__init__` docstring states its line ("May import: ..."), and the README's code map
+has one row per entry; `tests/test_layer_docs.py` compares both with this table.
 
-    kernel (errors, models, config, tokens) < db < authoring, audience
-        < sending, tracking, mailbox < web, cli
+Rules, beyond the table (see `import_graph` for what counts as an import):
+- a module may import its own package and that package's sub-layers (`sending` may import
+  `sending.delivery`), never its parent (`sending.delivery` may not import `sending`);
+  allowing a package allows its sub-layers too (`web` may import `sending.mime`);
+- no import cycle between modules (function-level imports count);
+- a dynamic import names a module that exists, or one of `DYNAMIC_IMPORTS_OUTSIDE`;
+- web views (every module of `web/` but `web/app.py`, which builds the app and opens the
+  engine) import from `sqlalchemy` only `Engine` (typing) and `sqlalchemy.exc`, nothing named
+  `text` or `select`, none of `WEB_VIEW_FORBIDDEN`, and call no connection method
+  (`WEB_VIEW_CALLS`): they reach the database through functions of the packages below.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-KERNEL = {"errors", "models", "config", "tokens", "__main__"}
-RANKS = {
-    "kernel": 0,
-    "db": 1,
-    "authoring": 2,
-    "audience": 2,
-    "sending": 3,
-    "tracking": 3,
-    "mailbox": 3,
-    "web": 4,
-    "cli": 4,
+from tests.support.import_graph import Graph, graph, modules, parse
+
+PACKAGE = "newsletter"
+
+# package -> what it may import. The kernel is the package's own top-level modules; `__main__`
+# (`python -m newsletter`) stands apart: it only runs the CLI.
+LAYERS: dict[str, frozenset[str]] = {
+    "kernel": frozenset(),
+    "__main__": frozenset({"cli"}),
+    "db": frozenset({"kernel"}),
+    "authoring": frozenset({"db", "kernel"}),
+    "audience": frozenset({"db", "kernel"}),
+    "tracking": frozenset({"authoring", "audience", "db", "kernel"}),
+    "sending": frozenset({"tracking", "authoring", "audience", "db", "kernel"}),
+    "sending.mime": frozenset({"authoring", "kernel"}),
+    "sending.delivery": frozenset({"sending.mime", "authoring", "kernel"}),
+    "mailbox": frozenset({"sending", "audience", "db", "kernel"}),
+    "web": frozenset({"sending", "tracking", "audience", "db", "kernel"}),
+    "cli": frozenset(
+        {"web", "mailbox", "sending", "tracking", "audience", "authoring", "db", "kernel"}
+    ),
 }
-# `python -m newsletter` runs the CLI: the one kernel-level file that stands above everything.
-TOP_LEVEL_ENTRY = "__main__"
+
+# The modules outside the package that a dynamic import may load (render.py's stand-ins).
+DYNAMIC_IMPORTS_OUTSIDE = frozenset({"requests", "urllib.request"})
+
+WEB_APP = "web.app"
+WEB_VIEW_FORBIDDEN = tuple(
+    f"db.{name}" for name in ("connection", "engine", "tables", "transaction", "dialect", "clock")
+)
+WEB_VIEW_CALLS = frozenset({"connect", "begin", "execute", "exec_driver_sql", "raw_connection"})
+WEB_VIEW_SQLALCHEMY = {"sqlalchemy": {"Engine"}, "sqlalchemy.exc": None}  # None: any name
 
 
-@dataclass(frozen=True)
-class Edge:
-    source: str
-    target: str
-    line: int
-    path: Path
+def groups(root: Path, package: str = PACKAGE) -> tuple[dict[str, str], list[str]]:
+    """module -> its table entry (`kernel`, `sending.delivery`, ...), and the modules in none."""
+    out: dict[str, str] = {}
+    lost: list[str] = []
+    for module, path in modules(root, package).items():
+        parts = module.split(".")[1:]
+        if parts == ["__main__"]:
+            out[module] = "__main__"
+        elif not parts or (len(parts) == 1 and path.name != "__init__.py"):
+            out[module] = "kernel"
+        else:  # the longest entry that names the module's folder
+            folders = (".".join(parts[:n]) for n in range(len(parts), 0, -1))
+            entry = next((folder for folder in folders if folder in LAYERS), None)
+            if entry is None:
+                lost.append(f"{module} belongs to no layer: add its folder to LAYERS")
+            else:
+                out[module] = entry
+    return out, lost
 
 
-def modules(root: Path, package: str) -> dict[str, Path]:
-    """Every module of the package: dotted name -> file (a package is its __init__.py)."""
-    out = {}
-    for path in sorted((root / package).rglob("*.py")):
-        parts = list(path.relative_to(root).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        out[".".join(parts)] = path
-    return out
+def may_import(source: str, target: str, table: dict[str, frozenset[str]] = LAYERS) -> bool:
+    """May a module of entry `source` import one of entry `target`?"""
+    if target == source or target.startswith(source + "."):
+        return True
+    parts = target.split(".")
+    return any(".".join(parts[:size]) in table[source] for size in range(1, len(parts) + 1))
 
 
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
+def table_problems(table: dict[str, frozenset[str]]) -> list[str]:
+    """Entries naming no entry, sub-layers allowed their parent, and cycles: the table must be
+    a true order."""
+    problems = [
+        f"LAYERS[{name!r}] names {other!r}, which is no entry"
+        for name, allowed in table.items()
+        for other in sorted(allowed - set(table))
+    ]
+    problems += [
+        f"LAYERS[{name!r}] names its parent {other!r}: a sub-layer imports down only"
+        for name, allowed in table.items()
+        for other in sorted(allowed)
+        if name.startswith(other + ".")
+    ]
+    for start in table:
+        seen, todo = set(), list(table[start])
+        while todo:
+            node = todo.pop()
+            if node == start:
+                problems.append(f"LAYERS has a cycle through {start!r}")
+                break
+            if node not in seen and node in table:
+                seen.add(node)
+                todo += table[node]
+    return problems
 
 
-def _walk(node: ast.AST) -> Iterator[ast.AST]:
-    """ast.walk, minus the bodies of `if TYPE_CHECKING:` blocks."""
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.If) and _is_type_checking(child.test):
-            for other in child.orelse:
-                yield other
-                yield from _walk(other)
-            continue
-        yield child
-        yield from _walk(child)
-
-
-def _literal_import(call: ast.Call) -> str | None:
-    func = call.func
-    named = (isinstance(func, ast.Name) and func.id in ("import_module", "__import__")) or (
-        isinstance(func, ast.Attribute) and func.attr == "import_module"
-    )
-    if named and call.args and isinstance(call.args[0], ast.Constant):
-        value = call.args[0].value
-        return value if isinstance(value, str) else None
-    return None
-
-
-def _resolve(module: str, is_package: bool, level: int, name: str | None) -> str:
-    base = module.split(".") if is_package else module.split(".")[:-1]
-    if level > 1:
-        base = base[: len(base) - (level - 1)]
-    return ".".join([*base, *([name] if name else [])])
-
-
-def edges(root: Path, package: str) -> list[Edge]:
-    known = modules(root, package)
-    found: list[Edge] = []
-    for module, path in known.items():
-        is_package = path.name == "__init__.py"
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-        for node in _walk(tree):
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = (
-                    _resolve(module, is_package, node.level, node.module)
-                    if node.level
-                    else node.module or ""
-                )
-                for alias in node.names:
-                    sub = f"{base}.{alias.name}"
-                    targets.append(sub if sub in known else base)
-            elif isinstance(node, ast.Call) and (name := _literal_import(node)):
-                if name.startswith(".") and len(node.args) > 1:
-                    pkg = node.args[1]
-                    if isinstance(pkg, ast.Constant) and isinstance(pkg.value, str):
-                        name = pkg.value + name
-                targets = [name]
-            for target in targets:
-                while target and target not in known and "." in target:
-                    target = target.rsplit(".", 1)[0]  # `import a.b.c` names the module a.b.c
-                if target in known and target != module:
-                    found.append(Edge(module, target, getattr(node, "lineno", 0), path))
-    return found
-
-
-def group_of(module: str, package: str) -> str:
-    """The layer group a module belongs to (`kernel`, `db`, ...); KeyError if none."""
-    parts = module.split(".")
-    if parts == [package] or (len(parts) == 2 and parts[1] in KERNEL):
-        return "kernel"
-    if parts[1] in RANKS:
-        return parts[1]
-    raise KeyError(f"{module} belongs to no layer: add its folder to the layers in tests")
-
-
-def _rank(module: str, package: str) -> int:
-    if module == f"{package}.{TOP_LEVEL_ENTRY}":
-        return max(RANKS.values())
-    return RANKS[group_of(module, package)]
-
-
-def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+def _cycles(graph_: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected components with more than one member (Tarjan, iterative)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -144,10 +118,10 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     stack: list[str] = []
     out: list[list[str]] = []
     counter = 0
-    for start in sorted(graph):
+    for start in sorted(graph_):
         if start in index:
             continue
-        work = [(start, iter(sorted(graph.get(start, ()))))]
+        work = [(start, iter(sorted(graph_.get(start, ()))))]
         index[start] = low[start] = counter
         counter += 1
         stack.append(start)
@@ -161,7 +135,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
                     counter += 1
                     stack.append(child)
                     on_stack.add(child)
-                    work.append((child, iter(sorted(graph.get(child, ())))))
+                    work.append((child, iter(sorted(graph_.get(child, ())))))
                 elif child in on_stack:
                     low[node] = min(low[node], index[child])
                 continue
@@ -181,30 +155,80 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def violations(root: Path, package: str = "newsletter") -> list[str]:
+def _layer_problems(found: Graph, group: dict[str, str], package: str) -> list[str]:
+    problems = []
+    for e in found.edges:
+        source, target = group[e.source], group[e.target]
+        if not may_import(source, target):
+            allowed = ", ".join(sorted(LAYERS[source])) or "nothing outside it"
+            problems.append(
+                f"forbidden import: {e.source} ({source}) imports {e.target} ({target}) at "
+                f"{e.path.name}:{e.line}; {source} may import {allowed}"
+            )
+    for d in found.dynamic:
+        inside = d.name == package or d.name.startswith(package + ".")
+        if d.name not in group and (inside or d.name not in DYNAMIC_IMPORTS_OUTSIDE):
+            problems.append(
+                f"dynamic import of {d.name!r} in {d.source} at {d.path.name}:{d.line}: "
+                f"no module of {package}, nor listed in DYNAMIC_IMPORTS_OUTSIDE"
+            )
+    return problems
+
+
+def _web_view_problems(root: Path, package: str, found: Graph, group: dict[str, str]) -> list[str]:
+    app = f"{package}.{WEB_APP}"
+    views = {m: p for m, p in modules(root, package).items() if group[m] == "web" and m != app}
+    forbidden = tuple(f"{package}.{name}" for name in WEB_VIEW_FORBIDDEN)
+    problems = [
+        f"web view {e.source} imports {e.target} at {e.path.name}:{e.line}: views reach the "
+        f"database through functions of the packages below"
+        for e in found.edges
+        if e.source in views and (e.target in forbidden or e.target.startswith(forbidden))
+    ]
+    for module, path in sorted(views.items()):
+        for node in ast.walk(parse(path)):  # TYPE_CHECKING too
+            where = f"web view {module} at {path.name}:{getattr(node, 'lineno', 0)}"
+            problems += [f"{where}: {what}" for what in _web_view_node(node)]
+    return problems
+
+
+def _sqlalchemy_allows(module: str, name: str | None) -> bool:
+    """May a web view import `name` from `module` (None: `import module`)?"""
+    if module.split(".")[0] != "sqlalchemy":
+        return True
+    allowed = WEB_VIEW_SQLALCHEMY.get(module, set())
+    return allowed is None or (name is not None and name in allowed)
+
+
+def _web_view_node(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [f"imports {a.name}" for a in node.names if not _sqlalchemy_allows(a.name, None)]
+    if isinstance(node, ast.ImportFrom) and node.module:
+        return [
+            f"imports {a.name} from {node.module}"
+            for a in node.names
+            if a.name in ("text", "select") or not _sqlalchemy_allows(node.module, a.name)
+        ]
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in WEB_VIEW_CALLS
+    ):
+        return [f"calls .{node.func.attr}(): a connection's work belongs below web"]
+    return []
+
+
+def violations(root: Path, package: str = PACKAGE) -> list[str]:
     """Every broken rule, one line each (empty when the layers hold)."""
-    problems: list[str] = []
-    all_edges = edges(root, package)
-    for module in modules(root, package):
-        try:
-            _rank(module, package)
-        except KeyError as exc:
-            problems.append(str(exc.args[0]))
+    group, lost = groups(root, package)
+    problems = table_problems(LAYERS) + lost
     if problems:
         return problems
-    graph: dict[str, set[str]] = {}
-    groups: dict[str, set[str]] = {}
-    for e in all_edges:
-        graph.setdefault(e.source, set()).add(e.target)
-        low, high = _rank(e.source, package), _rank(e.target, package)
-        if high > low:
-            problems.append(
-                f"upward import: {e.source} ({group_of(e.source, package)}) imports {e.target} "
-                f"({group_of(e.target, package)}) at {e.path.name}:{e.line}"
-            )
-        a, b = group_of(e.source, package), group_of(e.target, package)
-        if a != b and e.source != f"{package}.{TOP_LEVEL_ENTRY}":
-            groups.setdefault(a, set()).add(b)
-    problems += [f"import cycle: {' <-> '.join(c)}" for c in _cycles(graph)]
-    problems += [f"import cycle between packages: {' <-> '.join(c)}" for c in _cycles(groups)]
+    found = graph(root, package)
+    problems += found.computed + _layer_problems(found, group, package)
+    problems += _web_view_problems(root, package, found, group)
+    module_graph: dict[str, set[str]] = {}
+    for e in found.edges:
+        module_graph.setdefault(e.source, set()).add(e.target)
+    problems += [f"import cycle: {' <-> '.join(c)}" for c in _cycles(module_graph)]
     return problems
