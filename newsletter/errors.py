@@ -94,4 +94,3 @@ class BackendConfigError(DeliveryError):
 class RelayOutage(BackendConfigError):
     """The server refused every message (or every connection) for `outage_timeout`: the send
     pauses, and `send --resume` continues it."""
-

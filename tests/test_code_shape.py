@@ -17,9 +17,6 @@ BEING_SPLIT = frozenset(
     {
         "newsletter/config.py",
         "newsletter/authoring/issue_file.py",
-        "newsletter/sending/inflight.py",
-        "newsletter/sending/delivery/smtp_loop.py",
-        "newsletter/sending/delivery/smtp.py",
     }
 )
 

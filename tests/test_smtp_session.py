@@ -16,6 +16,7 @@ from newsletter.sending.delivery.smtp.events import (
     Settled,
     StartTLS,
 )
+from newsletter.sending.delivery.smtp.handshake import Login, Phase
 from newsletter.sending.delivery.smtp.outcomes import Verdict
 from newsletter.sending.delivery.smtp.replies import (
     MAX_LINE,
@@ -24,7 +25,7 @@ from newsletter.sending.delivery.smtp.replies import (
     Reply,
     ReplyReader,
 )
-from newsletter.sending.delivery.smtp.session import Login, Phase, Session
+from newsletter.sending.delivery.smtp.session import Session
 from newsletter.sending.delivery.smtp.transaction import Transaction
 from tests.support.messages import recipient
 

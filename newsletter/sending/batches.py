@@ -171,8 +171,7 @@ def deliver(
     # point is exact), one batch at a time.
     ahead = 0 if os.environ.get(CRASH_AT) or backend.units_at_once < 2 else 2 * size
     test_hook("start", 0)
-    held = held_batch()  # crash tests only: the batch whose outcomes are never stored
-    hold = HeldBatch() if held is not None else None
+    hold = HeldBatch() if held_batch() is not None else None  # crash tests only
     flight = Flight(engine, send_id, worker, backend, maker.template, hold)
     claimed = number = 0
     stopped = False

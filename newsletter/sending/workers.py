@@ -21,7 +21,6 @@ from sqlalchemy import (
     delete,
     false,
     func,
-    insert,
     or_,
     select,
     text,
@@ -32,7 +31,7 @@ from sqlalchemy import (
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
-from newsletter.db.dialect import advisory_key, is_sqlite
+from newsletter.db.dialect import advisory_key, insert_for, is_sqlite
 
 D = tables.deliveries
 HOST = socket.gethostname()
@@ -120,9 +119,11 @@ class HandedMark:
             self._insert(conn, f"{self.prefix}0")
 
     def _insert(self, conn: Connection, *names: str) -> None:
+        """The notes `names`; one already there stays (a unit noted twice: a retry whose
+        first note was still on its way)."""
         now = utcnow()
         rows = [dict(name=n, owner=self.worker.id, acquired_at=now, expires_at=now) for n in names]
-        conn.execute(insert(tables.locks), rows)
+        conn.execute(insert_for(conn, tables.locks).on_conflict_do_nothing(), rows)
 
     def hand(self, conn: Connection, spans: list[Span]) -> None:
         """Note, in `conn`'s transaction, that the units of `spans` may go out."""

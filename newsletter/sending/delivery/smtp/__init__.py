@@ -1,17 +1,18 @@
 """SMTP delivery: one engine, one thread, every connection a state machine.
 
-    backend  SMTPBackend: settings, idle connections and what was learned, kept between runs
-    engine   the selectors loop: units in, results out, retries and pauses as timers
-    governor how many sessions, how many messages a second: learned from the relay's answers
-    link     one connection as the engine holds it: channel + session + deadline
-    channel  a non-blocking socket, TLS through memory buffers, how far the stream has left
-    session  the protocol of one connection, without I/O (bytes in, bytes and events out)
-    events   what a session tells its driver
-    transaction  one message on one connection, and the bytes of each way of writing it
-    outcomes the closed set of what became of a message, and the one rule for "in doubt"
-    replies  replies read with bounds, and what their codes mean
-    auth     AUTH PLAIN, LOGIN, CRAM-MD5
-    tls      which certificates are trusted; a failed handshake said in words
+- `backend`: `SMTPBackend`, the settings, and what is kept between runs (idle connections,
+  what was learned, the TLS context);
+- `engine`: the loop (one thread, one selector, every connection), with `wakeable` (a selector
+  other threads can wake), `jobs` (the units it holds: results, retry timers, given back) and
+  `notes` (the notes on their way);
+- `governor`: how many sessions, how many messages a second, learned from the relay's answers;
+- `link`: one connection as the engine holds it, over a `channel` (a non-blocking socket, TLS
+  through memory buffers, how far the stream has left);
+- `session`: the protocol of one connection without I/O (bytes in, bytes and events out), on
+  `handshake` (greeting, EHLO, STARTTLS, AUTH with `auth`); `events` is what it answers;
+- `transaction`: one message on one connection; `outcomes`: the closed set of what became of
+  it, and the one rule for "in doubt"; `replies`: replies read with bounds, and their codes;
+- `tls`: which certificates are trusted, and a failed handshake said in words.
 
 One session (`session.Session`), phase by phase; every arrow is a reply read in order:
 

@@ -18,8 +18,8 @@ from newsletter.models import Recipient, SendResult
 from newsletter.sending.delivery.base import Backend, Feed, Pace, Unit
 from newsletter.sending.delivery.smtp.engine import Engine
 from newsletter.sending.delivery.smtp.governor import Governor
+from newsletter.sending.delivery.smtp.handshake import Login
 from newsletter.sending.delivery.smtp.link import Link
-from newsletter.sending.delivery.smtp.session import Login
 from newsletter.sending.delivery.smtp.tls import client_context, tls_failure
 from newsletter.sending.mime.message import MessageTemplate
 
@@ -102,6 +102,7 @@ class SMTPBackend(Backend):
             return idle
 
     def keep_idle(self, link: Link) -> None:
+        link.writing = False
         with self._lock:
             self._idle.append(link)
 

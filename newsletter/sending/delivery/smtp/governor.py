@@ -60,20 +60,32 @@ class Governor:
         self._regrow = REGROW[0] * pause
         self._regrow_at = 0.0  # after a refused greeting, no more sessions before this
         self._peer_refusals = 0
+        self.failures = 0  # connections that could not be made, in a row
+        self._open_after = 0.0
 
     # --- sessions ------------------------------------------------------------------------------
 
     def may_open(self, sessions: int, opening: int, now: float) -> bool:
         """One more connection now? (`sessions` greeted or being set up, `opening` of them not
         greeted yet.)"""
+        if now < self._open_after:
+            return False
         if self.limit < self.cap and now >= self._regrow_at and not opening:
             self.limit += 1  # after the wait, try one more
             self._regrow_at = math.inf  # until it is greeted or refused
         return sessions < self.limit and (opening == 0 or sessions < START)
 
     def greeted(self, now: float) -> None:
+        self.failures = 0
         if self._regrow_at == math.inf:
             self._regrow_at = now  # that one was taken: the next may follow at once
+
+    def connect_failed(self, now: float, wait: float) -> int:
+        """A connection could not be made (refused, timed out): no other is tried for `wait`
+        seconds. Returns the failures in a row."""
+        self.failures += 1
+        self._open_after = now + wait
+        return self.failures
 
     def refused(self, greeted: int, now: float) -> None:
         """A greeting was refused while `greeted` other sessions were up."""

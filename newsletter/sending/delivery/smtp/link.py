@@ -7,7 +7,8 @@ import ssl
 
 from newsletter.sending.delivery.smtp.channel import Channel
 from newsletter.sending.delivery.smtp.events import Event
-from newsletter.sending.delivery.smtp.session import Login, Phase, Session
+from newsletter.sending.delivery.smtp.handshake import Login, Phase
+from newsletter.sending.delivery.smtp.session import Session
 
 
 class Link:
@@ -19,7 +20,7 @@ class Link:
         self.connecting = True
         self.greeted = False  # the session is ready (a 220, EHLO, TLS and login all done)
         self.deadline = deadline
-        self.writing = True  # watched for EVENT_WRITE
+        self.writing = True  # watched for EVENT_WRITE (kept from before: False)
 
     def connected(self, tls: ssl.SSLContext | None, host: str) -> None:
         """The socket turned writable: the connection is made (raises Closed if not); with

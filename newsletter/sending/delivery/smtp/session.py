@@ -1,7 +1,7 @@
 """One SMTP connection as a state machine that never touches a socket, a clock or a thread
 (the h11 way): the driver hands it the bytes that arrived (`receive`) and writes what it has
 to say (`take`); it answers with events. The phases and transitions are drawn in the package
-docstring.
+docstring; the greeting, TLS and login are `handshake.Handshake`, its base.
 
 Each command queues the kind of the one reply it asks for, so replies are judged in order, one
 by one: RCPT counts only when MAIL got a 2xx, the end of the message only when RCPT did; a
@@ -12,75 +12,23 @@ message's content; under CHUNKING a message is one write, and waits for the one 
 
 from __future__ import annotations
 
-import enum
 from collections import deque
-from dataclasses import dataclass
 
-from newsletter.sending.delivery.smtp import auth
-from newsletter.sending.delivery.smtp.events import (
-    Event,
-    Fatal,
-    NoteWanted,
-    Ready,
-    Refused,
-    Settled,
-    StartTLS,
-)
+from newsletter.sending.delivery.smtp.events import Event, NoteWanted, Settled
+from newsletter.sending.delivery.smtp.handshake import Handshake, Login, Phase
 from newsletter.sending.delivery.smtp.outcomes import Outcome, Verdict, judged, lost
-from newsletter.sending.delivery.smtp.replies import ProtocolError, Reply, ReplyReader, extensions
+from newsletter.sending.delivery.smtp.replies import ProtocolError, Reply, ReplyReader
 from newsletter.sending.delivery.smtp.transaction import Transaction
 
 
-class Phase(enum.Enum):
-    GREETING = "greeting"
-    EHLO = "ehlo"
-    STARTTLS = "starttls"  # STARTTLS accepted: the driver upgrades the connection
-    AUTH = "auth"
-    READY = "ready"
-    CLOSING = "closing"  # the server said 421, or we said QUIT: nothing more is written
-    CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class Login:
-    helo: str  # our name in EHLO
-    starttls: bool = False
-    username: str = ""
-    password: str = ""
-
-
-class Session:
+class Session(Handshake):
     def __init__(self, login: Login):
-        self.login = login
-        self.phase = Phase.GREETING
+        super().__init__(login)
         self.reader = ReplyReader()
-        self.out = bytearray()  # to be written, in order
-        self.queued = 0  # stream offset: every byte ever queued
-        self.expect: deque[tuple[str, Transaction | None]] = deque()
         self.txns: deque[Transaction] = deque()  # begun, not settled, in order
-        self.ext: dict[str, str] = {}
-        self.tls = False
         self.retiring = False  # no more messages: QUIT once idle
-        self._auth = ("", 0)  # mechanism, step
-        self.expect.append(("GREETING", None))
 
     # --- what the driver asks ----------------------------------------------------------------
-
-    @property
-    def pipelining(self) -> bool:
-        return "PIPELINING" in self.ext
-
-    @property
-    def chunking(self) -> bool:
-        return "CHUNKING" in self.ext and self.pipelining
-
-    @property
-    def smtputf8(self) -> bool:
-        return "SMTPUTF8" in self.ext
-
-    def take(self) -> bytes:
-        data, self.out = bytes(self.out), bytearray()
-        return data
 
     def can_begin(self) -> bool:
         """Room for a new message now: an idle connection, or under PIPELINING (without
@@ -104,9 +52,9 @@ class Session:
         if self.chunking:
             return True
         if self.pipelining:
-            self._command(txn.mail() + txn.rcpt_to() + b"DATA\r\n", "MAIL", "RCPT", "DATA", txn=txn)
+            self.command(txn.mail() + txn.rcpt_to() + b"DATA\r\n", "MAIL", "RCPT", "DATA", txn=txn)
             return False
-        self._command(txn.mail(), "MAIL", txn=txn)
+        self.command(txn.mail(), "MAIL", txn=txn)
         return True
 
     def noted(self, txn: Transaction, handed: bool) -> list[Event]:
@@ -122,20 +70,15 @@ class Session:
             return events
         txn.noted = True
         if self.chunking:
-            self._command(txn.mail() + txn.rcpt_to() + txn.bdat(), "MAIL", "RCPT", "END", txn=txn)
+            self.command(txn.mail() + txn.rcpt_to() + txn.bdat(), "MAIL", "RCPT", "END", txn=txn)
             txn.end = self.queued
         elif txn.waiting:
             self._content(txn)
         return []
 
-    def tls_started(self) -> None:
-        self.tls, self.ext = True, {}
-        self.phase = Phase.EHLO
-        self._command(f"EHLO {self.login.helo}\r\n".encode(), "EHLO")
-
     def quit(self) -> None:
         if self.phase is Phase.READY and not self.txns:
-            self._command(b"QUIT\r\n", "IGNORE")
+            self.command(b"QUIT\r\n", "IGNORE")
         self.phase = Phase.CLOSING
 
     def retire(self) -> None:
@@ -170,88 +113,13 @@ class Session:
             self._quit_if_idle()
         return events
 
-    def _on_greeting(self, reply: Reply, _txn: object, events: list[Event]) -> None:
-        if reply.code != 220:
-            self._refused(reply, events, "refused the connection")
-            return
-        self.phase = Phase.EHLO
-        self._command(f"EHLO {self.login.helo}\r\n".encode(), "EHLO")
-
-    def _on_ehlo(self, reply: Reply, _txn: object, events: list[Event]) -> None:
-        if reply.code in (500, 502):  # no ESMTP: plain HELO, no extensions
-            self._command(f"HELO {self.login.helo}\r\n".encode(), "HELO")
-        elif reply.code != 250:
-            self._refused(reply, events, "refused EHLO")
-        else:
-            self.ext = extensions(reply)
-            self._greeted(events)
-
-    def _on_helo(self, reply: Reply, _txn: object, events: list[Event]) -> None:
-        if reply.code != 250:
-            self._refused(reply, events, "refused HELO")
-        else:
-            self._greeted(events)
-
-    def _greeted(self, events: list[Event]) -> None:
-        if self.login.starttls and not self.tls:
-            if "STARTTLS" not in self.ext:
-                events.append(Fatal("does not offer STARTTLS (set smtp_security to tls or none)"))
-                self.phase = Phase.CLOSING
-                return
-            self.phase = Phase.STARTTLS
-            self._command(b"STARTTLS\r\n", "STARTTLS")
-        elif self.login.username:
-            name = auth.mechanism(self.ext.get("AUTH", "")) if "AUTH" in self.ext else None
-            if name is None:
-                events.append(Fatal("does not support login (unset smtp_username)"))
-                self.phase = Phase.CLOSING
-                return
-            self.phase, self._auth = Phase.AUTH, (name, 0)
-            line = auth.first_line(name, self.login.username, self.login.password)
-            self._command(line.encode() + b"\r\n", "AUTH")
-        else:
-            self.phase = Phase.READY
-            events.append(Ready())
-
-    def _on_starttls(self, reply: Reply, _txn: object, events: list[Event]) -> None:
-        if reply.code != 220:
-            self._refused(reply, events, "refused STARTTLS")
-        else:
-            events.append(StartTLS())
-
-    def _on_auth(self, reply: Reply, _txn: object, events: list[Event]) -> None:
-        name, step = self._auth
-        if reply.code == 334 and step < 3:
-            line = auth.answer(name, step, reply.text, self.login.username, self.login.password)
-            self._auth = (name, step + 1)
-            self._command(line.encode() + b"\r\n", "AUTH")
-        elif reply.positive:
-            self.phase = Phase.READY
-            events.append(Ready())
-        elif reply.transient:
-            self._refused(reply, events, "refused the login for now")
-        else:
-            events.append(
-                Fatal(
-                    f"refused the login for '{self.login.username}': {reply} (check "
-                    "smtp_username and NEWSLETTER_SMTP_PASSWORD)"
-                )
-            )
-            self.phase = Phase.CLOSING
-
-    def _refused(self, reply: Reply, events: list[Event], what: str) -> None:
-        """Transient (4xx): this connection is refused, another may be taken later; lasting
-        (5xx): the server will not serve us, which no retry mends."""
-        self.phase = Phase.CLOSING
-        events.append(Refused(reply) if reply.transient else Fatal(f"{what}: {reply}"))
-
     def _on_mail(self, reply: Reply, txn: Transaction, events: list[Event]) -> None:
         if txn.outcome is not None:
             return
         if reply.positive:
             txn.mail_ok = True
             if not self.pipelining:
-                self._command(txn.rcpt_to(), "RCPT", txn=txn)
+                self.command(txn.rcpt_to(), "RCPT", txn=txn)
             return
         self._refusal(txn, judged(reply, sender=True), reply, events)
 
@@ -260,14 +128,14 @@ class Session:
             return
         if reply.positive:
             if not self.pipelining:
-                self._command(b"DATA\r\n", "DATA", txn=txn)
+                self.command(b"DATA\r\n", "DATA", txn=txn)
             return
         self._refusal(txn, judged(reply), reply, events)
 
     def _on_data(self, reply: Reply, txn: Transaction, events: list[Event]) -> None:
         if txn.outcome is not None:
             if reply.code == 354:  # a server that takes DATA with no recipient: end it empty
-                self._command(b".\r\n", "IGNORE")
+                self.command(b".\r\n", "IGNORE")
             return
         if reply.code != 354:
             self._refusal(txn, judged(reply), reply, events)
@@ -296,19 +164,14 @@ class Session:
         if reply.code == 421:
             self.phase = Phase.CLOSING  # the server closes: nothing more goes out
         elif self.chunking or (txn.mail_ok and txn.end < 0):
-            self._command(b"RSET\r\n", "IGNORE")  # the server's transaction may still be open
+            self.command(b"RSET\r\n", "IGNORE")  # the server's transaction may still be open
 
     # --- writing -------------------------------------------------------------------------------
 
     def _content(self, txn: Transaction) -> None:
         txn.waiting = False
-        self._command(txn.stuffed(), "END", txn=txn)
+        self.command(txn.stuffed(), "END", txn=txn)
         txn.end = self.queued
-
-    def _command(self, data: bytes, *kinds: str, txn: Transaction | None = None) -> None:
-        self.out += data
-        self.queued += len(data)
-        self.expect.extend((kind, txn) for kind in kinds)
 
     def _settle(self, txn: Transaction, outcome: Outcome, events: list[Event]) -> None:
         txn.outcome = outcome

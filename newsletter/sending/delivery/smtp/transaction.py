@@ -21,6 +21,14 @@ class Transaction:
     end: int = -1  # stream offset just past the end of the message, once written
     outcome: Outcome | None = None
 
+    def undeliverable(self, smtputf8: bool) -> str:
+        """Why this message cannot go over a connection at all ('' when it can)."""
+        if any(c in self.rcpt for c in "\r\n<> ") or "@" not in self.rcpt:
+            return f"not a deliverable address: {self.rcpt!r}"
+        if self.utf8 and not smtputf8:
+            return "the address is not ASCII and the server does not support SMTPUTF8"
+        return ""
+
     @property
     def utf8(self) -> bool:
         return not (self.sender.isascii() and self.rcpt.isascii())
@@ -44,10 +52,3 @@ class Transaction:
         if b"\n." in quoted:  # rare in our messages: quoted-printable bodies, folded headers
             quoted = quoted.replace(b"\r\n.", b"\r\n..")
         return quoted + (b".\r\n" if quoted.endswith(b"\r\n") else b"\r\n.\r\n")
-
-
-def undeliverable(rcpt: str) -> str:
-    """Why an address cannot go into RCPT TO at all ('' when it can)."""
-    if any(c in rcpt for c in "\r\n<> ") or "@" not in rcpt:
-        return f"not a deliverable address: {rcpt!r}"
-    return ""
