@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import random
+import select
 import selectors
 import socket
 import ssl
@@ -22,6 +23,8 @@ from newsletter.sending.delivery.smtp.handshake import Login
 from newsletter.sending.delivery.smtp.link import Link
 from newsletter.sending.delivery.smtp.tls import client_context, tls_failure
 from newsletter.sending.mime.message import MessageTemplate
+
+IDLE_MOST = 60.0  # seconds a connection kept between runs may stay idle (Postfix allows 300)
 
 
 @functools.cache
@@ -59,7 +62,7 @@ class SMTPBackend(Backend):
         self.ever_connected = False
         self.sessions = 0  # open now (the engine keeps it up to date)
         self.peers: list[Pace] | None = None  # learned by the send's other processes, to heed
-        self._idle: list[Link] = []
+        self._idle: list[tuple[float, Link]] = []  # (kept since, link)
         self._address: tuple[str, int] | None = None
         self._context: ssl.SSLContext | None = None
         self._lock = threading.Lock()
@@ -97,14 +100,23 @@ class SMTPBackend(Backend):
         self.ever_connected = True
 
     def take_idle(self) -> list[Link]:
+        """The connections kept from the last run that are still fit to use: idle for less
+        than `IDLE_MOST` seconds, and with nothing from the server waiting to be read (a
+        server that timed out a connection says `421` on its own, or closes it)."""
         with self._lock:
             idle, self._idle = self._idle, []
-            return idle
+        now, fit = time.monotonic(), []
+        for since, link in idle:
+            if now - since < IDLE_MOST and not select.select([link.channel.sock], [], [], 0)[0]:
+                fit.append(link)
+            else:
+                link.close()
+        return fit
 
     def keep_idle(self, link: Link) -> None:
         link.writing = False
         with self._lock:
-            self._idle.append(link)
+            self._idle.append((time.monotonic(), link))
 
     def pace(self) -> Pace:
         """What this process has learned about the relay, for the send's other processes."""
@@ -148,7 +160,8 @@ class SMTPBackend(Backend):
 
     def close(self) -> None:
         """QUIT every idle connection, waiting at most a second for the answers."""
-        links = self.take_idle()
+        with self._lock:
+            links, self._idle = [link for _, link in self._idle], []
         with selectors.DefaultSelector() as sel:
             for link in links:
                 link.session.quit()

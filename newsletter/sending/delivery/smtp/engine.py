@@ -107,8 +107,6 @@ class Engine:
 
     def _select(self, now: float) -> None:
         timeout = min(SWEEP, self._held_until - now, self.jobs.next_due() - now)
-        if self.jobs.waiting and not self.draining:
-            timeout = min(timeout, self.governor.start_at(now) - now)
         for link, events in self.sel.wait(timeout):
             if link in self.links:
                 self._serve(link, events, time.monotonic())
