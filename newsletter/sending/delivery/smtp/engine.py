@@ -99,7 +99,7 @@ class Engine:
             raise self.error
 
     def _finished(self) -> bool:
-        if self.notes or any(link.session.txns for link in self.links):
+        if self.notes or self.jobs.flying:
             return False
         if self.draining:
             return True
@@ -143,8 +143,8 @@ class Engine:
             if job is None:
                 return
             self._begin(link, job, now)
-        if self.jobs.next(now, peek=True) and self.governor.start_at(now) <= now:
-            self._open_more(now)
+        if len(self.links) < self.governor.cap and self.jobs.next(now, peek=True):
+            self._open_more(now)  # work waits and no connection has room
 
     def _begin(self, link: Link, job: Job, now: float) -> None:
         txn = Transaction(job.unit, job.sender, job.rcpt, job.data)
@@ -160,6 +160,8 @@ class Engine:
 
     def _notes_done(self) -> None:
         """Notes committed (or refused: the send stops): each message's end may now leave."""
+        if not self.notes:
+            return
         for link, txn in self.notes.answered():
             if txn.outcome is not None or link not in self.links:
                 self.jobs.noted_late(txn.unit)
