@@ -72,7 +72,8 @@ def main() -> None:
     )
     print(
         f"  {sent.seconds:.1f} s start to exit, beside the limit's own {own:.1f} s: "
-        f"{sent.seconds / own:.2f}x (target <= 1.3x); ledger {summary['counts']}"
+        f"{sent.seconds / own:.2f}x (target <= 1.3x); peak memory {sent.peak_mb:.0f} MB; "
+        f"ledger {summary['counts']}"
     )
     print(f"  (removed {tidy(run)} delivered messages of this run from the lab's Maildirs)")
 

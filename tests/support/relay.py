@@ -56,6 +56,8 @@ class Relay:
     max_greeted: int = 0
     sessions: int = 0
     refused_greetings: int = 0
+    refusing: int = 0  # sessions refused at the greeting and not yet closed
+    max_refusing: int = 0
     port: int = 0
 
     def on(self, verb: str, reply: str, times: int = 1, then: str = "", after: int = 0) -> None:
@@ -86,7 +88,7 @@ class Relay:
 
 class _Session(asyncio.Protocol):
     def __init__(self, relay: Relay):
-        self.relay, self.buffer, self.greeted = relay, b"", False
+        self.relay, self.buffer, self.greeted, self.refused = relay, b"", False, False
         self.mode = "command"  # command | data | bdat
         self.chunk = 0
         self.mail_from, self.rcpts, self.content = "", list[str](), b""
@@ -99,6 +101,9 @@ class _Session(asyncio.Protocol):
         relay.sessions += 1
         if relay.max_sessions and relay.greeted >= relay.max_sessions:
             relay.refused_greetings += 1
+            relay.refusing += 1
+            relay.max_refusing = max(relay.max_refusing, relay.refusing)
+            self.refused = True
             self.reply("421 4.7.0 relay.test Error: too many connections", "close")
             return
         if relay.cut_content[0]:  # keep little in flight, so a cut leaves the end unsent
@@ -113,6 +118,9 @@ class _Session(asyncio.Protocol):
         if self.greeted:
             self.relay.greeted -= 1
             self.greeted = False
+        if self.refused:
+            self.relay.refusing -= 1
+            self.refused = False
         self.writer.cancel()
 
     def reply(self, text: str | bytes, then: str = "") -> None:
