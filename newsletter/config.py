@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, did_you_mean
 
 CONFIG_FILE = "newsletter.toml"
 
@@ -29,6 +29,8 @@ SECRET_ENV = {
     "sendgrid_webhook_public_key": "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY",
     "imap_password": "NEWSLETTER_IMAP_PASSWORD",
 }
+
+BACKENDS = ("outbox", "smtp", "sendgrid")  # sending/delivery.make_backend opens each
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class Settings:
     templates_dir: str = "templates"
     outbox_dir: str = "outbox"
     # Sending
-    backend: str = "outbox"  # outbox | smtp | sendgrid
+    backend: str = "outbox"  # one of BACKENDS
     batch_size: int = 1000  # SendGrid's maximum per request
     rate: float = 0.0  # messages per second, 0 = as fast as possible
     smtp_host: str = "127.0.0.1"
@@ -178,7 +180,7 @@ def load_settings(
                     f"{SECRET_ENV[key]} in the environment instead"
                 )
             if key not in kinds:
-                raise ConfigError(f"{path}: unknown setting '{key}'{_suggest(key, kinds)}")
+                raise ConfigError(f"{path}: unknown setting '{key}'{did_you_mean(key, kinds)}")
             values[key] = _coerce(key, raw, kinds[key], str(path))
             sources[key] = str(path)
 
@@ -201,35 +203,25 @@ def _unknown_env(env: Mapping[str, str], kinds: Mapping[str, type]) -> tuple[str
     """A warning for each `NEWSLETTER_*` variable that is no setting, with the closest variable
     (compared without the common prefix, so NEWSLETTER_DATABASE_URL suggests DATABASE_URL)."""
     known = [SECRET_ENV.get(name) or f"NEWSLETTER_{name.upper()}" for name in kinds]
-    by_word = {var.removeprefix("NEWSLETTER_").lower(): var for var in known}
     out = []
     for var in sorted(env):
         if not var.startswith("NEWSLETTER_") or var.startswith(_NOT_SETTINGS_PREFIX):
             continue
         if var in known:
             continue
-        match = _closest(var.removeprefix("NEWSLETTER_").lower(), by_word)
-        hint = f" (did you mean {by_word[match]}?)" if match else ""
+        hint = did_you_mean(var, known, compared=_without_prefix)
         out.append(f"environment variable {var} is not a setting; it is ignored{hint}")
     return tuple(out)
 
 
-def _suggest(word: str, choices: Mapping[str, object] | list[str]) -> str:
-    match = _closest(word, choices)
-    return f" (did you mean '{match}'?)" if match else ""
-
-
-def _closest(word: str, choices: Mapping[str, object] | list[str]) -> str | None:
-    import difflib
-
-    match = difflib.get_close_matches(word, list(choices), n=1)
-    return match[0] if match else None
+def _without_prefix(var: str) -> str:
+    return var.removeprefix("NEWSLETTER_").lower()
 
 
 def _validate(s: Settings) -> None:
     where = s.sources
-    if s.backend not in ("outbox", "smtp", "sendgrid"):
-        raise ConfigError(f"{where['backend']}: backend must be outbox, smtp or sendgrid")
+    if s.backend not in BACKENDS:
+        raise ConfigError(f"{where['backend']}: backend must be one of {', '.join(BACKENDS)}")
     if s.smtp_security not in ("none", "starttls", "tls"):
         raise ConfigError(f"{where['smtp_security']}: smtp_security must be none, starttls or tls")
     if s.batch_size < 1 or s.batch_size > 1000:

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from newsletter.authoring.front_matter import parse_front_matter, suggest
+from newsletter.authoring.front_matter import parse_front_matter
 from newsletter.authoring.link_checks import check_markdown, url_problem
-from newsletter.errors import IssueFileError, Problem
+from newsletter.errors import IssueFileError, Problem, did_you_mean
 from newsletter.models import Issue, Takeaway
 
 TAKEAWAY_KEYS = {
@@ -264,7 +264,7 @@ def _takeaway(line: int, headline: str, lines: list[str], report: _Report) -> Ta
             names = list(TAKEAWAY_KEYS.values())
             report.error(
                 at,
-                f"unknown takeaway key '{raw_key}'{suggest(raw_key, names)}; valid "
+                f"unknown takeaway key '{raw_key}'{did_you_mean(raw_key, names)}; valid "
                 f"keys: {', '.join(names)} (leave a blank line before the body)",
             )
         elif key in fields:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from newsletter.models import Personalised, Recipient, RenderedIssue
+from newsletter.safe_text import one_line
 
 NAME = "__NL_NAME__"
 EMAIL = "__NL_EMAIL__"
@@ -28,13 +29,6 @@ PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
 
 NAME_FALLBACK = "there"  # "Hi there," when a subscriber has no name
 NO_TRACK = "-"  # the token of a message outside any send (a proof): links work, nothing counts
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
-
-
-def header_safe(value: str) -> str:
-    """One header-safe line: CR, LF and other controls become a single space."""
-    return _CONTROL.sub(" ", value).strip()
 
 
 def placeholder_values(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> dict[str, str]:
@@ -58,14 +52,19 @@ class Values:
     header: dict[str, str]
 
 
-def values_for(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> Values:
+def values_for(
+    recipient: Recipient, name_fallback: str = NAME_FALLBACK, *, made_inert: bool = False
+) -> Values:
     """HTML gets `html.escape` (safe in text and in quoted attributes), text the raw value,
-    headers the value with CR/LF and other controls made spaces (no value starts a header)."""
+    headers `one_line` (no value starts a header). `made_inert`: each value first goes through
+    `inert`, for a provider that substitutes on its side."""
     raw = placeholder_values(recipient, name_fallback)
+    if made_inert:
+        raw = {k: inert(v) for k, v in raw.items()}
     return Values(
         html={k: html.escape(v, quote=True) for k, v in raw.items()},
         text=raw,
-        header={k: header_safe(v) for k, v in raw.items()},
+        header={k: one_line(v) for k, v in raw.items()},
     )
 
 

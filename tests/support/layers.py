@@ -5,7 +5,7 @@ Counted: module-level and function-level imports, relative imports, and `importl
 run). Layers, bottom to top; a module may import its own layer and those below, and siblings on
 one layer may import each other only without a cycle:
 
-    kernel (errors, models, config, tokens) < db < authoring, audience
+    kernel (errors, models, config, tokens, safe_text, times) < db < authoring, audience
         < sending, tracking, mailbox < web, cli
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-KERNEL = {"errors", "models", "config", "tokens", "__main__"}
+KERNEL = {"errors", "models", "config", "tokens", "safe_text", "times", "__main__"}
 RANKS = {
     "kernel": 0,
     "db": 1,
