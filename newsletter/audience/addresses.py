@@ -8,8 +8,8 @@ subscribers would mail the same person twice and let an upper-case copy dodge an
 Provider-specific rules (Gmail's dots, `+tags`) are NOT folded: they are not universal, and
 `ann+news@` is often a deliberate, separately filtered address.
 
-`address_hash` (sha256 of the key) is what suppressions match on, so an erased person stays
-suppressed without their address being kept.
+The address hash (`Address.hash`, sha256 of the key) is what suppressions match on, so an
+erased person stays suppressed without their address being kept.
 
 Validation uses `email-validator` with deliverability checks off. Imports validate a million
 rows, and the library spends ~35 us per call (~250 us for a new domain, in its IDNA checks); so
@@ -58,11 +58,6 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def address_hash(email: str) -> str:
-    """sha256 of the normalised address (raises InvalidAddress for a bad one)."""
-    return parse(email).hash
-
-
 def parse(email: str) -> Address:
     """Validate `email` and return it with its comparison key. Raises InvalidAddress."""
     given = email.strip()
@@ -84,11 +79,6 @@ def parse(email: str) -> Address:
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from None
     return Address(given, f"{result.local_part.lower()}@{result.domain.lower()}")
-
-
-def key_of(email: str) -> str:
-    """The comparison key of a valid address (raises InvalidAddress)."""
-    return parse(email).key
 
 
 @lru_cache(maxsize=100_000)
