@@ -5,7 +5,7 @@ Counted: module-level and function-level imports, relative imports, and `importl
 run). Layers, bottom to top; a module may import its own layer and those below, and siblings on
 one layer may import each other only without a cycle:
 
-    kernel (errors, models, config, tokens, safe_text, times) < db < authoring, audience
+    kernel (errors, models, config/, tokens, safe_text, times) < db < authoring, audience
         < sending, tracking, mailbox < web, cli
 """
 
@@ -123,7 +123,7 @@ def edges(root: Path, package: str) -> list[Edge]:
 def group_of(module: str, package: str) -> str:
     """The layer group a module belongs to (`kernel`, `db`, ...); KeyError if none."""
     parts = module.split(".")
-    if parts == [package] or (len(parts) == 2 and parts[1] in KERNEL):
+    if parts == [package] or parts[1] in KERNEL:  # a module, or a package (`config`)
         return "kernel"
     if parts[1] in RANKS:
         return parts[1]
