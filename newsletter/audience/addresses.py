@@ -29,9 +29,10 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 
 from newsletter.errors import StoreError
 
-# RFC 5322 dot-atom with the atext characters email-validator accepts in an ASCII local part.
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
-_DOT_ATOM_LOCAL = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*\Z")
+# RFC 5322 atext, the characters email-validator accepts in an ASCII local part, as the body of
+# a character class ("-" last: not a range); mail headers build their dot-atoms from it too.
+ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-"
+_DOT_ATOM_LOCAL = re.compile(rf"[{ATEXT}]+(?:\.[{ATEXT}]+)*\Z")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _PLAIN_HOST = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}\Z")
 _RESERVED_LDH = re.compile(r"(?:^|\.)..--")  # "ab--" labels; also catches IDNA "xn--" ones

@@ -9,12 +9,12 @@ import binascii
 import re
 from collections.abc import Iterable
 
+from newsletter.audience.addresses import ATEXT
 from newsletter.safe_text import one_line
 
 _SPECIALS = set('()<>[]:;@\\,."')
-_ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-"  # RFC 5322 atext ("-" last: not a range)
-_ATOM = re.compile(f"[{_ATEXT}]+")
-_NOT_DOT_ATOM = re.compile(f"[^.{_ATEXT}]+")
+_ATOM = re.compile(f"[{ATEXT}]+")
+_NOT_DOT_ATOM = re.compile(f"[^.{ATEXT}]+")
 _NOT_IN_ADDRESS = re.compile(r'[\s<>",;]+')  # what would end an address or start another
 _NOT_IN_URL = re.compile(r"[\s<>]+")
 
