@@ -10,7 +10,6 @@ U+2066-U+2069) that make a name display as something other than what it is.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 _NOT_IN_A_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
 
@@ -19,8 +18,9 @@ def one_line(value: str, limit: int | None = None, *, also: str = "") -> str:
     """`value` as one safe line: each run of the characters above (and of `also`, a caller's
     own separators such as ",;" in an address list) becomes a space, blanks are collapsed and
     trimmed, and the line is cut at `limit` characters."""
-    if also:
-        value = value.translate(_spaces_for(also))
+    for separator in also:
+        if separator in value:
+            value = value.replace(separator, " ")
     if not value.isprintable():  # a fast test: every character of the set is unprintable
         value = _NOT_IN_A_LINE.sub(" ", value)
     line = " ".join(value.split())
@@ -33,8 +33,3 @@ def holds_controls(value: str) -> bool:
     """True when `value` holds a character `one_line` takes out: for input that is refused
     rather than cleaned."""
     return _NOT_IN_A_LINE.search(value) is not None
-
-
-@lru_cache(maxsize=8)
-def _spaces_for(characters: str) -> dict[int, str]:
-    return {ord(c): " " for c in characters}

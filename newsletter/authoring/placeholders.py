@@ -52,19 +52,47 @@ class Values:
     header: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Used:
+    """The placeholders each context of a message holds (see `used_in`)."""
+
+    html: tuple[str, ...]
+    text: tuple[str, ...]
+    header: tuple[str, ...]
+
+
+def used_in(html: str, text: str, header: str) -> Used:
+    return Used(
+        tuple(k for k in PLACEHOLDERS if k in html),
+        tuple(k for k in PLACEHOLDERS if k in text),
+        tuple(k for k in PLACEHOLDERS if k in header),
+    )
+
+
 def values_for(
-    recipient: Recipient, name_fallback: str = NAME_FALLBACK, *, made_inert: bool = False
+    recipient: Recipient,
+    name_fallback: str = NAME_FALLBACK,
+    *,
+    made_inert: bool = False,
+    used: Used | None = None,
 ) -> Values:
     """HTML gets `html.escape` (safe in text and in quoted attributes), text the raw value,
     headers `one_line` (no value starts a header). `made_inert`: each value first goes through
-    `inert`, for a provider that substitutes on its side."""
+    `inert`, for a provider that substitutes on its side; `used`: only the placeholders each
+    context holds are escaped for it (a per-recipient saving for a provider's request)."""
     raw = placeholder_values(recipient, name_fallback)
     if made_inert:
         raw = {k: inert(v) for k, v in raw.items()}
+    if used is None:
+        return Values(
+            html={k: html.escape(v, quote=True) for k, v in raw.items()},
+            text=raw,
+            header={k: one_line(v) for k, v in raw.items()},
+        )
     return Values(
-        html={k: html.escape(v, quote=True) for k, v in raw.items()},
-        text=raw,
-        header={k: one_line(v) for k, v in raw.items()},
+        html={k: html.escape(raw[k], quote=True) for k in used.html},
+        text={k: raw[k] for k in used.text},
+        header={k: one_line(raw[k]) for k in used.header},
     )
 
 

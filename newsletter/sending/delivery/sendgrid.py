@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from newsletter.authoring.placeholders import PLACEHOLDERS, fill, values_for
+from newsletter.authoring.placeholders import PLACEHOLDERS, fill, used_in, values_for
 from newsletter.config import Settings
 from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
@@ -118,18 +118,14 @@ class SendGridBackend(Backend):
         }
         if template.reply_to:
             body["reply_to"] = {"email": template.reply_to}
-        used = {
-            "html": [k for k in PLACEHOLDERS if k in template.html],
-            "text": [k for k in PLACEHOLDERS if k in template.text],
-            "subject": [k for k in PLACEHOLDERS if k in template.subject],
-        }
+        used = used_in(template.html, template.text, template.subject)
         self._base = (
             template,
             {
                 "body": body,
                 "used": used,
-                "html_keys": [(k, _in(_HTML, k)) for k in used["html"]],
-                "subject_keys": [(k, _in(_SUBJECT, k)) for k in used["subject"]],
+                "html_keys": [(k, _in(_HTML, k)) for k in used.html],
+                "subject_keys": [(k, _in(_SUBJECT, k)) for k in used.header],
             },
         )
         return self._base[1]
@@ -137,9 +133,9 @@ class SendGridBackend(Backend):
     def personalization(self, template: MessageTemplate, recipient: Recipient) -> dict[str, Any]:
         common = self._common(template)
         # Made inert: SendGrid substitutes on its side, so no value may contain a key.
-        values = values_for(recipient, made_inert=True)
+        values = values_for(recipient, made_inert=True, used=common["used"])
         subs = {h: values.html[k] for k, h in common["html_keys"]}
-        subs.update({k: values.text[k] for k in common["used"]["text"]})
+        subs.update(values.text)
         subs.update({h: values.header[k] for k, h in common["subject_keys"]})
         to: dict[str, str] = {"email": recipient.email}
         name = one_line(recipient.name, also=",;")  # SendGrid writes the To: line itself
