@@ -117,3 +117,20 @@ def test_header_bits() -> None:
     urls = ("https://e.org/u/<t> x", "", "mailto:u@e.org?subject=x")
     assert list_unsubscribe(urls) == "<https://e.org/u/tx>,\r\n <mailto:u@e.org?subject=x>"
     assert list_unsubscribe(urls, ", ") == "<https://e.org/u/tx>, <mailto:u@e.org?subject=x>"
+
+
+def test_a_provider_events_words_are_stored_as_one_safe_line() -> None:
+    """SendGrid's reason is printed later (`status`, `report`): no line break, no terminal
+    escape, no bidirectional override survives reading the event."""
+    from newsletter.sending.provider_events import read_event
+
+    event = read_event(
+        {
+            "event": "bounce",
+            "email": "a@example.org",
+            "reason": "550\r\n5.1.1 \x9b2J\u202eno",
+            "status": "5.1.1\t",
+        }
+    )
+    assert event.detail == "550 5.1.1 2J no"
+    assert event.status == "5.1.1"
