@@ -12,8 +12,8 @@ import click
 
 from newsletter.cli.progress import Reporter
 from newsletter.cli.root import cli, engine_from, settings_from
-from newsletter.config import BACKENDS
 from newsletter.errors import SendError
+from newsletter.models import BACKENDS
 
 if TYPE_CHECKING:
     from newsletter.config import Settings

@@ -4,20 +4,19 @@ Secrets come only from the environment, under their conventional names, and are 
 from the file (a secret in `newsletter.toml` is an error, so it cannot be committed by accident).
 
 Modules: `settings` (the `Settings` dataclass: every setting and its default; which are
-secrets; the backend names), `loading` (`load_settings`: the file, then the environment, and
+secrets), `loading` (`load_settings`: the file, then the environment, and
 where each value came from), `checks` (the rules a loaded value must keep) and `masking` (what
 `newsletter config` shows: secrets hidden). A new setting is a field in `settings` and, when
 it has a rule, a line in `checks`. Import from here: `from newsletter.config import Settings`.
 
-Layer: the kernel; imports only `errors`.
+Layer: the kernel; imports only `errors` and `models`.
 """
 
 from newsletter.config.loading import CONFIG_FILE, load_settings
 from newsletter.config.masking import MASK, mask_url, masked
-from newsletter.config.settings import BACKENDS, SECRET_ENV, Settings
+from newsletter.config.settings import SECRET_ENV, Settings
 
 __all__ = [
-    "BACKENDS",
     "CONFIG_FILE",
     "MASK",
     "SECRET_ENV",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from newsletter.config.settings import BACKENDS, Settings
+from newsletter.config.settings import Settings
 from newsletter.errors import ConfigError
+from newsletter.models import BACKENDS
 
 
 def validate(s: Settings) -> None:

@@ -1,5 +1,5 @@
-"""The `Settings` dataclass: every setting, its type and its default, in one place; which of
-them are secrets (environment only), and the names of the delivery backends."""
+"""The `Settings` dataclass: every setting, its type and its default, in one place; and which
+of them are secrets (environment only)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,6 @@ SECRET_ENV = {
     "sendgrid_webhook_public_key": "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY",
     "imap_password": "NEWSLETTER_IMAP_PASSWORD",
 }
-
-BACKENDS = ("outbox", "smtp", "sendgrid")  # sending/delivery.make_backend opens each
 
 
 @dataclass(frozen=True)
@@ -37,7 +35,7 @@ class Settings:
     templates_dir: str = "templates"
     outbox_dir: str = "outbox"
     # Sending
-    backend: str = "outbox"  # one of BACKENDS
+    backend: str = "outbox"  # one of models.BACKENDS
     batch_size: int = 1000  # SendGrid's maximum per request
     rate: float = 0.0  # messages per second, 0 = as fast as possible
     smtp_host: str = "127.0.0.1"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from newsletter.config import BACKENDS
 from newsletter.errors import ConfigError
+from newsletter.models import BACKENDS
 
 if TYPE_CHECKING:
     from newsletter.config import Settings
