@@ -1,7 +1,9 @@
 """newsletter: write issues in Markdown, render email once, send to large lists safely.
 
-The kernel lives here: `errors` (the project's own error tree), `models` (frozen data passed
-between parts), `config` (settings) and `tokens` (signed links); `__main__` runs the CLI for
+The kernel lives here: `errors` (the project's own error tree and the "did you mean" hint),
+`models` (frozen data passed between parts), `config/` (settings), `tokens` (signed links and
+every link to the site), `safe_text` (outside text made one safe line, for every header and
+everything printed) and `times` (the two ways a moment is written); `__main__` runs the CLI for
 `python -m newsletter`. Each folder is one part of the product: `db`, `authoring`, `audience`,
 `tracking`, `sending`, `mailbox`, `web` and `cli`. The last paragraph of each part's docstring
 says what it may import, as the one table in tests/support/layers.py has it (the layer test

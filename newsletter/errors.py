@@ -7,7 +7,7 @@ can do. The CLI prints ``str(error)`` as one line and exits 1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,6 +39,19 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.severity}: {self.message}"
+
+
+def did_you_mean(
+    word: str, choices: Iterable[str], *, compared: Callable[[str], str] = str.lower
+) -> str:
+    """ " (did you mean 'x'?)" naming the closest of `choices`, or "" when none is close: the
+    hint of every "unknown ..." message. Words are compared as `compared` makes them (by
+    default ignoring case; the choice is shown as given)."""
+    import difflib
+
+    by_form = {compared(choice): choice for choice in choices}
+    match = difflib.get_close_matches(compared(word), list(by_form), n=1)
+    return f" (did you mean '{by_form[match[0]]}'?)" if match else ""
 
 
 class IssueFileError(NewsletterError):

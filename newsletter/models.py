@@ -73,6 +73,10 @@ class Personalised:
     text: str
 
 
+# The delivery backends, a closed set: the `backend` setting, `send --backend`, and
+# sending/delivery.make_backend, which opens each.
+BACKENDS = ("outbox", "smtp", "sendgrid")
+
 # Outcome of one recipient in a batch. A closed set: the ledger stores exactly these.
 SENT = "sent"
 FAILED = "failed"  # permanent for this recipient (rejected address): recorded, not retried

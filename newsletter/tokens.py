@@ -237,24 +237,26 @@ def signer_for(settings: Settings, *, allow_generated: bool) -> Signer:
     return Signer([_generated_key(path), *old], generated_key_path=path)
 
 
-def _site(settings: Settings) -> str:
-    return settings.site_url.rstrip("/")
+def site_link(site_url: str, path: str) -> str:
+    """The address of `path` (which starts with "/") on the site at `site_url`, whether or not
+    the setting ends with a slash: every link to our own pages is made here."""
+    return site_url.rstrip("/") + path
 
 
 def unsubscribe_url(settings: Settings, token: str) -> str:
-    return f"{_site(settings)}/unsubscribe/{token}"
+    return site_link(settings.site_url, f"/unsubscribe/{token}")
 
 
 def preferences_url(settings: Settings, token: str) -> str:
-    return f"{_site(settings)}/preferences/{token}"
+    return site_link(settings.site_url, f"/preferences/{token}")
 
 
 def confirm_url(settings: Settings, token: str) -> str:
-    return f"{_site(settings)}/confirm/{token}"
+    return site_link(settings.site_url, f"/confirm/{token}")
 
 
 def view_url(settings: Settings, issue_id: str) -> str:
-    return f"{_site(settings)}/archive/{issue_id}"
+    return site_link(settings.site_url, f"/archive/{issue_id}")
 
 
 def unsubscribe_mailto(settings: Settings, token: str) -> str:

@@ -77,7 +77,7 @@ def test_large_send_in_requests_of_1000_with_per_recipient_values(
         assert html == fill(HTML, values.html)
         assert text == fill(TEXT, values.text)
         assert subject == f"Hello {person.name}"
-        assert item["to"] == [{"email": person.email, "name": f"Zoë  {person.subscriber_id}  <b>"}]
+        assert item["to"] == [{"email": person.email, "name": f"Zoë {person.subscriber_id} <b>"}]
         assert item["custom_args"] == {
             "send_ref": "send-42",
             "subscriber_id": str(person.subscriber_id),

@@ -17,12 +17,17 @@ from newsletter.sending.ledger import (
     claim,
     discard_if_untouched,
     finish_if_complete,
-    record,
+    record_in,
     release,
     requeue,
 )
 from newsletter.sending.sends import create_send, get_send
 from newsletter.sending.workers import Worker, join, live_workers, recover
+
+
+def record(engine, send_id: int, worker: Worker, results: list[SendResult]) -> None:
+    with engine.begin() as conn:
+        record_in(conn, send_id, worker, results)
 
 
 def make_audience(engine, slug: str = "weekly", n: int = 20) -> dict:

@@ -15,7 +15,7 @@ from newsletter import models
 from newsletter.authoring import placeholders
 from newsletter.authoring.issue_file import read_issue
 from newsletter.authoring.lint import check_templates
-from newsletter.authoring.markdown import to_text
+from newsletter.authoring.markdown import to_html_and_text
 from newsletter.authoring.placeholders import personalise
 from newsletter.authoring.render import EMAIL_TEMPLATE, environment, render_issue, template_context
 from newsletter.config import Settings
@@ -85,7 +85,7 @@ def test_each_takeaway_appears_in_html_and_text(sample_issue, settings):
         for value in (t.headline, t.speaker, t.role):
             assert html.escape(value, quote=False) in out.html, value
             assert " ".join(value.split()) in flat_text, value
-        first_words = " ".join(to_text(t.body_md).split()[:6])
+        first_words = " ".join(to_html_and_text(t.body_md)[1].split()[:6])
         assert first_words in flat_text
         assert first_words in " ".join(html.unescape(re.sub(r"<[^>]+>", "", out.html)).split())
         assert f'href="{t.link}"' in out.html
@@ -192,7 +192,7 @@ def test_text_part_is_wrapped_and_writes_links_out(sample_issue, settings):
     out = render_issue(sample_issue, settings).text
     long_lines = [line for line in out.splitlines() if len(line) > 72 and "://" not in line]
     assert long_lines == []
-    text = to_text("See [the report](https://example.org/r).\n\n- one\n- two")
+    _, text = to_html_and_text("See [the report](https://example.org/r).\n\n- one\n- two")
     assert "See the report (https://example.org/r)." in text
     assert "- one\n- two" in text  # a tight list stays tight
 

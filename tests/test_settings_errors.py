@@ -116,9 +116,9 @@ def test_a_mistyped_environment_variable_gets_a_did_you_mean(workdir: Path) -> N
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [
         "warning: environment variable NEWSLETTER_DATABASE_URL is not a setting; it is "
-        "ignored (did you mean DATABASE_URL?)",
+        "ignored (did you mean 'DATABASE_URL'?)",
         "warning: environment variable NEWSLETTER_SMTP_PASWORD is not a setting; it is "
-        "ignored (did you mean NEWSLETTER_SMTP_PASSWORD?)",
+        "ignored (did you mean 'NEWSLETTER_SMTP_PASSWORD'?)",
     ]
 
 

@@ -8,8 +8,8 @@ subscribers would mail the same person twice and let an upper-case copy dodge an
 Provider-specific rules (Gmail's dots, `+tags`) are NOT folded: they are not universal, and
 `ann+news@` is often a deliberate, separately filtered address.
 
-`address_hash` (sha256 of the key) is what suppressions match on, so an erased person stays
-suppressed without their address being kept.
+The address hash (`Address.hash`, sha256 of the key) is what suppressions match on, so an
+erased person stays suppressed without their address being kept.
 
 Validation uses `email-validator` with deliverability checks off. Imports validate a million
 rows, and the library spends ~35 us per call (~250 us for a new domain, in its IDNA checks); so
@@ -29,9 +29,10 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 
 from newsletter.errors import StoreError
 
-# RFC 5322 dot-atom with the atext characters email-validator accepts in an ASCII local part.
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
-_DOT_ATOM_LOCAL = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*\Z")
+# RFC 5322 atext, the characters email-validator accepts in an ASCII local part, as the body of
+# a character class ("-" last: not a range); mail headers build their dot-atoms from it too.
+ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-"
+_DOT_ATOM_LOCAL = re.compile(rf"[{ATEXT}]+(?:\.[{ATEXT}]+)*\Z")
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 _PLAIN_HOST = re.compile(rf"(?:{_LABEL}\.)+{_LABEL}\Z")
 _RESERVED_LDH = re.compile(r"(?:^|\.)..--")  # "ab--" labels; also catches IDNA "xn--" ones
@@ -58,11 +59,6 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def address_hash(email: str) -> str:
-    """sha256 of the normalised address (raises InvalidAddress for a bad one)."""
-    return parse(email).hash
-
-
 def parse(email: str) -> Address:
     """Validate `email` and return it with its comparison key. Raises InvalidAddress."""
     given = email.strip()
@@ -84,11 +80,6 @@ def parse(email: str) -> Address:
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from None
     return Address(given, f"{result.local_part.lower()}@{result.domain.lower()}")
-
-
-def key_of(email: str) -> str:
-    """The comparison key of a valid address (raises InvalidAddress)."""
-    return parse(email).key
 
 
 @lru_cache(maxsize=100_000)

@@ -180,12 +180,6 @@ def set_membership_status(
         raise StoreError(f"status '{status}': use subscribed or unsubscribed")
 
 
-def confirmations_sent(engine: Engine, subscriber_id: int, within: timedelta) -> int:
-    """How many confirmation mails this subscriber was sent in the last `within`."""
-    with reading(engine) as conn:
-        return _confirmations_since(conn, subscriber_id, utcnow() - within)
-
-
 def _confirmations_since(conn: Connection, sub_id: int, since: datetime) -> int:
     e = tables.subscriber_events
     return int(

@@ -22,8 +22,9 @@ from typing import TextIO
 
 from newsletter.audience.addresses import InvalidAddress, parse
 from newsletter.audience.import_chunk import ImportRow
-from newsletter.audience.names import NAME_MAX, one_line
+from newsletter.audience.names import NAME_MAX
 from newsletter.errors import ImportFileError
+from newsletter.safe_text import one_line
 
 IGNORED = {"status", "joined_at"}  # written by export, not attributes
 FORMULA_START = frozenset("=+-@\t\r")
@@ -151,7 +152,7 @@ class _Layout:
 
 def _show(value: str) -> str:
     """A cell as one short line for a message."""
-    value = " ".join(value.split())
+    value = one_line(value)
     return value if len(value) <= 60 else value[:57] + "..."
 
 

@@ -11,6 +11,7 @@ from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
 from newsletter.db.transaction import begin, connect_to
 from newsletter.errors import StoreError
+from newsletter.safe_text import holds_controls, one_line
 
 
 def create_list(
@@ -53,7 +54,7 @@ NAME_MAX = 200  # lists.name and lists.from_name
 def _one_line(what: str, value: str) -> str:
     """`value` stripped; refused when it holds a line break or control, or is too long."""
     value = value.strip()
-    if any(ord(c) < 32 or c == "\x7f" for c in value):
+    if holds_controls(value):
         raise StoreError(f"list {what} must be one line of text (no line breaks or controls)")
     if len(value) > NAME_MAX:
         raise StoreError(f"list {what} is {len(value)} characters; at most {NAME_MAX}")
@@ -67,7 +68,7 @@ def _address(what: str, value: str) -> str:
     try:
         return parse(value).email
     except InvalidAddress as exc:
-        shown = " ".join(value.split())[:80]
+        shown = one_line(value, 80)
         raise StoreError(
             f"list {what} '{shown}' is not an email address: {exc} (give a plain address "
             "like editor@example.com)"

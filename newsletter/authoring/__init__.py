@@ -1,4 +1,4 @@
-"""Authoring: issue files (`issue_file`, `front_matter`), their Markdown (`markdown`,
+"""Authoring: issue files (`issue_file`, `front_matter`, `takeaways`), their Markdown (`markdown`,
 `link_checks`), rendering once to email and web page (`render`), the per-recipient placeholders
 and their one substitution routine (`placeholders`), a send's links rewritten for click and
 open tracking (`tracked_links`, a pure text rewrite), and `newsletter check` (`lint`).

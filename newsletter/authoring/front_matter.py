@@ -6,10 +6,12 @@ dates stay under our control (a naive `send_at` is an error, not silently UTC).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING
+
+from newsletter.errors import did_you_mean
+from newsletter.safe_text import one_line
 
 if TYPE_CHECKING:
     from yaml import MarkedYAMLError
@@ -32,13 +34,6 @@ Report = Callable[[int, str], None]
 _UNCLOSED_QUOTE = "while scanning a quoted scalar"  # PyYAML's context for a missing end quote
 
 
-def suggest(word: str, choices: list[str]) -> str:
-    """' (did you mean 'x'?)' for the closest of `choices`, ignoring case; '' if none is close."""
-    lowered = {c.lower(): c for c in choices}
-    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-    return f" (did you mean '{lowered[match[0]]}'?)" if match else ""
-
-
 def parse_front_matter(lines: list[str], error: Report) -> dict[str, tuple[object, int]] | None:
     """{key: (value, line)} from the YAML between the '---' lines (file line 2 onwards)."""
     import yaml
@@ -58,7 +53,7 @@ def parse_front_matter(lines: list[str], error: Report) -> dict[str, tuple[objec
         )
         return None
     except yaml.YAMLError as exc:
-        error(2, f"front matter is not valid YAML ({' '.join(str(exc).split())})")
+        error(2, f"front matter is not valid YAML ({one_line(str(exc))})")
         return None
     if root is None:
         error(1, "missing required key 'title': add 'title: ...' to the front matter")
@@ -74,7 +69,7 @@ def parse_front_matter(lines: list[str], error: Report) -> dict[str, tuple[objec
         if key not in FRONT_MATTER_KEYS:
             error(
                 line,
-                f"unknown key '{key}'{suggest(key, list(FRONT_MATTER_KEYS))}; "
+                f"unknown key '{key}'{did_you_mean(key, FRONT_MATTER_KEYS)}; "
                 f"valid keys: {', '.join(FRONT_MATTER_KEYS)}",
             )
             continue
@@ -160,7 +155,7 @@ def _front_value(key: str, node: object, line: int, error: Report) -> object:
         return _switch(key, text, line, error)
     if key in ("date", "send_at"):
         return None
-    return " ".join(text.split()) if key in ("title", "subject", "preheader") else text
+    return one_line(text) if key in ("title", "subject", "preheader") else text
 
 
 def _switch(key: str, text: str, line: int, error: Report) -> bool | None:

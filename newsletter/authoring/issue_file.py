@@ -1,4 +1,5 @@
-"""Read an issue file: YAML front matter, an intro, then one `## ` heading per takeaway.
+"""Read an issue file: YAML front matter (`front_matter`), an intro, then one `## ` heading per
+takeaway (`takeaways`).
 
 `parse_issue` collects every problem (errors and warnings) with its 1-based line in the file;
 `read_issue` returns the Issue or raises IssueFileError. YAML exceptions never leave here.
@@ -24,24 +25,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from newsletter.authoring.front_matter import parse_front_matter, suggest
-from newsletter.authoring.link_checks import check_markdown, url_problem
+from newsletter.authoring.front_matter import parse_front_matter
+from newsletter.authoring.takeaways import split_sections
 from newsletter.errors import IssueFileError, Problem
-from newsletter.models import Issue, Takeaway
+from newsletter.models import Issue
 
-TAKEAWAY_KEYS = {
-    "speaker": "Speaker",
-    "role": "Role",
-    "link": "Link",
-    "image": "Image",
-    "image-alt": "Image-Alt",
-}
 SUBJECT_MAX = 78  # longer subjects are cut in most inbox lists
 MAX_ISSUE_BYTES = 5_000_000  # refused before parsing: no YAML or Markdown work on a huge file
 
-_HEADING = re.compile(r"^##(?:[ \t]+(.*?))?[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*(?: [A-Za-z0-9_-]+)?)[ \t]*:(?:[ \t]+(.*)|[ \t]*)$")
 _DATE_PREFIX = re.compile(r"^(\d{4}-\d{2}-\d{2})")
 
 
@@ -121,7 +112,9 @@ def _parse(path: Path, data: bytes, report: _Report) -> Issue | None:
     if end is None:
         return None
     meta = parse_front_matter(lines[1:end], report.error)
-    intro_md, takeaways, headings = _content(lines[end + 1 :], end + 2, report)
+    intro_md, takeaways, headings = split_sections(
+        lines[end + 1 :], end + 2, report.error, report.warn
+    )
     if meta is None:
         return None
     _check_sections(intro_md, headings, end, report)
@@ -222,88 +215,3 @@ def _switch(meta: dict[str, tuple[object, int]], key: str) -> bool | None:
 def _text(meta: dict[str, tuple[object, int]], key: str) -> tuple[str, int]:
     value, line = meta.get(key, ("", 0))
     return (value if isinstance(value, str) else ""), line
-
-
-# --- intro and takeaways ---------------------------------------------------------------------
-
-
-def _content(lines: list[str], first: int, report: _Report) -> tuple[str, list[Takeaway], int]:
-    """Split the Markdown after the front matter (file line `first`) at `## ` headings."""
-    sections: list[tuple[int, str | None, list[str]]] = [(first, None, [])]
-    fence = ""
-    for index, line in enumerate(lines):
-        opened = _FENCE.match(line)
-        if fence:
-            if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence):
-                fence = ""
-        elif opened:
-            fence = opened.group(1)
-        elif heading := _HEADING.match(line):
-            sections.append((first + index, heading.group(1) or "", []))
-            continue
-        sections[-1][2].append(line)
-
-    intro_lines = sections[0][2]
-    check_markdown("\n".join(intro_lines), first, report.error, report.warn)
-    intro = "\n".join(intro_lines).strip("\n")
-    takeaways = [_takeaway(line, head or "", body, report) for line, head, body in sections[1:]]
-    return intro, [t for t in takeaways if t is not None], len(sections) - 1
-
-
-def _takeaway(line: int, headline: str, lines: list[str], report: _Report) -> Takeaway | None:
-    headline = re.sub(r"[ \t]+#+$", "", headline).strip()
-    if not headline:
-        report.error(line, "takeaway heading has no headline: write it after '## '")
-    fields: dict[str, tuple[str, int]] = {}
-    index = 0
-    while index < len(lines) and (m := _FIELD.match(lines[index])):
-        raw_key, value, at = m.group(1), (m.group(2) or "").strip(), line + 1 + index
-        key = re.sub(r"[ _]", "-", raw_key.lower())
-        index += 1
-        if key not in TAKEAWAY_KEYS:
-            names = list(TAKEAWAY_KEYS.values())
-            report.error(
-                at,
-                f"unknown takeaway key '{raw_key}'{suggest(raw_key, names)}; valid "
-                f"keys: {', '.join(names)} (leave a blank line before the body)",
-            )
-        elif key in fields:
-            report.error(at, f"duplicate '{TAKEAWAY_KEYS[key]}' (first on line {fields[key][1]})")
-        elif not value:
-            report.error(at, f"'{TAKEAWAY_KEYS[key]}' is empty: give a value or remove the line")
-        else:
-            fields[key] = (value, at)
-
-    body_lines = lines[index:]
-    check_markdown("\n".join(body_lines), line + 1 + index, report.error, report.warn)
-    body = "\n".join(body_lines).strip("\n")
-    label = f"takeaway '{headline}'" if headline else "takeaway"
-    if not body.strip():
-        report.error(line, f"{label} has no body: write a paragraph under its fields")
-    if "speaker" not in fields:
-        report.warn(line, f"{label} has no Speaker: add 'Speaker: Name' under the heading")
-    for key in ("link", "image"):
-        if key in fields and (reason := url_problem(fields[key][0], allow_mailto=False)):
-            report.error(fields[key][1], f"{TAKEAWAY_KEYS[key]} {reason}")
-    if "image" in fields and "image-alt" not in fields:
-        report.error(
-            fields["image"][1],
-            "Image has no alt text: add 'Image-Alt: what the image shows' under it",
-        )
-    if "image-alt" in fields and "image" not in fields:
-        report.warn(
-            fields["image-alt"][1],
-            "Image-Alt without Image: add 'Image: https://...' or remove the line",
-        )
-    if not headline or not body.strip():
-        return None
-    return Takeaway(
-        headline=headline,
-        speaker=fields.get("speaker", ("", 0))[0],
-        role=fields.get("role", ("", 0))[0],
-        body_md=body,
-        link=fields.get("link", ("", 0))[0],
-        image=fields.get("image", ("", 0))[0],
-        image_alt=fields.get("image-alt", ("", 0))[0],
-        line=line,
-    )

@@ -57,12 +57,11 @@ def size_problems(path: str | Path, html: str) -> list[Problem]:
 def _sample_recipient(settings: Settings) -> models.Recipient:
     """Values as long as real ones, so the measured size is the size subscribers get."""
     token = "x" * 96
-    site = settings.site_url.rstrip("/")
     return models.Recipient(
         email="firstname.lastname@example.com",
         name="Firstname Lastname",
-        unsubscribe_url=f"{site}/unsubscribe/{token}",
-        preferences_url=f"{site}/preferences/{token}",
+        unsubscribe_url=tokens.unsubscribe_url(settings, token),
+        preferences_url=tokens.preferences_url(settings, token),
         view_url=tokens.view_url(settings, "2019-03-01-an-issue-id-of-typical-length"),
         tag="0" * tokens.TAG_LENGTH,  # the tracking token in tracked links and the pixel
     )

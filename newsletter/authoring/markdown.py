@@ -74,12 +74,8 @@ def _wrap(text: str, width: int, first: str = "", rest: str = "") -> str:
     return "\n".join(lines)
 
 
-def to_text(markdown: str, width: int = WIDTH) -> str:
-    """CommonMark to readable plain text wrapped at `width` columns (long URLs never split)."""
-    return _tokens_to_text(_parser().parse(markdown), width)
-
-
 def _tokens_to_text(tokens: list[Token], width: int) -> str:
+    """CommonMark to readable plain text wrapped at `width` columns (long URLs never split)."""
     blocks: list[tuple[str, bool]] = []  # (text, is an item of a tight list)
     bullets: list[list[int]] = []  # per open list: [next number or -1 for bullets]
     quote = 0

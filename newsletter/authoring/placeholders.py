@@ -12,8 +12,10 @@ import html
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from newsletter.models import Personalised, Recipient, RenderedIssue
+from newsletter.safe_text import one_line
 
 NAME = "__NL_NAME__"
 EMAIL = "__NL_EMAIL__"
@@ -29,13 +31,6 @@ PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
 NAME_FALLBACK = "there"  # "Hi there," when a subscriber has no name
 NO_TRACK = "-"  # the token of a message outside any send (a proof): links work, nothing counts
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
-
-
-def header_safe(value: str) -> str:
-    """One header-safe line: CR, LF and other controls become a single space."""
-    return _CONTROL.sub(" ", value).strip()
-
 
 def placeholder_values(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> dict[str, str]:
     """Each placeholder's raw value for one recipient (escape per context before use)."""
@@ -49,8 +44,7 @@ def placeholder_values(recipient: Recipient, name_fallback: str = NAME_FALLBACK)
     }
 
 
-@dataclass(frozen=True)
-class Values:
+class Values(NamedTuple):  # made per recipient: a tuple is the cheapest to build
     """One recipient's placeholder values, each escaped for HTML, text and header contexts."""
 
     html: dict[str, str]
@@ -58,14 +52,47 @@ class Values:
     header: dict[str, str]
 
 
-def values_for(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> Values:
+@dataclass(frozen=True)
+class Used:
+    """The placeholders each context of a message holds (see `used_in`)."""
+
+    html: tuple[str, ...]
+    text: tuple[str, ...]
+    header: tuple[str, ...]
+
+
+def used_in(html: str, text: str, header: str) -> Used:
+    return Used(
+        tuple(k for k in PLACEHOLDERS if k in html),
+        tuple(k for k in PLACEHOLDERS if k in text),
+        tuple(k for k in PLACEHOLDERS if k in header),
+    )
+
+
+def values_for(
+    recipient: Recipient,
+    name_fallback: str = NAME_FALLBACK,
+    *,
+    made_inert: bool = False,
+    used: Used | None = None,
+) -> Values:
     """HTML gets `html.escape` (safe in text and in quoted attributes), text the raw value,
-    headers the value with CR/LF and other controls made spaces (no value starts a header)."""
+    headers `one_line` (no value starts a header). `made_inert`: each value first goes through
+    `inert`, for a provider that substitutes on its side; `used`: only the placeholders each
+    context holds are escaped for it (a per-recipient saving for a provider's request)."""
     raw = placeholder_values(recipient, name_fallback)
+    if made_inert:
+        raw = {k: inert(v) for k, v in raw.items()}
+    if used is None:
+        return Values(
+            html={k: html.escape(v, quote=True) for k, v in raw.items()},
+            text=raw,
+            header={k: one_line(v) for k, v in raw.items()},
+        )
     return Values(
-        html={k: html.escape(v, quote=True) for k, v in raw.items()},
-        text=raw,
-        header={k: header_safe(v) for k, v in raw.items()},
+        html={k: html.escape(raw[k], quote=True) for k in used.html},
+        text={k: raw[k] for k in used.text},
+        header={k: one_line(raw[k]) for k in used.header},
     )
 
 

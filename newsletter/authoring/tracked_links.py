@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from newsletter.authoring.placeholders import TRACK
 from newsletter.config import Settings
 from newsletter.models import Issue
+from newsletter.safe_text import holds_controls
+from newsletter.tokens import site_link
 
 # An anchor's href attribute: (everything before the value, quote, value).
 _HREF = re.compile(r"(<a\b[^>]*?\bhref\s*=\s*)([\"'])(.*?)\2", re.I | re.S)
@@ -28,28 +30,23 @@ _OWN_PAGES = ("/unsubscribe/", "/preferences/", "/archive", "/c/", "/o/")
 SAMPLE_ID_BASE = 1_000_000  # lint's sample link ids: as long as the ids of a busy project
 
 
-def _site(site_url: str) -> str:
-    return site_url.rstrip("/")
-
-
 def click_url(site_url: str, link_id: int) -> str:
-    return f"{_site(site_url)}/c/{link_id}/{TRACK}"
+    return site_link(site_url, f"/c/{link_id}/{TRACK}")
 
 
 def open_url(site_url: str) -> str:
-    return f"{_site(site_url)}/o/{TRACK}.gif"
+    return site_link(site_url, f"/o/{TRACK}.gif")
 
 
-_UNSAFE = re.compile(r"[\s\x00-\x1f\x7f]")  # never a valid URL; never a header value either
+_BLANK = re.compile(r"\s")
 
 
 def _trackable(url: str, site_url: str) -> bool:
     if not url.lower().startswith(("http://", "https://")) or "__NL" in url:
         return False
-    if _UNSAFE.search(url):
+    if _BLANK.search(url) or holds_controls(url):  # never a valid URL, nor a header value
         return False
-    site = _site(site_url)
-    return not any(url.startswith(site + page) for page in _OWN_PAGES)
+    return not any(url.startswith(site_link(site_url, page)) for page in _OWN_PAGES)
 
 
 def trackable_urls(page: str, site_url: str) -> list[str]:

@@ -13,6 +13,7 @@ import click
 
 from newsletter.cli.root import cli, settings_from
 from newsletter.errors import NewsletterError, Problem
+from newsletter.safe_text import one_line
 
 SKELETON = "issue_skeleton.md"
 
@@ -30,7 +31,7 @@ def slugify(title: str, max_length: int = 60) -> str:
 def skeleton(title: str, day: date) -> str:
     """The ready-to-edit issue text; the title is quoted as YAML (JSON strings are YAML)."""
     text = resources.files("newsletter.authoring").joinpath(SKELETON).read_text(encoding="utf-8")
-    quoted = json.dumps(" ".join(title.split()), ensure_ascii=False)
+    quoted = json.dumps(one_line(title), ensure_ascii=False)
     return text.replace("__TITLE__", quoted).replace("__DATE__", day.isoformat())
 
 

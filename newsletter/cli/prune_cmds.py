@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import click
 
 from newsletter.cli.root import cli, engine_from, settings_from
 from newsletter.errors import ConfigError
+from newsletter.times import stamp_utc
 
 
 @cli.command("prune")
@@ -34,7 +35,7 @@ def prune_cmd(ctx: click.Context, days: int | None, dry_run: bool, verbose: bool
         raise ConfigError(f"{where or 'unconfirmed_days'}: must be at least 1 (days), got {days}")
     count = prune_unconfirmed(engine_from(ctx), timedelta(days=days), dry_run=dry_run)
     if count or verbose:
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = stamp_utc()
         verb = "would erase" if dry_run else "erased"
         click.echo(
             f"{stamp} prune: {verb} {count} never-confirmed subscriber"

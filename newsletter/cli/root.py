@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from newsletter.errors import NewsletterError
+from newsletter.safe_text import one_line
 
 
 class _Group(click.Group):
@@ -38,7 +39,7 @@ class _Group(click.Group):
             if ctx.obj and ctx.obj.get("debug"):
                 raise
             # One line whatever the message holds (drivers put newlines in theirs).
-            click.echo("error: " + " ".join(str(exc).split()), err=True)
+            click.echo("error: " + one_line(str(exc)), err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)

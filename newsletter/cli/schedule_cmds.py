@@ -10,6 +10,7 @@ import click
 
 from newsletter.cli.root import cli, engine_from, settings_from
 from newsletter.errors import ConfigError
+from newsletter.times import minute_utc, stamp_utc
 
 
 def _now(value: str | None) -> datetime:
@@ -24,10 +25,6 @@ def _now(value: str | None) -> datetime:
     if moment.tzinfo is None:
         raise ConfigError(f"--now: {value!r} has no timezone; add Z or an offset like +01:00")
     return moment.astimezone(UTC)
-
-
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @cli.command("send-due")
@@ -66,7 +63,7 @@ def send_due_cmd(
     entries = plan(engine, settings, folder, now, late)
 
     def log(line: str, problem: bool) -> None:
-        click.echo(f"{_stamp()} send-due: {line}", err=problem)
+        click.echo(f"{stamp_utc()} send-due: {line}", err=problem)
 
     ok = send_due(engine, settings, entries, dry_run=dry_run, log=log, verbose=verbose)
     if not dry_run:  # hits past tracking_retention_months become totals (cron runs this)
@@ -103,6 +100,6 @@ def schedule_cmd(
         if e.send_at is None:
             click.echo(f"{e.issue_id}: {e.state}: {e.detail}")
             continue
-        utc = e.send_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        utc = minute_utc(e.send_at)
         local = e.send_at.astimezone().strftime("%Y-%m-%d %H:%M %Z")
         click.echo(f"{e.issue_id}  {utc}  ({local})  {e.state}: {e.detail}")

@@ -13,13 +13,12 @@ import click
 from newsletter.cli.progress import Reporter
 from newsletter.cli.root import cli, engine_from, settings_from
 from newsletter.errors import RelayOutage, SendError
+from newsletter.models import BACKENDS
 
 if TYPE_CHECKING:
     from newsletter.config import Settings
     from newsletter.sending.batches import Progress
     from newsletter.sending.plan import Plan
-
-BACKENDS = click.Choice(["outbox", "smtp", "sendgrid"])
 
 
 def _issue_path(ref: str, settings: Settings) -> Path:
@@ -43,7 +42,9 @@ def _rate(value: str | None) -> float | None:
 @cli.command("send")
 @click.argument("issue")
 @click.option("--list", "lists", multiple=True, help="List slug (default: the issue's lists).")
-@click.option("--backend", type=BACKENDS, default=None, help="Override the configured backend.")
+@click.option(
+    "--backend", type=click.Choice(BACKENDS), default=None, help="Override the configured backend."
+)
 @click.option("--dry-run", is_flag=True, help="Do everything but deliver; say what would be sent.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--rate", default=None, help="At most N messages per second (e.g. 50 or 50/s).")
@@ -225,7 +226,7 @@ def _summary(as_json: bool, data: dict) -> None:
 @cli.command("test-send")
 @click.argument("issue")
 @click.option("--to", "addresses", multiple=True, required=True, help="Recipient address.")
-@click.option("--backend", type=BACKENDS, default=None)
+@click.option("--backend", type=click.Choice(BACKENDS), default=None)
 @click.pass_context
 def test_send_cmd(
     ctx: click.Context, issue: str, addresses: tuple[str, ...], backend: str | None

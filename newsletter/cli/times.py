@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+
+from newsletter.times import minute_utc
 
 
 def when(value: datetime | None) -> str:
     """A stored time in UTC to the minute; '-' when there is none."""
-    if value is None:
-        return "-"
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+    return "-" if value is None else minute_utc(value)
 
 
 def duration(seconds: float) -> str:

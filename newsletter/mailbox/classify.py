@@ -17,15 +17,16 @@ from email.header import decode_header, make_header
 from newsletter.errors import TokenError
 from newsletter.mailbox.mime_scan import Scan, first, scan
 from newsletter.mailbox.reports import (
+    DIAGNOSTIC_MAX,
     Verdict,
     category_of,
-    clean,
     read_arf,
     read_dsn,
     recipient_of,
     status_code,
     unrecognised,
 )
+from newsletter.safe_text import one_line
 from newsletter.tokens import Signer
 
 TOKEN_SUBJECT = re.compile(r"\bunsubscribe\s+([A-Za-z0-9_.\-]+)", re.I)
@@ -76,7 +77,7 @@ def classify_start(data: bytes, signer: Signer, *, truncated: bool) -> Verdict |
     except Exception as exc:  # hostile input must never stop a run; say what it was
         if truncated:
             return None  # read it whole, and judge that
-        return unrecognised(f"could not be read ({type(exc).__name__}: {clean(str(exc), 200)})")
+        return unrecognised(f"could not be read ({type(exc).__name__}: {one_line(str(exc), 200)})")
 
 
 def _unsubscribe_request(token: str, signer: Signer) -> Verdict:
@@ -113,7 +114,7 @@ def _other(found: Scan, subject: str, signer: Signer) -> Verdict:
     if isinstance(who, str):
         return unrecognised(f"a bounce in no standard form, but {who}")
     line = _DIAGNOSTIC_LINE.search(found.data[:65536].decode("utf-8", "replace"))
-    diagnostic = clean(line.group(0)) if line else clean(subject)
+    diagnostic = one_line(line.group(0) if line else subject, DIAGNOSTIC_MAX)
     if not permanent:
         return Verdict("delayed", "", *who, status_code="4.0.0", diagnostic=diagnostic)
     code = status_code("", diagnostic, "failed")

@@ -23,7 +23,10 @@ from newsletter.mailbox.mime_scan import (
     first,
     returned_headers,
 )
+from newsletter.safe_text import one_line
 from newsletter.tokens import Signer
+
+DIAGNOSTIC_MAX = 1000  # characters of a server's words kept (one line)
 
 _VERP_HEADERS = ("delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "to")
 _VERP_FIELDS = ("x-postfix-sender", "original-mail-from")
@@ -35,7 +38,6 @@ _RAW_TAG = re.compile(
 )
 _ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _BASIC = re.compile(r"(?<![\d.])([45])\d\d(?![\d.])")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 # Refusals for who sent it, not for whom: a blocklist, reputation, policy or content verdict.
 BLOCKED_TEXT = re.compile(
     r"block ?list|black ?list|spamhaus|spamcop|barracuda|sorbs|\bRBL\b|DNSBL"
@@ -106,11 +108,6 @@ def status_code(status: str, diagnostic: str, action: str) -> str:
     return "4.0.0" if action == "delayed" else "5.0.0"
 
 
-def clean(text: str, limit: int = 1000) -> str:
-    """One line of at most `limit` characters, control characters removed."""
-    return " ".join(_CONTROL.sub(" ", text).split())[:limit]
-
-
 def _tags(found: Scan, report_fields: dict[str, list[str]]) -> Iterator[str]:
     """Candidate tags, most trustworthy first; the costly whole-message search comes last."""
     for name in _VERP_HEADERS:
@@ -170,11 +167,11 @@ def read_dsn(found: Scan, signer: Signer) -> Verdict:
     )
     action = first(chosen, "action").lower()
     if action not in ("failed", "delayed"):
-        return Verdict("info", reason=f"a delivery report with action '{clean(action, 40)}'")
+        return Verdict("info", reason=f"a delivery report with action '{one_line(action, 40)}'")
     who = recipient_of(found, signer, merged)
     if isinstance(who, str):
         return unrecognised(f"a delivery report, but {who}")
-    diagnostic = clean(first(chosen, "diagnostic-code"))
+    diagnostic = one_line(first(chosen, "diagnostic-code"), DIAGNOSTIC_MAX)
     code = status_code(first(chosen, "status"), diagnostic, action)
     if action == "delayed":
         return Verdict("delayed", "", *who, status_code=code, diagnostic=diagnostic)
@@ -185,11 +182,11 @@ def read_dsn(found: Scan, signer: Signer) -> Verdict:
 def read_arf(found: Scan, signer: Signer) -> Verdict:
     blocks = _status_part(found, ("message/feedback-report",))
     report = {k: v for block in blocks for k, v in block.items()}
-    feedback = clean(first(report, "feedback-type"), 20).lower() or "abuse"
+    feedback = one_line(first(report, "feedback-type"), 20).lower() or "abuse"
     if feedback != "abuse":
         return unrecognised(f"a feedback report of type '{feedback}', not a complaint")
     who = recipient_of(found, signer, report)
     if isinstance(who, str):
         return unrecognised(f"a complaint, but {who}")
-    agent = clean(first(report, "user-agent") or first(found.headers, "from"), 200)
+    agent = one_line(first(report, "user-agent") or first(found.headers, "from"), 200)
     return Verdict("complaint", "", *who, category="abuse", diagnostic=agent)

@@ -8,8 +8,6 @@ reads those messages again and the database already knows them.
 from __future__ import annotations
 
 import multiprocessing
-import os
-import signal
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -23,6 +21,7 @@ from newsletter.config import Settings
 from newsletter.mailbox.classify import classify, classify_start
 from newsletter.mailbox.outcomes import Report, apply_batch
 from newsletter.mailbox.reports import Verdict
+from newsletter.sending.crashpoints import test_hook
 from newsletter.tokens import Signer
 
 BATCH = 500  # messages per database transaction
@@ -42,13 +41,6 @@ class Source(Protocol):
 
 class FetchingSource(Source, Protocol):
     def fetch(self, items: list[Any]) -> list[tuple[Any, bytes | str]]: ...
-
-
-def _test_hook(batch: int) -> None:
-    """Crash tests only: NEWSLETTER_TEST_CRASH_AT=mailbox-written:N SIGKILLs this process after
-    batch N was written to the database and before its messages were filed away."""
-    if os.environ.get("NEWSLETTER_TEST_CRASH_AT") == f"mailbox-written:{batch}":
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _classify_files(paths: list[str]) -> list[tuple[str, Verdict | str]]:
@@ -125,7 +117,7 @@ def process(
                 report.problems.append({"message": source.name_of(item), "reason": why})
         report.read += len(readable)
         final = apply_batch(engine, policy, source.label, [v for _, v in readable], report)
-        _test_hook(number)
+        test_hook("mailbox-written", number)  # written, not yet filed away
         for (item, _), verdict in zip(readable, final, strict=True):
             if verdict.kind == "unrecognised":
                 report.unrecognised.append(

@@ -94,7 +94,7 @@ def issue_html(engine: Engine, settings: Settings, issue_id: str) -> str | None:
 
 def _blank_placeholders(html: str, settings: Settings) -> str:
     """The stored email HTML with nobody's values in it: links point at the archive."""
-    archive = f"{settings.site_url.rstrip('/')}/archive"
+    archive = tokens.site_link(settings.site_url, "/archive")
     values = {
         placeholders.NAME: "",
         placeholders.EMAIL: "",

@@ -1,6 +1,7 @@
 """Crash points for the crash tests: `NEWSLETTER_TEST_CRASH_AT=stage:batch` SIGKILLs the
-sending process there (stages: start, claimed, sent, recorded), and
-`NEWSLETTER_TEST_BATCH_DELAY` slows the batch loop down. Unset, they cost one lookup."""
+process there (the send's stages: start, claimed, sent, recorded; `newsletter mailbox`'s:
+mailbox-written), and `NEWSLETTER_TEST_BATCH_DELAY` slows the batch loop down. Unset, they
+cost one lookup."""
 
 from __future__ import annotations
 

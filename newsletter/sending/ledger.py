@@ -103,18 +103,12 @@ def skip(engine: Engine, send_id: int, worker: Worker, reasons: dict[int, str]) 
             _mark(conn, send_id, worker.id, ids, status="skipped", detail=reason)
 
 
-def record(engine: Engine, send_id: int, worker: Worker, results: Iterable[SendResult]) -> None:
-    """Store outcomes in one transaction: rows with the same outcome are updated together (one
-    statement per distinct (status, detail, provider id), usually one per batch), outcomes of
-    their own (an SMTP server's queue id per message) in one executemany."""
-    with engine.begin() as conn:
-        record_in(conn, send_id, worker, results)
-
-
 def record_in(
     conn: Connection, send_id: int, worker: Worker, results: Iterable[SendResult]
 ) -> None:
-    """`record`, in the caller's transaction."""
+    """Store outcomes in the caller's transaction: rows with the same outcome are updated
+    together (one statement per distinct (status, detail, provider id), usually one per batch),
+    outcomes of their own (an SMTP server's queue id per message) in one executemany."""
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     for r in results:
         groups[(r.status, r.detail[:2000], r.provider_id[:200])].append(r.subscriber_id)

@@ -26,6 +26,7 @@ from newsletter.audience.suppressions import suppress_address
 from newsletter.config import Settings
 from newsletter.db.transaction import begin
 from newsletter.errors import NewsletterError
+from newsletter.safe_text import one_line
 from newsletter.sending.ledger import PROVIDER_PREFIX, PROVIDER_STAGES, apply_provider_event
 from newsletter.sending.return_path import record_return
 from newsletter.tracking import provider
@@ -42,7 +43,6 @@ SUPPRESS = {
 MAX_ID = 2**63 - 1  # the largest id a BIGINT column holds
 _ID = re.compile(r"[0-9]{1,19}")  # ASCII digits only: int() also reads other scripts' digits
 _SEND_REF = re.compile(r"(?<![0-9])([0-9]{1,19})\s*$")
-_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # NUL cannot even be stored in PostgreSQL
 _TEXT_FIELDS = ("event", "email", "type", "reason", "response", "status")
 
 
@@ -84,8 +84,9 @@ def read_event(raw: object) -> ProviderEvent:
         send_id = send_id_of(ref) if ref else None
         subscriber = _custom(raw, "subscriber_id")
         subscriber_id = _id(subscriber, "subscriber_id") if subscriber else None
-    detail = _UNPRINTABLE.sub(" ", text["reason"] or text["response"])[:500]
-    status = _UNPRINTABLE.sub(" ", text["status"])[:50]
+    # One line (also: NUL cannot even be stored in PostgreSQL).
+    detail = one_line(text["reason"] or text["response"], 500)
+    status = one_line(text["status"], 50)
     return ProviderEvent(
         kind,
         email,
@@ -104,7 +105,7 @@ def _tracking_fields(raw: Mapping[object, object]) -> dict[str, Any]:
     a true/false machine flag."""
     fields: dict[str, Any] = {"event": _text(raw, "event")}
     for name in ("useragent", "url"):
-        fields[name] = _UNPRINTABLE.sub(" ", _text(raw, name))[:4000]
+        fields[name] = one_line(_text(raw, name), 4000)
     stamp = raw.get("timestamp")
     if stamp is not None:
         if isinstance(stamp, bool) or not isinstance(stamp, int) or not 0 < stamp < 2**40:

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from newsletter.config import Settings
 from newsletter.db.clock import utcnow
+from newsletter.tokens import site_link
 from newsletter.tracking.agents import agent_reason
 from newsletter.tracking.hits import Hit, record
 from newsletter.tracking.judge import HUMAN, LINK, OPEN
@@ -48,7 +49,7 @@ def record_event(
         hit = Hit(send_id, subscriber_id, 0, OPEN, reason, _moment(event))
         return record(engine, hit, settings.tracking_scanner_window)
     url = str(event.get("url") or "").strip()
-    ours = settings.site_url.rstrip("/") + "/c/"
+    ours = site_link(settings.site_url, "/c/")
     if kind != "click" or not url.startswith(("http://", "https://")) or url.startswith(ours):
         return ""
     link = link_for_url(engine, send_id, url[:4000])

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from newsletter import times
 from newsletter.tracking import timeline
 
 TEMPLATE = Path(__file__).resolve().parent / "report.html.j2"
@@ -47,7 +48,7 @@ def render(report: dict[str, Any], *, generated_at: datetime, language: str = "e
     from markupsafe import Markup
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["percent"] = _percent
+    env.filters.update(times.FILTERS, percent=_percent)
     env.filters["number"] = lambda n: "–" if n is None else f"{n:,}"
     chart = _chart(report)
     if chart:

@@ -14,7 +14,7 @@ from flask import Flask
 from jinja2 import ChoiceLoader, FileSystemLoader
 from sqlalchemy import Engine
 
-from newsletter import tokens
+from newsletter import times, tokens
 from newsletter.config import Settings, load_settings
 from newsletter.db.connection import ping
 from newsletter.db.engine import make_engine
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         ]
     )
     app.jinja_env.globals.update(lang=settings.language or "en", site_name=settings.sender_name)
+    app.jinja_env.filters.update(times.FILTERS)
     app.extensions["newsletter"] = WebContext(settings, engine, signer)
 
     if settings.web_trusted_proxies > 0:  # behind a TLS proxy: the client is in X-Forwarded-*

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template
 
 from newsletter.sending.archive import entries, issue_html
+from newsletter.tokens import site_link
 from newsletter.web.context import context
 from newsletter.web.security import NotFound
 
@@ -22,7 +23,7 @@ def index() -> Any:
     return render_template(
         "archive_index.html.j2",
         entries=entries(ctx.engine, ctx.settings),
-        feed_url=f"{ctx.settings.site_url.rstrip('/')}/archive/feed.atom",
+        feed_url=site_link(ctx.settings.site_url, "/archive/feed.atom"),
     )
 
 
@@ -30,11 +31,10 @@ def index() -> Any:
 def feed() -> Any:
     ctx = context()
     items = entries(ctx.engine, ctx.settings)
-    site = ctx.settings.site_url.rstrip("/")
     xml = render_template(
         "feed.atom.j2",
         entries=items[:50],
-        site=site,
+        archive=site_link(ctx.settings.site_url, "/archive"),
         updated=items[0].sent_at if items else datetime(2000, 1, 1),
     )
     return Response(xml, mimetype="application/atom+xml")

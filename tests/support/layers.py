@@ -35,7 +35,7 @@ LAYERS: dict[str, frozenset[str]] = {
     "audience": frozenset({"db", "kernel"}),
     "tracking": frozenset({"authoring", "audience", "db", "kernel"}),
     "sending": frozenset({"tracking", "authoring", "audience", "db", "kernel"}),
-    "sending.mime": frozenset({"authoring", "kernel"}),
+    "sending.mime": frozenset({"authoring", "audience", "kernel"}),
     "sending.delivery": frozenset({"sending.mime", "authoring", "kernel"}),
     "mailbox": frozenset({"sending", "audience", "db", "kernel"}),
     "web": frozenset({"sending", "tracking", "audience", "db", "kernel"}),
@@ -47,6 +47,7 @@ LAYERS: dict[str, frozenset[str]] = {
 # The modules outside the package that a dynamic import may load (render.py's stand-ins).
 DYNAMIC_IMPORTS_OUTSIDE = frozenset({"requests", "urllib.request"})
 
+KERNEL_PACKAGES = frozenset({"config"})
 WEB_APP = "web.app"
 WEB_VIEW_FORBIDDEN = tuple(
     f"db.{name}" for name in ("connection", "engine", "tables", "transaction", "dialect", "clock")
@@ -63,7 +64,11 @@ def groups(root: Path, package: str = PACKAGE) -> tuple[dict[str, str], list[str
         parts = module.split(".")[1:]
         if parts == ["__main__"]:
             out[module] = "__main__"
-        elif not parts or (len(parts) == 1 and path.name != "__init__.py"):
+        elif (
+            not parts
+            or (len(parts) == 1 and path.name != "__init__.py")
+            or parts[0] in KERNEL_PACKAGES
+        ):
             out[module] = "kernel"
         else:  # the longest entry that names the module's folder
             folders = (".".join(parts[:n]) for n in range(len(parts), 0, -1))

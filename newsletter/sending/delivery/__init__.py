@@ -12,12 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from newsletter.errors import ConfigError
+from newsletter.models import BACKENDS
 
 if TYPE_CHECKING:
     from newsletter.config import Settings
     from newsletter.sending.delivery.base import Backend
-
-BACKENDS = ("outbox", "smtp", "sendgrid")
 
 
 def make_backend(name: str, settings: Settings) -> Backend:
@@ -33,4 +32,4 @@ def make_backend(name: str, settings: Settings) -> Backend:
         from newsletter.sending.delivery.sendgrid import SendGridBackend
 
         return SendGridBackend(settings)
-    raise ConfigError(f"unknown backend '{name}': use outbox, smtp or sendgrid")
+    raise ConfigError(f"unknown backend '{name}': use one of {', '.join(BACKENDS)}")

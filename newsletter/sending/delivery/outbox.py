@@ -43,9 +43,6 @@ class OutboxBackend(Backend):
         )
         return f"{ref}.{who}.eml"
 
-    def path_for(self, send_ref: str, recipient: Recipient) -> Path:
-        return self.root / "new" / self.filename(send_ref, recipient)
-
     def send(self, template: MessageTemplate, recipients: Sequence[Recipient]) -> list[SendResult]:
         results: list[SendResult] = []
         for recipient in recipients:

@@ -15,26 +15,19 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import socket
 import threading
 import time
 from collections.abc import Sequence
-from html import escape as html_escape
 from typing import Any
 
 import orjson
 
-from newsletter.authoring.placeholders import (
-    PLACEHOLDERS,
-    fill,
-    header_safe,
-    inert,
-    placeholder_values,
-)
+from newsletter.authoring.placeholders import PLACEHOLDERS, fill, used_in, values_for
 from newsletter.config import Settings
 from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
+from newsletter.safe_text import one_line
 from newsletter.sending.delivery.base import Backend
 from newsletter.sending.delivery.keepalive import AnswerLost, KeptAlive, NotSent
 from newsletter.sending.mime.message import MessageTemplate
@@ -42,7 +35,6 @@ from newsletter.sending.mime.message import MessageTemplate
 MAX_PER_REQUEST = 1000
 MAX_SUBSTITUTION_BYTES = 10_000
 _HTML, _SUBJECT = "__NLH_", "__NLS_"
-_NAME_BAD = re.compile(r"[\x00-\x1f\x7f,;]+")
 
 
 def _in(context: str, key: str) -> str:
@@ -80,7 +72,7 @@ class SendGridBackend(Backend):
         self.unit_size = self.per_request
         self.lanes = self.units_at_once = settings.sendgrid_concurrency
         self.client = SendGridAPIClient(
-            api_key=settings.sendgrid_api_key, host=settings.sendgrid_api_host.rstrip("/")
+            api_key=settings.sendgrid_api_key, host=settings.sendgrid_api_host
         )
         self.headers = {
             **self.client.client.request_headers,
@@ -110,7 +102,7 @@ class SendGridBackend(Backend):
             sender["name"] = template.from_name
         body: dict[str, Any] = {
             "from": sender,
-            "subject": re.sub(r"[\r\n]+", " ", subject),
+            "subject": one_line(subject),
             "content": [
                 {"type": "text/plain", "value": template.text},
                 {"type": "text/html", "value": html},
@@ -126,32 +118,27 @@ class SendGridBackend(Backend):
         }
         if template.reply_to:
             body["reply_to"] = {"email": template.reply_to}
-        used = {
-            "html": [k for k in PLACEHOLDERS if k in template.html],
-            "text": [k for k in PLACEHOLDERS if k in template.text],
-            "subject": [k for k in PLACEHOLDERS if k in template.subject],
-        }
+        used = used_in(template.html, template.text, template.subject)
         self._base = (
             template,
             {
                 "body": body,
                 "used": used,
-                "html_keys": [(k, _in(_HTML, k)) for k in used["html"]],
-                "subject_keys": [(k, _in(_SUBJECT, k)) for k in used["subject"]],
+                "html_keys": [(k, _in(_HTML, k)) for k in used.html],
+                "subject_keys": [(k, _in(_SUBJECT, k)) for k in used.header],
             },
         )
         return self._base[1]
 
     def personalization(self, template: MessageTemplate, recipient: Recipient) -> dict[str, Any]:
         common = self._common(template)
-        # values_for(recipient), escaped only for the contexts that use each placeholder, and
-        # made inert: SendGrid substitutes on its side, so no value may contain a key.
-        raw = {k: inert(v) for k, v in placeholder_values(recipient).items()}
-        subs = {h: html_escape(raw[k], quote=True) for k, h in common["html_keys"]}
-        subs.update({k: raw[k] for k in common["used"]["text"]})
-        subs.update({h: header_safe(raw[k]) for k, h in common["subject_keys"]})
+        # Made inert: SendGrid substitutes on its side, so no value may contain a key.
+        values = values_for(recipient, made_inert=True, used=common["used"])
+        subs = {h: values.html[k] for k, h in common["html_keys"]}
+        subs.update(values.text)
+        subs.update({h: values.header[k] for k, h in common["subject_keys"]})
         to: dict[str, str] = {"email": recipient.email}
-        name = _NAME_BAD.sub(" ", recipient.name).strip() if recipient.name else ""
+        name = one_line(recipient.name, also=",;")  # SendGrid writes the To: line itself
         if name:
             to["name"] = name
         item: dict[str, Any] = {

@@ -1,15 +1,45 @@
-"""Header lines for mail: one safe line per value, RFC 2047 encoded-words, folding, and
-display-name + address pairs. Nothing here can turn a value into a new header line: CR, LF and
-other control characters become spaces before anything is encoded."""
+"""Header lines for mail: one safe line per value, RFC 2047 encoded-words, folding,
+display-name + address pairs, dot-atom text and the List-Unsubscribe value. Nothing here can
+turn a value into a new header line: every value goes through `safe_text.one_line` before
+anything is encoded."""
 
 from __future__ import annotations
 
 import binascii
 import re
+from collections.abc import Iterable
 
-from newsletter.authoring.placeholders import header_safe
+from newsletter.audience.addresses import ATEXT
+from newsletter.safe_text import one_line
 
 _SPECIALS = set('()<>[]:;@\\,."')
+_ATOM = re.compile(f"[{ATEXT}]+")
+_NOT_DOT_ATOM = re.compile(f"[^.{ATEXT}]+")
+_NOT_IN_ADDRESS = re.compile(r'[\s<>",;]+')  # what would end an address or start another
+_NOT_IN_URL = re.compile(r"[\s<>]+")
+
+
+def bare_address(value: str) -> str:
+    """`value` with whatever could end the address or start another removed (blanks, angle
+    brackets, quotes, commas, semicolons): for a From, Reply-To or return path we were given."""
+    return _NOT_IN_ADDRESS.sub("", value)
+
+
+def dot_atom(value: str, empty: str) -> str:
+    """`value` as dot-atom text (a Message-ID's parts, a VERP tag, a List-Id): each run of other
+    characters becomes "-", no dot at either end; `empty` when nothing is left."""
+    return _NOT_DOT_ATOM.sub("-", value).strip(".") or empty
+
+
+def list_unsubscribe(urls: Iterable[str], separator: str = ",\r\n ") -> str:
+    """The List-Unsubscribe value: each URL in angle brackets, stripped of what would end it.
+    The default separator folds the line for a message; APIs take ", "."""
+    return separator.join("<" + _NOT_IN_URL.sub("", u) + ">" for u in urls if u)
+
+
+def encoded_word(text: str) -> str:
+    """One RFC 2047 base64 encoded-word of UTF-8 `text`."""
+    return "=?utf-8?b?" + binascii.b2a_base64(text.encode(), newline=False).decode() + "?="
 
 
 def encode_words(text: str, first_line_used: int) -> str:
@@ -27,9 +57,7 @@ def encode_words(text: str, first_line_used: int) -> str:
             chunk = candidate
     if chunk:
         words.append(chunk)
-    return "\r\n ".join(
-        "=?utf-8?b?" + binascii.b2a_base64(w.encode(), newline=False).decode() + "?=" for w in words
-    )
+    return "\r\n ".join(encoded_word(w) for w in words)
 
 
 def fold(line: str) -> str:
@@ -52,18 +80,13 @@ def fold(line: str) -> str:
 
 def header_text(name: str, value: str) -> str:
     """``Name: value`` for unstructured text (Subject): ASCII as is, otherwise encoded."""
-    value = header_safe(value)
+    value = one_line(value)
     if value.isascii() and "=?" not in value and max(map(len, value.split(" "))) < 70:
         return fold(f"{name}: {value}")
     return f"{name}: {encode_words(value, len(name) + 2)}"
 
 
 MAX_DISPLAY_NAME = 64  # longer names are cut in headers (bodies keep them whole)
-_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")
-
-
-def _ew(text: str) -> str:
-    return "=?utf-8?b?" + binascii.b2a_base64(text.encode(), newline=False).decode() + "?="
 
 
 def phrase(name: str, used: int) -> str:
@@ -75,13 +98,13 @@ def phrase(name: str, used: int) -> str:
     for token in name.split():
         if _ATOM.fullmatch(token) and "=?" not in token:
             if run:
-                parts.append(_ew(" ".join(run)))
+                parts.append(encoded_word(" ".join(run)))
                 run = []
             parts.append(token)
         else:
             run.append(token)
     if run:
-        parts.append(_ew(" ".join(run)))
+        parts.append(encoded_word(" ".join(run)))
     out, line = parts[0], used + len(parts[0])
     for part in parts[1:]:
         if line + 1 + len(part) > 76:
@@ -99,11 +122,11 @@ def list_id(value: str) -> str:
     quoted-string (ASCII) or encoded-words (anything else, and text that looks like an
     encoded-word), cut at MAX_LIST_NAME; the id reduced to dot-atom characters. Fold it with
     `fold` for a message; APIs take it as it is."""
-    value = header_safe(value)
+    value = one_line(value)
     name, lt, ident = value.rpartition("<")
     if not lt:
         name, ident = "", value
-    ident = _NOT_DOT_ATOM.sub("-", ident.rstrip(">").strip()).strip(".")[:255] or "list"
+    ident = dot_atom(ident.rstrip(">").strip(), "list")[:255]
     name = name.strip()[:MAX_LIST_NAME].strip()
     if not name:
         return f"<{ident}>"
@@ -112,13 +135,10 @@ def list_id(value: str) -> str:
     return encode_words(name, len("List-Id: ")).replace("\r\n ", " ") + f" <{ident}>"
 
 
-_NOT_DOT_ATOM = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
-
-
 def address(name: str, email: str, header: str = "") -> str:
     """``"Display Name" <addr>``: the phrase quoted or encoded, the address stripped of junk."""
-    email = re.sub(r"[\s<>\",;]+", "", email)
-    name = header_safe(name)[:MAX_DISPLAY_NAME]
+    email = bare_address(email)
+    name = one_line(name, MAX_DISPLAY_NAME)
     if not name:
         return f"<{email}>"
     if name.isascii() and "=?" not in name:

@@ -10,25 +10,30 @@ from __future__ import annotations
 
 import binascii
 import os
-import re
 import time
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
-from newsletter.authoring.placeholders import fill, header_safe, values_for
+from newsletter.authoring.placeholders import fill, values_for
 from newsletter.models import Recipient
-from newsletter.sending.mime.headers import address, fold, header_text, list_id
+from newsletter.safe_text import one_line
+from newsletter.sending.mime.headers import (
+    address,
+    bare_address,
+    dot_atom,
+    fold,
+    header_text,
+    list_id,
+    list_unsubscribe,
+)
 from newsletter.sending.mime.quoted_printable import QPBody
 
 if TYPE_CHECKING:
     from newsletter.config import Settings
 
-_ATEXT_BAD = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
-_URL_BAD = re.compile(r"[\s<>]+")
-
 
 def _atext(value: str) -> str:
-    return _ATEXT_BAD.sub("-", value).strip(".") or "x"
+    return dot_atom(value, "x")
 
 
 def _frame(boundary: str) -> tuple[bytes, bytes, bytes]:
@@ -62,12 +67,12 @@ class MessageTemplate:
     ):
         self.subject, self.html, self.text = subject, html, text
         # VERP base of the return path: its local part and domain ("" = no VERP).
-        bounce = re.sub(r"[\s<>\",;]+", "", bounce_address)
+        bounce = bare_address(bounce_address)
         self._bounce_local, _, self._bounce_domain = bounce.rpartition("@")
-        self.from_address = re.sub(r"[\s<>\",;]+", "", from_address)
-        self.from_name = header_safe(from_name)
-        self.reply_to = re.sub(r"[\s<>\",;]+", "", reply_to)
-        self.send_ref = header_safe(send_ref)
+        self.from_address = bare_address(from_address)
+        self.from_name = one_line(from_name)
+        self.reply_to = bare_address(reply_to)
+        self.send_ref = one_line(send_ref)
         self.sender_domain = _atext(sender_domain)
         self._ref_atext = _atext(send_ref)
         self._boundary = "=_nl_" + binascii.b2a_hex(os.urandom(10)).decode()
@@ -82,7 +87,7 @@ class MessageTemplate:
             "MIME-Version: 1.0",
             "From: " + address(from_name, self.from_address, "From"),
         ]
-        if header_safe(reply_to):
+        if self.reply_to:
             fixed.append("Reply-To: " + address("", reply_to))
         fixed += [fold(f"{k}: {v}") for k, v in self.common.items() if v]
         fixed += [
@@ -108,18 +113,11 @@ class MessageTemplate:
             return f"{self._bounce_local}+{_atext(recipient.tag)}@{self._bounce_domain}"
         return self.from_address
 
-    def list_unsubscribe(self, recipient: Recipient) -> str:
-        links = [u for u in (recipient.unsubscribe_url, recipient.unsubscribe_mailto) if u]
-        return ",\r\n ".join("<" + re.sub(r"[\s<>]+", "", u) + ">" for u in links)
-
     def personal_headers(self, recipient: Recipient) -> dict[str, str]:
         """The per-recipient headers a provider API must set (no folding, no encoding)."""
         headers = {"X-Newsletter-Tag": recipient.tag} if recipient.tag else {}
-        # list_unsubscribe(...).replace("\r\n ", " "), without building the folded form.
-        unsubscribe = ", ".join(
-            "<" + _URL_BAD.sub("", u) + ">"
-            for u in (recipient.unsubscribe_url, recipient.unsubscribe_mailto)
-            if u
+        unsubscribe = list_unsubscribe(
+            (recipient.unsubscribe_url, recipient.unsubscribe_mailto), ", "
         )
         if unsubscribe:
             headers["List-Unsubscribe"] = unsubscribe
@@ -142,7 +140,7 @@ class MessageTemplate:
         ]
         if recipient.tag:
             lines.append("X-Newsletter-Tag: " + _atext(recipient.tag))
-        unsubscribe = self.list_unsubscribe(recipient)
+        unsubscribe = list_unsubscribe((recipient.unsubscribe_url, recipient.unsubscribe_mailto))
         if unsubscribe:
             lines.append("List-Unsubscribe: " + unsubscribe)
             lines.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")

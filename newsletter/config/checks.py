@@ -1,0 +1,57 @@
+"""The rules a loaded setting must keep: one line each, naming where the value came from."""
+
+from __future__ import annotations
+
+from newsletter.config.settings import Settings
+from newsletter.errors import ConfigError
+from newsletter.models import BACKENDS
+
+
+def validate(s: Settings) -> None:
+    """Raise ConfigError for the first value out of its range or set."""
+    where = s.sources
+    if s.backend not in BACKENDS:
+        raise ConfigError(f"{where['backend']}: backend must be one of {', '.join(BACKENDS)}")
+    if s.smtp_security not in ("none", "starttls", "tls"):
+        raise ConfigError(f"{where['smtp_security']}: smtp_security must be none, starttls or tls")
+    if s.batch_size < 1 or s.batch_size > 1000:
+        raise ConfigError(f"{where['batch_size']}: batch_size must be between 1 and 1000")
+    if s.smtp_connections < 1:
+        raise ConfigError(f"{where['smtp_connections']}: smtp_connections must be at least 1")
+    if not 1 <= s.sendgrid_concurrency <= 64:
+        raise ConfigError(
+            f"{where['sendgrid_concurrency']}: sendgrid_concurrency must be between 1 and 64"
+        )
+    if s.outage_timeout <= 0:
+        raise ConfigError(f"{where['outage_timeout']}: outage_timeout must be positive (seconds)")
+    if s.sendgrid_keepalive <= 0:
+        raise ConfigError(f"{where['sendgrid_keepalive']}: sendgrid_keepalive must be positive")
+    if not 1 <= s.send_workers_max <= 32:
+        raise ConfigError(f"{where['send_workers_max']}: send_workers_max must be between 1 and 32")
+    if s.send_workers_from < 1:
+        raise ConfigError(f"{where['send_workers_from']}: send_workers_from must be at least 1")
+    if not 1 <= s.tracking_scanner_window <= 3600:
+        raise ConfigError(
+            f"{where['tracking_scanner_window']}: tracking_scanner_window must be between 1 "
+            "and 3600 seconds"
+        )
+    if s.tracking_retention_months < 1:
+        raise ConfigError(
+            f"{where['tracking_retention_months']}: tracking_retention_months must be at least 1"
+        )
+    if "@" not in s.sender_address:
+        raise ConfigError(f"{where['sender_address']}: sender_address must be an email address")
+    _validate_mailbox(s)
+
+
+def _validate_mailbox(s: Settings) -> None:
+    where = s.sources
+    bounce = s.effective_bounce_address
+    if bounce and (bounce.count("@") != 1 or "+" in bounce or any(c in bounce for c in " <>,;")):
+        raise ConfigError(
+            f"{where['bounce_address']}: bounce_address must be a plain address without '+' "
+            "(e.g. bounces@example.org), or off"
+        )
+    if s.soft_bounce_limit < 1 or s.soft_bounce_days < 1:
+        which = "soft_bounce_limit" if s.soft_bounce_limit < 1 else "soft_bounce_days"
+        raise ConfigError(f"{where[which]}: {which} must be at least 1")
