@@ -17,6 +17,8 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from newsletter.db.clock import utcnow
+from newsletter.db.dialect import is_sqlite
+from newsletter.db.driver_sql import stored_datetime
 
 
 @dataclass(frozen=True)
@@ -49,12 +51,12 @@ class _Dialect:
 
     def __init__(self, conn: Connection):
         self.run = conn.exec_driver_sql
-        self.sqlite = conn.dialect.name == "sqlite"
-        self.p = "?" if self.sqlite else "%s"
+        self.dialect = conn.dialect
+        self.sqlite = is_sqlite(conn)
 
     def ts(self, value: datetime) -> object:
-        # SQLAlchemy's SQLite DateTime storage format (naive UTC text); a real timestamp on PG.
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds") if self.sqlite else value
+        """A timestamp as SQLAlchemy stores it (SQLite: its text form)."""
+        return stored_datetime(self.dialect, value)
 
     def lookup(
         self, cols: str, table: str, column: str, values: list, where: str = "TRUE", *params: object

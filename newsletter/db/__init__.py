@@ -1,6 +1,9 @@
-"""The database: the engine and its connection set-up (`engine`), timestamps (`clock`), what
-differs between SQLite and PostgreSQL (`dialect`), transactions with errors translated
-(`transaction`), the schema at the newest revision (`tables`) and the Alembic migrations that
+"""The database: opening it (`engine`: brought up to date for the commands that write, or as it
+is for those that only read), connections and their set-up (`connection`: SQLite pragmas and
+write lock, read-only transactions, PostgreSQL's idle ping), timestamps (`clock`), what differs
+between SQLite and PostgreSQL (`dialect`), the one translation of SQLAlchemy's errors into
+StoreError (`errors`), transactions (`transaction`), the hot paths' plain SQL on the driver
+(`driver_sql`), the schema at the newest revision (`tables`) and the Alembic migrations that
 build it (`migrate`, `migrations/`).
 
 Layer: just above the kernel (errors, models, config, tokens), which is all it may import.
