@@ -3,8 +3,9 @@ is for those that only read), connections and their set-up (`connection`: SQLite
 write lock, read-only transactions, PostgreSQL's idle ping), timestamps (`clock`), what differs
 between SQLite and PostgreSQL (`dialect`), the one translation of SQLAlchemy's errors into
 StoreError (`errors`), transactions (`transaction`), the hot paths' plain SQL on the driver
-(`driver_sql`), the schema at the newest revision (`tables`) and the Alembic migrations that
-build it (`migrate`, `migrations/`).
+(`driver_sql`), the CSV import's set-based statements in each database's fast form (`bulk`),
+the schema at the newest revision (`tables`) and the Alembic migrations that build it
+(`migrate`, `migrations/`).
 
 Layer: just above the kernel (errors, models, config, tokens), which is all it may import.
 """
