@@ -46,6 +46,7 @@ class Sql:
 
     def __init__(self, text: str):
         self.text = text
+        self.names = tuple(dict.fromkeys(_NAME.findall(text)))  # the parameters it takes
         self._per_dialect: dict[str, str] = {}
         self._row_types: dict[tuple[str, ...], Any] = {}
 
@@ -61,10 +62,12 @@ class Sql:
             self._per_dialect[dialect.name] = sql
         return sql
 
-    def run(self, conn: Connection, **params: Any) -> Result:
-        """Execute with `params` (extra ones are ignored); datetimes stored as SQLAlchemy would."""
+    def run(self, conn: Connection, **given: Any) -> Result:
+        """Execute with the parameters it names, taken from `given` (callers pass one set for
+        several statements); datetimes are stored as SQLAlchemy would store them."""
         dialect = conn.dialect
         bind = _processors(dialect)[0]
+        params = {k: given[k] for k in self.names}
         if bind is not None:
             params = {k: bind(v) if isinstance(v, datetime) else v for k, v in params.items()}
         sql = self._for(dialect)
