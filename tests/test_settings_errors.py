@@ -42,7 +42,8 @@ def test_a_database_url_that_is_no_url_says_what_one_looks_like(workdir: Path) -
 def test_a_sqlite_folder_that_cannot_be_created_says_so(workdir: Path) -> None:
     (workdir / "data").write_text("a file where the folder should be")
     url = f"sqlite:///{workdir / 'data' / 'db' / 'news.db'}"
-    line = _one_error_line(run_cli("lists", env={"DATABASE_URL": url}, cwd=workdir))
+    create = ("lists", "create", "weekly", "--name", "Weekly")  # a command that creates the file
+    line = _one_error_line(run_cli(*create, env={"DATABASE_URL": url}, cwd=workdir))
     assert line == (
         f"error: DATABASE_URL: cannot create the folder {workdir / 'data' / 'db'} for the "
         "SQLite database: Not a directory (choose another path, or create the folder)"
@@ -112,7 +113,7 @@ def test_a_mistyped_environment_variable_gets_a_did_you_mean(workdir: Path) -> N
         "NEWSLETTER_TEST_CRASH_AT": "never:0",  # the test harness's own hooks: no warning
         "NEWSLETTER_TEST_BATCH_DELAY": "0",
     }
-    result = run_cli("lists", env=env, cwd=workdir)
+    result = run_cli("lists", "create", "weekly", "--name", "Weekly", env=env, cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [
         "warning: environment variable NEWSLETTER_DATABASE_URL is not a setting; it is "

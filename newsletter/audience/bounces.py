@@ -26,7 +26,7 @@ from newsletter.audience.suppressions import RANK, record_global_suppressions
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
-from newsletter.db.dialect import insert_for
+from newsletter.db.dialect import insert_skipping
 
 B = tables.bounces
 KINDS = ("bounce", "complaint", "delayed")
@@ -65,7 +65,6 @@ class SoftBouncePolicy:
     days: int = 30  # ... within this many days suppress the address
 
 
-_INSERT: dict[str, Any] = {}  # dialect name -> INSERT .. ON CONFLICT DO NOTHING RETURNING
 Key = tuple[int, int, str]  # (send, subscriber, kind)
 
 
@@ -87,13 +86,8 @@ def insert_returns(conn: Connection, items: list[Returned]) -> set[Key]:
     returns the keys that were new (a key twice in `items` is stored once)."""
     if not items:
         return set()
-    stmt = _INSERT.get(conn.dialect.name)
-    if stmt is None:
-        stmt = _INSERT[conn.dialect.name] = (
-            insert_for(conn, B)
-            .on_conflict_do_nothing(index_elements=["send_id", "subscriber_id", "kind"])
-            .returning(B.c.send_id, B.c.subscriber_id, B.c.kind)
-        )
+    key = ("send_id", "subscriber_id", "kind")
+    stmt = insert_skipping(conn, B, key, returning=key)
     now = utcnow()
     rows = conn.execute(stmt, [_values(i, now) for i in items]).all()
     return {(int(r[0]), int(r[1]), str(r[2])) for r in rows}

@@ -35,7 +35,8 @@ from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 from newsletter.audience.csv_rows import check_file, read_rows
 from newsletter.audience.import_chunk import ImportRow, apply_chunk
 from newsletter.audience.lists import get_list
-from newsletter.errors import Problem, StoreError
+from newsletter.db.errors import store_error
+from newsletter.errors import Problem
 
 CHUNK = 10000
 MAX_PROBLEMS = 1000  # kept for the report; the count covers them all
@@ -201,10 +202,10 @@ def _apply(
             return
         except DBAPIError as exc:
             if attempt == 4 or "deadlock" not in str(exc).lower():
-                raise StoreError(f"import failed: {exc.__class__.__name__}: {exc.orig}") from None
+                raise store_error("import failed", exc) from None
             time.sleep(0.05 * (attempt + 1))
         except SQLAlchemyError as exc:
-            raise StoreError(f"import failed: {exc.__class__.__name__}: {exc}") from None
+            raise store_error("import failed", exc) from None
     for k, v in counts.items():
         setattr(report, k, getattr(report, k) + v)
 

@@ -1,21 +1,16 @@
-"""One chunk of a CSV import, written with set-based statements in one transaction.
-
-Plain SQL through the driver (`exec_driver_sql`), not SQLAlchemy's compiled statements: per-row
-parameter processing in Core cost ~13 us a row per statement, which alone broke the budget of a
-million-row import. Both databases use INSERT ... ON CONFLICT, so imports running at once never
-create an address twice; SQLite gets IN lists and executemany, PostgreSQL one array parameter per
-column (`= ANY`, `unnest`), passed in binary (psycopg's text array dumper alone cost ~1 us an
-element), i.e. one round trip per statement.
-"""
+"""One chunk of a CSV import, written with set-based statements in one transaction: what the
+store already holds about the chunk's addresses, the plan (new subscribers, updates, new
+members, suppressed rows), and its writes, through `db.bulk` (the statements' fast form per
+database, in plain SQL on the driver)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from sqlalchemy import Connection
 
+from newsletter.db.bulk import BulkStatements
 from newsletter.db.clock import utcnow
 
 
@@ -41,90 +36,6 @@ def _merge(r: ImportRow, sub: tuple, changes: list[tuple]) -> bool:
         return False
     changes.append((sub_id, name, json.dumps(attrs)))
     return True
-
-
-class _Dialect:
-    """The few statements whose fast form differs: SQLite gets IN lists and executemany;
-    PostgreSQL gets one array parameter (`= ANY`, `unnest`) per column, one round trip each."""
-
-    def __init__(self, conn: Connection):
-        self.run = conn.exec_driver_sql
-        self.sqlite = conn.dialect.name == "sqlite"
-        self.p = "?" if self.sqlite else "%s"
-
-    def ts(self, value: datetime) -> object:
-        # SQLAlchemy's SQLite DateTime storage format (naive UTC text); a real timestamp on PG.
-        return value.replace(tzinfo=None).isoformat(" ", "microseconds") if self.sqlite else value
-
-    def lookup(
-        self, cols: str, table: str, column: str, values: list, where: str = "TRUE", *params: object
-    ) -> list:
-        """SELECT `cols` FROM `table` rows whose `column` is in `values` (and `where`, whose
-        `{p}` placeholders take `params`). On PostgreSQL a join with the unnested array: an
-        `= ANY(array)` filter can be planned as an index range scan that tests each row
-        against the whole array (seconds per chunk at a million members)."""
-        if self.sqlite:
-            marks = ",".join("?" * len(values))
-            sql = (
-                f"SELECT {cols} FROM {table} WHERE {where.format(p='?')} AND {column} IN ({marks})"
-            )
-            return self.run(sql, (*params, *values)).all()
-        kind = "bigint[]" if values and isinstance(values[0], int) else "text[]"
-        sql = (
-            f"SELECT {cols} FROM unnest(%b::{kind}) AS v(lookup_value) JOIN {table} "
-            f"ON {table}.{column} = v.lookup_value WHERE {where.format(p='%s')}"
-        )
-        return self.run(sql, (values, *params)).all()
-
-    def insert_subscribers(self, new: list[tuple], now: object) -> None:
-        cols = "email, email_key, name, attributes, created_at, updated_at"
-        end = "ON CONFLICT (email_key) DO NOTHING"
-        if self.sqlite:
-            self.run(
-                f"INSERT INTO subscribers ({cols}) VALUES (?,?,?,?,?,?) {end}",
-                [(*row, now, now) for row in new],
-            )
-            return
-        arrays = [list(col) for col in zip(*new, strict=True)]
-        self.run(
-            f"INSERT INTO subscribers ({cols}) SELECT e, k, n, a::json, %s, %s FROM "
-            "unnest(%b::text[], %b::text[], %b::text[], %b::text[]) AS t(e, k, n, a) "
-            f"ORDER BY k {end}",
-            (now, now, *arrays),
-        )
-
-    def update_subscribers(self, changes: list[tuple], now: object) -> None:
-        if self.sqlite:
-            self.run(
-                "UPDATE subscribers SET name = ?, attributes = ?, updated_at = ? WHERE id = ?",
-                [(n, a, now, i) for i, n, a in changes],
-            )
-            return
-        ids, names, attrs = (list(col) for col in zip(*changes, strict=True))
-        self.run(
-            "UPDATE subscribers AS s SET name = t.n, attributes = t.a::json, updated_at = %s "
-            "FROM unnest(%b::bigint[], %b::text[], %b::text[]) AS t(i, n, a) "
-            "WHERE s.id = t.i",
-            (now, ids, names, attrs),
-        )
-
-    def insert_memberships(
-        self, ids: list[int], list_id: int, status: str, source: str, now: object
-    ) -> int:
-        cols = "subscriber_id, list_id, status, source, created_at, updated_at"
-        end = "ON CONFLICT (subscriber_id, list_id) DO NOTHING"
-        if self.sqlite:
-            result = self.run(
-                f"INSERT INTO memberships ({cols}) VALUES (?,?,?,?,?,?) {end}",
-                [(i, list_id, status, source, now, now) for i in ids],
-            )
-        else:
-            result = self.run(
-                f"INSERT INTO memberships ({cols}) SELECT i, %s, %s, %s, %s, %s "
-                f"FROM unnest(%b::bigint[]) AS t(i) ORDER BY i {end}",
-                (list_id, status, source, now, now, ids),
-            )
-        return max(result.rowcount, 0)
 
 
 @dataclass(frozen=True)
@@ -155,9 +66,8 @@ def apply_chunk(
 ) -> dict[str, int]:
     """Import `rows` (already valid and unique) into a list. Suppression wins. Returns counts
     added / updated / unchanged / suppressed."""
-    d = _Dialect(conn)
-    if d.sqlite:  # the default 2 MB page cache thrashes once the indexes pass a few 100k rows
-        d.run("PRAGMA cache_size = -65536")
+    d = BulkStatements(conn)
+    d.prepare()
     counts = dict.fromkeys(("added", "updated", "unchanged", "suppressed"), 0)
     plan = _plan(rows, _known(d, list_id, rows), counts)
     if dry_run:
@@ -167,7 +77,7 @@ def apply_chunk(
     return counts
 
 
-def _known(d: _Dialect, list_id: int, rows: list[ImportRow]) -> _Known:
+def _known(d: BulkStatements, list_id: int, rows: list[ImportRow]) -> _Known:
     """Suppressions, subscribers and memberships of this list for the chunk's addresses."""
     blocked = {
         h
@@ -223,7 +133,7 @@ def _plan(rows: list[ImportRow], known: _Known, counts: dict[str, int]) -> _Plan
 
 
 def _write(
-    d: _Dialect, plan: _Plan, list_id: int, source: str, status: str, counts: dict[str, int]
+    d: BulkStatements, plan: _Plan, list_id: int, source: str, status: str, counts: dict[str, int]
 ) -> None:
     """Insert the new subscribers, update the changed ones, add the memberships; count them."""
     now = d.ts(utcnow())

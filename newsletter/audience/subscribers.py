@@ -17,7 +17,7 @@ from newsletter.audience.names import clean_name
 from newsletter.audience.suppressions import lift, suppressions
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
-from newsletter.db.dialect import insert_for
+from newsletter.db.dialect import insert_skipping
 from newsletter.db.transaction import begin, connect_to
 from newsletter.errors import StoreError
 
@@ -55,18 +55,15 @@ def insert_subscriber(conn: Connection, addr: Address, name: str) -> int:
     """Create the subscriber if the address is new; the id either way. Never changes a known
     subscriber (unlike `upsert_subscriber`)."""
     s, now = tables.subscribers, utcnow()
-    conn.execute(
-        insert_for(conn, s)
-        .values(
-            email=addr.email,
-            email_key=addr.key,
-            name=clean_name(name),
-            attributes={},
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["email_key"])
-    )
+    values = {
+        "email": addr.email,
+        "email_key": addr.key,
+        "name": clean_name(name),
+        "attributes": {},
+        "created_at": now,
+        "updated_at": now,
+    }
+    conn.execute(insert_skipping(conn, s, ("email_key",)), values)
     return int(conn.execute(select(s.c.id).where(s.c.email_key == addr.key)).scalar_one())
 
 
@@ -88,18 +85,15 @@ def upsert_subscriber(conn: Connection, addr: Address, name: str) -> int:
     """For the operator (`subscribers add`, imports): create, or update the name if given."""
     name = clean_name(name)
     s, now = tables.subscribers, utcnow()
-    conn.execute(
-        insert_for(conn, s)
-        .values(
-            email=addr.email,
-            email_key=addr.key,
-            name=name,
-            attributes={},
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["email_key"])
-    )
+    values = {
+        "email": addr.email,
+        "email_key": addr.key,
+        "name": name,
+        "attributes": {},
+        "created_at": now,
+        "updated_at": now,
+    }
+    conn.execute(insert_skipping(conn, s, ("email_key",)), values)
     row = conn.execute(select(s.c.id, s.c.name).where(s.c.email_key == addr.key)).one()
     if name and row.name != name:
         conn.execute(update(s).where(s.c.id == row.id).values(name=name, updated_at=now))

@@ -10,8 +10,6 @@ the hash.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import (
     Connection,
     Engine,
@@ -27,7 +25,7 @@ from newsletter.audience.addresses import require_valid
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
-from newsletter.db.dialect import insert_for
+from newsletter.db.dialect import insert_skipping
 from newsletter.db.transaction import begin
 from newsletter.errors import StoreError
 
@@ -54,23 +52,11 @@ def suppressions_of(engine: Engine, email: str) -> list[dict]:
         return suppressions(conn, require_valid(email).hash, None)
 
 
-_INSERT_SUPPRESSION: dict[str, Any] = {}  # dialect name -> INSERT .. ON CONFLICT DO NOTHING
-
-
 def insert_suppression(
     conn: Connection, h: str, email: str | None, list_id: int, reason: str, source: str
 ) -> bool:
-    """Add the suppression unless that address and scope already have one; True if added.
-    The statement is built once per dialect (this is on the one-click unsubscribe path)."""
-    stmt = _INSERT_SUPPRESSION.get(conn.dialect.name)
-    if stmt is None:
-        stmt = _INSERT_SUPPRESSION[conn.dialect.name] = (
-            insert_for(conn, tables.suppressions)
-            .on_conflict_do_nothing(index_elements=["address_hash", "list_id"])
-            .returning(
-                tables.suppressions.c.id  # rowcount is -1 on PostgreSQL: RETURNING tells
-            )
-        )
+    """Add the suppression unless that address and scope already have one; True if added."""
+    stmt = insert_skipping(conn, tables.suppressions, ("address_hash", "list_id"), ("id",))
     values = {
         "address_hash": h,
         "email": email,
@@ -148,11 +134,8 @@ def record_global_suppressions(
         return
     now = utcnow()
     x = tables.suppressions
-    insert_stmt = insert_for(conn, x).on_conflict_do_nothing(
-        index_elements=["address_hash", "list_id"]
-    )
     conn.execute(
-        insert_stmt,
+        insert_skipping(conn, x, ("address_hash", "list_id")),
         [
             {"address_hash": h, "email": e, "list_id": 0, "reason": r, "source": src,
              "created_at": now}

@@ -1,28 +1,31 @@
 """Unsubscribe: the one-click hot path (a mail provider POSTs it for every "Unsubscribe").
 
-On SQLite it is one short transaction of three or four prepared statements. On PostgreSQL the
-same work fits in ONE autocommitted statement of data-modifying CTEs, which is atomic on its own:
-one round trip instead of six (BEGIN, four statements, COMMIT). It does exactly what the general
-path does for a reason that outranks nothing (`unsubscribed`, `manual`): insert the suppression
-unless that scope already has one, mark the matching memberships unsubscribed, and record an
-event only if either changed. A subscriber or a list that no longer exists is `UnknownTarget`
-and writes nothing (a signed link outlives what it names). The server computes the address
-hash with the same rule as `addresses.hash_key` (sha256 of the UTF-8 key, lower-case hex); both
-paths run the same tests.
+For a reason that outranks nothing (`unsubscribed`, `manual`) it does exactly what the general
+path (`suppressions.record_suppression`) does: insert the suppression unless that scope already
+has one, mark the matching memberships unsubscribed, and record an event only if either
+changed. It does so in plain SQL on the driver (`db.driver_sql`: SQLAlchemy's per-statement
+work cost more than the database's own here). On SQLite: one short BEGIN IMMEDIATE transaction
+of three or four statements. On PostgreSQL: ONE autocommitted statement of data-modifying CTEs,
+atomic on its own, one round trip instead of six (BEGIN, four statements, COMMIT); the server
+computes the address hash with the same rule as `addresses.hash_key` (sha256 of the UTF-8 key,
+lower-case hex). A subscriber or a list that no longer exists is `UnknownTarget` and writes
+nothing (a signed link outlives what it names). Both paths run the same tests.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Engine, String, bindparam, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, bindparam, select
 
 from newsletter.audience.addresses import hash_key
 from newsletter.audience.suppressions import RANK, check_reason, record_suppression
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
-from newsletter.db.transaction import begin
+from newsletter.db.dialect import is_sqlite
+from newsletter.db.driver_sql import Sql
+from newsletter.db.errors import translated
+from newsletter.db.transaction import autocommit, begin
 from newsletter.errors import StoreError
 
 
@@ -41,27 +44,60 @@ def unsubscribe(
     """Unsubscribe from one list, or from every list with a global suppression. Idempotent:
     history records only an actual change. UnknownTarget if the subscriber or list is gone."""
     check_reason(reason)
-    if engine.dialect.name == "postgresql" and RANK[reason] == 1:  # outranks nothing
-        _unsubscribe_pg(engine, subscriber_id, list_id or 0, reason, source, utcnow())
+    if RANK[reason] > 1:  # it may replace a weaker suppression: the general path
+        _unsubscribe_outranking(engine, subscriber_id, list_id or 0, reason, source)
         return
-    with begin(engine) as conn:
-        row = conn.execute(_SUBSCRIBER_BY_ID, {"b_id": subscriber_id}).first()
-        if row is None:
-            raise UnknownTarget(f"no subscriber with id {subscriber_id}")
-        if list_id and conn.execute(_LIST_BY_ID, {"b_id": list_id}).first() is None:
-            raise UnknownTarget(f"no list with id {list_id}")
-        record_suppression(
-            conn, hash_key(row.email_key), row.email, subscriber_id, list_id or 0, reason, source
-        )
+    params = {
+        "sub_id": subscriber_id,
+        "list_id": list_id or 0,
+        "reason": reason,
+        "source": source,
+        "now": utcnow(),
+    }
+    with translated("database write failed"):
+        if is_sqlite(engine):
+            _unsubscribe_sqlite(engine, params)
+            return
+        with autocommit(engine) as conn:
+            found = _UNSUBSCRIBE_PG.run(conn, **params).first()[0]
+    if not found:
+        raise UnknownTarget(f"no subscriber with id {subscriber_id} or no list with id {list_id}")
 
 
-_SUBSCRIBER_BY_ID = select(tables.subscribers.c.email, tables.subscribers.c.email_key).where(
-    tables.subscribers.c.id == bindparam("b_id")
+_TARGET = Sql(
+    "SELECT email, email_key, (:list_id = 0 OR EXISTS (SELECT 1 FROM lists WHERE id = :list_id))"
+    " AS list_found FROM subscribers WHERE id = :sub_id"
+)
+_SUPPRESS = Sql(
+    "INSERT INTO suppressions (address_hash, email, list_id, reason, source, created_at) "
+    "VALUES (:h, :email, :list_id, :reason, :source, :now) "
+    "ON CONFLICT (address_hash, list_id) DO NOTHING"
+)
+_MEMBERSHIPS_OFF = Sql(
+    "UPDATE memberships SET status = 'unsubscribed', updated_at = :now "
+    "WHERE subscriber_id = :sub_id AND status <> 'unsubscribed' "
+    "AND (:list_id = 0 OR list_id = :list_id)"
+)
+_EVENT = Sql(
+    "INSERT INTO subscriber_events (subscriber_id, list_id, kind, detail, at) "
+    "VALUES (:sub_id, NULLIF(:list_id, 0), :reason, :source, :now)"
 )
 
-_LIST_BY_ID = select(tables.lists.c.id).where(tables.lists.c.id == bindparam("b_id"))
 
-_UNSUBSCRIBE = text(
+def _unsubscribe_sqlite(engine: Engine, params: dict[str, Any]) -> None:
+    with engine.begin() as conn:  # BEGIN IMMEDIATE: the write lock
+        target = _TARGET.run(conn, **params).first()
+        if target is None:
+            raise UnknownTarget(f"no subscriber with id {params['sub_id']}")
+        if not target.list_found:
+            raise UnknownTarget(f"no list with id {params['list_id']}")
+        mine = {**params, "h": hash_key(target.email_key), "email": target.email}
+        added = _SUPPRESS.run(conn, **mine).rowcount
+        if _MEMBERSHIPS_OFF.run(conn, **mine).rowcount or added:
+            _EVENT.run(conn, **mine)
+
+
+_UNSUBSCRIBE_PG = Sql(
     """
 WITH sub AS (
     SELECT id, email, encode(sha256(convert_to(email_key, 'UTF8')), 'hex') AS h
@@ -84,29 +120,25 @@ WITH sub AS (
 )
 SELECT count(*) FROM sub
 """
-).bindparams(
-    bindparam("sub_id", type_=BigInteger),
-    bindparam("list_id", type_=BigInteger),
-    bindparam("reason", type_=String),
-    bindparam("source", type_=String),
-    bindparam("now", type_=DateTime(timezone=True)),
 )
 
+_SUBSCRIBER_BY_ID = select(tables.subscribers.c.email, tables.subscribers.c.email_key).where(
+    tables.subscribers.c.id == bindparam("b_id")
+)
+_LIST_BY_ID = select(tables.lists.c.id).where(tables.lists.c.id == bindparam("b_id"))
 
-def _unsubscribe_pg(
-    engine: Engine, subscriber_id: int, list_id: int, reason: str, source: str, now: datetime
+
+def _unsubscribe_outranking(
+    engine: Engine, subscriber_id: int, list_id: int, reason: str, source: str
 ) -> None:
-    params = {
-        "sub_id": subscriber_id,
-        "list_id": list_id,
-        "reason": reason,
-        "source": source,
-        "now": now,
-    }
-    try:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            found = conn.execute(_UNSUBSCRIBE, params).scalar_one()
-    except SQLAlchemyError as exc:
-        raise StoreError(f"database write failed: {exc.__class__.__name__}: {exc}") from None
-    if not found:
-        raise UnknownTarget(f"no subscriber with id {subscriber_id} or no list with id {list_id}")
+    """A bounce or a complaint through `unsubscribe`: `record_suppression`, which may replace
+    a weaker suppression of the same scope."""
+    with begin(engine) as conn:
+        row = conn.execute(_SUBSCRIBER_BY_ID, {"b_id": subscriber_id}).first()
+        if row is None:
+            raise UnknownTarget(f"no subscriber with id {subscriber_id}")
+        if list_id and conn.execute(_LIST_BY_ID, {"b_id": list_id}).first() is None:
+            raise UnknownTarget(f"no list with id {list_id}")
+        record_suppression(
+            conn, hash_key(row.email_key), row.email, subscriber_id, list_id, reason, source
+        )

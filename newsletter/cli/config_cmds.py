@@ -44,15 +44,15 @@ def db_upgrade(ctx: click.Context) -> None:
 @click.pass_context
 def db_status(ctx: click.Context) -> None:
     """Show the database's schema revision and whether it is the latest."""
-    from newsletter.db.engine import make_engine
+    from newsletter.db.connection import create
     from newsletter.db.migrate import HEAD, current_revision
 
-    engine = make_engine(settings_from(ctx).effective_database_url, upgrade=False)
+    engine = create(settings_from(ctx).effective_database_url, existing=True)  # changes nothing
     now = current_revision(engine)
     if now == HEAD:
         click.echo(f"database is at revision {now}, the latest")
     else:
         click.echo(
             f"database is at revision {now or 'none (empty)'}; the latest is {HEAD}: "
-            "run `newsletter db upgrade` (or any command, which upgrades on first use)"
+            "run `newsletter db upgrade` (or any command that writes: it upgrades on first use)"
         )

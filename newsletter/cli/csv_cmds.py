@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from newsletter.cli import progress
-from newsletter.cli.root import echo_json, engine_from
+from newsletter.cli.root import echo_json, engine_from, reading_engine_from
 from newsletter.cli.subscriber_cmds import subscribers_group
 from newsletter.errors import NewsletterError
 
@@ -160,7 +160,7 @@ def subscribers_export(
     terminal."""
     from newsletter.audience.csv_export import ExportProgress, export_csv
 
-    engine = engine_from(ctx)
+    engine = reading_engine_from(ctx)
     chosen = None if status == "all" else status
     # Taken before any bar starts: on a terminal rich sends what is written to sys.stdout
     # meanwhile through its console, i.e. to stderr.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from newsletter.cli.root import cli, echo_json, engine_from
+from newsletter.cli.root import cli, echo_json, engine_from, reading_engine_from
 
 
 @cli.group("lists", invoke_without_command=True)
@@ -16,7 +16,7 @@ def lists_group(ctx: click.Context, as_json: bool) -> None:
         return
     from newsletter.audience.lists import list_counts
 
-    rows = list_counts(engine_from(ctx))
+    rows = list_counts(reading_engine_from(ctx))
     if as_json:
         echo_json(rows)
         return

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from newsletter.cli.root import cli, echo_json, engine_from, settings_from
+from newsletter.cli.root import cli, echo_json, reading_engine_from, settings_from
 from newsletter.cli.times import when
 from newsletter.errors import ConfigError, SendError
 
@@ -34,7 +34,7 @@ def report_cmd(ctx: click.Context, issue: str | None, as_json: bool, html_file: 
 
     if html_file and not issue:
         raise ConfigError("--html needs an ISSUE: newsletter report ISSUE --html report.html")
-    settings, engine = settings_from(ctx), engine_from(ctx)
+    settings, engine = settings_from(ctx), reading_engine_from(ctx)
     retention.expire(engine, settings)
     with reading(engine) as conn:
         if not issue:

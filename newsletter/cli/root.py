@@ -88,6 +88,17 @@ def engine_from(ctx: click.Context) -> Any:
     return root.obj["engine"]
 
 
+def reading_engine_from(ctx: click.Context) -> Any:
+    """The engine for a command that only reads: opening it creates and upgrades nothing, and a
+    missing, empty or outdated database is one error line (`db.engine.open_for_reading`)."""
+    from newsletter.db.engine import open_for_reading
+
+    root = ctx.find_root()
+    if "engine" not in root.obj:  # at the newest revision: as good as `engine_from`'s
+        root.obj["engine"] = open_for_reading(settings_from(ctx).effective_database_url)
+    return root.obj["engine"]
+
+
 def echo_json(data: object) -> None:
     """Print `data` as indented JSON (datetimes as ISO 8601)."""
 

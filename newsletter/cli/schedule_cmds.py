@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from newsletter.cli.root import cli, engine_from, settings_from
+from newsletter.cli.root import cli, engine_from, reading_engine_from, settings_from
 from newsletter.errors import ConfigError
 from newsletter.times import minute_utc, stamp_utc
 
@@ -92,7 +92,7 @@ def schedule_cmd(
     now = _now(now_text)
     late = parse_duration(max_late or settings.max_late)
     folder = Path(issues_dir or settings.issues_dir)
-    entries = plan(engine_from(ctx), settings, folder, now, late)
+    entries = plan(reading_engine_from(ctx), settings, folder, now, late)
     if not entries:
         click.echo(f"no scheduled issues in {folder}")
         return

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from newsletter.cli.root import cli, engine_from
+from newsletter.cli.root import cli, reading_engine_from
 from newsletter.cli.times import duration, when
 
 
@@ -22,7 +22,7 @@ from newsletter.cli.times import duration, when
 @click.pass_context
 def status_cmd(ctx: click.Context, issue: str | None, as_json: bool) -> None:
     """Sends with their counts by status; for one ISSUE also the failures and unknowns."""
-    engine = engine_from(ctx)
+    engine = reading_engine_from(ctx)
     issue_id = Path(issue).stem if issue else None
     rows = _rows(engine, issue_id)
     if as_json:

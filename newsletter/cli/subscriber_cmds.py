@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from newsletter.cli.root import cli, echo_json, engine_from
+from newsletter.cli.root import cli, echo_json, engine_from, reading_engine_from
 from newsletter.cli.times import when
 
 
@@ -87,7 +87,7 @@ def subscribers_show(ctx: click.Context, email: str, as_json: bool) -> None:
     from newsletter.audience.subscribers import get_subscriber
     from newsletter.audience.suppressions import suppressions_of
 
-    engine = engine_from(ctx)
+    engine = reading_engine_from(ctx)
     sub = get_subscriber(engine, email)
     sups = suppressions_of(engine, email)
     data = {

@@ -1,9 +1,11 @@
-"""The database: the engine for a DATABASE_URL and how its connections are set up (SQLite
-pragmas and write-lock polling, the deferred read transaction, PostgreSQL's idle ping:
-`connection`), the engine every command and the web app open, its schema brought up to date on
-first use (`engine`), timestamps (`clock`), what differs between SQLite and PostgreSQL
-(`dialect`), transactions with errors translated (`transaction`), the schema at the newest
-revision (`tables`) and the Alembic migrations that build it (`migrate`, `migrations/`).
+"""The database: opening it (`engine`: brought up to date for the commands that write, or as it
+is for those that only read), connections and their set-up (`connection`: SQLite pragmas and
+write lock, read-only transactions, PostgreSQL's idle ping), timestamps (`clock`), what differs
+between SQLite and PostgreSQL (`dialect`), the one translation of SQLAlchemy's errors into
+StoreError (`errors`), transactions (`transaction`), the hot paths' plain SQL on the driver
+(`driver_sql`), the CSV import's set-based statements in each database's fast form (`bulk`),
+the schema at the newest revision (`tables`) and the Alembic migrations that build it
+(`migrate`, `migrations/`).
 
 May import: the kernel (errors, models, config, tokens), and nothing else.
 """

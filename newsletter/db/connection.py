@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 
 from newsletter.config import mask_url
+from newsletter.db.errors import store_error
 from newsletter.errors import StoreError
 
 
@@ -50,14 +51,22 @@ def check_url(url: str) -> str:
     return SCHEMES[scheme.lower()]
 
 
-def _sqlite_folder(url: str) -> None:
-    """Create the folder of a SQLite file, or say why it cannot be created."""
+def _sqlite_path(url: str, *, existing: bool) -> None:
+    """Check the path of a SQLite file: not a folder, and there already when `existing`
+    (nothing is created then); otherwise create its folder, or say why it cannot be created."""
     path = url.split("///", 1)[1] if "///" in url else ""
     path = path.partition("?")[0]
     if not path or path == ":memory:":
         return
     if Path(path).is_dir():
         raise StoreError(f"DATABASE_URL: {path} is a folder; name a database file in it")
+    if existing:
+        if not Path(path).is_file():
+            raise StoreError(
+                f"there is no database at {path} (DATABASE_URL) yet: run newsletter db upgrade, "
+                "or any command that writes, to create it"
+            )
+        return
     folder = Path(path).parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -68,35 +77,43 @@ def _sqlite_folder(url: str) -> None:
         ) from None
 
 
-def create(url: str) -> Engine:
-    """The engine for `url`, its connections set up (no schema work: see `engine.make_engine`)."""
+def create(url: str, *, existing: bool = False, **options: Any) -> Engine:
+    """The engine for `url`, its connections set up (no schema work: see `engine`), with
+    SQLAlchemy's `options` (e.g. a pool size). With `existing`, the database must be there
+    already and nothing about it changes on opening: no SQLite file, folder or WAL switch."""
     kind = check_url(url)
     url = normalise_url(url)
     try:
         if kind == "sqlite":
-            _sqlite_folder(url)
-            engine = create_engine(url, connect_args={"timeout": 30})
-            event.listen(engine, "connect", _sqlite_pragmas)
+            _sqlite_path(url, existing=existing)
+            engine = create_engine(url, connect_args={"timeout": 30}, **options)
+            event.listen(engine, "connect", _sqlite_session if existing else _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
         else:
-            engine = create_engine(url)
+            engine = create_engine(url, **options)
             event.listen(engine, "checkin", _mark_idle)
             event.listen(engine, "checkout", _ping_if_idle)
     except (SQLAlchemyError, ValueError) as exc:
-        raise StoreError(f"DATABASE_URL: cannot use {mask_url(url)}: {exc}") from None
+        raise store_error(f"DATABASE_URL: cannot use {mask_url(url)}", exc) from None
     return engine
 
 
 BUSY_TIMEOUT_S = 30.0  # how long a transaction waits for another writer before giving up
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # WAL lets readers work while a send writes; foreign keys are off by default in SQLite.
-    # The driver's own implicit transactions are switched off: `_sqlite_begin` takes
-    # the write lock at BEGIN, so two processes never deadlock upgrading a read to a write.
+def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
+    # WAL lets readers work while a send writes (a setting stored in the file: once is enough,
+    # and an open that must change nothing leaves it as found, `_sqlite_session` alone).
+    _sqlite_session(dbapi_conn, record)
+    dbapi_conn.execute("PRAGMA journal_mode=WAL")
+
+
+def _sqlite_session(dbapi_conn: Any, _record: Any) -> None:
+    # Foreign keys are off by default in SQLite. The driver's own implicit transactions are
+    # switched off: `_sqlite_begin` takes the write lock at BEGIN, so two processes never
+    # deadlock upgrading a read to a write. None of these settings is stored in the file.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")

@@ -1,11 +1,16 @@
-"""What differs between SQLite and PostgreSQL, in one place: upserts and advisory-lock keys."""
+"""What differs between SQLite and PostgreSQL, in one place: which one a connection speaks,
+upserts (and the prebuilt INSERT .. ON CONFLICT DO NOTHING statements, one per dialect and
+shape), and named locks held for one transaction.
+
+Code outside `db/` asks `is_sqlite` rather than comparing dialect names itself.
+"""
 
 from __future__ import annotations
 
 import hashlib
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Engine, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -15,10 +20,41 @@ def is_sqlite(bind: Engine | Connection) -> bool:
 
 def insert_for(conn: Connection, table: Table) -> Any:
     """INSERT with ON CONFLICT support for the connection's dialect."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    dialect = sqlite if is_sqlite(conn) else postgresql
     return dialect.insert(table)
+
+
+_SKIPPING: dict[tuple[str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def insert_skipping(
+    conn: Connection, table: Table, keys: tuple[str, ...], returning: tuple[str, ...] = ()
+) -> Any:
+    """INSERT INTO `table` .. ON CONFLICT (`keys`) DO NOTHING [RETURNING `returning`], built
+    once per dialect and shape: executing a prebuilt construct skips most of SQLAlchemy's
+    per-call work (the one-click unsubscribe runs one). RETURNING tells what was inserted where
+    a row count cannot (PostgreSQL's is -1 for some forms; executemany)."""
+    key = (conn.dialect.name, table.name, keys, returning)
+    stmt = _SKIPPING.get(key)
+    if stmt is None:
+        stmt = insert_for(conn, table).on_conflict_do_nothing(index_elements=list(keys))
+        if returning:
+            stmt = stmt.returning(*(table.c[name] for name in returning))
+        _SKIPPING[key] = stmt
+    return stmt
 
 
 def advisory_key(name: str) -> int:
     """A PostgreSQL advisory-lock key (signed 64 bits) for a lock name."""
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+_XACT_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+
+
+def lock_for_transaction(conn: Connection, name: str) -> None:
+    """Hold the lock `name` until the transaction ends, waiting for whoever holds it.
+    PostgreSQL: an advisory transaction lock. SQLite: nothing to do, its transactions already
+    hold the database's only write lock (BEGIN IMMEDIATE, `connection.py`)."""
+    if not is_sqlite(conn):
+        conn.execute(_XACT_LOCK, {"k": advisory_key(name)})

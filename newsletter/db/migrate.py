@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, inspect, text
-from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.db.connection import reading
-from newsletter.db.dialect import advisory_key, is_sqlite
+from newsletter.db.dialect import is_sqlite, lock_for_transaction
+from newsletter.db.errors import translated
 from newsletter.errors import StoreError
 
 _REVISION = re.compile(r"^revision = [\"']([^\"']+)[\"']", re.M)
@@ -36,6 +36,9 @@ LOCK_NAME = "newsletter:schema-migration"
 LEGACY_TABLE = "schema_version"  # release 0.1.0's own version table
 LEGACY_HEAD = 3  # ... and the version that release reached
 LEGACY_REVISION = "0001"  # the revision that froze that release's schema
+_UNAVAILABLE = (
+    "cannot open or upgrade the database (check DATABASE_URL and that its server is running)"
+)
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,8 @@ class Upgrade:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at (None for an empty one, `legacy-N` for 0.1.0's)."""
-    try:
-        with reading(engine) as conn:
-            return _revision(conn)
-    except SQLAlchemyError as exc:
-        raise _unavailable(exc) from None
+    with translated(_UNAVAILABLE), reading(engine) as conn:
+        return _revision(conn)
 
 
 def upgrade(engine: Engine, target: str = "head", *, location: Path = MIGRATIONS) -> Upgrade:
@@ -62,19 +62,40 @@ def upgrade(engine: Engine, target: str = "head", *, location: Path = MIGRATIONS
     now = current_revision(engine)
     if target == "head" and location == MIGRATIONS and now == HEAD:
         return Upgrade(now, now)  # the common case: one cheap read, no lock, no Alembic import
+    _refuse_unknown(now, location)
+    with translated(_UNAVAILABLE):
+        if is_sqlite(engine):
+            return _upgrade_sqlite(engine, target, location)
+        with engine.begin() as conn:
+            lock_for_transaction(conn, LOCK_NAME)
+            return _run(conn, target, location)
+
+
+def require_newest(engine: Engine) -> None:
+    """Refuse, in one line that says what to do, a database that is not at the newest revision
+    (for the opens that never change the schema: `engine.open_for_reading`)."""
+    now = current_revision(engine)
+    if now == HEAD:
+        return
+    if now is None:
+        raise StoreError(
+            "the database named by DATABASE_URL is empty (no newsletter tables): there is no "
+            "newsletter database there yet; run newsletter db upgrade to create one"
+        )
+    _refuse_unknown(now)
+    raise StoreError(
+        f"the database is at schema revision {now}, older than this version's {HEAD}: "
+        "run newsletter db upgrade"
+    )
+
+
+def _refuse_unknown(now: str | None, location: Path = MIGRATIONS) -> None:
+    """A revision this code does not know: a newer release wrote the database."""
     if now is not None and not now.startswith("legacy-") and now not in known_revisions(location):
         raise StoreError(
             f"the database is at schema revision {now}, which this version of newsletter does "
             f"not know (its newest is {HEAD}): a newer release wrote it; upgrade newsletter"
         )
-    try:
-        if is_sqlite(engine):
-            return _upgrade_sqlite(engine, target, location)
-        with engine.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(LOCK_NAME)})
-            return _run(conn, target, location)
-    except SQLAlchemyError as exc:
-        raise _unavailable(exc) from None
 
 
 def known_revisions(location: Path = MIGRATIONS) -> set[str]:
@@ -143,11 +164,3 @@ def _revision(conn: Connection) -> str | None:
         versions = conn.execute(text(f"SELECT version FROM {LEGACY_TABLE}")).scalars().all()
         return f"legacy-{max(versions, default=0)}"
     return None
-
-
-def _unavailable(exc: SQLAlchemyError) -> StoreError:
-    cause = getattr(exc, "orig", None) or exc
-    return StoreError(
-        "cannot open or upgrade the database (check DATABASE_URL and that its server is "
-        f"running): {type(exc).__name__}: {cause}"
-    )

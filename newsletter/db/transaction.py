@@ -1,14 +1,18 @@
-"""Transactions with SQLAlchemy errors translated into StoreError at the boundary."""
+"""Transactions: `begin` (SQLAlchemy errors translated into StoreError at the boundary), reads
+on a given connection or a fresh one (`connect_to`), and the hot paths' `autocommit`
+connections with a transaction on that same connection when one is needed (`transaction_on`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.db.connection import reading
-from newsletter.errors import StoreError
+from newsletter.db.errors import translated
 
 
 class connect_to:
@@ -35,13 +39,28 @@ class begin:
         self.cm = engine.begin()
 
     def __enter__(self) -> Connection:
-        try:
+        with translated("database unavailable"):
             return self.cm.__enter__()
-        except SQLAlchemyError as exc:
-            raise StoreError(f"database unavailable: {exc.__class__.__name__}: {exc}") from None
 
     def __exit__(self, *exc: Any) -> bool | None:
-        try:
+        with translated("database write failed"):
             return self.cm.__exit__(*exc)
-        except SQLAlchemyError as e:
-            raise StoreError(f"database write failed: {e.__class__.__name__}: {e}") from None
+
+
+def autocommit(engine: Engine) -> Connection:
+    """A connection whose every statement commits on its own: one round trip for a hot path's
+    single-statement write (on PostgreSQL a data-modifying CTE is atomic by itself)."""
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def transaction_on(conn: Connection) -> Iterator[Connection]:
+    """A transaction on an `autocommit` connection, which autocommits again after it. On the
+    same pool connection: a request that held one connection while it waited for a second
+    would run the pool dry under a burst (each waits for a connection another one holds)."""
+    conn.execution_options(isolation_level=conn.default_isolation_level)
+    try:
+        with conn.begin():
+            yield conn
+    finally:
+        conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, exists, literal, select, text, update
+from sqlalchemy import Connection, exists, literal, select, update
 
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
-from newsletter.db.dialect import advisory_key
+from newsletter.db.dialect import lock_for_transaction
 
 D = tables.deliveries
 S = tables.sends
@@ -49,8 +49,7 @@ def _row(r: Any) -> SendRow:
 
 def lock_issue(conn: Connection, issue_id: str) -> None:
     """Serialise create-or-join for one issue (SQLite: BEGIN IMMEDIATE already does)."""
-    if conn.dialect.name != "sqlite":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(issue_id)})
+    lock_for_transaction(conn, issue_id)
 
 
 def find_send(

@@ -6,8 +6,8 @@
   `judge`: each hit judged on arrival; only the verdict and its reason are kept.
 - `arrival` (a hit as the web app receives it) and `hits` (recording it, judged against the
   recipient's recent hits in the database, so every server process judges alike; `hits_pg`
-  for PostgreSQL's concurrent writers, `hit_rows` for what both share, `driver_sql` for the
-  hot path's plain SQL).
+  for PostgreSQL's concurrent writers, `hit_rows` for what both share, in plain SQL on the
+  driver through `db.driver_sql`).
 - `provider`: SendGrid's own open and click events, through the same judging.
 - `optout` ("Don't track my opens and clicks"), `unsubscribes` (unsubscribes through an issue's
   links), `retention` (hits expire into totals).

@@ -1,7 +1,8 @@
 """The stored side of a hit, shared by both databases' recording paths (`hits`, `hits_pg`):
-the hit, the recipient's state as read for judging, the merging upsert, and turning earlier
-human rows into machine rows. Plain SQL through the driver (`driver_sql`): this is the click
-redirect's hot path."""
+the hit and the one set of parameters every statement about it takes (`hit_params`), the
+recipient's state as read for judging, the merging upsert, and turning earlier human rows into
+machine rows. Plain SQL through the driver (`db.driver_sql`): this is the click redirect's hot
+path."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from newsletter.db.clock import as_utc
-from newsletter.tracking.driver_sql import Sql, read_datetime
+from newsletter.db.driver_sql import Sql, read_datetime
 from newsletter.tracking.judge import BURST_WINDOW, LINK, OPEN, Decision, Seen, verdict_of
 
 
@@ -27,9 +28,22 @@ class Hit:
     at: datetime
 
 
-def since(hit: Hit, window: timedelta) -> datetime:
-    """Hits older than this cannot change how `hit` is judged (trap window, burst window)."""
-    return hit.at - max(window, BURST_WINDOW)
+def hit_params(hit: Hit, reason: str, window: timedelta) -> dict[str, Any]:
+    """The parameters of every statement about `hit`, stored with `reason`: `:send`, `:sub`,
+    `:link`, `:verdict`, `:reason`, `:at` (= `:first_at` = `:last_at`, one `:hits`), and
+    `:since` (hits older than this cannot change how it is judged: trap and burst windows)."""
+    return {
+        "send": hit.send_id,
+        "sub": hit.subscriber_id,
+        "link": hit.link_id,
+        "verdict": verdict_of(reason),
+        "reason": reason,
+        "at": hit.at,
+        "first_at": hit.at,
+        "last_at": hit.at,
+        "hits": 1,
+        "since": hit.at - max(window, BURST_WINDOW),
+    }
 
 
 @dataclass(frozen=True)
@@ -57,8 +71,7 @@ _READ = Sql(READ_SQL)
 def read_state(conn: Connection, hit: Hit, window: timedelta) -> State | None:
     """The recipient's state, or None when nothing may be recorded (gone, opted out, or the
     send's hits already folded into totals)."""
-    params = {"send": hit.send_id, "sub": hit.subscriber_id, "since": since(hit, window)}
-    return state_of(conn, _READ.run(conn, **params).all())
+    return state_of(conn, _READ.run(conn, **hit_params(hit, hit.reason, window)).all())
 
 
 def state_of(conn: Connection, rows: Sequence[Any]) -> State | None:
@@ -84,7 +97,7 @@ UPSERT = Sql(
     """
 INSERT INTO tracking_hits
     (send_id, subscriber_id, link_id, verdict, reason, first_at, last_at, hits)
-VALUES (:send_id, :subscriber_id, :link_id, :verdict, :reason, :first_at, :last_at, :hits)
+VALUES (:send, :sub, :link, :verdict, :reason, :first_at, :last_at, :hits)
 ON CONFLICT (send_id, subscriber_id, link_id, verdict) DO UPDATE
 SET hits = tracking_hits.hits + excluded.hits,
     first_at = CASE WHEN excluded.first_at < tracking_hits.first_at
@@ -99,33 +112,24 @@ _DELETE = Sql(
 )
 
 
-def store(conn: Connection, hit: Hit, reason: str) -> None:
-    UPSERT.run(conn, **row(hit, reason))
+def store(conn: Connection, params: dict[str, Any]) -> None:
+    """Store the hit of `params` (`hit_params`), merged into its row if there is one."""
+    UPSERT.run(conn, **params)
 
 
-def row(hit: Hit, reason: str) -> dict[str, Any]:
-    return {
-        "send_id": hit.send_id,
-        "subscriber_id": hit.subscriber_id,
-        "link_id": hit.link_id,
-        "verdict": verdict_of(reason),
-        "reason": reason,
-        "first_at": hit.at,
-        "last_at": hit.at,
-        "hits": 1,
-    }
-
-
-def convert(conn: Connection, hit: Hit, decision: Decision, state: State) -> None:
-    """Turn the recipient's human rows named by the decision into machine rows (merged)."""
+def convert(conn: Connection, params: dict[str, Any], decision: Decision, state: State) -> None:
+    """Turn the recipient's human rows named by the decision into machine rows (merged); the
+    hit is that of `params` (`hit_params`)."""
     for link_id, reason in decision.convert:
         seen = next(s for s in state.recent if s.link_id == link_id and s.verdict == "human")
         merged = {
-            **row(hit, reason),
-            "link_id": link_id,
+            **params,
+            "link": link_id,
+            "verdict": verdict_of(reason),
+            "reason": reason,
             "first_at": seen.first_at,
             "last_at": seen.last_at,
             "hits": state.counts[(link_id, "human")],
         }
         UPSERT.run(conn, **merged)
-        _DELETE.run(conn, send=hit.send_id, sub=hit.subscriber_id, link=link_id)
+        _DELETE.run(conn, **merged)

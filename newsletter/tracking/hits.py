@@ -16,13 +16,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
-from newsletter.errors import StoreError
+from newsletter.db.dialect import is_sqlite
+from newsletter.db.driver_sql import Sql
+from newsletter.db.errors import translated
 from newsletter.tracking import hits_pg
-from newsletter.tracking.driver_sql import Sql
-from newsletter.tracking.hit_rows import Hit, convert, read_state, since, store
-from newsletter.tracking.judge import decide, verdict_of
+from newsletter.tracking.hit_rows import Hit, convert, hit_params, read_state, store
+from newsletter.tracking.judge import decide
 
 __all__ = ["Hit", "record"]
 
@@ -30,18 +31,19 @@ __all__ = ["Hit", "record"]
 def record(engine: Engine, hit: Hit, window_seconds: int) -> str:
     """Judge and store one hit; returns the stored reason, or '' when nothing was recorded."""
     window = timedelta(seconds=window_seconds)
-    try:
-        if engine.dialect.name == "postgresql":
-            return hits_pg.record(engine, hit, window)
-        reason, quiet = _quiet_params(hit, window)  # prepared before taking the write lock
-        with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE, the single writer's lock
-            if _QUIET.run(conn, **quiet).rowcount == 1:
-                return reason
-            return _judged(conn, hit, window)
-    except IntegrityError:  # the subscriber was erased meanwhile
-        return ""
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot record a hit: {exc.__class__.__name__}: {exc}") from None
+    with translated("cannot record a hit"):
+        try:
+            if not is_sqlite(engine):
+                return hits_pg.record(engine, hit, window)
+            # The verdict of a hit with nothing recent beside it, before taking the write lock.
+            reason = decide(hit.kind, hit.link_id, hit.reason, hit.at, [], window).reason
+            quiet = hit_params(hit, reason, window)
+            with engine.begin() as conn:  # SQLite: BEGIN IMMEDIATE, the single writer's lock
+                if _QUIET.run(conn, **quiet).rowcount == 1:
+                    return reason
+                return _judged(conn, hit, window)
+        except IntegrityError:  # the subscriber was erased meanwhile
+            return ""
 
 
 # A hit with nothing recent beside it, stored with its request's verdict in one statement.
@@ -60,26 +62,12 @@ SET hits = tracking_hits.hits + 1, last_at = excluded.last_at
 )
 
 
-def _quiet_params(hit: Hit, window: timedelta) -> tuple[str, dict[str, object]]:
-    """The verdict of a hit with nothing recent beside it, and _QUIET's parameters."""
-    reason = decide(hit.kind, hit.link_id, hit.reason, hit.at, [], window).reason
-    params = {
-        "send": hit.send_id,
-        "sub": hit.subscriber_id,
-        "link": hit.link_id,
-        "verdict": verdict_of(reason),
-        "reason": reason,
-        "at": hit.at,
-        "since": since(hit, window),
-    }
-    return reason, params
-
-
 def _judged(conn: Connection, hit: Hit, window: timedelta) -> str:
     state = read_state(conn, hit, window)
     if state is None:
         return ""
     decision = decide(hit.kind, hit.link_id, hit.reason, hit.at, state.recent, window)
-    convert(conn, hit, decision, state)
-    store(conn, hit, decision.reason)
+    params = hit_params(hit, decision.reason, window)
+    convert(conn, params, decision, state)
+    store(conn, params)
     return decision.reason

@@ -8,7 +8,9 @@ that row lock, and each sees what the one before it wrote:
   last hit is older than the judging window, and stores itself in the SAME autocommitted
   statement: one round trip, like the one-click unsubscribe;
 - otherwise the recent hits are read with the version, judged, and written only if the
-  version is still the one read (else read and judge again).
+  version is still the one read (else read and judge again). Rewriting earlier rows takes a
+  transaction: on the same pool connection (`transaction_on`), so a request holds one
+  connection at most, however many threads a burst of a scanner's hits keeps busy.
 """
 
 from __future__ import annotations
@@ -18,18 +20,19 @@ from datetime import timedelta
 
 from sqlalchemy import Connection, Engine
 
-from newsletter.tracking.driver_sql import Sql
+from newsletter.db.driver_sql import Sql
+from newsletter.db.transaction import autocommit, transaction_on
 from newsletter.tracking.hit_rows import (
     READ_SQL,
     Hit,
     State,
     convert,
+    hit_params,
     read_state,
-    since,
     state_of,
     store,
 )
-from newsletter.tracking.judge import Decision, decide, verdict_of
+from newsletter.tracking.judge import Decision, decide
 
 log = logging.getLogger(__name__)
 MAX_TRIES = 20  # optimistic rounds before recording without the version check
@@ -92,32 +95,18 @@ _VERSIONED = Sql(f"WITH {_QUICK}, {_CLAIM_IF_VERSION}, {_STORE} SELECT 1 FROM st
 _CLAIM = Sql(f"WITH {_QUICK}, {_CLAIM_IF_VERSION} SELECT 1 FROM claim")
 
 
-def _params(hit: Hit, reason: str) -> dict[str, object]:
-    return {
-        "sub": hit.subscriber_id,
-        "send": hit.send_id,
-        "link": hit.link_id,
-        "verdict": verdict_of(reason),
-        "reason": reason,
-        "at": hit.at,
-    }
-
-
 def record(engine: Engine, hit: Hit, window: timedelta) -> str:
     """Judge and store one hit; the stored reason, or '' when nothing was recorded."""
     reason = decide(hit.kind, hit.link_id, hit.reason, hit.at, [], window).reason
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        quiet = {**_params(hit, reason), "since": since(hit, window)}
-        rows = _QUIET.run(conn, **quiet).all()
+    with autocommit(engine) as conn:
+        rows = _QUIET.run(conn, **hit_params(hit, reason, window)).all()
         if rows and rows[0].stored:
             return reason
         state = state_of(conn, rows)
-        return _judged(engine, conn, hit, window, state) if state else ""
+        return _judged(conn, hit, window, state) if state else ""
 
 
-def _judged(
-    engine: Engine, conn: Connection, hit: Hit, window: timedelta, state: State | None
-) -> str:
+def _judged(conn: Connection, hit: Hit, window: timedelta, state: State | None) -> str:
     """Judge against `state`, and write if no other hit of the recipient came between (else
     read and judge again); `conn` autocommits, earlier rows are rewritten in a transaction."""
     decision = Decision(hit.reason)
@@ -125,19 +114,17 @@ def _judged(
         if state is None:
             return ""
         decision = decide(hit.kind, hit.link_id, hit.reason, hit.at, state.recent, window)
+        params = {**hit_params(hit, decision.reason, window), "version": state.version}
         if not decision.convert:
-            params = {**_params(hit, decision.reason), "version": state.version}
             if _VERSIONED.run(conn, **params).first() is not None:
                 return decision.reason
         else:
-            claim = {"sub": hit.subscriber_id, "send": hit.send_id, "at": hit.at}
-            with engine.begin() as tx:
-                if _CLAIM.run(tx, **claim, version=state.version).first() is not None:
-                    convert(tx, hit, decision, state)
-                    store(tx, hit, decision.reason)
+            with transaction_on(conn):
+                if _CLAIM.run(conn, **params).first() is not None:
+                    convert(conn, params, decision, state)
+                    store(conn, params)
                     return decision.reason
         state = read_state(conn, hit, window)  # another hit of this recipient came first
     log.warning("tracking: recipient %s contended; hit recorded unjudged", hit.subscriber_id)
-    with engine.begin() as tx:
-        store(tx, hit, decision.reason)
+    store(conn, hit_params(hit, decision.reason, window))  # one statement: atomic as it is
     return decision.reason

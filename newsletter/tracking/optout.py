@@ -13,7 +13,7 @@ from newsletter.audience.history import record_event
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
-from newsletter.db.dialect import insert_for
+from newsletter.db.dialect import insert_skipping
 from newsletter.db.transaction import begin
 
 OPT = tables.tracking_optouts
@@ -33,7 +33,7 @@ def set_tracking(engine: Engine, subscriber_id: int, track: bool, *, source: str
         if track:
             changed = conn.execute(delete(OPT).where(OPT.c.subscriber_id == subscriber_id)).rowcount
         else:
-            ins = insert_for(conn, OPT).on_conflict_do_nothing(index_elements=["subscriber_id"])
+            ins = insert_skipping(conn, OPT, ("subscriber_id",))
             changed = conn.execute(
                 ins, {"subscriber_id": subscriber_id, "created_at": utcnow()}
             ).rowcount
