@@ -1,6 +1,7 @@
 """What differs between SQLite and PostgreSQL, in one place: which one a connection speaks,
 upserts (and the prebuilt INSERT .. ON CONFLICT DO NOTHING statements, one per dialect and
-shape), and named locks held for one transaction.
+shape), named locks held for one transaction, and locks held for a session (a worker's
+liveness).
 
 Code outside `db/` asks `is_sqlite` rather than comparing dialect names itself.
 """
@@ -58,3 +59,28 @@ def lock_for_transaction(conn: Connection, name: str) -> None:
     hold the database's only write lock (BEGIN IMMEDIATE, `connection.py`)."""
     if not is_sqlite(conn):
         conn.execute(_XACT_LOCK, {"k": advisory_key(name)})
+
+
+def hold_session_lock(engine: Engine, name: str) -> Connection | None:
+    """A connection holding the lock `name` for as long as it stays open: on PostgreSQL a
+    session advisory lock, which the server drops with the session (so a process killed, on any
+    machine, is seen gone at once). SQLite, one host's database, has none: None."""
+    if is_sqlite(engine):
+        return None
+    conn = engine.connect()
+    conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": advisory_key(name)})
+    conn.commit()
+    return conn
+
+
+def session_lock_held(engine: Engine, name: str) -> bool | None:
+    """Whether some session holds the lock `name` (None on SQLite: no such locks there)."""
+    if is_sqlite(engine):
+        return None
+    key = advisory_key(name)
+    with engine.connect() as conn:
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+        if got:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        conn.commit()
+    return not got

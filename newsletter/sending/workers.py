@@ -23,7 +23,6 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    text,
     true,
     update,
 )
@@ -31,7 +30,7 @@ from sqlalchemy import (
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
-from newsletter.db.dialect import advisory_key, insert_for, is_sqlite
+from newsletter.db.dialect import hold_session_lock, insert_for, session_lock_held
 
 D = tables.deliveries
 HOST = socket.gethostname()
@@ -43,11 +42,7 @@ class Worker:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.id = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._conn: Connection | None = None
-        if not is_sqlite(engine):
-            self._conn = engine.connect()
-            self._conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": advisory_key(self.id)})
-            self._conn.commit()
+        self._conn = hold_session_lock(engine, self.id)  # None on SQLite: the pid tells
 
     def close(self) -> None:
         with self.engine.begin() as conn:
@@ -59,14 +54,9 @@ class Worker:
 
 
 def is_alive(engine: Engine, worker_id: str) -> bool:
-    if not is_sqlite(engine):
-        key = advisory_key(worker_id)
-        with engine.connect() as conn:
-            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
-            if got:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            conn.commit()
-        return not got
+    held = session_lock_held(engine, worker_id)
+    if held is not None:
+        return held
     host, _, rest = worker_id.partition(":")
     pid = rest.partition(":")[0]
     if host != HOST or not pid.isdigit():
