@@ -43,10 +43,13 @@ def test_two_workers_share_one_send_without_overlap(
     # Start the send, then leave it to the workers.
     first = run_cli(*weekly_send(issue_path, "--limit", "1"), env=env, cwd=workdir)
     assert first.returncode == 0, first.stderr
-    slow = {**env, "NEWSLETTER_TEST_BATCH_DELAY": "0.3"}
-    a = spawn_cli("worker", "--once", env=slow, cwd=workdir)
+    # A pauses 2 s after each batch: alone it would need half a minute for the rest, so B
+    # (whose start-up takes what the machine gives it) joins while A is under way.
+    a = spawn_cli("worker", "--once", env={**env, "NEWSLETTER_TEST_BATCH_DELAY": "2"}, cwd=workdir)
     wait_until(lambda: sum(delivered(record).values()) >= 21, what="worker A under way")
-    b = spawn_cli("worker", "--once", env=slow, cwd=workdir)
+    b = spawn_cli(
+        "worker", "--once", env={**env, "NEWSLETTER_TEST_BATCH_DELAY": "0.3"}, cwd=workdir
+    )
     outs = [p.communicate(timeout=120) for p in (a, b)]
     assert [a.returncode, b.returncode] == [0, 0], [err for _, err in outs]
     seen = delivered(record)
