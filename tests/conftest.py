@@ -14,10 +14,13 @@ from hypothesis import HealthCheck, settings
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 
-pytest_plugins = sorted(
+# `waiting` first: other support modules import it, and a plugin imported before pytest loads
+# it cannot have its asserts rewritten.
+_FIRST = ["waiting"]
+pytest_plugins = [f"tests.support.{stem}" for stem in _FIRST] + sorted(
     f"tests.support.{p.stem}"
     for p in (ROOT / "tests" / "support").glob("*.py")
-    if p.stem != "__init__"
+    if p.stem not in ("__init__", *_FIRST)
 )
 
 # Hypothesis profiles, chosen by HYPOTHESIS_PROFILE. `ci` (.ci/run): a fixed seed per test

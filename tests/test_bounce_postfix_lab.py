@@ -13,13 +13,11 @@ import json
 import pwd
 import secrets
 import shutil
-import time
 from pathlib import Path
-
-import pytest
 
 from newsletter.tokens import Signer
 from tests.support.sending import SAMPLE, run_cli
+from tests.support.waiting import wait_until
 
 
 def _mine(folder: Path, marks: list[str]) -> list[Path]:
@@ -35,13 +33,13 @@ def _mine(folder: Path, marks: list[str]) -> list[Path]:
 
 
 def _wait_for(folder: Path, marks: list[str], count: int) -> list[Path]:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    """The `count` messages in `folder` that carry one of `marks`, once they have arrived."""
+
+    def arrived() -> list[Path]:
         found = _mine(folder, marks)
-        if len(found) >= count:
-            return found
-        time.sleep(0.2)
-    pytest.fail(f"{folder}: {len(_mine(folder, marks))} of {count} messages arrived in 60 s")
+        return found if len(found) >= count else []
+
+    return wait_until(arrived, what=f"{count} messages marked {marks} in {folder}", interval=0.2)
 
 
 def test_dsns_written_by_postfix_are_processed(lab, workdir, tmp_path):

@@ -13,6 +13,7 @@ from newsletter.config import load_settings
 from newsletter.errors import ConfigError
 from newsletter.sending.mime.message import list_message_template
 from newsletter.tokens import Signer
+from tests.support.backends import smtp_backend
 from tests.support.messages import recipient, sample_template
 from tests.support.sending import SECRET, env_for, populate, run_cli
 from tests.support.smtp_sink import SinkServer
@@ -72,11 +73,8 @@ def test_the_template_makes_the_verp_sender_only_with_a_tag_and_an_address():
 
 
 def test_the_smtp_backend_uses_the_envelope_sender(smtp_sink: SinkServer):
-    from newsletter.sending.delivery.smtp import SMTPBackend
-
     people = [recipient(i) for i in range(1, 4)]
-    settings = load_settings(env={"NEWSLETTER_SMTP_PORT": str(smtp_sink.port)}, cwd="/")
-    with SMTPBackend(settings, max_attempts=2, backoff=0.01) as backend:
+    with smtp_backend(smtp_sink.port) as backend:
         backend.send(sample_template(bounce_address="rp@example.com"), people)
     senders = {m.rcpt_tos[0]: m.mail_from for m in smtp_sink.messages}
     assert senders == {p.email: f"rp+{p.tag}@example.com" for p in people}

@@ -7,13 +7,12 @@ import re
 import socket
 import struct
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from urllib3.util.wait import wait_for_read
 
 from newsletter.authoring.placeholders import fill
 from newsletter.config import load_settings
@@ -22,22 +21,11 @@ from newsletter.models import FAILED, SENT, UNKNOWN
 from newsletter.sending.delivery.base import ListFeed, Unit
 from newsletter.sending.delivery.sendgrid import SendGridBackend
 from newsletter.sending.mime.message import values_for
+from tests.support.backends import sendgrid_backend
 from tests.support.messages import HTML, TEXT, recipient, sample_template
 from tests.support.sendgrid_standin import StandIn
 from tests.support.smtp_sink import free_port
-
-
-def backend_for(url: str, key: str = "SG.test-key", per_request: int = 1000, **env: str):
-    settings = load_settings(
-        cwd=Path(__file__).parent,
-        env={
-            "NEWSLETTER_SENDGRID_API_HOST": url,
-            "SENDGRID_API_KEY": key,
-            "NEWSLETTER_SENDGRID_TIMEOUT": "3",
-            **env,
-        },
-    )
-    return SendGridBackend(settings, max_attempts=4, backoff=0.01, per_request=per_request)
+from tests.support.waiting import ManualClock, wait_until
 
 
 def one_status_each(results: list, people: list) -> None:
@@ -50,7 +38,7 @@ def test_large_send_in_requests_of_1000_with_per_recipient_values(
 ) -> None:
     people = [recipient(i, name=f"Zoë, {i}; <b>") for i in range(1, 2501)]
     template = sample_template(subject="Hello __NL_NAME__")
-    results = backend_for(sendgrid_standin.url).send(template, people)
+    results = sendgrid_backend(sendgrid_standin.url).send(template, people)
     one_status_each(results, people)
     assert all(r.status == SENT and r.provider_id for r in results)
     assert sendgrid_standin.requests == 3 and not sendgrid_standin.rejected
@@ -94,7 +82,7 @@ def test_bad_recipients_are_isolated_and_fail_with_sendgrids_message(
         "reader17@example.org": "Does not contain a valid address.",
         "reader150@example.org": "Does not contain a valid address.",
     }
-    results = backend_for(sendgrid_standin.url).send(sample_template(), people)
+    results = sendgrid_backend(sendgrid_standin.url).send(sample_template(), people)
     one_status_each(results, people)
     failed = {r.subscriber_id: r.detail for r in results if r.status == FAILED}
     assert set(failed) == {17, 150}
@@ -108,7 +96,7 @@ def test_bad_recipients_are_isolated_and_fail_with_sendgrids_message(
 def test_throttling_and_server_errors_are_retried(sendgrid_standin: StandIn, status: int) -> None:
     sendgrid_standin.script(status, 2)
     people = [recipient(i) for i in range(1, 11)]
-    results = backend_for(sendgrid_standin.url).send(sample_template(), people)
+    results = sendgrid_backend(sendgrid_standin.url).send(sample_template(), people)
     one_status_each(results, people)
     assert [r.status for r in results] == [SENT] * 10
     assert sendgrid_standin.requests == 3
@@ -118,7 +106,7 @@ def test_throttling_and_server_errors_are_retried(sendgrid_standin: StandIn, sta
 def test_lasting_server_errors_give_up_as_failed(sendgrid_standin: StandIn) -> None:
     sendgrid_standin.script(500, 100)
     people = [recipient(1), recipient(2)]
-    results = backend_for(sendgrid_standin.url).send(sample_template(), people)
+    results = sendgrid_backend(sendgrid_standin.url).send(sample_template(), people)
     one_status_each(results, people)
     assert [r.status for r in results] == [FAILED, FAILED]
     assert "4 attempts" in results[0].detail and "500" in results[0].detail
@@ -127,7 +115,7 @@ def test_lasting_server_errors_give_up_as_failed(sendgrid_standin: StandIn) -> N
 def test_payload_too_large_is_split(sendgrid_standin: StandIn) -> None:
     sendgrid_standin.script(413, 1)
     people = [recipient(i) for i in range(1, 9)]
-    results = backend_for(sendgrid_standin.url).send(sample_template(), people)
+    results = sendgrid_backend(sendgrid_standin.url).send(sample_template(), people)
     assert [r.status for r in results] == [SENT] * 8
     assert sendgrid_standin.requests == 3 and len(sendgrid_standin.accepted) == 8
 
@@ -136,19 +124,22 @@ def test_payload_too_large_is_split(sendgrid_standin: StandIn) -> None:
 def test_bad_key_stops_the_send(sendgrid_standin: StandIn, status: int) -> None:
     sendgrid_standin.script(status, 1)
     with pytest.raises(BackendConfigError, match="SENDGRID_API_KEY"):
-        backend_for(sendgrid_standin.url).send(sample_template(), [recipient(1)])
+        sendgrid_backend(sendgrid_standin.url).send(sample_template(), [recipient(1)])
 
 
 def test_wrong_key_is_refused_by_the_standin(sendgrid_standin: StandIn) -> None:
     with pytest.raises(BackendConfigError, match="HTTP 401"):
-        backend_for(sendgrid_standin.url, key="SG.wrong").send(sample_template(), [recipient(1)])
+        sendgrid_backend(sendgrid_standin.url, key="SG.wrong").send(
+            sample_template(), [recipient(1)]
+        )
     assert sendgrid_standin.accepted == []
 
 
 def test_timeout_after_sending_is_unknown_and_never_resent(sendgrid_standin: StandIn) -> None:
-    sendgrid_standin.hang(1, seconds=4)
+    sendgrid_standin.hang(1)  # no answer until the client gives up (after its 3 s timeout)
     people = [recipient(i) for i in range(1, 6)]
-    results = backend_for(sendgrid_standin.url).send(sample_template(), people)
+    backend = sendgrid_backend(sendgrid_standin.url, NEWSLETTER_SENDGRID_TIMEOUT="3")
+    results = backend.send(sample_template(), people)
     one_status_each(results, people)
     assert [r.status for r in results] == [UNKNOWN] * 5
     assert "may have been delivered" in results[0].detail
@@ -158,7 +149,7 @@ def test_timeout_after_sending_is_unknown_and_never_resent(sendgrid_standin: Sta
 
 def test_oversized_substitutions_fail_that_recipient_only(sendgrid_standin: StandIn) -> None:
     people = [recipient(1), recipient(2, name="x" * 6000), recipient(3)]
-    results = backend_for(sendgrid_standin.url).send(sample_template(), people)
+    results = sendgrid_backend(sendgrid_standin.url).send(sample_template(), people)
     one_status_each(results, people)
     assert [r.status for r in results] == [SENT, FAILED, SENT]
     assert "10000-byte" in results[1].detail
@@ -170,7 +161,7 @@ def test_missing_key_and_unreachable_api_are_fatal(tmp_path) -> None:
         SendGridBackend(load_settings(cwd=tmp_path, env={}))
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(BackendConfigError, match="cannot reach the SendGrid API"):
-        backend_for(url).send(sample_template(), [recipient(1)])
+        sendgrid_backend(url).send(sample_template(), [recipient(1)])
 
 
 def _post(standin: StandIn, body: bytes, key: str = "SG.test-key") -> int:
@@ -188,7 +179,7 @@ def _post(standin: StandIn, body: bytes, key: str = "SG.test-key") -> int:
 
 
 def test_standin_enforces_schema_and_limits(sendgrid_standin: StandIn) -> None:
-    backend = backend_for(sendgrid_standin.url)
+    backend = sendgrid_backend(sendgrid_standin.url)
     template = sample_template()
     base = dict(backend._common(template)["body"])
     ok = dict(base, personalizations=[backend.personalization(template, recipient(1))])
@@ -213,22 +204,29 @@ def test_standin_enforces_schema_and_limits(sendgrid_standin: StandIn) -> None:
 
 def test_requests_reuse_kept_alive_connections(sendgrid_standin: StandIn) -> None:
     people = [recipient(i) for i in range(1, 401)]
-    backend = backend_for(sendgrid_standin.url, per_request=50)
+    backend = sendgrid_backend(sendgrid_standin.url, per_request=50)
     results = backend.send(sample_template(), people)
     assert [r.status for r in results] == [SENT] * 400
     assert sendgrid_standin.requests == 8
     assert sendgrid_standin.connections == 1 == backend.http.opened  # one handshake, not 8
 
 
+def eof_waiting(backend: SendGridBackend) -> bool:
+    """Has every kept connection of `backend` seen the server's FIN or RST (readable while
+    idle)? The client's own check at reuse, made here so a test knows it will find it."""
+    return all(wait_for_read(kept.conn.sock, timeout=0.0) for kept in backend.http._all)
+
+
 def test_connection_closed_by_the_server_while_idle_is_replaced_not_unknown() -> None:
-    """The server drops idle connections after 0.3 s; the client's own limit is longer, so
+    """The server drops idle connections after 1 s; the client's own limit is longer, so
     the dead connection is found at reuse (its EOF is waiting) and the request goes out on a
     fresh one: nobody becomes `unknown`, nobody is sent twice."""
-    standin = StandIn(keepalive=0.3).start()
+    standin = StandIn(keepalive=1).start()
     try:
-        backend = backend_for(standin.url, NEWSLETTER_SENDGRID_KEEPALIVE="60")
+        backend = sendgrid_backend(standin.url, NEWSLETTER_SENDGRID_KEEPALIVE="60")
         first = backend.send(sample_template(), [recipient(1), recipient(2)])
-        time.sleep(0.6)
+        wait_until(lambda: standin.idle_closed >= 1, what="the server to close the idle one")
+        wait_until(lambda: eof_waiting(backend), what="its EOF to reach the client")
         second = backend.send(sample_template(), [recipient(3), recipient(4)])
         assert [r.status for r in first + second] == [SENT] * 4
         assert standin.connections == 2 and set(standin.accepted_ids.values()) == {1}
@@ -236,13 +234,23 @@ def test_connection_closed_by_the_server_while_idle_is_replaced_not_unknown() ->
         standin.stop()
 
 
-def test_idle_connections_are_refreshed_before_the_servers_keepalive_timeout() -> None:
+def test_idle_connections_are_refreshed_before_the_servers_keepalive_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Idle past our limit (1.5 s, below the server's 10 s), a kept connection is replaced
+    before use. The client's clock is moved by the test, not waited out."""
+    from newsletter.sending.delivery import keepalive
+
+    clock = ManualClock()
+    monkeypatch.setattr(keepalive, "time", clock)
     standin = StandIn(keepalive=10).start()
     try:
-        backend = backend_for(standin.url, NEWSLETTER_SENDGRID_KEEPALIVE="1.5")
+        backend = sendgrid_backend(standin.url, NEWSLETTER_SENDGRID_KEEPALIVE="1.5")
         backend.send(sample_template(), [recipient(1)])
-        backend.send(sample_template(), [recipient(2)])  # at once: same connection
-        time.sleep(2)
+        clock.advance(1.4)
+        backend.send(sample_template(), [recipient(2)])  # within our limit: same connection
+        assert backend.http.opened == 1
+        clock.advance(1.6)
         backend.send(sample_template(), [recipient(3)])  # idle past our limit: a new one
         assert backend.http.opened == 2 == standin.connections
         assert len(standin.accepted_ids) == 3
@@ -250,55 +258,63 @@ def test_idle_connections_are_refreshed_before_the_servers_keepalive_timeout() -
         standin.stop()
 
 
-def test_a_429_pauses_every_lane_not_only_the_one_that_got_it() -> None:
+def test_a_429_pauses_every_lane_not_only_the_one_that_got_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Four lanes post small requests; the third answer is a 429. Requests the other three
-    lanes had already started may still arrive, but no lane starts one until the shared pause
-    is over (with a pause per lane, the other lanes would go on posting)."""
+    lanes had already started may still arrive, but then all four lanes wait out the shared
+    pause (with a pause per lane, the other lanes would go on posting). The pause runs on a
+    clock the test moves, so nothing depends on the machine's speed."""
+    from newsletter.sending.delivery import sendgrid
+
+    clock = ManualClock()
+    monkeypatch.setattr(sendgrid, "time", clock)
     standin = StandIn().start()
+    standin.script(202, 2)  # two normal answers first ...
+    standin.script(429, 1)  # ... then one 429
+    backend = sendgrid_backend(standin.url, NEWSLETTER_SENDGRID_CONCURRENCY="4", per_request=5)
+    backend.backoff = 0.6
+    pauses: list[tuple[float, float, int]] = []
+    calm = backend._calm
+
+    def noted_calm(attempt: int) -> None:
+        calm(attempt)
+        pauses.append((clock.monotonic(), backend._calm_until, standin.requests))
+
+    backend._calm = noted_calm  # type: ignore[method-assign]
+    feed = ListFeed([Unit([recipient(i) for i in range(s, s + 5)]) for s in range(1, 101, 5)])
+    lanes = [
+        threading.Thread(target=backend.lane, args=(sample_template(), feed)) for _ in range(4)
+    ]
     try:
-        standin.script(202, 2)  # two normal answers first ...
-        standin.script(429, 1)  # ... then one 429
-        backend = backend_for(standin.url, NEWSLETTER_SENDGRID_CONCURRENCY="4", per_request=5)
-        backend.backoff = 0.6
-        pauses: list[tuple[float, float]] = []
-        calm = backend._calm
-
-        def noted_calm(attempt: int) -> None:
-            start = time.monotonic()
-            calm(attempt)
-            pauses.append((start, backend._calm_until))
-
-        backend._calm = noted_calm  # type: ignore[method-assign]
-        units = [Unit([recipient(i) for i in range(s, s + 5)]) for s in range(1, 101, 5)]
-        feed = ListFeed(units)
-        lanes = [
-            threading.Thread(target=backend.lane, args=(sample_template(), feed)) for _ in range(4)
-        ]
         for lane in lanes:
             lane.start()
+        wait_until(lambda: clock.sleeping == 4, what="all four lanes to wait out the 429")
+        ((start, until, before),) = pauses
+        assert until - start >= backend.backoff / 2  # the drawn pause, on the test's clock
+        assert standin.requests - before <= 3  # only what the other three had under way
+        clock.advance(until - start)
         for lane in lanes:
-            lane.join()
+            lane.join(timeout=60)
         assert [r.status for r in feed.in_order()] == [SENT] * 100
-        ((start, until),) = pauses
-        assert until - start >= 0.3
-        inside = [t for t in standin.arrived if start < t < until]
-        assert len(inside) <= 3  # only what the other three lanes had under way
-        assert len(standin.arrived) == 21  # 20 requests and the retried one
+        assert standin.requests == 21  # 20 requests and the retried one
     finally:
+        clock.advance(3600)  # on failure, let the lanes out
         standin.stop()
 
 
 def test_request_that_cannot_be_written_on_a_reused_connection_goes_out_on_a_fresh_one(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The server resets each connection right after answering; the client is made to miss
-    that at reuse (the race with a server's idle timeout). Writing then fails, so the request
-    was not sent: it goes out on a fresh connection, and nobody is `unknown`."""
+    """The server resets each connection once the client has read its answer; the client is
+    made to miss that at reuse (the race with a server's idle timeout). Writing then fails, so
+    the request was not sent: it goes out on a fresh connection, and nobody is `unknown`."""
     from newsletter.sending.delivery import keepalive
 
     monkeypatch.setattr(keepalive, "wait_for_read", lambda sock, timeout: False)
     listener = socket.create_server(("127.0.0.1", 0))
     port, requests = listener.getsockname()[1], []
+    answer_read, first_reset = threading.Event(), threading.Event()
 
     def serve() -> None:
         for _ in range(2):
@@ -312,19 +328,25 @@ def test_request_that_cannot_be_written_on_a_reused_connection_goes_out_on_a_fre
                 body += conn.recv(65536)
             requests.append(json.loads(body))
             conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\nX-Message-Id: m\r\n\r\n")
-            time.sleep(0.1)
+            answer_read.wait(timeout=60)  # the answer is the client's: now reset
+            answer_read.clear()
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()  # a reset, without a word about keep-alive
+            first_reset.set()
 
     server = threading.Thread(target=serve, daemon=True)
     server.start()
     try:
-        backend = backend_for(f"http://127.0.0.1:{port}")
+        backend = sendgrid_backend(f"http://127.0.0.1:{port}")
         first = backend.send(sample_template(), [recipient(1)])
-        time.sleep(0.3)  # the reset has arrived by now
+        answer_read.set()
+        wait_until(first_reset.is_set, what="the server to reset the first connection")
+        wait_until(lambda: eof_waiting(backend), what="the reset to reach the client")
         second = backend.send(sample_template(), [recipient(2)])
+        answer_read.set()
         assert [r.status for r in first + second] == [SENT, SENT]
         assert backend.http.opened == 2 and len(requests) == 2
     finally:
+        answer_read.set()
         server.join(timeout=5)
         listener.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.sending import cli_environment
+from tests.support.waiting import wait_until
 from tests.support.web_server import free_port
 
 SAMPLE = Path(__file__).resolve().parent.parent / "issues" / "2019-03-01-hanoi-summit.md"
@@ -22,18 +23,6 @@ SAMPLE = Path(__file__).resolve().parent.parent / "issues" / "2019-03-01-hanoi-s
 def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as r:
         return r.read().decode()
-
-
-def _wait_for(check, what: str, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -50,7 +39,7 @@ def preview(workdir: Path):  # type: ignore[no-untyped-def]
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(lambda: "iframe" in _get(base + "/"), "the preview page")
+        wait_until(lambda: "iframe" in _get(base + "/"), what="the preview page", ignore=(OSError,))
         yield base, path
     finally:
         proc.terminate()
@@ -69,7 +58,7 @@ def test_preview_serves_the_email_and_shows_an_edit_without_restart(preview):
         )
     )
     os.utime(path, ns=(1, time.time_ns() + 10**9))
-    _wait_for(lambda: _get(base + "/version") != version, "a rebuild")
+    wait_until(lambda: _get(base + "/version") != version, what="a rebuild", ignore=(OSError,))
     assert "The groundwork was skipped entirely" in _get(base + "/email.html")
 
 

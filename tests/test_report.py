@@ -15,13 +15,13 @@ from newsletter.cli import cli
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from newsletter.tracking.retention import expire, months_before
+from tests.support.browser import axe_serious
 from tests.support.tracking import (
     APPLE_PROXY,
     BROWSER,
     GMAIL_PROXY,
     LINKS,
     TRACKED_ISSUE,
-    axe_serious,
     send_tracked,
     stored_hits,
 )

@@ -16,7 +16,16 @@ import pytest
 
 from newsletter.sending import ledger
 from newsletter.sending.sends import all_sends
-from tests.support.sending import ROOT, SAMPLE, SECRET, delivered, populate, run_cli, spawn_cli
+from tests.support.sending import (
+    ROOT,
+    SAMPLE,
+    SECRET,
+    delivered,
+    populate,
+    run_cli,
+    smtp_env,
+    spawn_cli,
+)
 
 N = 60
 
@@ -109,23 +118,14 @@ def test_broken_issue_is_reported_and_the_good_one_still_goes(engine, database_u
     assert "2030-01-01-broken.md:3" in line and "Traceback" not in result.stderr
 
 
-def smtp_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url,
-        "NEWSLETTER_SECRET_KEY": SECRET,
-        "NEWSLETTER_BACKEND": "smtp",
-        "NEWSLETTER_SMTP_PORT": str(port),
-        "NEWSLETTER_BATCH_SIZE": "10",
-        **extra,
-    }
-
-
 def test_two_send_due_runs_at_once_deliver_each_recipient_once(
     engine, database_url, project, sink_process
 ):
     port, record = sink_process
     populate(engine, "weekly", N)
-    env = smtp_env(database_url, port, NEWSLETTER_TEST_BATCH_DELAY="0.05")
+    env = smtp_env(
+        database_url, port, NEWSLETTER_BATCH_SIZE="10", NEWSLETTER_TEST_BATCH_DELAY="0.05"
+    )
     procs = [
         spawn_cli("send-due", "--now", "2030-01-01T09:30:00Z", env=env, cwd=project)
         for _ in range(2)
@@ -141,7 +141,7 @@ def test_two_send_due_runs_at_once_deliver_each_recipient_once(
 def test_killed_send_due_is_finished_by_the_next_run(engine, database_url, project, sink_process):
     port, record = sink_process
     populate(engine, "weekly", N)
-    env = smtp_env(database_url, port)
+    env = smtp_env(database_url, port, NEWSLETTER_BATCH_SIZE="10")
     killed = run_cli(
         "send-due",
         "--now",

@@ -24,8 +24,9 @@ from newsletter.sending.plan import SendOptions, prepare
 from newsletter.sending.proof import send_proof
 from newsletter.sending.send import cancel, execute
 from newsletter.sending.sends import get_send
-from tests.support.sending import SECRET, populate, run_cli
+from tests.support.sending import SECRET, populate, run_cli, weekly_send
 from tests.support.smtp_sink import free_port
+from tests.support.waiting import wait_until
 
 UNSUB = re.compile(r"<(https?://[^>]+/unsubscribe/([^>]+))>")
 
@@ -196,9 +197,7 @@ def test_rate_sends_in_batches_of_at_most_the_rate_paced_by_the_clock(
 def test_bad_rate_is_one_clear_line(engine, database_url, issue_path, workdir):
     populate(engine, "weekly", 3)
     env = {"DATABASE_URL": database_url, "NEWSLETTER_SECRET_KEY": SECRET}
-    result = run_cli(
-        "send", str(issue_path), "--list", "weekly", "--yes", "--rate", "fast", env=env, cwd=workdir
-    )
+    result = run_cli(*weekly_send(issue_path, "--rate", "fast"), env=env, cwd=workdir)
     assert result.returncode == 2
     assert "'fast': give messages per second, e.g. 50 or 50/s" in result.stderr
     assert sends_count(engine) == 0
@@ -308,14 +307,14 @@ def test_demo_twice_sends_nothing_twice(database_url, workdir):
 # --- SendGrid stand-in: every recipient ends in exactly one status ------------------------------
 
 
-def sendgrid_run(engine, send_settings, issue_path, standin, n: int):
+def sendgrid_run(engine, send_settings, issue_path, standin, n: int, timeout: float = 30.0):
     populate(engine, "weekly", n)
     settings = replace(
         send_settings,
         backend="sendgrid",
         sendgrid_api_key="SG.test-key",
         sendgrid_api_host=standin.url,
-        sendgrid_timeout=1.0,
+        sendgrid_timeout=timeout,
         batch_size=1000,
     )
     plan = prepare(engine, settings, issue_path, SendOptions(lists=("weekly",)))
@@ -350,8 +349,9 @@ def test_sendgrid_behaviours_leave_everyone_in_exactly_one_status(
             }
         )
     if trouble == "hang":
-        sendgrid_standin.hang(1, seconds=2.5)
-    plan, settings = sendgrid_run(engine, send_settings, issue_path, sendgrid_standin, n)
+        sendgrid_standin.hang(1)  # no answer until the client's timeout gives up on it
+    timeout = 5.0 if trouble == "hang" else 30.0  # the others answer in well under a second
+    plan, settings = sendgrid_run(engine, send_settings, issue_path, sendgrid_standin, n, timeout)
     progress = execute(engine, settings, plan)
     states = final_states(engine, n)
     accepted = set(sendgrid_standin.accepted_ids)
@@ -389,12 +389,15 @@ def test_dry_run_count_leaves_out_suppressed_addresses(engine, send_settings, is
     assert plan.audience == 29
 
 
-def test_run_worker_polls_until_a_send_runs_and_reports_progress(engine, send_settings, issue_path):
+def test_run_worker_polls_until_a_send_runs_and_reports_progress(
+    engine, send_settings, issue_path, monkeypatch
+):
     """`newsletter worker`: with nothing to do it polls; once a send runs it claims batches and
-    calls its progress callback (which used to land in the slot of `rate`: TypeError)."""
+    calls its progress callback (which used to land in the slot of `rate`: TypeError). The
+    polls are counted: the send is resumed only after three of them found nothing to do."""
     import threading
-    import time
 
+    from newsletter.sending import sends
     from newsletter.sending.sends import set_status
     from newsletter.sending.worker_loop import run_worker
 
@@ -413,16 +416,30 @@ def test_run_worker_polls_until_a_send_runs_and_reports_progress(engine, send_se
         if p.counts["queued"] == 0:
             raise Stop  # the worker itself runs until stopped
 
-    def resume_later() -> None:
-        time.sleep(0.5)  # the worker has polled a few times by now
-        with engine.begin() as conn:
-            set_status(conn, first.send_id, "running")
+    idle_polls: list[int] = []  # one entry per poll that found no running send
+    running_sends = sends.running_sends
 
-    helper = threading.Thread(target=resume_later)
+    def counted(conn):  # type: ignore[no-untyped-def]
+        found = running_sends(conn)
+        if not found:
+            idle_polls.append(1)
+        return found
+
+    monkeypatch.setattr(sends, "running_sends", counted)
+
+    def resume_after_three_idle_polls() -> None:
+        try:
+            wait_until(lambda: len(idle_polls) >= 3, what="three idle polls of the worker")
+        finally:  # resumed in any case, so the worker ends; the count is asserted below
+            with engine.begin() as conn:
+                set_status(conn, first.send_id, "running")
+
+    helper = threading.Thread(target=resume_after_three_idle_polls)
     helper.start()
     with pytest.raises(Stop):
         run_worker(engine, send_settings, poll=0.05, on_progress=on_progress)
     helper.join()
+    assert len(idle_polls) >= 3  # it polled, found nothing, and went on polling
     assert seen == [(50, 50), (100, 0)]  # batches of 50 (send_settings.batch_size)
     assert counts_of(engine, first.send_id)["sent"] == 120
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 from sqlalchemy import select
@@ -10,7 +9,8 @@ from sqlalchemy import select
 from newsletter.db import tables
 from newsletter.sending import ledger
 from newsletter.sending.sends import all_sends
-from tests.support.sending import delivered, env_for, populate, run_cli, spawn_cli
+from tests.support.sending import delivered, env_for, populate, run_cli, spawn_cli, weekly_send
+from tests.support.waiting import wait_until
 
 N = 200
 
@@ -21,8 +21,7 @@ def test_two_send_processes_at_once_deliver_each_recipient_once(
     port, record = sink_process
     populate(engine, "weekly", N)
     env = env_for(database_url, port, NEWSLETTER_TEST_BATCH_DELAY="0.05")
-    args = ("send", str(issue_path), "--list", "weekly", "--yes")
-    procs = [spawn_cli(*args, env=env, cwd=workdir) for _ in range(2)]
+    procs = [spawn_cli(*weekly_send(issue_path), env=env, cwd=workdir) for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in outs]
     seen = delivered(record)
@@ -42,16 +41,15 @@ def test_two_workers_share_one_send_without_overlap(
     populate(engine, "weekly", N)
     env = env_for(database_url, port, NEWSLETTER_BATCH_SIZE="10")
     # Start the send, then leave it to the workers.
-    first = run_cli(
-        "send", str(issue_path), "--list", "weekly", "--yes", "--limit", "1", env=env, cwd=workdir
-    )
+    first = run_cli(*weekly_send(issue_path, "--limit", "1"), env=env, cwd=workdir)
     assert first.returncode == 0, first.stderr
-    slow = {**env, "NEWSLETTER_TEST_BATCH_DELAY": "0.3"}
-    a = spawn_cli("worker", "--once", env=slow, cwd=workdir)
-    deadline = time.monotonic() + 60
-    while sum(delivered(record).values()) < 21 and time.monotonic() < deadline:
-        time.sleep(0.01)  # worker A is under way
-    b = spawn_cli("worker", "--once", env=slow, cwd=workdir)
+    # A pauses 2 s after each batch: alone it would need half a minute for the rest, so B
+    # (whose start-up takes what the machine gives it) joins while A is under way.
+    a = spawn_cli("worker", "--once", env={**env, "NEWSLETTER_TEST_BATCH_DELAY": "2"}, cwd=workdir)
+    wait_until(lambda: sum(delivered(record).values()) >= 21, what="worker A under way")
+    b = spawn_cli(
+        "worker", "--once", env={**env, "NEWSLETTER_TEST_BATCH_DELAY": "0.3"}, cwd=workdir
+    )
     outs = [p.communicate(timeout=120) for p in (a, b)]
     assert [a.returncode, b.returncode] == [0, 0], [err for _, err in outs]
     seen = delivered(record)
@@ -72,18 +70,7 @@ def test_send_with_helper_workers_delivers_each_recipient_once(
     port, record = sink_process
     populate(engine, "weekly", N)
     env = env_for(database_url, port, NEWSLETTER_TEST_BATCH_DELAY="0.05")
-    done = run_cli(
-        "send",
-        str(issue_path),
-        "--list",
-        "weekly",
-        "--yes",
-        "--workers",
-        "3",
-        "--json",
-        env=env,
-        cwd=workdir,
-    )
+    done = run_cli(*weekly_send(issue_path, "--workers", "3", "--json"), env=env, cwd=workdir)
     assert done.returncode == 0, done.stderr
     seen = delivered(record)
     assert len(seen) == N and max(seen.values()) == 1

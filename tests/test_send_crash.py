@@ -7,21 +7,36 @@ was delivered is known independently of the ledger.
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 
 from newsletter.sending import ledger
 from newsletter.sending.sends import all_sends
-from tests.support.sending import delivered, env_for, populate, run_cli, spawn_cli
+from tests.support.sending import (
+    delivered,
+    env_for,
+    populate,
+    run_cli,
+    sigkill,
+    spawn_cli,
+    until_seen_dead,
+    weekly_send,
+)
+from tests.support.waiting import wait_until
 
 N = 100
 
 
-def the_counts(engine) -> dict[str, int]:
+def the_send_id(engine) -> int:
     with engine.connect() as conn:
         (send,) = all_sends(conn)
-        return ledger.counts(conn, send.id)
+        return send.id
+
+
+def the_counts(engine) -> dict[str, int]:
+    send_id = the_send_id(engine)
+    with engine.connect() as conn:
+        return ledger.counts(conn, send_id)
 
 
 @pytest.mark.parametrize(
@@ -41,28 +56,22 @@ def test_sigkill_then_resume_delivers_everyone_exactly_once(
     populate(engine, "weekly", N)
     env = env_for(database_url, port)
     crashed = run_cli(
-        "send",
-        str(issue_path),
-        "--list",
-        "weekly",
-        "--yes",
-        env={**env, "NEWSLETTER_TEST_CRASH_AT": stage},
-        cwd=workdir,
+        *weekly_send(issue_path), env={**env, "NEWSLETTER_TEST_CRASH_AT": stage}, cwd=workdir
     )
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    if in_flight:
+        until_seen_dead(engine, the_send_id(engine))
 
     assert the_counts(engine)["claimed"] == in_flight
     status = run_cli("status", "2019-03-01-hanoi-summit", env=env, cwd=workdir)
     assert status.returncode == 0  # the in-flight batch is listed as in doubt at once ...
     assert status.stdout.count("in doubt user") == in_flight
     assert the_counts(engine)["claimed"] == in_flight  # ... and status changed nothing
-    plain = run_cli("send", str(issue_path), "--list", "weekly", "--yes", env=env, cwd=workdir)
+    plain = run_cli(*weekly_send(issue_path), env=env, cwd=workdir)
     assert plain.returncode == 1 and "--resume" in plain.stderr  # never continues silently
 
     resume = ["--resume"] + (["--retry-unknown"] if retry_unknown else [])
-    done = run_cli(
-        "send", str(issue_path), "--list", "weekly", "--yes", *resume, env=env, cwd=workdir
-    )
+    done = run_cli(*weekly_send(issue_path, *resume), env=env, cwd=workdir)
     assert done.returncode == 0, done.stderr
     seen = delivered(record)
     everyone = {f"user{i}@example.com" for i in range(N)}
@@ -79,15 +88,11 @@ def test_sigkill_in_the_middle_of_a_batch(engine, database_url, issue_path, work
     port, record = sink_process
     populate(engine, "weekly", N)
     env = env_for(database_url, port, NEWSLETTER_SMTP_CONNECTIONS="1")
-    proc = spawn_cli("send", str(issue_path), "--list", "weekly", "--yes", env=env, cwd=workdir)
-    deadline = time.monotonic() + 60
-    while sum(delivered(record).values()) < 30 and time.monotonic() < deadline:
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-    done = run_cli(
-        "send", str(issue_path), "--list", "weekly", "--yes", "--resume", env=env, cwd=workdir
-    )
+    proc = spawn_cli(*weekly_send(issue_path), env=env, cwd=workdir)
+    wait_until(lambda: sum(delivered(record).values()) >= 30, what="30 messages delivered")
+    sigkill(proc)
+    until_seen_dead(engine, the_send_id(engine))
+    done = run_cli(*weekly_send(issue_path, "--resume"), env=env, cwd=workdir)
     assert done.returncode == 0, done.stderr
     seen = delivered(record)
     assert max(seen.values()) == 1

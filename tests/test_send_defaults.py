@@ -13,7 +13,7 @@ from newsletter.config import Settings, load_settings
 from newsletter.errors import ConfigError
 from newsletter.sending import send as send_module
 from newsletter.sending.plan import SendOptions, prepare
-from tests.support.sending import delivered, env_for, populate, run_cli
+from tests.support.sending import delivered, env_for, populate, run_cli, weekly_send
 
 
 def test_defaults_fit_the_backends(tmp_path: Path) -> None:
@@ -97,17 +97,7 @@ def test_workers_with_rate_is_no_longer_refused(
     populate(engine, "weekly", 40)
     env = env_for(database_url, port)
     done = run_cli(
-        "send",
-        str(issue_path),
-        "--list",
-        "weekly",
-        "--yes",
-        "--workers",
-        "2",
-        "--rate",
-        "200",
-        env=env,
-        cwd=workdir,
+        *weekly_send(issue_path, "--workers", "2", "--rate", "200"), env=env, cwd=workdir
     )
     assert done.returncode == 0, done.stderr
     seen = delivered(record)
@@ -126,10 +116,7 @@ def test_worker_processes_share_the_smtp_connections_so_the_relay_cap_holds(
     try:
         populate(engine, "weekly", 300)
         env = env_for(database_url, server.port, NEWSLETTER_SMTP_CONNECTIONS="6")
-        done = run_cli(
-            "send", str(issue_path), "--list", "weekly", "--yes", "--workers", "2",
-            env=env, cwd=workdir,
-        )  # fmt: skip
+        done = run_cli(*weekly_send(issue_path, "--workers", "2"), env=env, cwd=workdir)
         assert done.returncode == 0, done.stderr
         rcpts = [r for m in server.messages for r in m.rcpt_tos]
         assert len(rcpts) == len(set(rcpts)) == 300

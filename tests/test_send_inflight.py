@@ -7,17 +7,27 @@ queue; nobody is sent twice; the number in doubt stays within the bounds the REA
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from newsletter.sending import ledger, workers
 from newsletter.sending.sends import all_sends
-from tests.support.sending import ROOT, SECRET, delivered, populate, run_cli, spawn_cli
+from tests.support.sending import (
+    delivered,
+    populate,
+    run_cli,
+    sendgrid_env,
+    sigkill,
+    sink_running,
+    smtp_env,
+    spawn_cli,
+    until_seen_dead,
+    weekly_send,
+)
+from tests.support.waiting import wait_until
 
 SMTP_BOUND = 50  # unknown per crash on default SMTP settings (README, Sending)
 
@@ -28,45 +38,32 @@ def the_send(engine):
         return send.id, ledger.counts(conn, send.id)
 
 
-def kill(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate()
-
-
-def wait_until(check, seconds: float = 60) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
+def recover_the_killed(engine: Engine, send_id: int) -> int:
+    """`workers.recover` once the killed process is seen dead; how many became unknown."""
+    until_seen_dead(engine, send_id)
+    return workers.recover(engine, send_id)
 
 
 def test_killed_with_requests_in_flight_only_those_become_unknown(
     engine, database_url, issue_path, workdir, sendgrid_standin
 ):
-    """Four requests of 100 wait 1.5 s each for their answer; two more batches are claimed
-    ahead. SIGKILL: the 400 on the network become unknown, the 200 claimed ahead go back to
-    the queue, and the resume sends everyone else exactly once."""
+    """Four requests of 100 wait for their answer (the stand-in holds them back); two more
+    batches are claimed ahead. SIGKILL: the 400 on the network become unknown, the 200 claimed
+    ahead go back to the queue, and the resume sends everyone else exactly once."""
     n = 1000
     populate(engine, "weekly", n)
-    sendgrid_standin.delay = 1.5
-    env = {
-        "DATABASE_URL": database_url,
-        "NEWSLETTER_SECRET_KEY": SECRET,
-        "NEWSLETTER_BACKEND": "sendgrid",
-        "SENDGRID_API_KEY": "SG.test-key",
-        "NEWSLETTER_SENDGRID_API_HOST": sendgrid_standin.url,
-        "NEWSLETTER_SENDGRID_CONCURRENCY": "4",
-        "NEWSLETTER_BATCH_SIZE": "100",
-    }
-    proc = spawn_cli("send", str(issue_path), "--list", "weekly", "--yes", env=env, cwd=workdir)
-    wait_until(lambda: sendgrid_standin.requests >= 4)
-    time.sleep(0.3)  # the claims ahead are made while the requests wait
-    kill(proc)
+    sendgrid_standin.hold()
+    env = sendgrid_env(database_url, sendgrid_standin.url, NEWSLETTER_SENDGRID_CONCURRENCY="4")
+    proc = spawn_cli(*weekly_send(issue_path), env=env, cwd=workdir)
+    wait_until(lambda: sendgrid_standin.requests >= 4, what="four requests on the network")
+    wait_until(lambda: the_send(engine)[1]["claimed"] >= 600, what="two batches claimed ahead")
+    sigkill(proc)
+    sendgrid_standin.release()  # the answers go to a dead process
     assert sendgrid_standin.requests == 4  # every lane was waiting: nothing else went out
     send_id, counts = the_send(engine)
     assert counts["claimed"] == 600 and counts["sent"] == 0
 
-    assert workers.recover(engine, send_id) == 400
+    assert recover_the_killed(engine, send_id) == 400
     _, counts = the_send(engine)
     assert counts["unknown"] == 400 and counts["queued"] == 600 and counts["claimed"] == 0
     with engine.connect() as conn:
@@ -74,10 +71,7 @@ def test_killed_with_requests_in_flight_only_those_become_unknown(
     on_the_wire = {p["to"][0]["email"] for p in sendgrid_standin.accepted}
     assert unknown == on_the_wire  # exactly what had been handed to the network
 
-    sendgrid_standin.delay = 0
-    done = run_cli(
-        "send", str(issue_path), "--list", "weekly", "--yes", "--resume", env=env, cwd=workdir
-    )
+    done = run_cli(*weekly_send(issue_path, "--resume"), env=env, cwd=workdir)
     assert done.returncode == 0, done.stderr
     assert len(sendgrid_standin.accepted_ids) == n
     assert max(sendgrid_standin.accepted_ids.values()) == 1  # nobody sent twice
@@ -86,23 +80,12 @@ def test_killed_with_requests_in_flight_only_those_become_unknown(
 
 
 @pytest.fixture
-def late_sink(workdir: Path):
+def late_sink(workdir: Path) -> Iterator[tuple[int, Path]]:
     """The fast sink as a process, every reply 20 ms late (a relay across a network),
     recording envelopes."""
     record = workdir / "sink.jsonl"
-    record.touch()
-    command = [sys.executable, "-m", "tests.support.smtp_sink", "--fast", "--latency-ms", "20"]
-    proc = subprocess.Popen(
-        [*command, "--envelopes-only", "--record", str(record)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = proc.stdout.readline()
-    assert line.startswith("listening on "), line
-    yield int(line.split()[-1]), record
-    proc.terminate()
-    proc.wait(timeout=10)
+    with sink_running(record, "--fast", "--latency-ms", "20", "--envelopes-only") as port:
+        yield port, record
 
 
 def test_smtp_killed_at_several_points_leaves_few_in_doubt(
@@ -114,21 +97,18 @@ def test_smtp_killed_at_several_points_leaves_few_in_doubt(
     n = 1500
     port, record = late_sink
     populate(engine, "weekly", n)
-    env = {
-        "DATABASE_URL": database_url,
-        "NEWSLETTER_SECRET_KEY": SECRET,
-        "NEWSLETTER_BACKEND": "smtp",
-        "NEWSLETTER_SMTP_PORT": str(port),
-    }
-    args = ["send", str(issue_path), "--list", "weekly", "--yes"]
+    env = smtp_env(database_url, port)
+    args = weekly_send(issue_path)
     in_doubt = []
     for i, at in enumerate((150, 600, 1000)):
         proc = spawn_cli(*args, *(["--resume"] if i else []), env=env, cwd=workdir)
-        wait_until(lambda at=at: sum(delivered(record).values()) >= at)
-        kill(proc)
+        wait_until(
+            lambda at=at: sum(delivered(record).values()) >= at, what=f"{at} messages delivered"
+        )
+        sigkill(proc)
         send_id, counts = the_send(engine)
         assert counts["claimed"] > 0  # messages were outstanding at the kill
-        in_doubt.append(workers.recover(engine, send_id))
+        in_doubt.append(recover_the_killed(engine, send_id))
     print(f"unknown per crash: {in_doubt}")
     assert all(0 < d <= SMTP_BOUND for d in in_doubt), in_doubt
     done = run_cli(*args, "--resume", env=env, cwd=workdir)
@@ -145,23 +125,18 @@ def test_smtp_killed_at_several_points_leaves_few_in_doubt(
 def test_cancel_with_requests_in_flight_leaves_nothing_in_doubt_and_resume_sends_the_rest(
     engine, database_url, issue_path, workdir, sendgrid_standin
 ):
+    """The cancel comes while two requests wait for their answer (held back by the stand-in):
+    the send stops after them, whatever the machine's speed."""
     n = 1000
     populate(engine, "weekly", n)
-    sendgrid_standin.delay = 0.5
-    env = {
-        "DATABASE_URL": database_url,
-        "NEWSLETTER_SECRET_KEY": SECRET,
-        "NEWSLETTER_BACKEND": "sendgrid",
-        "SENDGRID_API_KEY": "SG.test-key",
-        "NEWSLETTER_SENDGRID_API_HOST": sendgrid_standin.url,
-        "NEWSLETTER_SENDGRID_CONCURRENCY": "2",
-        "NEWSLETTER_BATCH_SIZE": "100",
-    }
-    args = ("send", str(issue_path), "--list", "weekly", "--yes")
+    sendgrid_standin.hold()
+    env = sendgrid_env(database_url, sendgrid_standin.url, NEWSLETTER_SENDGRID_CONCURRENCY="2")
+    args = weekly_send(issue_path)
     proc = spawn_cli(*args, env=env, cwd=workdir)
-    wait_until(lambda: sendgrid_standin.requests >= 2)
+    wait_until(lambda: sendgrid_standin.requests >= 2, what="two requests on the network")
     cancel = run_cli(*args[:2], "--list", "weekly", "--cancel", env=env, cwd=workdir)
     assert cancel.returncode == 0, cancel.stderr
+    sendgrid_standin.release()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     _, counts = the_send(engine)
@@ -169,7 +144,6 @@ def test_cancel_with_requests_in_flight_leaves_nothing_in_doubt_and_resume_sends
     assert counts["claimed"] == counts["unknown"] == 0  # nothing left in doubt
     assert counts["sent"] == accepted and counts["queued"] == n - accepted
     assert accepted < n  # it did stop
-    sendgrid_standin.delay = 0
     done = run_cli(*args, "--resume", env=env, cwd=workdir)
     assert done.returncode == 0, done.stderr
     assert len(sendgrid_standin.accepted_ids) == n

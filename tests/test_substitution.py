@@ -9,6 +9,7 @@ from email import policy
 
 from newsletter.authoring import placeholders
 from newsletter.models import Recipient, RenderedIssue
+from tests.support.backends import sendgrid_backend
 from tests.support.messages import recipient, sample_template
 
 SNEAKY = "__NL_EMAIL__ __NL_UNSUBSCRIBE_URL__"
@@ -52,14 +53,10 @@ def test_fill_is_the_one_routine_and_replaces_in_one_pass():
     )
 
 
-def test_sendgrid_values_never_carry_a_substitution_key(tmp_path):
+def test_sendgrid_values_never_carry_a_substitution_key():
     """SendGrid substitutes on its side, in an order we do not control: no value may contain
     any key of the request, or SendGrid could expand it."""
-    from newsletter.config import load_settings
-    from newsletter.sending.delivery.sendgrid import SendGridBackend
-
-    settings = load_settings(cwd=tmp_path, env={"SENDGRID_API_KEY": "SG.x"})
-    backend = SendGridBackend(settings)
+    backend = sendgrid_backend()
     template = sample_template(subject="Hello __NL_NAME__")
     names = ["__NLH_EMAIL__", "__NLS_EMAIL__", "__NL_EMAIL__", "x__NLH_NAME__y"]
     for name in names:

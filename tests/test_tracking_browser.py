@@ -18,8 +18,8 @@ from newsletter.authoring.issue_file import read_issue
 from newsletter.authoring.lint import as_sent
 from newsletter.authoring.render import render_issue
 from newsletter.config import Settings
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.support.tracking import BROWSER, axe_serious, link_id, stored_hits
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, axe_serious
+from tests.support.tracking import BROWSER, link_id, stored_hits
 from tests.support.web_server import free_port
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,6 @@ import http.client
 import os
 import signal
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
@@ -18,6 +17,7 @@ from sqlalchemy import func, select
 
 from newsletter.db import tables
 from tests.support.tracking import BROWSER, LINKS, link_id, send_tracked, stored_hits
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -74,51 +74,83 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+class Load:
+    """Four threads fetching `urls` from `base` until stopped, counting the answered hits."""
+
+    def __init__(self, base: str, urls: list[str]):
+        self.base, self.urls = base, urls
+        self.answered: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(n,)) for n in range(4)]
+
+    def _run(self, offset: int) -> None:
+        i = offset
+        while not self.stop.is_set():
+            url = self.urls[i % len(self.urls)]
+            i += 7
+            try:
+                status = fetch(self.base, url)
+            except OSError:  # between workers, or stopped: not answered, not counted
+                self.stop.wait(0.01)
+                continue
+            if status in (200, 302):
+                with self.lock:
+                    self.answered[url] += 1
+
+    def total(self) -> int:
+        with self.lock:
+            return sum(self.answered.values())
+
+    def more_answered(self, what: str, n: int = 30) -> None:
+        """Wait until `n` more hits have been answered than now."""
+        goal = self.total() + n
+        wait_until(lambda: self.total() >= goal, what=f"{n} more hits answered {what}")
+
+
 def test_no_answered_hit_is_lost_on_worker_restarts_or_sigterm(web, live_server):
+    """Hits go on while every worker is replaced (SIGHUP), one worker is told to stop and the
+    server is told to stop; each step waits for the event (workers replaced, hits answered
+    again), not a fixed time. Every answered hit is recorded."""
     from tests.support import web_server
 
     emails = [f"reader{i}@example.org" for i in range(12)]
     mails = send_tracked(web, emails)
     urls = [m.clicks[t] for m in mails.values() for t in LINKS] + [m.pixel for m in mails.values()]
     proc, base = web_server.start_gunicorn(web.settings, web.workdir, workers=2, threads=2)
-    answered: Counter[str] = Counter()
-    stop = threading.Event()
-
-    def load(offset: int) -> None:
-        i = offset
-        while not stop.is_set():
-            url = urls[i % len(urls)]
-            i += 7
-            try:
-                if fetch(base, url) in (200, 302):
-                    answered[url] += 1
-            except OSError:
-                time.sleep(0.01)  # between workers, or stopped: not answered, not counted
-
-    threads = [threading.Thread(target=load, args=(n,)) for n in range(4)]
+    load = Load(base, urls)
     try:
-        for t in threads:
+        for t in load.threads:
             t.start()
-        time.sleep(1.5)
+        load.more_answered("before the reload")
+        first = set(_children(proc.pid))
         os.kill(proc.pid, signal.SIGHUP)  # graceful reload: every worker replaced
-        time.sleep(1.5)
-        os.kill(_children(proc.pid)[0], signal.SIGTERM)  # one worker told to stop
-        time.sleep(1.5)
+        wait_until(lambda: _replaced(proc.pid, first), what="every worker replaced")
+        load.more_answered("by the new workers")
+        victim = _children(proc.pid)[0]
+        os.kill(victim, signal.SIGTERM)  # one worker told to stop
+        wait_until(lambda: _replaced(proc.pid, {victim}), what="the stopped worker replaced")
+        load.more_answered("after the replacement")
         proc.send_signal(signal.SIGTERM)  # the server told to stop, mid-load
         proc.wait(timeout=30)
     finally:
-        stop.set()
-        for t in threads:
+        load.stop.set()
+        for t in load.threads:
             t.join()
         web_server.stop(proc)
-    assert sum(answered.values()) > 100
     recorded: Counter[tuple[int, int]] = Counter()
     for subscriber_id, link, _verdict, _reason, hits in stored_hits(web.engine):
         recorded[(subscriber_id, link)] += hits
-    for url, n in answered.items():
+    for url, n in load.answered.items():
         mail = next(m for m in mails.values() if url in (m.pixel, *m.clicks.values()))
         key = (mail.subscriber_id, 0 if url == mail.pixel else link_id(url))
         assert recorded[key] >= n, (url, recorded[key], n)
     with web.engine.connect() as conn:
         total = conn.execute(select(func.sum(tables.tracking_hits.c.hits))).scalar()
-    assert total >= sum(answered.values())
+    assert total >= load.total()
+
+
+def _replaced(master: int, gone: set[int]) -> bool:
+    """Are none of the `gone` workers left, and two workers running again?"""
+    now = set(_children(master))
+    return not now & gone and len(now) == 2

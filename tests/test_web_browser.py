@@ -4,7 +4,6 @@ confirmation, and axe-core finding nothing serious or critical on either page.""
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from email import policy
 from email.parser import BytesParser
@@ -12,30 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.browser import axe_serious
 from tests.support.web_server import free_port
-
-AXE = Path(
-    os.environ.get(
-        "NEWSLETTER_TEST_AXE", Path.home() / ".cache/email-judges/node_modules/axe-core/axe.min.js"
-    )
-)
-
-
-def _axe_serious(page) -> list[str]:  # type: ignore[no-untyped-def]
-    if not AXE.is_file():
-        if os.environ.get("NEWSLETTER_TEST_REQUIRE_BROWSER"):
-            pytest.fail(f"axe-core not found at {AXE} (run bash ../shared/judges/setup.sh)")
-        pytest.skip(f"axe-core not found at {AXE} (run bash ../shared/judges/setup.sh)")
-    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
-    violations = page.evaluate(
-        "async () => (await window.axe.run(document, {resultTypes: ['violations']}))"
-        ".violations.map(v => ({id: v.id, impact: v.impact, help: v.help}))"
-    )
-    return [
-        f"{v['impact']}: {v['id']}: {v['help']}"
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.mark.browser
@@ -58,15 +35,15 @@ def test_unsubscribe_from_a_sent_message_in_chromium(web, live_server, chromium)
         assert response.status == 200
         assert page.get_attribute("html", "lang") == "en"
         assert "Unsubscribe from The News" in page.inner_text("h1")
-        assert _axe_serious(page) == []
+        assert axe_serious(page) == []
         assert web.status(ann["id"]) == "subscribed"  # opening the page changed nothing
         page.get_by_role("button", name="Unsubscribe").click()
         page.wait_for_load_state()
         assert page.inner_text("h1") == "You are unsubscribed"
         assert page.url == link  # no redirect
-        assert _axe_serious(page) == []
+        assert axe_serious(page) == []
         page.set_viewport_size({"width": 360, "height": 740})  # narrow phone: still no issues
-        assert _axe_serious(page) == []
+        assert axe_serious(page) == []
     finally:
         context.close()
     assert web.status(ann["id"]) == "unsubscribed"
@@ -95,7 +72,7 @@ def test_other_pages_have_no_serious_axe_violations(web, live_server, chromium):
         page = context.new_page()
         for path in pages:
             page.goto(base + path)
-            assert _axe_serious(page) == [], path
+            assert axe_serious(page) == [], path
         page.goto(base + pages[2])
         page.get_by_role("button", name="Yes, subscribe me").click()
         page.wait_for_load_state()
@@ -106,6 +83,6 @@ def test_other_pages_have_no_serious_axe_violations(web, live_server, chromium):
         page.get_by_role("button", name="Subscribe").click()
         page.wait_for_load_state()
         assert page.inner_text("h1") == "Check your inbox"
-        assert _axe_serious(page) == []
+        assert axe_serious(page) == []
     finally:
         context.close()

@@ -6,14 +6,13 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from newsletter.web.security import HEADERS
-from tests.support.web_server import free_port, server_env
+from tests.support.web_server import free_port, server_env, wait_for_health
 
 # The server, not the database, is under test here.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -31,15 +30,7 @@ def served(web) -> Iterator[int]:  # type: ignore[no-untyped-def]
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline, status = time.monotonic() + 20, None
-        while time.monotonic() < deadline and status is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
-                    status = r.status
-            except OSError:
-                assert proc.poll() is None, proc.stdout.read().decode()
-                time.sleep(0.1)
-        assert status == 200
+        wait_for_health(f"http://127.0.0.1:{port}", proc, "newsletter serve")
         yield port
     finally:
         proc.terminate()

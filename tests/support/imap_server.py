@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.waiting import wait_until
+
 USER, PASSWORD = "bounces", "imap-test-password"
 MAIL_OWNER = "nobody"  # Dovecot never runs mail processes as root
 
@@ -139,16 +141,21 @@ class ImapServer:
 
 
 def _wait(port: int, proc: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+    """Until dovecot accepts connections on `port`; fails with its log if it exits first."""
+
+    def listening() -> bool:
         if proc.poll() is not None:
-            break
+            pytest.fail(f"dovecot exited with {proc.returncode}: {_tail(log)}")
         with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    text = log.read_text() if log.exists() else ""
-    pytest.fail(f"dovecot did not start on 127.0.0.1:{port}: {text[-2000:]}")
+            return s.connect_ex(("127.0.0.1", port)) == 0
+
+    wait_until(
+        listening, 30, what=f"dovecot on 127.0.0.1:{port}", interval=0.05, detail=lambda: _tail(log)
+    )
+
+
+def _tail(log: Path) -> str:
+    return log.read_text()[-2000:] if log.exists() else ""
 
 
 @pytest.fixture

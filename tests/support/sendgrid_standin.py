@@ -6,12 +6,16 @@ sendgrid-mail-send.SOURCES.md for its origin and local patches; Draft 2020-12, w
 checking), plus the limits the schema cannot express: 1000 recipients, 30 MB, unique
 addresses, 10,000 bytes of substitutions, the Authorization header.
 Scriptable: ``standin.script(status, times)`` answers 429/500/401... that many times,
-``standin.bad`` gets 400 with SendGrid-shaped errors, ``standin.hang(times, seconds)`` sleeps
-past the client's timeout (then accepts: the client cannot know).
+``standin.bad`` gets 400 with SendGrid-shaped errors, ``standin.hang(times)`` accepts and then
+keeps the answer back until the client hangs up (its timeout, however long), so the client
+cannot know.
 Across a network: ``delay`` holds every answer back that many seconds (a real API answers a
 1000-recipient request in a few hundred ms), and ``keepalive`` closes a connection that sat
-idle that long, as servers do. ``connections`` counts connections accepted, ``arrived`` holds
-the monotonic time of every request, ``answered`` the (time, status) of every answer.
+idle that long, as servers do. ``connections`` counts connections accepted, ``idle_closed``
+those it closed for sitting idle (so a test can wait for that event), ``arrived`` holds the
+monotonic time of every request, ``answered`` the (time, status) of every answer.
+``hold()`` keeps every answer back until ``release()``: requests stay in flight for exactly as
+long as a test needs, whatever the machine's speed.
 
 As a process: ``python -m tests.support.sendgrid_standin --port N --api-key KEY
 [--validate-every K] [--delay-ms MS] [--keepalive S] [--summary FILE]``
@@ -24,7 +28,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import select
 import signal
+import socket
 import sys
 import threading
 import time
@@ -76,6 +82,9 @@ class StandIn:
         self._hang: list[float] = []
         self.delay, self.keepalive = delay, keepalive
         self.connections = 0
+        self.idle_closed = 0
+        self._released = threading.Event()
+        self._released.set()
         self.answered: list[tuple[float, int]] = []
         self.arrived: list[float] = []
         self.lock = threading.Lock()
@@ -90,15 +99,25 @@ class StandIn:
         with self.lock:
             self._script.extend([status] * times)
 
-    def hang(self, times: int = 1, seconds: float = 2.0) -> None:
+    def hang(self, times: int = 1, seconds: float = 120.0) -> None:
+        """The next `times` accepted requests get no answer until the client closes the
+        connection (at most `seconds`, so a client that never gives up frees the thread)."""
         with self.lock:
             self._hang.extend([seconds] * times)
+
+    def hold(self) -> None:
+        """Keep every answer back (requests already judged stay in flight) until release()."""
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
 
     def start(self) -> StandIn:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
     def stop(self) -> None:
+        self.release()
         self.server.shutdown()
         self.server.server_close()
 
@@ -114,7 +133,7 @@ class StandIn:
     # --- the endpoint ----------------------------------------------------------------------
 
     def _judge(self, headers: Any, raw: bytes) -> tuple[int, bytes, float]:
-        """(status, body, seconds to sleep first)."""
+        """(status, body, longest wait for the client to hang up first: 0 = answer now)."""
         with self.lock:
             self.requests += 1
             self.arrived.append(time.monotonic())
@@ -183,6 +202,15 @@ class StandIn:
             def log_message(self, *args: object) -> None:
                 pass
 
+            def log_error(self, format: str, *args: object) -> None:  # noqa: A002
+                # The base class reports a read that timed out (a connection idle past
+                # `keepalive`) only here, then drops the connection: close it now and count it.
+                if format.startswith("Request timed out"):
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    with standin.lock:
+                        standin.idle_closed += 1
+
             def setup(self) -> None:
                 self.timeout = standin.keepalive  # idle that long: the connection is closed
                 super().setup()
@@ -193,25 +221,28 @@ class StandIn:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 if self.path.rstrip("/") != "/v3/mail/send":
-                    status, body, sleep = 404, _errors(("not found", None)), 0.0
+                    status, body, hang = 404, _errors(("not found", None)), 0.0
                 else:
-                    status, body, sleep = standin._judge(self.headers, raw)
+                    status, body, hang = standin._judge(self.headers, raw)
                 if status != 202:
                     with standin.lock:
                         standin.rejected.append((status, body.decode()))
-                if sleep or standin.delay:
-                    time.sleep(sleep + standin.delay)
+                if hang:  # wait for the client to give up (its EOF)
+                    select.select([self.connection], [], [], hang)
+                if standin.delay:
+                    time.sleep(standin.delay)  # latency of a real API
+                standin._released.wait()
                 with standin.lock:
                     standin.answered.append((time.monotonic(), status))
-                self.send_response(status)
-                if status == 202:
-                    self.send_header("X-Message-Id", uuid.uuid4().hex[:22])
-                else:
-                    self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                # the client may have given up waiting (the "hang" script)
+                # the client may have given up waiting (a hang, or a killed sender)
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.send_response(status)
+                    if status == 202:
+                        self.send_header("X-Message-Id", uuid.uuid4().hex[:22])
+                    else:
+                        self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
                     self.wfile.write(body)
 
         return Handler

@@ -1,13 +1,17 @@
 """Fixtures for the send engine tests: a project folder with the sample issue, settings, a fast
-audience loader and a way to run the real CLI as a process."""
+audience loader, a way to run the real CLI as a process (and the send of the sample issue it
+runs), the SMTP sink as a process, and the environments of a CLI send."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,7 @@ from sqlalchemy import Engine, insert, select
 from newsletter.config import Settings
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "issues" / "2019-03-01-hanoi-summit.md"
@@ -128,21 +133,56 @@ def spawn_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen:
     )
 
 
-@pytest.fixture
-def sink_process(workdir: Path):
-    record = workdir / "sink.jsonl"
+def weekly_send(issue_path: Path, *extra: str) -> tuple[str, ...]:
+    """The arguments of `newsletter send ISSUE --list weekly --yes EXTRA`: the CLI send the
+    send tests run, killed, resume and race."""
+    return ("send", str(issue_path), "--list", "weekly", "--yes", *extra)
+
+
+def sigkill(proc: subprocess.Popen) -> None:
+    """Kill `proc` at once (no clean-up of its own) and reap it."""
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+
+
+def until_seen_dead(engine: Engine, send_id: int) -> list[str]:
+    """Wait until a killed worker of the send is seen dead (on PostgreSQL its session, and so
+    its advisory lock, ends a moment after the process); the dead workers' ids."""
+    from newsletter.sending import workers
+
+    return wait_until(
+        lambda: workers.dead_workers(engine, send_id), what="the killed worker seen dead"
+    )
+
+
+@contextlib.contextmanager
+def sink_running(record: Path, *options: str) -> Iterator[int]:
+    """The SMTP sink (`tests.support.smtp_sink OPTIONS`) as its own process, recording what it
+    accepts to `record`; yields its port."""
     record.touch()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.smtp_sink", "--record", str(record)],
+        [sys.executable, "-m", "tests.support.smtp_sink", *options, "--record", str(record)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )
-    line = proc.stdout.readline()
-    assert line.startswith("listening on "), line
-    yield int(line.split()[-1]), record
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("listening on "), line
+        yield int(line.split()[-1])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+@pytest.fixture
+def sink_process(workdir: Path) -> Iterator[tuple[int, Path]]:
+    """The aiosmtpd sink as a process: (port, the file of what it accepted)."""
+    record = workdir / "sink.jsonl"
+    with sink_running(record) as port:
+        yield port, record
 
 
 def delivered(record: Path) -> Counter:
@@ -151,14 +191,31 @@ def delivered(record: Path) -> Counter:
     return Counter(r for m in read_records(str(record)) for r in m.rcpt_tos)
 
 
-def env_for(database_url: str, port: int, **extra: str) -> dict[str, str]:
-    """The environment of a CLI send over SMTP to the sink on `port`, in small batches."""
+def smtp_env(database_url: str, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a CLI send over SMTP to the sink on `port`, on default settings."""
     return {
         "DATABASE_URL": database_url,
         "NEWSLETTER_SECRET_KEY": SECRET,
         "NEWSLETTER_BACKEND": "smtp",
         "NEWSLETTER_SMTP_PORT": str(port),
-        "NEWSLETTER_SMTP_CONNECTIONS": "2",
-        "NEWSLETTER_BATCH_SIZE": "20",
+        **extra,
+    }
+
+
+def env_for(database_url: str, port: int, **extra: str) -> dict[str, str]:
+    """The environment of a CLI send over SMTP to the sink on `port`, in small batches."""
+    small = {"NEWSLETTER_SMTP_CONNECTIONS": "2", "NEWSLETTER_BATCH_SIZE": "20"}
+    return smtp_env(database_url, port, **{**small, **extra})
+
+
+def sendgrid_env(database_url: str, url: str, **extra: str) -> dict[str, str]:
+    """The environment of a CLI send through the SendGrid stand-in at `url`, 100 a request."""
+    return {
+        "DATABASE_URL": database_url,
+        "NEWSLETTER_SECRET_KEY": SECRET,
+        "NEWSLETTER_BACKEND": "sendgrid",
+        "SENDGRID_API_KEY": "SG.test-key",
+        "NEWSLETTER_SENDGRID_API_HOST": url,
+        "NEWSLETTER_BATCH_SIZE": "100",
         **extra,
     }

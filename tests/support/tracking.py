@@ -1,10 +1,8 @@
 """Helpers for the tracking tests: an issue with four links sent for real through the outbox,
-each recipient's mail parsed into its tracked URLs, the stored hits, common user agents, and
-axe-core in Chromium."""
+each recipient's mail parsed into its tracked URLs, the stored hits and common user agents."""
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from email import policy
@@ -53,11 +51,6 @@ GMAIL_PROXY = (
     "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)"
 )
 SCANNER = "Barracuda Sentinel (EE)"
-AXE = Path(
-    os.environ.get(
-        "NEWSLETTER_TEST_AXE", Path.home() / ".cache/email-judges/node_modules/axe-core/axe.min.js"
-    )
-)
 
 
 @dataclass
@@ -124,25 +117,6 @@ def stored_hits(engine: Engine) -> list[tuple[int, int, str, str, int]]:
 
 def link_id(url: str) -> int:
     return int(urlsplit(url).path.split("/")[2])
-
-
-def axe_serious(page: Any) -> list[str]:
-    """axe-core's serious and critical violations on the page (skips or fails without axe)."""
-    if not AXE.is_file():
-        message = f"axe-core not found at {AXE} (run bash ../shared/judges/setup.sh)"
-        if os.environ.get("NEWSLETTER_TEST_REQUIRE_BROWSER"):
-            pytest.fail(message)
-        pytest.skip(message)
-    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
-    violations = page.evaluate(
-        "async () => (await window.axe.run(document, {resultTypes: ['violations']}))"
-        ".violations.map(v => ({id: v.id, impact: v.impact, help: v.help}))"
-    )
-    return [
-        f"{v['impact']}: {v['id']}: {v['help']}"
-        for v in violations
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Engine, select
 
 from newsletter.db import tables
+from tests.support.waiting import wait_until
 
 SECRET = "test-secret-key-0123456789abcdefghijklmnop"
 ISSUE = """---
@@ -230,19 +231,28 @@ def start_gunicorn(
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    try:
+        wait_for_health(base, proc, "gunicorn")
+    except BaseException:
+        stop(proc)
+        raise
+    return proc, base
+
+
+def wait_for_health(base: str, proc: subprocess.Popen, what: str, timeout: float = 60) -> None:
+    """Until the server `proc` answers `base`/healthz with 200; if it exits first, fail at once
+    with its output."""
+
+    def healthy() -> bool:
         if proc.poll() is not None:
             out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-            raise RuntimeError(f"gunicorn exited with {proc.returncode}:\n{out}")
-        try:
-            with urllib.request.urlopen(base + "/healthz", timeout=1) as r:
-                if r.status == 200:
-                    return proc, base
-        except OSError:
-            time.sleep(0.1)
-    stop(proc)
-    raise RuntimeError("gunicorn did not answer /healthz within 30 s")
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{out}")
+        with urllib.request.urlopen(base + "/healthz", timeout=1) as r:
+            return r.status == 200
+
+    wait_until(
+        healthy, timeout, what=f"{what} to answer {base}/healthz", ignore=(OSError,), interval=0.1
+    )
 
 
 def stop(proc: subprocess.Popen) -> None:
