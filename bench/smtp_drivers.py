@@ -30,7 +30,7 @@ from newsletter.sending.delivery.smtp.events import NoteWanted, Settled  # noqa:
 from newsletter.sending.delivery.smtp.handshake import Login  # noqa: E402
 from newsletter.sending.delivery.smtp.session import Session  # noqa: E402
 from newsletter.sending.delivery.smtp.transaction import Transaction  # noqa: E402
-from tests.support.smtp_backends import smtp_backend  # noqa: E402
+from tests.support.backends import smtp_backend  # noqa: E402
 
 
 def cpu() -> float:

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, settings
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 
-# `waiting` first: other support modules import it, and a plugin imported before pytest loads
+# `waiting` and `ports` first: other support modules import them, and a plugin imported before pytest loads
 # it cannot have its asserts rewritten.
-_FIRST = ["waiting"]
+_FIRST = ["waiting", "ports"]
 pytest_plugins = [f"tests.support.{stem}" for stem in _FIRST] + sorted(
     f"tests.support.{p.stem}"
     for p in (ROOT / "tests" / "support").glob("*.py")

@@ -23,8 +23,8 @@ from newsletter.sending.delivery.sendgrid import SendGridBackend
 from newsletter.sending.mime.message import values_for
 from tests.support.backends import sendgrid_backend
 from tests.support.messages import HTML, TEXT, recipient, sample_template
+from tests.support.ports import free_port
 from tests.support.sendgrid_standin import StandIn
-from tests.support.smtp_sink import free_port
 from tests.support.waiting import ManualClock, wait_until
 
 

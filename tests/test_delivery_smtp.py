@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,9 +11,11 @@ import pytest
 
 from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN
+from tests.support.backends import smtp_backend
 from tests.support.messages import body, parse, recipient, sample_template
-from tests.support.smtp_backends import smtp_backend
-from tests.support.smtp_sink import RecordingHandler, SinkServer, free_port, read_records
+from tests.support.ports import free_port
+from tests.support.sending import sink_running
+from tests.support.smtp_sink import RecordingHandler, SinkServer, read_records
 
 
 @pytest.fixture(params=[True, False], ids=["pipelining", "no-pipelining"])
@@ -169,28 +170,10 @@ def test_server_gone_mid_send_stops_with_partial_results() -> None:
 @pytest.mark.parametrize("fast", [False, True], ids=["aiosmtpd", "fast"])
 def test_sink_runs_as_a_separate_process_and_records(tmp_path: Path, fast: bool) -> None:
     record = tmp_path / "received.jsonl"
-    command = [
-        sys.executable,
-        "-m",
-        "tests.support.smtp_sink",
-        "--port",
-        "0",
-        "--record",
-        str(record),
-        "--reject",
-        "reader2@example.org",
-    ]
-    proc = subprocess.Popen(
-        command + (["--fast"] if fast else []), cwd=ROOT, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        port = int(proc.stdout.readline().split()[-1])  # type: ignore[union-attr]
-        people = [recipient(i) for i in (1, 2, 3)]
-        with smtp_backend(port, connections=2) as backend:
-            results = backend.send(sample_template(), people)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    options = ["--reject", "reader2@example.org"] + ["--fast"] * fast
+    people = [recipient(i) for i in (1, 2, 3)]
+    with sink_running(record, *options) as port, smtp_backend(port, connections=2) as backend:
+        results = backend.send(sample_template(), people)
     expected = [SENT, SENT, SENT] if fast else [SENT, FAILED, SENT]  # the fast sink rejects nobody
     assert [r.status for r in results] == expected
     records = read_records(str(record))
@@ -211,16 +194,9 @@ def test_chunking_and_late_replies_deliver_each_message_once_intact(
     dot-stuffing); against one answering 20 ms late the lanes pipeline the next envelope
     behind each message. Either way: everyone once, every message whole."""
     record = tmp_path / "received.jsonl"
-    command = [sys.executable, "-m", "tests.support.smtp_sink", "--fast", "--record", str(record)]
-    proc = subprocess.Popen(command + mode, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(proc.stdout.readline().split()[-1])  # type: ignore[union-attr]
-        people = [recipient(i) for i in range(1, 61)]
-        with smtp_backend(port, connections=4) as backend:
-            results = backend.send(sample_template(), people)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    people = [recipient(i) for i in range(1, 61)]
+    with sink_running(record, "--fast", *mode) as port, smtp_backend(port, 4) as backend:
+        results = backend.send(sample_template(), people)
     one_status_each(results, people)
     assert [r.status for r in results] == [SENT] * 60
     records = read_records(str(record))

@@ -92,8 +92,8 @@ def test_a_long_read_never_holds_up_a_writer(engine, monkeypatch):
 
 
 def test_unreachable_database_is_one_line_naming_database_url(workdir):
+    from tests.support.ports import free_port
     from tests.support.sending import run_cli
-    from tests.support.web_server import free_port
 
     url = f"postgresql://nobody@127.0.0.1:{free_port()}/none"  # nothing listens there
     result = run_cli("lists", env={"DATABASE_URL": url}, cwd=workdir)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
 from tests.support.sending import cli_environment
 from tests.support.waiting import wait_until
-from tests.support.web_server import free_port
 
 SAMPLE = Path(__file__).resolve().parent.parent / "issues" / "2019-03-01-hanoi-summit.md"
 

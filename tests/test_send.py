@@ -24,8 +24,8 @@ from newsletter.sending.plan import SendOptions, prepare
 from newsletter.sending.proof import send_proof
 from newsletter.sending.send import cancel, execute
 from newsletter.sending.sends import get_send
+from tests.support.ports import free_port
 from tests.support.sending import SECRET, populate, run_cli, weekly_send
-from tests.support.smtp_sink import free_port
 from tests.support.waiting import wait_until
 
 UNSUB = re.compile(r"<(https?://[^>]+/unsubscribe/([^>]+))>")

@@ -14,9 +14,9 @@ from collections import Counter
 import pytest
 
 from newsletter.models import FAILED, SENT
+from tests.support.backends import smtp_backend
 from tests.support.messages import parse, recipient, sample_template
 from tests.support.relay import Relay
-from tests.support.smtp_backends import smtp_backend
 
 THROTTLED = "450 4.7.1 Error: too much mail from 127.0.0.1"
 

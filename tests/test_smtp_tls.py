@@ -12,10 +12,11 @@ import pytest
 
 from newsletter.errors import BackendConfigError
 from newsletter.models import SENT
+from tests.support.backends import smtp_backend
 from tests.support.certificates import Pem, make_ca, make_server_cert
 from tests.support.messages import recipient, sample_template
-from tests.support.smtp_backends import smtp_backend
-from tests.support.smtp_sink import RecordingHandler, free_port
+from tests.support.ports import free_port
+from tests.support.smtp_sink import RecordingHandler
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from newsletter.authoring.lint import as_sent
 from newsletter.authoring.render import render_issue
 from newsletter.config import Settings
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, axe_serious
+from tests.support.ports import free_port
 from tests.support.tracking import BROWSER, link_id, stored_hits
-from tests.support.web_server import free_port
 
 pytestmark = pytest.mark.browser
 SAMPLE = Path(__file__).resolve().parent.parent / "issues" / "2019-03-01-hanoi-summit.md"

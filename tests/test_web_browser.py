@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.browser import axe_serious
-from tests.support.web_server import free_port
+from tests.support.ports import free_port
 
 
 @pytest.mark.browser

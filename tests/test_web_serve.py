@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from newsletter.web.security import HEADERS
-from tests.support.web_server import free_port, server_env, wait_for_health
+from tests.support.ports import free_port
+from tests.support.web_server import server_env, wait_for_health
 
 # The server, not the database, is under test here.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 
 USER, PASSWORD = "bounces", "imap-test-password"
@@ -57,12 +58,6 @@ service imap-login {{
   }}
 }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _certificate(root: Path) -> None:

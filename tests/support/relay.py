@@ -274,7 +274,7 @@ class RelayServer:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def start(self) -> Relay:
-        from tests.support.smtp_sink import free_port  # a plugin: imported once loaded
+        from tests.support.ports import free_port
 
         self.relay.port = self.relay.port or free_port()
         self.server = self.loop.run_until_complete(

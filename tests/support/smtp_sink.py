@@ -20,7 +20,6 @@ import asyncio
 import base64
 import json
 import re
-import socket
 import sys
 import threading
 from collections import Counter
@@ -29,6 +28,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from tests.support.ports import free_port
+
 
 @dataclass(frozen=True)
 class Received:
@@ -36,12 +37,6 @@ class Received:
     rcpt_tos: tuple[str, ...]
     data: bytes
     peer: str = ""  # client host:port, one per connection
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

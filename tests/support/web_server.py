@@ -8,7 +8,6 @@ import base64
 import dataclasses
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Engine, select
 
 from newsletter.db import tables
+from tests.support.ports import free_port
 from tests.support.waiting import wait_until
 
 SECRET = "test-secret-key-0123456789abcdefghijklmnop"
@@ -174,12 +174,6 @@ def confirm_path(msg: Any) -> str:
     found = re.search(r"https?://\S+/confirm/\S+", text)
     assert found, "no confirmation link in the mail"
     return urlsplit(found.group(0)).path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def server_env(settings: Any) -> dict[str, str]:
