@@ -62,6 +62,27 @@ class Sql:
             self._per_dialect[dialect.name] = sql
         return sql
 
+    def run_many(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        """Execute once per row of parameters (executemany: one call into the driver)."""
+        if not rows:
+            return
+        dialect = conn.dialect
+        bind = _processors(dialect)[0]
+        names = self.names
+        params = [{k: row[k] for k in names} for row in rows]
+        if bind is not None:
+            params = [
+                {k: bind(v) if isinstance(v, datetime) else v for k, v in p.items()} for p in params
+            ]
+        sql = self._for(dialect)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, params)
+        except dialect.loaded_dbapi.Error as exc:
+            raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
+        finally:
+            cursor.close()
+
     def run(self, conn: Connection, **given: Any) -> Result:
         """Execute with the parameters it names, taken from `given` (callers pass one set for
         several statements); datetimes are stored as SQLAlchemy would store them."""

@@ -31,7 +31,7 @@ from newsletter.errors import BackendConfigError
 from newsletter.models import UNKNOWN, Recipient, SendResult
 from newsletter.sending import ledger
 from newsletter.sending.crashpoints import HeldBatch
-from newsletter.sending.delivery.base import Backend, Stopped, Unit, normalised
+from newsletter.sending.delivery.base import Backend, Done, Stopped, Unit, normalised
 from newsletter.sending.mime.message import MessageTemplate
 from newsletter.sending.recorder import Recorder
 from newsletter.sending.recording import Store
@@ -209,10 +209,16 @@ class Flight:
             self._cv.notify_all()
 
     def done(self, unit: Unit, results: Sequence[SendResult]) -> None:
+        self.report([(unit, results)], [])
+
+    def report(self, done: Sequence[Done], noting: Sequence[Unit]) -> threading.Event:
+        """Results and notes in one commit (an SMTP connection's outcome and the note of its
+        next message: one commit a message, not two)."""
         with self._cv:
             for taken in self._taken.values():
-                taken.discard(unit)
-        self.recorder.confirm(unit, normalised(unit, results))
+                for unit, _ in done:
+                    taken.discard(unit)
+        return self.recorder.post([(u, normalised(u, r)) for u, r in done], noting)
 
     def _unit_finished(self, batch: Batch) -> None:
         """Holds the lock."""

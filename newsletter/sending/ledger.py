@@ -29,6 +29,7 @@ from sqlalchemy import (
 
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
+from newsletter.db.driver_sql import Sql
 from newsletter.models import SendResult
 from newsletter.sending.workers import Worker
 
@@ -103,22 +104,32 @@ def skip(engine: Engine, send_id: int, worker: Worker, reasons: dict[int, str]) 
             _mark(conn, send_id, worker.id, ids, status="skipped", detail=reason)
 
 
+GROUPED = 20  # rows with one outcome from which one UPDATE ... IN beats an executemany
+_RECORD_ONE = Sql(
+    "UPDATE deliveries SET status = :status, detail = :detail, provider_id = :provider,"
+    " updated_at = :now WHERE send_id = :send AND subscriber_id = :sid"
+    " AND status = 'claimed' AND claimed_by = :worker"
+)
+
+
 def record_in(
     conn: Connection, send_id: int, worker: Worker, results: Iterable[SendResult]
 ) -> None:
-    """Store outcomes in the caller's transaction: rows with the same outcome are updated
-    together (one statement per distinct (status, detail, provider id), usually one per batch),
-    outcomes of their own (an SMTP server's queue id per message) in one executemany."""
+    """Store outcomes in the caller's transaction: many rows with the same outcome (a SendGrid
+    request's) are updated together, one statement per distinct (status, detail, provider id);
+    the few an SMTP commit holds (each message its own queue id) in one executemany on the
+    driver, the hot path."""
     groups: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     for r in results:
         groups[(r.status, r.detail[:2000], r.provider_id[:200])].append(r.subscriber_id)
     singles = [
-        {"b_sid": ids[0], "b_status": status, "b_detail": detail, "b_provider": provider_id}
+        {"sid": sid, "status": status, "detail": detail, "provider": provider_id}
         for (status, detail, provider_id), ids in groups.items()
-        if len(ids) == 1
+        if len(ids) < GROUPED
+        for sid in ids
     ]
     for (status, detail, provider_id), ids in groups.items():
-        if len(ids) > 1:
+        if len(ids) >= GROUPED:
             _mark(
                 conn,
                 send_id,
@@ -128,23 +139,11 @@ def record_in(
                 detail=detail,
                 provider_id=provider_id,
             )
-    if singles:
-        conn.execute(
-            update(D)
-            .where(
-                D.c.send_id == send_id,
-                D.c.subscriber_id == bindparam("b_sid"),
-                D.c.status == "claimed",
-                D.c.claimed_by == worker.id,
-            )
-            .values(
-                status=bindparam("b_status"),
-                detail=bindparam("b_detail"),
-                provider_id=bindparam("b_provider"),
-                updated_at=utcnow(),
-            ),
-            singles,
-        )
+    if singles:  # an SMTP message's own queue id: one row each, on the driver (hot path)
+        now = utcnow()
+        for row in singles:
+            row.update(send=send_id, worker=worker.id, now=now)
+        _RECORD_ONE.run_many(conn, singles)
 
 
 def release(engine: Engine, send_id: int, worker: Worker, ids: Sequence[int]) -> None:

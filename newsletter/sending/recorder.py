@@ -48,16 +48,22 @@ class Recorder:
                 self._news.notify()
 
     def note(self, units: Sequence[Unit]) -> threading.Event:
-        """Note `units` as handed out in the next commit; the event is set once they are
-        (each then has `handed`), or when the send stops (they have not)."""
+        return self.post([], units)
+
+    def post(self, done: Confirmed, units: Sequence[Unit]) -> threading.Event:
+        """Store `done` and note `units` as handed out, in the same next commit; the event is
+        set once they are noted (each then has `handed`), or when the send stops (not)."""
         ready = threading.Event()
         units = [u for u in units if not u.handed]  # a retry of a unit already noted
         with self._lock:
+            self._confirmed += done
             if units and not self._refusing:
                 self._to_hand += [(u, ready) for u in units]
                 self._news.notify()
             else:
                 ready.set()
+                if done and self._idle:
+                    self._news.notify()
         return ready
 
     def unnote(self, units: Sequence[Unit]) -> None:
@@ -82,6 +88,7 @@ class Recorder:
             self._open = False
             self._news.notify()
         self._thread.join()
+        self.store.close()
 
     def _loop(self) -> None:
         while (gathered := self._gather()) is not None:

@@ -5,8 +5,9 @@ what the backend learned about its server, shared with the send's other processe
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from sqlalchemy import Connection, Engine
 
@@ -23,6 +24,25 @@ class Store:
         self.engine, self.send_id, self.worker, self.backend = engine, send_id, worker, backend
         self.mark = HandedMark(engine, send_id, worker)
         self.pace_due = 0.0 if backend.pace() is not None else float("inf")
+        self._conn: Connection | None = None  # kept between commits: a checkout costs more
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A transaction on this store's own connection (a new one after a failure)."""
+        if self._conn is None:
+            self._conn = self.engine.connect()
+        try:
+            with self._conn.begin():
+                yield self._conn
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):  # it may be the broken one
+                self._conn.close()
+            self._conn = None
 
     def commit(
         self,
@@ -32,7 +52,7 @@ class Store:
     ) -> None:
         """One transaction: the outcomes (their notes dropped), the notes of units refused
         before delivery dropped, and the new notes."""
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             if items:
                 results = [r for _, rs in items for r in rs]
                 ledger.record_in(conn, self.send_id, self.worker, results)
@@ -46,7 +66,7 @@ class Store:
 
     def share_pace_if_due(self) -> None:
         if time.monotonic() >= self.pace_due:
-            with self.engine.begin() as conn:
+            with self._transaction() as conn:
                 self._share_pace(conn)
 
     def _share_pace(self, conn: Connection) -> None:

@@ -30,7 +30,8 @@ from sqlalchemy import (
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
-from newsletter.db.dialect import hold_session_lock, insert_for, session_lock_held
+from newsletter.db.dialect import hold_session_lock, session_lock_held
+from newsletter.db.driver_sql import Sql
 
 D = tables.deliveries
 HOST = socket.gethostname()
@@ -94,6 +95,13 @@ def _handed_prefix(send_id: int, worker_id: str) -> str:
 Span = tuple[int, int]  # (lowest, highest) subscriber id of one unit handed to the network
 
 
+_NOTE = Sql(
+    "INSERT INTO locks (name, owner, acquired_at, expires_at) VALUES (:name, :owner, :now, :now)"
+    " ON CONFLICT (name) DO NOTHING"
+)
+_UNNOTE = Sql("DELETE FROM locks WHERE name = :name")
+
+
 class HandedMark:
     """What this worker has handed to the network on one send and not yet recorded: one
     `locks` row per unit in flight, named by its subscriber-id span (`...:handed:W:LOW-HIGH`),
@@ -110,10 +118,9 @@ class HandedMark:
 
     def _insert(self, conn: Connection, *names: str) -> None:
         """The notes `names`; one already there stays (a unit noted twice: a retry whose
-        first note was still on its way)."""
-        now = utcnow()
-        rows = [dict(name=n, owner=self.worker.id, acquired_at=now, expires_at=now) for n in names]
-        conn.execute(insert_for(conn, tables.locks).on_conflict_do_nothing(), rows)
+        first note was still on its way). On the driver: a message's note is a hot path."""
+        now, owner = utcnow(), self.worker.id
+        _NOTE.run_many(conn, [dict(name=n, owner=owner, now=now) for n in names])
 
     def hand(self, conn: Connection, spans: list[Span]) -> None:
         """Note, in `conn`'s transaction, that the units of `spans` may go out."""
@@ -122,9 +129,7 @@ class HandedMark:
 
     def settle(self, conn: Connection, spans: list[Span]) -> None:
         """Drop the notes of units whose outcomes `conn`'s transaction records."""
-        if spans:
-            names = [f"{self.prefix}{low}-{high}" for low, high in spans]
-            conn.execute(delete(tables.locks).where(tables.locks.c.name.in_(names)))
+        _UNNOTE.run_many(conn, [dict(name=f"{self.prefix}{low}-{high}") for low, high in spans])
 
 
 def handed_spans(conn: Connection, send_id: int, worker_id: str) -> list[Span] | None:

@@ -72,6 +72,9 @@ class Pace:
     refusals: int  # throttling replies and refused greetings so far
 
 
+Done = tuple[Unit, Sequence[SendResult]]  # a unit and its results
+
+
 class Feed(Protocol):
     """Where a lane gets its units and leaves their results (threads: any).
 
@@ -79,7 +82,8 @@ class Feed(Protocol):
     now: `ended` tells the two apart); `handing` returns once the unit is noted as handed to
     the network (raises Stopped when the send stops first); `note` asks that for several units
     without waiting: its event is set once they are noted (each then has `handed`), or the send
-    stopped (they have not). `unnote` drops the notes of units refused before they could be
+    stopped (they have not); `report` hands over results and asks for notes at once, so that
+    one commit stores both. `unnote` drops the notes of units refused before they could be
     delivered (they will go again); `give_back` returns a unit that this lane will not send
     (the send stops) to the queue. `done` records a unit's results. `stopping` says the send is
     stopping; `watch` names a function to call (from any thread) when `take`, `note` or
@@ -94,6 +98,8 @@ class Feed(Protocol):
     def handing(self, unit: Unit) -> None: ...
 
     def note(self, units: Sequence[Unit]) -> threading.Event: ...
+
+    def report(self, done: Sequence[Done], noting: Sequence[Unit]) -> threading.Event: ...
 
     def unnote(self, units: Sequence[Unit]) -> None: ...
 
@@ -136,6 +142,11 @@ class ListFeed:
         ready = threading.Event()
         ready.set()
         return ready
+
+    def report(self, done: Sequence[Done], noting: Sequence[Unit]) -> threading.Event:
+        for unit, results in done:
+            self.done(unit, results)
+        return self.note(noting)
 
     def unnote(self, units: Sequence[Unit]) -> None:
         for unit in units:

@@ -81,12 +81,14 @@ class Engine:
                 self._notes_done()
                 if not self.draining:
                     self._schedule(now)
-                if self.notes.ask():
+                if self.notes.ask(self.jobs.finished):
                     continue  # committed at once (a feed outside the batch loop)
                 if self._finished():
                     break
                 self._select(now)
         finally:
+            if self.jobs.finished:  # results of the last turn
+                self.feed.report(self.jobs.finished, [])
             self.feed.watch(None)
             for link in list(self.links):
                 if link.idle and not self.error:

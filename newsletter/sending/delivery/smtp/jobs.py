@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN, SendResult
-from newsletter.sending.delivery.base import Feed, Unit
+from newsletter.sending.delivery.base import Done, Feed, Unit
 from newsletter.sending.delivery.smtp.outcomes import Outcome, Verdict
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ class Jobs:
         self.waiting: deque[Job] = deque()  # taken or due, not started
         self.retries: list[tuple[float, int, Job]] = []  # (due, tie, job)
         self.flying: dict[Unit, Job] = {}  # on a connection
+        self.finished: list[Done] = []  # results not handed to the feed yet
         self.stopping = False  # give back instead of retrying
         self.last_refusal = ""  # the relay's last throttling reply, for the outage line
         self._tie = itertools.count()
@@ -77,7 +78,9 @@ class Jobs:
         self.flying[job.unit] = job
 
     def done(self, job: Job, status: str, detail: str) -> None:
-        self.feed.done(job.unit, [SendResult(job.unit.recipients[0].subscriber_id, status, detail)])
+        """Its result, handed to the feed with this turn's notes (`Notes.ask`)."""
+        result = SendResult(job.unit.recipients[0].subscriber_id, status, detail)
+        self.finished.append((job.unit, [result]))
 
     def settled(self, unit: Unit, outcome: Outcome, now: float) -> None:
         job = self.flying.pop(unit)

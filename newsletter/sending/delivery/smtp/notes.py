@@ -1,12 +1,13 @@
 """Notes on their way: the messages whose end waits for the feed to note them as handed to the
-network. They are asked for together, once per turn of the loop (one commit for all of them),
-and come back as the commits complete (or the send stops and they are refused)."""
+network. They are asked for together, once per turn of the loop, with the turn's results (one
+commit for all of them), and come back as the commits complete (or the send stops and they
+are refused)."""
 
 from __future__ import annotations
 
 import threading
 
-from newsletter.sending.delivery.base import Feed
+from newsletter.sending.delivery.base import Done, Feed
 from newsletter.sending.delivery.smtp.link import Link
 from newsletter.sending.delivery.smtp.transaction import Transaction
 
@@ -25,12 +26,17 @@ class Notes:
     def want(self, link: Link, txn: Transaction) -> None:
         self.wanted.append((link, txn))
 
-    def ask(self) -> bool:
-        """Ask the feed for the notes wanted this turn; True if it noted them at once."""
+    def ask(self, finished: list[Done]) -> bool:
+        """Hand the feed this turn's results and ask for the notes wanted, in one report (so
+        one commit stores both); True if it noted them at once."""
         if not self.wanted:
+            if finished:
+                self.feed.report(finished, [])
+                finished.clear()
             return False
         batch, self.wanted = self.wanted, []
-        ready = self.feed.note([txn.unit for _, txn in batch])
+        ready = self.feed.report(finished, [txn.unit for _, txn in batch])
+        finished.clear()
         self.asked.append((ready, batch))
         return ready.is_set()
 
