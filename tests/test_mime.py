@@ -247,3 +247,24 @@ def test_same_values_as_render_personalise(name: str, tmp_path: Path) -> None:
     assert body(m, "html") == expected.html.replace("\r\n", "\n")
     assert body(m, "plain") == expected.text.replace("\r\n", "\n")
     assert m["Subject"] == expected.subject
+
+
+def _lines_start_with_a_dot(message: bytes) -> bool:
+    return message.startswith(b".") or b"\n." in message
+
+
+def test_the_message_says_whether_a_line_may_begin_with_a_dot() -> None:
+    """SMTP's DATA doubles a dot at a line start; the message knows, without scanning it,
+    whether it has one: from its static parts once, and its values per recipient (a long URL
+    soft-broken right before a dot starts a line with it)."""
+    sample, flagged = sample_template().render_checked(recipient(1))  # ".leading dot line"
+    assert flagged and _lines_start_with_a_dot(sample)
+    plain = sample_template(html="<p>__NL_UNSUBSCRIBE_URL__</p>", text="Hi __NL_NAME__.\n")
+    message, flagged = plain.render_checked(recipient(2))
+    assert not flagged and not _lines_start_with_a_dot(message)
+    wrapped = recipient(3, name="n" * 75 + ".net")  # QP soft-breaks the name before the dot
+    message, flagged = plain.render_checked(wrapped)
+    assert flagged == _lines_start_with_a_dot(message) and flagged
+    first, _ = plain.render_checked(recipient(2))
+    again, _ = plain.render_checked(recipient(2))  # values reused from the message before
+    assert again.split(b"\r\n\r\n", 1)[1] == first.split(b"\r\n\r\n", 1)[1]

@@ -274,11 +274,13 @@ class Flight:
 
     def _stored(self, items: list[tuple[Unit, list[SendResult]]]) -> None:
         with self._cv:
+            finished = len(self._finished)
             for unit, results in items:
                 batch = self._batches[unit.batch]
                 batch.results += results
                 self._unit_finished(batch)
-            self._cv.notify_all()
+            if len(self._finished) > finished:  # what the caller waits for
+                self._cv.notify_all()
 
     def _record_failed(self, exc: BaseException) -> None:
         """The database went away: the flight stops."""

@@ -51,20 +51,40 @@ class QPBody:
         ]
         fixed = [p for p in self.pieces if isinstance(p, bytes)]
         self.static = b"".join(fixed) if len(fixed) == len(self.pieces) else None
+        self.static_dotted = any(map(dotted, fixed))
+        self._last: dict[str, tuple[str, bytes]] = {}  # placeholder -> its last value, encoded
 
     def encode(self, values: dict[str, str] | None) -> bytes:
+        return self.encode_checked(values)[0]
+
+    def encode_checked(self, values: dict[str, str] | None) -> tuple[bytes, bool]:
+        """The body, and whether a line of it may begin with a dot (SMTP's DATA must then
+        double it): known for the static pieces at once, checked only for the values."""
         if self.static is not None or values is None:
-            return self.static or b""
+            return self.static or b"", self.static_dotted
         # A placeholder may occur many times (the tracking token is in every tracked link):
-        # each value is encoded once per message.
+        # each value is encoded once per message, and one that is the same as in the message
+        # before (the view-in-browser URL) not again.
         done: dict[str, bytes] = {}
+        last = self._last
         out = []
         for p in self.pieces:
             if isinstance(p, str):
                 encoded = done.get(p)
                 if encoded is None:
-                    encoded = done[p] = qp_piece(values[p], self.keep_lf)
+                    value = values[p]
+                    before = last.get(p)
+                    if before is not None and before[0] == value:
+                        encoded = done[p] = before[1]
+                    else:
+                        encoded = done[p] = qp_piece(value, self.keep_lf)
+                        last[p] = (value, encoded)
                 out.append(encoded)
             else:
                 out.append(p)
-        return b"".join(out)
+        return b"".join(out), self.static_dotted or any(map(dotted, done.values()))
+
+
+def dotted(piece: bytes) -> bool:
+    """A line of this piece begins with a dot (every piece begins a line)."""
+    return piece.startswith(b".") or b"\n." in piece

@@ -149,7 +149,7 @@ class Engine:
             self._open_more(now)  # work waits and no connection has room
 
     def _begin(self, link: Link, job: Job, now: float) -> None:
-        txn = Transaction(job.unit, job.sender, job.rcpt, job.data)
+        txn = Transaction(job.unit, job.sender, job.rcpt, job.data, job.dotted)
         if problem := txn.undeliverable(link.session.smtputf8):
             self.jobs.done(job, FAILED, problem)
             return

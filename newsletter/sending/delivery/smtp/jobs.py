@@ -27,6 +27,7 @@ class Job:
     unit: Unit
     sender: str
     data: bytes  # rendered once, kept for its retries
+    dotted: bool = True  # a line of it may begin with a dot
     attempts: int = 0  # failed attempts (throttling replies do not count)
     probe: bool = False  # sent alone after a pause (the governor's probe)
 
@@ -70,7 +71,8 @@ class Jobs:
                 return None
             recipient = unit.recipients[0]
             sender = self.template.envelope_sender(recipient)
-            self.waiting.append(Job(unit, sender, self.template.render(recipient)))
+            data, dotted = self.template.render_checked(recipient)
+            self.waiting.append(Job(unit, sender, data, dotted=dotted))
         return self.waiting[0] if peek else self.waiting.popleft()
 
     def start(self, job: Job, now: float) -> None:

@@ -54,6 +54,16 @@ class ReplyReader:
         self._lines: list[str] = []
 
     def feed(self, data: bytes) -> list[Reply]:
+        if (
+            not self._buffer
+            and data[-2:] == b"\r\n"
+            and data.count(b"\n") == 1
+            and data[3:4] == b" "
+            and data[:3].isdigit()
+            and len(data) < MAX_LINE
+            and not self._lines
+        ):  # the usual case: one whole one-line reply
+            return [Reply(int(data[:3]), data[4:-2].decode("utf-8", "replace").strip())]
         self._buffer += data
         replies: list[Reply] = []
         buffer = self._buffer
