@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, settings
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 
-# `waiting` and `ports` first: other support modules import them, and a plugin imported before pytest loads
-# it cannot have its asserts rewritten.
+# `waiting` and `ports` first: other support modules import them, and a plugin imported before
+# pytest loads it cannot have its asserts rewritten.
 _FIRST = ["waiting", "ports"]
 pytest_plugins = [f"tests.support.{stem}" for stem in _FIRST] + sorted(
     f"tests.support.{p.stem}"
