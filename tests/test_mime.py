@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import json
 import os
+import quopri
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from newsletter import models
 from newsletter.authoring import placeholders
 from newsletter.models import Recipient
 from newsletter.sending.mime.headers import MAX_DISPLAY_NAME
+from newsletter.sending.mime.quoted_printable import qp_piece
 from tests.support.messages import HTML, TAGS, TEXT, body, parse, recipient, sample_template
 
 JUDGE = Path(__file__).resolve().parents[2] / "shared" / "judges" / "mime.py"
@@ -253,18 +257,25 @@ def _lines_start_with_a_dot(message: bytes) -> bool:
     return message.startswith(b".") or b"\n." in message
 
 
-def test_the_message_says_whether_a_line_may_begin_with_a_dot() -> None:
-    """SMTP's DATA doubles a dot at a line start; the message knows, without scanning it,
-    whether it has one: from its static parts once, and its values per recipient (a long URL
-    soft-broken right before a dot starts a line with it)."""
-    sample, flagged = sample_template().render_checked(recipient(1))  # ".leading dot line"
-    assert flagged and _lines_start_with_a_dot(sample)
-    plain = sample_template(html="<p>__NL_UNSUBSCRIBE_URL__</p>", text="Hi __NL_NAME__.\n")
-    message, flagged = plain.render_checked(recipient(2))
-    assert not flagged and not _lines_start_with_a_dot(message)
-    wrapped = recipient(3, name="n" * 75 + ".net")  # QP soft-breaks the name before the dot
-    message, flagged = plain.render_checked(wrapped)
-    assert flagged == _lines_start_with_a_dot(message) and flagged
-    first, _ = plain.render_checked(recipient(2))
-    again, _ = plain.render_checked(recipient(2))  # values reused from the message before
-    assert again.split(b"\r\n\r\n", 1)[1] == first.split(b"\r\n\r\n", 1)[1]
+def test_no_line_of_a_message_begins_with_a_dot_so_data_needs_no_stuffing() -> None:
+    """Quoted-printable writes a leading dot as `=2E` (a text line that starts with one, or a
+    long value soft-broken right before one), so SMTP's DATA never scans a message for dots;
+    the message still says so (`render_checked`), and it decodes to the same text."""
+    for template, who in (
+        (sample_template(), recipient(1)),  # the text has a ".dot line"
+        (sample_template(html="<p>__NL_NAME__</p>"), recipient(3, name="n" * 75 + ".net")),
+    ):
+        message, flagged = template.render_checked(who)
+        assert not flagged and not _lines_start_with_a_dot(message)
+        assert max(len(line) for line in message.split(b"\r\n")) <= 998
+    decoded = body(parse(sample_template().render(recipient(1))), "plain")
+    assert "\n.dot line\n" in decoded
+
+
+@given(st.text(alphabet=".ab é\n=", max_size=400))
+def test_quoted_printable_has_no_leading_dot_and_decodes_back(text: str) -> None:
+    encoded = qp_piece(text)
+    assert not _lines_start_with_a_dot(encoded)
+    assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
+    decoded = quopri.decodestring(encoded.replace(b"\r\n", b"\n")).decode()
+    assert decoded == text.replace("\r\n", "\n").replace("\r", "\n")

@@ -16,9 +16,29 @@ def qp(text: str, *, keep_lf: bool = False) -> bytes:
     others); used for HTML, where parsers should agree byte for byte."""
     data = text.replace("\r\n", "\n").replace("\r", "\n").encode()
     # With LF-only input b2a_qp uses LF for hard and soft breaks alike; CRLF them afterwards.
-    return binascii.b2a_qp(data, quotetabs=False, istext=not keep_lf, header=False).replace(
-        b"\n", b"\r\n"
-    )
+    encoded = binascii.b2a_qp(data, quotetabs=False, istext=not keep_lf, header=False)
+    return no_leading_dots(encoded.replace(b"\n", b"\r\n"))
+
+
+def no_leading_dots(encoded: bytes) -> bytes:
+    """Quoted-printable lines with a leading dot written `=2E`: SMTP's DATA then needs no
+    dot-stuffing, so no message is scanned for it (a line grown past 76 is soft-broken again,
+    never inside an `=XX` escape)."""
+    if not (encoded.startswith(b".") or b"\n." in encoded):
+        return encoded
+    out = []
+    for line in encoded.split(b"\r\n"):
+        while line.startswith(b"."):
+            line = b"=2E" + line[1:]
+            if len(line) <= 76:
+                break
+            cut = 75
+            while b"=" in line[cut - 2 : cut]:
+                cut -= 1
+            out.append(line[:cut] + b"=")
+            line = line[cut:]
+        out.append(line)
+    return b"\r\n".join(out)
 
 
 def qp_piece(text: str, keep_lf: bool = False) -> bytes:
@@ -35,7 +55,7 @@ def qp_piece(text: str, keep_lf: bool = False) -> bytes:
         cut = 74
         while b"=" in last[cut - 2 : cut]:
             cut -= 1
-        out = out[:start] + last[:cut] + b"=\r\n" + last[cut:]
+        out = no_leading_dots(out[:start] + last[:cut] + b"=\r\n" + last[cut:])
     return out + b"=\r\n"
 
 
