@@ -72,7 +72,14 @@ class QPBody:
         fixed = [p for p in self.pieces if isinstance(p, bytes)]
         self.static = b"".join(fixed) if len(fixed) == len(self.pieces) else None
         self.static_dotted = any(map(dotted, fixed))
-        self._last: dict[str, tuple[str, bytes]] = {}  # placeholder -> its last value, encoded
+        # Where each placeholder goes: its value is encoded once and put in all its slots.
+        self._skeleton = [p if isinstance(p, bytes) else b"" for p in self.pieces]
+        self._slots: dict[str, list[int]] = {}
+        for i, p in enumerate(self.pieces):
+            if isinstance(p, str):
+                self._slots.setdefault(p, []).append(i)
+        # placeholder -> its last value, encoded, and whether that has a line-start dot
+        self._last: dict[str, tuple[str, bytes, bool]] = {}
 
     def encode(self, values: dict[str, str] | None) -> bytes:
         return self.encode_checked(values)[0]
@@ -85,24 +92,18 @@ class QPBody:
         # A placeholder may occur many times (the tracking token is in every tracked link):
         # each value is encoded once per message, and one that is the same as in the message
         # before (the view-in-browser URL) not again.
-        done: dict[str, bytes] = {}
-        last = self._last
-        out = []
-        for p in self.pieces:
-            if isinstance(p, str):
-                encoded = done.get(p)
-                if encoded is None:
-                    value = values[p]
-                    before = last.get(p)
-                    if before is not None and before[0] == value:
-                        encoded = done[p] = before[1]
-                    else:
-                        encoded = done[p] = qp_piece(value, self.keep_lf)
-                        last[p] = (value, encoded)
-                out.append(encoded)
-            else:
-                out.append(p)
-        return b"".join(out), self.static_dotted or any(map(dotted, done.values()))
+        out = self._skeleton.copy()
+        last, any_dot = self._last, self.static_dotted
+        for name, slots in self._slots.items():
+            value = values[name]
+            before = last.get(name)
+            if before is None or before[0] != value:
+                encoded = qp_piece(value, self.keep_lf)
+                before = last[name] = (value, encoded, dotted(encoded))
+            any_dot = any_dot or before[2]
+            for i in slots:
+                out[i] = before[1]
+        return b"".join(out), any_dot
 
 
 def dotted(piece: bytes) -> bool:

@@ -27,6 +27,13 @@ class Session(Handshake):
         self.reader = ReplyReader()
         self.txns: deque[Transaction] = deque()  # begun, not settled, in order
         self.retiring = False  # no more messages: QUIT once idle
+        self._handlers = {  # the kind of reply expected -> what judges it
+            kind: getattr(self, "_on_" + kind.lower())
+            for kind in (
+                "GREETING", "EHLO", "HELO", "STARTTLS", "AUTH",
+                "MAIL", "RCPT", "DATA", "END", "IGNORE",
+            )
+        }  # fmt: skip
 
     # --- what the driver asks ----------------------------------------------------------------
 
@@ -108,7 +115,7 @@ class Session(Handshake):
             if not self.expect:
                 raise ProtocolError(f"a reply nothing asked for: {reply}")
             kind, txn = self.expect.popleft()
-            getattr(self, "_on_" + kind.lower())(reply, txn, events)
+            self._handlers[kind](reply, txn, events)
         if self.retiring:
             self._quit_if_idle()
         return events
