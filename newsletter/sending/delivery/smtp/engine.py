@@ -192,7 +192,7 @@ class Engine:
     # --- connections ---------------------------------------------------------------------------
 
     def _open_more(self, now: float) -> None:
-        opening = sum(1 for link in self.links if not link.greeted)
+        opening = sum(1 for link in self.links if not link.welcomed)
         while self.governor.may_open(len(self.links), opening, now):
             try:
                 link = Link(self.backend.address(), self.backend.login, now + self.timeout)

@@ -66,8 +66,8 @@ class Governor:
     # --- sessions ------------------------------------------------------------------------------
 
     def may_open(self, sessions: int, opening: int, now: float) -> bool:
-        """One more connection now? (`sessions` greeted or being set up, `opening` of them not
-        greeted yet.)"""
+        """One more connection now? (`sessions` open or being opened, `opening` of them not
+        welcomed with a 220 yet.)"""
         if now < self._open_after:
             return False
         if self.limit < self.cap and now >= self._regrow_at and not opening:

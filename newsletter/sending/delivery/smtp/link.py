@@ -47,6 +47,12 @@ class Link:
         return self.channel.flush()
 
     @property
+    def welcomed(self) -> bool:
+        """The server greeted it with a 220: a connection it refuses says 421 instead, so the
+        next one may be opened now (EHLO, TLS and login follow meanwhile)."""
+        return not self.connecting and self.session.phase is not Phase.GREETING
+
+    @property
     def waiting(self) -> bool:
         """Something is due from the server (a reply, or the connect or handshake)."""
         return self.connecting or self.channel.handshaking or bool(self.session.expect)
