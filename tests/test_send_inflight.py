@@ -116,7 +116,7 @@ def test_smtp_killed_at_several_points_leaves_few_in_doubt(
     seen = delivered(record)
     assert max(seen.values()) == 1  # nobody sent twice
     _, counts = the_send(engine)
-    assert counts["unknown"] == sum(in_doubt) and counts["sent"] + counts["unknown"] == n
+    assert counts["unknown"] == sum(in_doubt) and counts["sent"] + counts["unknown"] == n, counts
     with engine.connect() as conn:
         unknown = {e for e, s, _ in ledger.problems(conn, send_id, limit=n) if s == "unknown"}
     assert {f"user{i}@example.com" for i in range(n)} - set(seen) <= unknown

@@ -218,7 +218,10 @@ class Flight:
             for taken in self._taken.values():
                 for unit, _ in done:
                     taken.discard(unit)
-        return self.recorder.post([(u, normalised(u, r)) for u, r in done], noting)
+        items = [(u, normalised(u, r)) for u, r in done]
+        if noting and self.backend.records_inline:
+            return self.recorder.now(items, noting)
+        return self.recorder.post(items, noting)
 
     def _unit_finished(self, batch: Batch) -> None:
         """Holds the lock."""

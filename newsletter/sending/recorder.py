@@ -30,8 +30,9 @@ class Recorder:
     ):
         self.store, self._stored, self._failed, self._noted = store, stored, failed, noted
         self.hold = hold  # crash tests only: drops a batch whose outcomes are never stored
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the queues below
         self._news = threading.Condition(self._lock)
+        self._committing = threading.Lock()  # one commit at a time, queue order kept
         self._confirmed: Confirmed = []
         self._to_hand: list[tuple[Unit, threading.Event]] = []
         self._unhand: list[Unit] = []
@@ -90,9 +91,31 @@ class Recorder:
         self._thread.join()
         self.store.close()
 
+    def now(self, done: Confirmed, units: Sequence[Unit]) -> threading.Event:
+        """`post`, committed at once in the caller's thread (with everything queued before it,
+        in order): for a backend whose one thread drives every connection and waits for its
+        notes anyway (SMTP), a note then costs the commit alone, no hand-over between threads."""
+        ready = threading.Event()
+        self._flush(done, [(u, ready) for u in units if not u.handed])
+        ready.set()
+        return ready
+
     def _loop(self) -> None:
-        while (gathered := self._gather()) is not None:
-            items, handing, unhanding = gathered
+        while self._wait():
+            if not self._flush([], []):
+                return
+
+    def _flush(self, done: Confirmed, handing: list[tuple[Unit, threading.Event]]) -> bool:
+        """Take what is queued, with `done` and `handing`, and store it in one commit; commits
+        happen one at a time, in the order their items came (a unit's note dropped, then given
+        again, stays). False if the database failed."""
+        with self._committing:
+            with self._lock:
+                items, self._confirmed = self._confirmed + done, []
+                if self._refusing:
+                    handing = []
+                handing, self._to_hand = self._to_hand + handing, []
+                unhanding, self._unhand = self._unhand, []
             if self.hold is not None:
                 items = self.hold(items)
             try:
@@ -103,37 +126,41 @@ class Recorder:
                 for _, ready in handing:
                     ready.set()  # not handed: the lane stops
                 self._noted()
-                return
+                return False
             for unit, _ in handing:
                 unit.handed = True
-            for _, ready in handing:
-                ready.set()
-            if handing:
-                self._noted()
-            self._stored(items)
+        for _, ready in handing:
+            ready.set()
+        if handing:
+            self._noted()
+        self._stored(items)
+        return True
 
-    def _gather(self) -> tuple[Confirmed, list[tuple[Unit, threading.Event]], list[Unit]] | None:
-        """What the next commit stores (None: the lanes are done and all is stored). It waits
-        for a first item, then a few ms more for others, unless a lane waits for a note."""
+    def _wait(self) -> bool:
+        """Until there is something to store (False: the lanes are done and all is stored):
+        a first item, then a few ms more for others, unless a lane waits for a note. An
+        inline commit may take the queue meanwhile: then it waits again."""
         with self._lock:
-            self._idle = True
-            while not (self._confirmed or self._to_hand or self._unhand) and self._open:
-                if not self._news.wait(PACE_EVERY):
-                    self._lock.release()
-                    try:
-                        with contextlib.suppress(Exception):  # the next commit will tell
-                            self.store.share_pace_if_due()
-                    finally:
-                        self._lock.acquire()
-            self._idle = False
-            deadline = time.monotonic() + GROUP_COMMIT_S
-            while not self._to_hand and self._open and not self._refusing:
-                if (left := deadline - time.monotonic()) <= 0:
-                    break
-                self._news.wait(left)
-            if not (self._confirmed or self._to_hand or self._unhand):
-                return None
-            items, self._confirmed = self._confirmed, []
-            handing, self._to_hand = self._to_hand, []
-            unhanding, self._unhand = self._unhand, []
-            return items, handing, unhanding
+            while True:
+                self._idle = True
+                while not self._queued() and self._open:
+                    if not self._news.wait(PACE_EVERY):
+                        self._lock.release()
+                        try:
+                            with contextlib.suppress(Exception):  # the next commit will tell
+                                self.store.share_pace_if_due()
+                        finally:
+                            self._lock.acquire()
+                self._idle = False
+                if not self._queued():
+                    return False  # closed, and nothing left
+                deadline = time.monotonic() + GROUP_COMMIT_S
+                while not self._to_hand and self._open and not self._refusing:
+                    if (left := deadline - time.monotonic()) <= 0:
+                        break
+                    self._news.wait(left)
+                if self._queued():
+                    return True
+
+    def _queued(self) -> bool:
+        return bool(self._confirmed or self._to_hand or self._unhand)

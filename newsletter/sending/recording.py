@@ -6,6 +6,7 @@ what the backend learned about its server, shared with the send's other processe
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator, Sequence
 
@@ -25,6 +26,7 @@ class Store:
         self.mark = HandedMark(engine, send_id, worker)
         self.pace_due = 0.0 if backend.pace() is not None else float("inf")
         self._conn: Connection | None = None  # kept between commits: a checkout costs more
+        self._lock = threading.Lock()  # its connection, one thread at a time
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -52,7 +54,7 @@ class Store:
     ) -> None:
         """One transaction: the outcomes (their notes dropped), the notes of units refused
         before delivery dropped, and the new notes."""
-        with self._transaction() as conn:
+        with self._lock, self._transaction() as conn:
             if items:
                 results = [r for _, rs in items for r in rs]
                 ledger.record_in(conn, self.send_id, self.worker, results)
@@ -66,7 +68,7 @@ class Store:
 
     def share_pace_if_due(self) -> None:
         if time.monotonic() >= self.pace_due:
-            with self._transaction() as conn:
+            with self._lock, self._transaction() as conn:
                 self._share_pace(conn)
 
     def _share_pace(self, conn: Connection) -> None:

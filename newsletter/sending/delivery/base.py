@@ -176,6 +176,9 @@ class Backend(ABC):
     lanes: int = 1  # threads running `lane`
     units_at_once: int = 1  # units a worker's lanes keep in flight together
     unit_size: int = 0  # recipients per unit (0: a whole batch)
+    # Its notes are best committed in its lane's own thread (`Feed.report`): one thread drives
+    # every connection and waits for them anyway, so a hand-over to the recorder only adds wait.
+    records_inline: bool = False
 
     def __init__(self, *, max_attempts: int = 5, backoff: float = 0.5, backoff_cap: float = 30.0):
         self.max_attempts = max_attempts

@@ -9,6 +9,7 @@ import select
 import selectors
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from newsletter.sending.delivery.smtp.link import Link
 from newsletter.sending.delivery.smtp.tls import client_context, tls_failure
 from newsletter.sending.mime.message import MessageTemplate
 
+SWITCH_INTERVAL = 0.001  # seconds: Python's GIL switch interval while the engine runs
 IDLE_MOST = 60.0  # seconds a connection kept between runs may stay idle (Postfix allows 300)
 
 
@@ -43,6 +45,7 @@ class SMTPBackend(Backend):
     name = "smtp"
     unit_size = 1  # a unit is one message
     lanes = 1  # one thread drives every connection
+    records_inline = True  # ... and commits its notes itself (see Backend)
 
     def __init__(self, settings: Settings, **retry: Any):
         super().__init__(**retry)
@@ -70,7 +73,15 @@ class SMTPBackend(Backend):
     # --- for the engine ----------------------------------------------------------------------
 
     def lane(self, template: MessageTemplate, feed: Feed) -> None:
-        Engine(self, template, feed).run()
+        # The engine waits for notes the recorder thread commits: with Python's default 5 ms
+        # GIL switch interval the recorder may wait that long for its turn while the engine
+        # works; 1 ms keeps a note's wait short (measured: 354 to content, p90 15 -> 8 ms).
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
+        try:
+            Engine(self, template, feed).run()
+        finally:
+            sys.setswitchinterval(switch)
 
     def address(self) -> tuple[str, int]:
         """The relay's socket address, looked up once."""

@@ -65,6 +65,7 @@ class Engine:
         self.draining = False
         self._swept = 0.0
         self._held_until = math.inf  # the governor holds new messages until then
+        self.reply_time = math.inf  # the server's quickest EHLO answer seen so far
         for link in backend.take_idle():
             self._add(link)
         feed.watch(self.sel.wake)  # the feed has news: units, notes committed, a stop
@@ -192,10 +193,10 @@ class Engine:
     # --- connections ---------------------------------------------------------------------------
 
     def _open_more(self, now: float) -> None:
-        opening = sum(1 for link in self.links if not link.welcomed)
+        opening = sum(1 for link in self.links if link.opening(now, self.reply_time))
         while self.governor.may_open(len(self.links), opening, now):
             try:
-                link = Link(self.backend.address(), self.backend.login, now + self.timeout)
+                link = Link(self.backend.address(), self.backend.login, now, self.timeout)
             except (Closed, OSError) as exc:
                 self._connect_failed(str(exc), now)
                 return
@@ -217,7 +218,7 @@ class Engine:
                     return
                 link.connected(self.backend.implicit_tls(), self.backend.host)
             elif mask & READ:
-                events = link.readable()
+                events = link.readable(now)
                 link.deadline = now + self.timeout
                 self._handle(link, events, now)
             if link in self.links:
@@ -237,6 +238,7 @@ class Engine:
             elif isinstance(event, NoteWanted):
                 self.notes.want(link, event.txn)
             elif isinstance(event, Ready):
+                self.reply_time = min(self.reply_time, now - link.since)  # EHLO (TLS, login)
                 link.greeted = True
                 self.backend.connected_once()
                 self.governor.greeted(now)

@@ -10,16 +10,19 @@ from newsletter.sending.delivery.smtp.events import Event
 from newsletter.sending.delivery.smtp.handshake import Login, Phase
 from newsletter.sending.delivery.smtp.session import Session
 
+OPENING_LEAST = 0.01  # seconds a new connection counts as being opened, at the least
+
 
 class Link:
-    __slots__ = ("channel", "session", "connecting", "greeted", "deadline", "writing")
+    __slots__ = ("channel", "session", "connecting", "greeted", "deadline", "writing", "since")
 
-    def __init__(self, address: tuple[str, int], login: Login, deadline: float):
+    def __init__(self, address: tuple[str, int], login: Login, now: float, timeout: float):
         self.channel = Channel(address)
         self.session = Session(login)
         self.connecting = True
         self.greeted = False  # the session is ready (a 220, EHLO, TLS and login all done)
-        self.deadline = deadline
+        self.deadline = now + timeout
+        self.since = now  # opened; once welcomed, when the 220 came
         self.writing = True  # watched for EVENT_WRITE (kept from before: False)
 
     def connected(self, tls: ssl.SSLContext | None, host: str) -> None:
@@ -30,15 +33,26 @@ class Link:
         if tls is not None:
             self.channel.start_tls(tls, host)
 
-    def readable(self) -> list[Event]:
+    def readable(self, now: float) -> list[Event]:
         """Read what arrived and give it to the session (raises Closed, ProtocolError or
         ssl.SSLError)."""
         channel, session = self.channel, self.session
-        handshaking = channel.handshaking
+        handshaking, welcomed = channel.handshaking, self.welcomed
         data = channel.receive()
         if handshaking and not channel.handshaking and session.phase is Phase.STARTTLS:
             session.tls_started()
-        return session.receive(data) if data else []
+        events = session.receive(data) if data else []
+        if not welcomed and self.welcomed:
+            self.since = now  # the 220: the EHLO round trip starts
+        return events
+
+    def opening(self, now: float, reply_time: float) -> bool:
+        """Still being opened, as far as opening the next one goes: not welcomed with a 220,
+        and open for less than 1.5 times the server's reply time (at least `OPENING_LEAST`). A
+        relay refuses at once (Postfix's 421 comes before any greeting pause), so one not
+        refused by then will not be: the next may open while this one's greeting is held
+        (smtp-server and Postfix's postscreen hold it on purpose)."""
+        return not self.welcomed and now - self.since < max(1.5 * reply_time, OPENING_LEAST)
 
     def push(self) -> bool:
         """Write what the session has to say; True while some waits for the socket."""
