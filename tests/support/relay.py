@@ -277,10 +277,11 @@ class RelayServer:
         from tests.support.ports import free_port
 
         self.relay.port = self.relay.port or free_port()
-        self.server = self.loop.run_until_complete(
-            self.loop.create_server(lambda: _Session(self.relay), "127.0.0.1", self.relay.port)
-        )
-        self.thread.start()
+        self.thread.start()  # the loop runs in its own thread: this one may run another's
+        self.server = asyncio.run_coroutine_threadsafe(
+            self.loop.create_server(lambda: _Session(self.relay), "127.0.0.1", self.relay.port),
+            self.loop,
+        ).result(10)
         return self.relay
 
     def stop(self) -> None:

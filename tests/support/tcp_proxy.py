@@ -124,9 +124,9 @@ class Proxy:
         return server
 
     def start(self) -> Proxy:
-        """Serve from a thread of its own (tests)."""
-        self.server = self.loop.run_until_complete(self._serve(0))
+        """Serve from a thread of its own (tests; the caller's thread may run another loop)."""
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        self.server = asyncio.run_coroutine_threadsafe(self._serve(0), self.loop).result(10)
         return self
 
     def stop(self) -> None:
