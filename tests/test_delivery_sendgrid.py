@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import socket
@@ -10,6 +11,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections import Counter
+from typing import Any
 
 import pytest
 from urllib3.util.wait import wait_for_read
@@ -264,7 +266,9 @@ def test_a_429_pauses_every_lane_not_only_the_one_that_got_it(
     """Four lanes post small requests; the third answer is a 429. Requests the other three
     lanes had already started may still arrive, but then all four lanes wait out the shared
     pause (with a pause per lane, the other lanes would go on posting). The pause runs on a
-    clock the test moves, so nothing depends on the machine's speed."""
+    clock the test moves, and answers after the 429 wait until the pause is drawn (else, on a
+    loaded machine, the other lanes could finish every unit before the 429's lane runs again),
+    so nothing depends on the machine's speed."""
     from newsletter.sending.delivery import sendgrid
 
     clock = ManualClock()
@@ -277,9 +281,19 @@ def test_a_429_pauses_every_lane_not_only_the_one_that_got_it(
     pauses: list[tuple[float, float, int]] = []
     calm = backend._calm
 
+    calmed, judge, judged = threading.Event(), standin._judge, itertools.count(1)
+
     def noted_calm(attempt: int) -> None:
         calm(attempt)
         pauses.append((clock.monotonic(), backend._calm_until, standin.requests))
+        calmed.set()
+
+    def judge_after_calm(headers: Any, raw: bytes) -> tuple[int, bytes, float]:
+        if next(judged) > 3:  # answers after the 429 wait until its lane has drawn the pause
+            calmed.wait(60)
+        return judge(headers, raw)
+
+    standin._judge = judge_after_calm  # type: ignore[method-assign]
 
     backend._calm = noted_calm  # type: ignore[method-assign]
     feed = ListFeed([Unit([recipient(i) for i in range(s, s + 5)]) for s in range(1, 101, 5)])
