@@ -178,7 +178,7 @@ def test_rate_sends_in_batches_of_at_most_the_rate_paced_by_the_clock(
     monkeypatch.setattr(
         batches,
         "Pace",
-        lambda per_second: real_pace(per_second, clock=lambda: now[0], sleep=fake_sleep),
+        lambda per_second, **_: real_pace(per_second, clock=lambda: now[0], sleep=fake_sleep),
     )
     seen: list[int] = []
     progress = run(

@@ -9,7 +9,9 @@ from pathlib import Path
 import click
 
 from newsletter.cli.root import cli, engine_from, reading_engine_from, settings_from
+from newsletter.cli.stopping import graceful_stop, stopped_exit
 from newsletter.errors import ConfigError
+from newsletter.sending.stopping import STOP
 from newsletter.times import minute_utc, stamp_utc
 
 
@@ -65,7 +67,10 @@ def send_due_cmd(
     def log(line: str, problem: bool) -> None:
         click.echo(f"{stamp_utc()} send-due: {line}", err=problem)
 
-    ok = send_due(engine, settings, entries, dry_run=dry_run, log=log, verbose=verbose)
+    with graceful_stop():
+        ok = send_due(engine, settings, entries, dry_run=dry_run, log=log, verbose=verbose)
+    if STOP.asked:
+        stopped_exit("send-due stopped; its next run continues what is left")
     if not dry_run:  # hits past tracking_retention_months become totals (cron runs this)
         from newsletter.tracking.retention import expire
 

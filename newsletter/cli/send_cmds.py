@@ -12,8 +12,10 @@ import click
 
 from newsletter.cli.progress import Reporter
 from newsletter.cli.root import cli, engine_from, settings_from
+from newsletter.cli.stopping import graceful_stop, stop_line, stopped_exit
 from newsletter.errors import RelayOutage, SendError
 from newsletter.models import BACKENDS
+from newsletter.sending.stopping import STOP
 
 if TYPE_CHECKING:
     from newsletter.config import Settings
@@ -173,7 +175,8 @@ def _run(ctx: click.Context, plan: Plan, as_json: bool) -> None:
             reporter.update(p.this_run, info=info, line=line, final=p.counts["queued"] <= 0)
 
         try:
-            progress = execute(engine, settings, plan, report, _worker_command(ctx))
+            with graceful_stop():
+                progress = execute(engine, settings, plan, report, _worker_command(ctx))
         except RelayOutage as exc:
             raise SendError(
                 f"{exc}; continue with `newsletter send {plan.issue.id} --resume` once it "
@@ -181,6 +184,8 @@ def _run(ctx: click.Context, plan: Plan, as_json: bool) -> None:
             ) from None
     assert progress is not None
     counts = progress.counts
+    if STOP.asked:
+        stopped_exit(stop_line(counts, f"newsletter send {plan.issue.id} --resume"))
     elapsed = time.monotonic() - started
     see = (
         f" (see `newsletter status {plan.issue.id}`)"
@@ -252,7 +257,10 @@ def worker_cmd(ctx: click.Context, once: bool, send_id: int | None, rate: str | 
     """Claim and send batches of any running send (several may run, on several machines)."""
     from newsletter.sending.worker_loop import run_worker
 
-    done = run_worker(
-        engine_from(ctx), settings_from(ctx), once=once, only_send=send_id, rate=_rate(rate)
-    )
+    with graceful_stop():
+        done = run_worker(
+            engine_from(ctx), settings_from(ctx), once=once, only_send=send_id, rate=_rate(rate)
+        )
+    if STOP.asked:
+        stopped_exit(f"worker processed {done:,} recipient(s); it left nothing claimed")
     click.echo(f"worker finished: {done} recipient(s) processed")

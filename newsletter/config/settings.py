@@ -45,6 +45,7 @@ class Settings:
     smtp_connections: int = 40  # measured: see README, Sending across a network
     smtp_timeout: float = 30.0
     outage_timeout: float = 600.0  # seconds a send waits out a relay that refuses all mail
+    stop_timeout: float = 30.0  # seconds a stopping send waits for answers on the network
     sendgrid_api_host: str = "https://api.sendgrid.com"
     sendgrid_timeout: float = 30.0
     sendgrid_concurrency: int = 8  # requests in flight per worker process (measured)

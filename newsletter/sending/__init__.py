@@ -1,13 +1,13 @@
 """Sending: what a send will do (`plan`), the send itself (`send`), the batch loop (`batches`,
-`pace`), units in flight (`inflight`), their recorder (`recorder`) and what it writes
-(`recording`), what the workers learn about their relay (`pacing`), crash points for the crash tests
-(`crashpoints`), the per-recipient ledger (`sends`, `ledger`), workers and their liveness
-(`workers`, `worker_loop`), database locks (`locks`), scheduled sends (`schedule`), the MIME
-message built once (`mime/`), the delivery backends (`delivery/`), provider events
-(`provider_events`), what comes back along the return path, bounces and complaints from any
-source (`return_path`, with the map of the whole bounce path), proofs (`proof`) and the archive
-of sent issues (`archive`). The sub-packages are layers of their own: a transport knows nothing
-of the ledger.
+`pace`), a graceful stop on a signal (`stopping`), units in flight (`inflight`), their recorder
+(`recorder`) and what it writes (`recording`), what the workers learn about their relay (`pacing`),
+crash points for the crash tests (`crashpoints`), the per-recipient ledger (`sends`, `ledger`),
+workers and their liveness (`workers`, `worker_loop`), database locks (`locks`), scheduled sends
+(`schedule`), the MIME message built once (`mime/`), the delivery backends (`delivery/`), provider
+events (`provider_events`), what comes back along the return path, bounces and complaints from any
+source (`return_path`, with the map of the whole bounce path), proofs (`proof`) and the archive of
+sent issues (`archive`). The sub-packages are layers of their own: a transport knows nothing of the
+ledger.
 
 May import: `tracking`, `authoring`, `audience`, `db` and the kernel; never `mailbox` (which
 imports this package for the return path), `web` or `cli`.

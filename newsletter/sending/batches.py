@@ -28,6 +28,7 @@ from newsletter.sending.delivery.base import Backend
 from newsletter.sending.inflight import Batch, Flight
 from newsletter.sending.mime.message import MessageTemplate, list_message_template
 from newsletter.sending.pace import Pace
+from newsletter.sending.stopping import STOP
 from newsletter.sending.workers import Worker
 from newsletter.tracking.links import html_to_send
 
@@ -161,11 +162,9 @@ def deliver(
     assert send is not None
     maker = _Batchmaker.for_send(engine, settings, send)
     per_second = settings.rate if rate is None else rate
-    size = settings.batch_size
-    if per_second > 0:  # small batches, so the pace is even
-        size = min(size, max(1, int(per_second)))
+    size = _batch_size(settings.batch_size, per_second)
     progress = Progress(send_id, sum(counts.values()), counts)
-    pace = Pace(per_second)
+    pace = Pace(per_second, sleep=STOP.wait)  # a stop cuts a --rate pause short
     # With several units in flight, claim the next batch while fewer than two batches wait for
     # one. With one unit at a time (the outbox), or while a crash test is armed (so its crash
     # point is exact), one batch at a time.
@@ -173,34 +172,40 @@ def deliver(
     test_hook("start", 0)
     hold = HeldBatch() if held_batch() is not None else None  # crash tests only
     flight = Flight(engine, send_id, worker, backend, maker.template, hold)
-    claimed = number = 0
-    stopped = False
-    try:
-        while limit is None or claimed < limit:
-            _report(progress, flight.wait_for_room(ahead), on_progress)
-            if flight.error:
-                break  # a lane failed
-            if not _still_running(engine, send_id):
-                stopped = True  # cancelled (or paused) elsewhere: what is claimed ahead goes
-                break  # back to the queue, what is on the network finishes
-            want = size if limit is None else min(size, limit - claimed)
-            batch = ledger.claim(engine, send_id, worker, want)
-            if not batch:
-                break
-            number += 1
-            test_hook("claimed", number)
-            recipients, skipped = maker.prepare(engine, worker, batch)
-            flight.add(number, len(batch), skipped, recipients)
-            claimed += len(batch)
-            pace.wait(claimed)
-    except BaseException:
-        flight.abort()
-        raise
-    _report(progress, flight.abort() if stopped else flight.close(), on_progress)
+    claimed, number, stopped = 0, 0, False
+    with STOP.listening(lambda: flight.stop(STOP.left(settings.stop_timeout))):
+        try:  # Ctrl-C, SIGTERM: a graceful stop, heard until the flight is done
+            while limit is None or claimed < limit:
+                _report(progress, flight.wait_for_room(ahead), on_progress)
+                if flight.error:
+                    break  # a lane failed
+                if STOP.asked or not _still_running(engine, send_id):
+                    stopped = True  # stopped here, or cancelled (paused) elsewhere: what is
+                    break  # claimed ahead goes back to the queue, what is out finishes
+                want = size if limit is None else min(size, limit - claimed)
+                batch = ledger.claim(engine, send_id, worker, want)
+                if not batch:
+                    break
+                number += 1
+                test_hook("claimed", number)
+                recipients, skipped = maker.prepare(engine, worker, batch)
+                flight.add(number, len(batch), skipped, recipients)
+                claimed += len(batch)
+                pace.wait(claimed)
+        except BaseException:
+            flight.abort()
+            raise
+        last = flight.abort() if stopped else flight.close()
+    _report(progress, last, on_progress)
     if flight.error is not None:
         _stop_on_error(engine, send_id, flight.error)
     ledger.finish_if_complete(engine, send_id)
     return progress
+
+
+def _batch_size(batch_size: int, per_second: float) -> int:
+    """With a rate, small batches, so the pace is even."""
+    return min(batch_size, max(1, int(per_second))) if per_second > 0 else batch_size
 
 
 def _report(progress: Progress, batches: list[Batch], on_progress: Callback | None) -> None:
@@ -210,7 +215,7 @@ def _report(progress: Progress, batches: list[Batch], on_progress: Callback | No
         progress.counts["skipped"] += batch.skipped
         progress.counts["queued"] -= batch.claimed - batch.given_back
         progress.this_run += batch.claimed - batch.given_back
-        if on_progress:
+        if on_progress and batch.claimed > batch.given_back:  # not for one wholly given back
             on_progress(progress)
         test_hook("recorded", batch.number)
 

@@ -1,21 +1,16 @@
 """Units in flight for one worker: several SendGrid requests or SMTP messages under way at
 once, the next batches claimed and prepared while they wait, each outcome recorded as soon as
 the server confirms it. A `Flight` is the feed (`delivery.base.Feed`) its backend's lanes take
-units from.
+units from. Its threads: the caller (the batch loop) claims, prepares and `add`s batches;
+`backend.lanes` lane threads deliver them (SendGrid one request per lane, SMTP one engine
+thread for every connection); one recorder thread (`recorder.Recorder`) stores what was
+confirmed, in group commits. A batch is complete once all its units are stored or given back.
 
-Threads of a `Flight`:
-- the caller (the batch loop) claims batches, prepares their recipients and `add`s them;
-- `backend.lanes` lane threads deliver them (`Backend.lane`): SendGrid one request per lane,
-  SMTP one engine thread for every connection;
-- one recorder thread (`recorder.Recorder`) stores what was confirmed, in group commits; a
-  batch is reported complete to the caller once all its units are stored or given back.
-
-Before a unit's end goes out its span of subscriber ids is noted durably (`note`: the
-recorder writes the notes of every lane asking, in its next commit) and the note goes in the
-commit that records the unit's outcome, or when the unit was refused before it could be
-delivered (`unnote`). After a crash, `workers.recover` turns the claimed rows inside a note into
-`unknown` and puts the rest back in the queue. So only what was truly on the network, plus the
-last commit's worth of confirmations, can be in doubt.
+Before a unit's end goes out its span of subscriber ids is noted durably (`note`, in the
+recorder's next commit); the note goes in the commit that records the unit's outcome, or when
+the server refused the unit before it could be delivered (`unnote`). After a crash,
+`workers.recover` turns the claimed rows inside a note into `unknown` and puts the rest back in
+the queue: only what was truly on the network can be in doubt.
 """
 
 from __future__ import annotations
@@ -73,6 +68,8 @@ class Flight:
         self._batches: dict[int, Batch] = {}
         self._finished: list[Batch] = []
         self._closed = self._stopping = False
+        self._halt_timer: threading.Timer | None = None
+        backend.stopping.clear()  # a worker's backend serves one flight after another
         self.recorder = Recorder(
             Store(engine, send_id, worker, backend),
             stored=self._stored,
@@ -128,25 +125,44 @@ class Flight:
         self._wake_lanes()
         return self._join()
 
-    def abort(self) -> list[Batch]:
-        """Stop: lanes take nothing more and give back what they hold unsent; units no lane
-        took go back to the queue; returns once the lanes and the recorder are done."""
+    def stop(self, timeout: float | None = None) -> None:
+        """A graceful stop (any thread): lanes take nothing, start no retry, finish the rest;
+        after `timeout` seconds, answers still due are not waited for (`unknown`)."""
         with self._cv:
             self._stopping = True
+            self._cv.notify_all()
             self._work.notify_all()
+            if timeout is not None and self._halt_timer is None:
+                self._halt_timer = threading.Timer(timeout, self._halt)
+                self._halt_timer.daemon = True
+                self._halt_timer.start()
+        self.backend.stopping.set()
         self.recorder.refuse_notes()
         self._wake_lanes()
+
+    def _halt(self) -> None:
+        if any(thread.is_alive() for thread in self._lanes):
+            self.backend.halt()
+            self._wake_lanes()
+
+    def abort(self) -> list[Batch]:
+        """`stop`, wait for lanes and recorder; what no lane took goes back to the queue."""
+        self.stop()
         return self._join()
 
     def _join(self) -> list[Batch]:
         for thread in self._lanes:
             thread.join()
+        if self._halt_timer is not None:
+            self._halt_timer.cancel()
         self.recorder.finish()
         with self._cv:
+            for unit in self._units:  # never taken: given back now (their batch completes)
+                self._batches[unit.batch].given_back += len(unit.recipients)
+                self._unit_finished(self._batches[unit.batch])
             left, self._units = [*self._units, *self._given_back], deque()
             self._given_back, self._waiting = [], 0
-        ids = [r.subscriber_id for unit in left for r in unit.recipients]
-        if ids:
+        if ids := [r.subscriber_id for unit in left for r in unit.recipients]:
             ledger.release(self.engine, self.send_id, self.worker, ids)
         with self._cv:
             return self._completed_locked()
@@ -181,8 +197,7 @@ class Flight:
         self._wake = wake
 
     def handing(self, unit: Unit) -> None:
-        """Return once `unit`'s span is noted as handed out (by the recorder's next commit);
-        raises Stopped when the send stops first."""
+        """Return once `unit`'s span is noted as handed out; Stopped if the send stops first."""
         self.note([unit]).wait()
         if not unit.handed:
             raise Stopped("the send is stopping")
@@ -191,8 +206,7 @@ class Flight:
         return self.recorder.note(units)
 
     def unnote(self, units: Sequence[Unit]) -> None:
-        """Drop the notes of units the server refused before they could be delivered: they go
-        again, and until then a crash must not count them in doubt."""
+        """Drop the notes of units refused before delivery (a crash must not count them)."""
         self.recorder.unnote(units)
 
     def give_back(self, unit: Unit) -> None:
@@ -202,8 +216,7 @@ class Flight:
             for taken in self._taken.values():
                 taken.discard(unit)
             self._given_back.append(unit)
-            batch = self._batches.get(unit.batch)
-            if batch is not None:
+            if (batch := self._batches.get(unit.batch)) is not None:
                 batch.given_back += len(unit.recipients)
                 self._unit_finished(batch)
             self._cv.notify_all()
@@ -212,8 +225,7 @@ class Flight:
         self.report([(unit, results)], [])
 
     def report(self, done: Sequence[Done], noting: Sequence[Unit]) -> threading.Event:
-        """Results and notes in one commit (an SMTP connection's outcome and the note of its
-        next message: one commit a message, not two)."""
+        """Results and notes in one commit (an SMTP message's outcome and its next's note)."""
         with self._cv:
             for taken in self._taken.values():
                 for unit, _ in done:
@@ -223,8 +235,7 @@ class Flight:
             return self.recorder.now(items, noting)
         return self.recorder.post(items, noting)
 
-    def _unit_finished(self, batch: Batch) -> None:
-        """Holds the lock."""
+    def _unit_finished(self, batch: Batch) -> None:  # holds the lock
         batch.units -= 1
         if batch.units == 0:
             self._finished.append(self._batches.pop(batch.number))
@@ -248,10 +259,7 @@ class Flight:
             units = self._taken.pop(threading.get_ident(), set())
             if self.error is None and not isinstance(exc, Stopped):
                 self.error = exc
-            self._stopping = True
-            self._cv.notify_all()
-            self._work.notify_all()
-        self.recorder.refuse_notes()
+        self.stop()
         release: list[int] = []
         for unit in units:
             ours = [
@@ -289,6 +297,4 @@ class Flight:
         """The database went away: the flight stops."""
         with self._cv:
             self.error = self.error or exc
-            self._stopping = True
-            self._cv.notify_all()
-            self._work.notify_all()
+        self.stop()

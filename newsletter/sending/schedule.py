@@ -25,6 +25,7 @@ from newsletter.models import Issue
 from newsletter.sending import locks, sends
 from newsletter.sending.plan import SendOptions, prepare
 from newsletter.sending.send import execute
+from newsletter.sending.stopping import STOP
 
 # What send-due does with an issue now.
 INVALID = "invalid"  # the file has errors: reported, skipped (exit non-zero)
@@ -142,6 +143,8 @@ def send_due(
     """Start or resume every due send, oldest first. Returns False when something failed."""
     ok = True
     for entry in entries:
+        if STOP.asked:
+            break
         if entry.state == INVALID:
             log(f"skipped {entry.path}: {entry.detail}", True)
             ok = False
@@ -193,6 +196,14 @@ def _run_one(
 
         progress = execute(engine, settings, plan, keep_lock)
         counts = progress.counts if progress else {}
+        if STOP.asked:
+            left = counts.get("queued", 0) + counts.get("claimed", 0)
+            log(
+                f"stopped {entry.issue_id}: {counts.get('sent', 0)} sent, {left} left; "
+                "the next run continues it",
+                False,
+            )
+            return True
         failed = counts.get("failed", 0) + counts.get("unknown", 0)
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if n)
         log(f"finished {entry.issue_id}: {summary or 'nothing left to send'}", failed > 0)

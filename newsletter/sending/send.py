@@ -20,6 +20,7 @@ from newsletter.sending import ledger, sends, workers
 from newsletter.sending.batches import Callback, Progress, deliver
 from newsletter.sending.delivery import make_backend
 from newsletter.sending.plan import Plan
+from newsletter.sending.stopping import FORWARDED, STOP
 from newsletter.tracking.links import track_send
 
 
@@ -50,24 +51,25 @@ def execute(
         with reading(engine) as conn:
             queued_before = ledger.counts(conn, send_id)["queued"]
         try:
-            progress = deliver(
-                engine,
-                settings,
-                send_id,
-                worker,
-                backend,
-                rate=rate,
-                limit=plan.options.limit,
-                on_progress=on_progress,
-            )
+            with STOP.listening(lambda: _forward_stop(helpers)):
+                progress = deliver(
+                    engine,
+                    settings,
+                    send_id,
+                    worker,
+                    backend,
+                    rate=rate,
+                    limit=plan.options.limit,
+                    on_progress=on_progress,
+                )
         finally:
             codes = [h.wait() for h in helpers]
-        if helpers:
+        if helpers or STOP.asked:  # the ledger has what every process did, and gave back
             ledger.finish_if_complete(engine, send_id)
             with reading(engine) as conn:
                 progress.counts = ledger.counts(conn, send_id)
             progress.this_run = queued_before - progress.counts["queued"]
-        if any(codes):
+        if any(codes) and not STOP.asked:  # stopped helpers exit 143 (or die before starting)
             raise SendError(
                 f"a helper worker exited with code {max(codes)}; its batch is "
                 f"listed by `newsletter status {plan.issue.id}`"
@@ -76,6 +78,13 @@ def execute(
     finally:
         backend.close()
         worker.close()
+
+
+def _forward_stop(helpers: Sequence[subprocess.Popen[bytes]]) -> None:
+    """This process stops gracefully: so do its helpers (however the signal reached it)."""
+    for helper in helpers:
+        if helper.poll() is None:
+            helper.send_signal(FORWARDED)
 
 
 def worker_count(settings: Settings, plan: Plan) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import Engine
 
 from newsletter.config import Settings
@@ -12,6 +10,7 @@ from newsletter.sending import sends, workers
 from newsletter.sending.batches import Callback, deliver
 from newsletter.sending.delivery import make_backend
 from newsletter.sending.delivery.base import Backend
+from newsletter.sending.stopping import STOP
 
 
 def run_worker(
@@ -35,6 +34,8 @@ def run_worker(
                 running = [s for s in sends.running_sends(conn) if only_send in (None, s.id)]
             busy = False
             for send in running:
+                if STOP.asked:
+                    return done
                 workers.recover(engine, send.id)
                 with engine.begin() as conn:
                     workers.join(conn, send.id, worker)
@@ -51,10 +52,10 @@ def run_worker(
                 )
                 done += progress.this_run
                 busy = busy or progress.this_run > 0
-            if once and not busy:
+            if (once and not busy) or STOP.asked:
                 return done
             if not busy:
-                time.sleep(poll)
+                STOP.wait(poll)
     finally:
         for backend in backends.values():
             backend.close()

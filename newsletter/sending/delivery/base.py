@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,11 @@ from newsletter.sending.mime.message import MessageTemplate
 
 class Stopped(Exception):
     """A lane was stopped before it could hand its unit out."""
+
+
+class Unsent(Exception):
+    """The send is stopping and this unit's retry will not start: none of it was delivered,
+    so it goes back to the queue (`Feed.give_back`)."""
 
 
 @dataclass(eq=False)
@@ -184,11 +188,18 @@ class Backend(ABC):
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.backoff_cap = backoff_cap
+        # Set while the send stops (`inflight.Flight.stop`): no retry or backoff starts.
+        self.stopping = threading.Event()
 
     def pause(self, attempt: int) -> None:
-        """Sleep before retry number ``attempt`` (1-based): exponential with full jitter."""
+        """Sleep before retry number ``attempt`` (1-based): exponential with full jitter; a
+        stop cuts it short (and the caller then starts no retry)."""
         ceiling = min(self.backoff_cap, self.backoff * (2 ** (attempt - 1)))
-        time.sleep(random.uniform(ceiling / 2, ceiling))
+        self.stopping.wait(random.uniform(ceiling / 2, ceiling))
+
+    def halt(self) -> None:  # noqa: B027 - optional hook
+        """The stop's time is up: stop waiting for answers now (from another thread). What is
+        still on the network becomes in doubt."""
 
     @abstractmethod
     def send(self, template: MessageTemplate, recipients: Sequence[Recipient]) -> list[SendResult]:
@@ -199,7 +210,12 @@ class Backend(ABC):
         each on its own connection. This default sends one unit at a time with `send`."""
         while (unit := feed.take()) is not None:
             feed.handing(unit)
-            feed.done(unit, self.send(template, unit.recipients))
+            try:
+                results = self.send(template, unit.recipients)
+            except Unsent:
+                feed.give_back(unit)
+                continue
+            feed.done(unit, results)
 
     def send_in_lanes(self, template: MessageTemplate, units: list[Unit]) -> list[SendResult]:
         """`send` through `lanes` threads, outside the batch loop (test sends, tests); results

@@ -15,7 +15,9 @@ for nothing. So:
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import socket
 import threading
 import time
 from collections.abc import Mapping
@@ -119,8 +121,14 @@ class KeptAlive:
             self._drop(kept)
         return Answer(response.status, response.headers, data)
 
-    def close(self) -> None:
+    def close(self, at_once: bool = False) -> None:
+        """Close every connection; `at_once` from another thread, while lanes may wait on
+        them: a shutdown wakes a blocked read (it then fails: `AnswerLost`)."""
         with self._lock:
             kept, self._all = self._all, []
         for k in kept:
-            k.conn.close()
+            if at_once and k.conn.sock is not None:
+                with contextlib.suppress(OSError):
+                    k.conn.sock.shutdown(socket.SHUT_RDWR)
+            else:
+                k.conn.close()

@@ -28,12 +28,13 @@ from newsletter.config import Settings
 from newsletter.errors import BackendConfigError
 from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
 from newsletter.safe_text import one_line
-from newsletter.sending.delivery.base import Backend
+from newsletter.sending.delivery.base import Backend, Unsent
 from newsletter.sending.delivery.keepalive import AnswerLost, KeptAlive, NotSent
 from newsletter.sending.mime.message import MessageTemplate
 
 MAX_PER_REQUEST = 1000
 MAX_SUBSTITUTION_BYTES = 10_000
+CALM_STEP = 0.25  # seconds: a 429's pause is waited out in steps, so a stop cuts it short
 _HTML, _SUBJECT = "__NLH_", "__NLS_"
 
 
@@ -187,7 +188,11 @@ class SendGridBackend(Backend):
         results: list[SendResult | None],
     ) -> None:
         """Post ``items``; on 400/413 split in halves until the bad recipients are isolated."""
-        outcome, detail = self._post(template, [item for _, item in items])
+        # Once the send stops a retry does not start, unless part of the unit went out.
+        may_stop = all(r is None for r in results)
+        outcome, detail = self._post(template, [item for _, item in items], may_stop)
+        if outcome == "stopped":
+            raise Unsent(detail)
         if outcome in ("invalid", "too large") and len(items) > 1:
             half = len(items) // 2
             self._deliver(template, recipients, items[:half], results)
@@ -209,17 +214,21 @@ class SendGridBackend(Backend):
             self._calm_until = max(self._calm_until, until)
 
     def _wait_calm(self) -> None:
-        while (ahead := self._calm_until - time.monotonic()) > 0:
-            time.sleep(ahead)
+        while (ahead := self._calm_until - time.monotonic()) > 0 and not self.stopping.is_set():
+            time.sleep(min(ahead, CALM_STEP))
 
-    def _post(self, template: MessageTemplate, items: list[dict[str, Any]]) -> tuple[str, str]:
-        """(outcome, detail): accepted | invalid | too large | failed | unknown."""
+    def _post(
+        self, template: MessageTemplate, items: list[dict[str, Any]], may_stop: bool = False
+    ) -> tuple[str, str]:
+        """(outcome, detail): accepted | invalid | too large | failed | unknown | stopped."""
         body = orjson.dumps(dict(self._common(template)["body"], personalizations=items))
         reason, throttled = "", False
         for attempt in range(1, self.max_attempts + 1):
             if attempt > 1 and not throttled:
                 self.pause(attempt - 1)
             self._wait_calm()
+            if may_stop and self.stopping.is_set():
+                return "stopped", reason  # no retry starts once the send stops
             try:
                 answer = self.http.post("/v3/mail/send", body, self.headers)
             except NotSent as exc:  # the request did not go out: safe to retry
@@ -257,6 +266,9 @@ class SendGridBackend(Backend):
                 continue
             return "invalid", f"SendGrid HTTP {code}: {message or 'Bad Request'}"
         return "failed", f"gave up after {self.max_attempts} attempts: {reason}"
+
+    def halt(self) -> None:
+        self.http.close(at_once=True)  # a lane waiting for an answer gets AnswerLost
 
     def close(self) -> None:
         self.http.close()

@@ -63,6 +63,7 @@ class SMTPBackend(Backend):
             settings.smtp_connections, pause=2 * self.backoff, outage=settings.outage_timeout
         )
         self.ever_connected = False
+        self.halted = False  # `halt`: the engine drops its connections
         self.sessions = 0  # open now (the engine keeps it up to date)
         self.peers: list[Pace] | None = None  # learned by the send's other processes, to heed
         self._idle: list[tuple[float, Link]] = []  # (kept since, link)
@@ -76,12 +77,16 @@ class SMTPBackend(Backend):
         # The engine waits for notes the recorder thread commits: with Python's default 5 ms
         # GIL switch interval the recorder may wait that long for its turn while the engine
         # works; 1 ms keeps a note's wait short (measured: 354 to content, p90 15 -> 8 ms).
+        self.halted = False
         switch = sys.getswitchinterval()
         sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
         try:
             Engine(self, template, feed).run()
         finally:
             sys.setswitchinterval(switch)
+
+    def halt(self) -> None:
+        self.halted = True  # the flight then wakes the engine (`Feed.watch`)
 
     def address(self) -> tuple[str, int]:
         """The relay's socket address, looked up once."""

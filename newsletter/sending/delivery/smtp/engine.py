@@ -8,9 +8,9 @@ timer, or back to the feed). Nothing blocks: connects, TLS handshakes and notes 
 events, and other threads wake the selector (`wakeable`). The select waits until the next
 timer, at most `SWEEP` seconds, when answers overdue (`smtp_timeout`) lose their connection.
 
-Stopping (the feed stops, a fatal error, the outage limit): nothing new starts; a message whose
-end is out waits for its answer; one whose envelope only is out loses its connection (it was not
-delivered); units waiting or due for a retry go back to the feed.
+Stopping (the feed stops, a fatal error, the outage limit): nothing new starts, units waiting or
+due for a retry go back to the feed, a message whose end is out waits for its answer (until the
+backend is halted), then a connection with an envelope only out is dropped (nothing delivered).
 """
 
 from __future__ import annotations
@@ -123,6 +123,8 @@ class Engine:
         if self.backend.peers is not None:
             peers, self.backend.peers = self.backend.peers, None
             self.governor.heed(peers, now)
+        for link in list(self.links) if self.backend.halted else []:  # the stop's time is up
+            self._lost(link, "no answer before the stop's time was up", now, refused=True)
         if self.draining:
             return
         if self.governor.outage_over(now):
@@ -174,8 +176,7 @@ class Engine:
             self._push(link)
 
     def _fail(self, error: BaseException) -> None:
-        if self.error is None:
-            self.error = error
+        self.error = self.error or error
         self._drain()
 
     def _drain(self) -> None:
@@ -187,8 +188,12 @@ class Engine:
         now = time.monotonic()
         self.jobs.give_back_all()
         for link in list(self.links):
-            if any(txn.end < 0 for txn in link.session.txns):
-                self._lost(link, "the send is stopping", now)
+            self._drop_unended(link, now)
+
+    def _drop_unended(self, link: Link, now: float) -> None:
+        """Draining: drop a connection whose messages still due have their envelope only out."""
+        if (txns := link.session.txns) and all(txn.end < 0 for txn in txns):
+            self._lost(link, "the send is stopping", now)
 
     # --- connections ---------------------------------------------------------------------------
 
@@ -251,6 +256,8 @@ class Engine:
                 self._fail(BackendConfigError(f"SMTP server {self.backend.where} {event.problem}"))
             elif isinstance(event, StartTLS):
                 link.channel.start_tls(self.backend.tls_context(), self.backend.host)
+        if self.draining:
+            self._drop_unended(link, now)
         if link in self.links and link.session.can_begin() and link not in self.free:
             self.free.append(link)
 
