@@ -18,7 +18,7 @@ from urllib3.util.wait import wait_for_read
 
 from newsletter.authoring.placeholders import fill
 from newsletter.config import load_settings
-from newsletter.errors import BackendConfigError
+from newsletter.errors import BackendConfigError, RelayOutage
 from newsletter.models import FAILED, SENT, UNKNOWN
 from newsletter.sending.delivery.base import ListFeed, Unit
 from newsletter.sending.delivery.sendgrid import SendGridBackend
@@ -105,13 +105,18 @@ def test_throttling_and_server_errors_are_retried(sendgrid_standin: StandIn, sta
     assert len(sendgrid_standin.accepted) == 10
 
 
-def test_lasting_server_errors_give_up_as_failed(sendgrid_standin: StandIn) -> None:
-    sendgrid_standin.script(500, 100)
-    people = [recipient(1), recipient(2)]
-    results = sendgrid_backend(sendgrid_standin.url).send(sample_template(), people)
-    one_status_each(results, people)
-    assert [r.status for r in results] == [FAILED, FAILED]
-    assert "4 attempts" in results[0].detail and "500" in results[0].detail
+def test_lasting_server_errors_are_an_outage_that_stops_after_outage_timeout(
+    sendgrid_standin: StandIn,
+) -> None:
+    """Every request gets a 500: SendGrid is down. The request is retried with backoff, its
+    recipients never `failed`, until `outage_timeout` (1 s here); then the send stops."""
+    sendgrid_standin.script(500, 10_000)
+    backend = sendgrid_backend(sendgrid_standin.url, NEWSLETTER_OUTAGE_TIMEOUT="1")
+    with pytest.raises(RelayOutage, match="outage_timeout") as info:
+        backend.send(sample_template(), [recipient(1), recipient(2)])
+    assert "HTTP 500" in str(info.value)
+    assert info.value.results == []  # type: ignore[attr-defined]
+    assert sendgrid_standin.requests > 4  # more than the attempt limit: an outage is waited out
 
 
 def test_payload_too_large_is_split(sendgrid_standin: StandIn) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.errors import BackendConfigError
+from newsletter.errors import BackendConfigError, RelayOutage
 from newsletter.models import FAILED, SENT, UNKNOWN
 from tests.support.backends import smtp_backend
 from tests.support.messages import body, parse, recipient, sample_template
@@ -155,15 +155,18 @@ def test_starttls_required_but_not_offered_is_fatal(smtp_sink: SinkServer) -> No
         backend.send(sample_template(), [recipient(1)])
 
 
-def test_server_gone_mid_send_stops_with_partial_results() -> None:
+def test_server_gone_mid_send_is_an_outage_that_stops_after_outage_timeout() -> None:
+    """Every connection refused once the relay has been reached: an outage, waited out with
+    backoff for `outage_timeout` (1 s here), then the send stops, nothing attempted."""
     server = SinkServer().start()
-    backend = smtp_backend(server.port, connections=1)
+    backend = smtp_backend(server.port, connections=1, NEWSLETTER_OUTAGE_TIMEOUT="1")
     first = backend.send(sample_template(), [recipient(1)])
     assert first[0].status == SENT
     server.stop()
-    with pytest.raises(BackendConfigError, match="went away") as info:
+    with pytest.raises(RelayOutage, match="outage_timeout") as info:
         backend.send(sample_template(), [recipient(2), recipient(3)])
     assert info.value.results == []  # type: ignore[attr-defined]
+    assert "Connection refused" in str(info.value)
     backend.close()
 
 

@@ -1,6 +1,7 @@
 """Delivery backends behind one contract (`base`: units in, results out): `outbox` (files),
-`smtp` (a package: one engine, every connection a state machine) and `sendgrid` (over
-`keepalive`'s kept-alive connections); each library is imported only when used.
+`smtp` (a package: one engine, every connection a state machine) and `sendgrid` (its request
+body built by `sendgrid_body`, posted over `keepalive`'s kept-alive connections); each library
+is imported only when used.
 
 May import: `sending.mime` (each message is rendered from its MessageTemplate), `authoring`
 and the kernel; nothing else from `sending`: a transport takes units and reports typed

@@ -235,8 +235,8 @@ class Backend(ABC):
         for thread in threads:
             thread.join()
         results = feed.in_order()
-        if errors and isinstance(errors[0], BackendConfigError):
-            raise BackendConfigError(str(errors[0]), results)
+        if errors and isinstance(errors[0], BackendConfigError):  # RelayOutage too
+            raise type(errors[0])(str(errors[0]), results)
         if errors:
             raise errors[0]
         return results

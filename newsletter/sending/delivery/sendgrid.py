@@ -1,9 +1,6 @@
 """SendGrid delivery: /v3/mail/send with up to 1000 personalizations per request.
 
-One HTML body serves the whole request: per-recipient values travel as ``substitutions``. Each
-body context gets its own placeholder spelling (``__NLH_`` in HTML, ``__NLS_`` in the subject,
-``__NL_`` in text) so every value is escaped for where it lands. The request body is a plain
-dict (the sendgrid helper classes reverse personalization order).
+The request body is built by `sendgrid_body` (one HTML body, per-recipient `substitutions`).
 
 The sendgrid package is the way in (API key, host, its headers); the body is posted over kept-alive
 connections (`keepalive.KeptAlive`, one per lane) instead of the package's urllib client, which
@@ -23,29 +20,21 @@ from typing import Any
 
 import orjson
 
-from newsletter.authoring.placeholders import PLACEHOLDERS, fill, used_in, values_for
 from newsletter.config import Settings
-from newsletter.errors import BackendConfigError
+from newsletter.errors import BackendConfigError, RelayOutage
 from newsletter.models import FAILED, SENT, UNKNOWN, Recipient, SendResult
-from newsletter.safe_text import one_line
 from newsletter.sending.delivery.base import Backend, Unsent
 from newsletter.sending.delivery.keepalive import AnswerLost, KeptAlive, NotSent
+from newsletter.sending.delivery.sendgrid_body import (
+    common_part,
+    personalization,
+    substitution_bytes,
+)
 from newsletter.sending.mime.message import MessageTemplate
 
 MAX_PER_REQUEST = 1000
 MAX_SUBSTITUTION_BYTES = 10_000
 CALM_STEP = 0.25  # seconds: a 429's pause is waited out in steps, so a stop cuts it short
-_HTML, _SUBJECT = "__NLH_", "__NLS_"
-
-
-def _in(context: str, key: str) -> str:
-    return context + key[len("__NL_") :]
-
-
-def _substitution_bytes(subs: dict[str, str]) -> int:
-    """UTF-8 size of keys and values (an ASCII string's length is its size: no encoding)."""
-    joined = "".join(subs) + "".join(subs.values())
-    return len(joined) if joined.isascii() else len(joined.encode())
 
 
 def _error_message(body: bytes | str | None) -> str:
@@ -87,72 +76,20 @@ class SendGridBackend(Backend):
         self._ever_reached = False
         self._base: tuple[MessageTemplate, dict[str, Any]] | None = None
         self._calm_until = 0.0  # after a 429, no lane posts before this (monotonic)
+        self._down_since: float | None = None  # trouble for every request since (an outage)
+        self._accepted = 0  # requests accepted, by every lane
         self._calm_lock = threading.Lock()
 
     # --- request body ------------------------------------------------------------------------
 
     def _common(self, template: MessageTemplate) -> dict[str, Any]:
         """The part of the body shared by every request of this template (cached)."""
-        if self._base and self._base[0] is template:
-            return self._base[1]
-        # Each context's own placeholder spelling, renamed in one pass like any substitution.
-        html = fill(template.html, {k: _in(_HTML, k) for k in PLACEHOLDERS})
-        subject = fill(template.subject, {k: _in(_SUBJECT, k) for k in PLACEHOLDERS})
-        sender: dict[str, str] = {"email": template.from_address}
-        if template.from_name:
-            sender["name"] = template.from_name
-        body: dict[str, Any] = {
-            "from": sender,
-            "subject": one_line(subject),
-            "content": [
-                {"type": "text/plain", "value": template.text},
-                {"type": "text/html", "value": html},
-            ],
-            "headers": {k: v for k, v in template.common.items() if v},
-            # Our own unsubscribe link; and we track clicks and opens ourselves, judged
-            # (newsletter/tracking): SendGrid must not rewrite links or add its pixel.
-            "tracking_settings": {
-                "subscription_tracking": {"enable": False},
-                "click_tracking": {"enable": False, "enable_text": False},
-                "open_tracking": {"enable": False},
-            },
-        }
-        if template.reply_to:
-            body["reply_to"] = {"email": template.reply_to}
-        used = used_in(template.html, template.text, template.subject)
-        self._base = (
-            template,
-            {
-                "body": body,
-                "used": used,
-                "html_keys": [(k, _in(_HTML, k)) for k in used.html],
-                "subject_keys": [(k, _in(_SUBJECT, k)) for k in used.header],
-            },
-        )
+        if not (self._base and self._base[0] is template):
+            self._base = (template, common_part(template))
         return self._base[1]
 
     def personalization(self, template: MessageTemplate, recipient: Recipient) -> dict[str, Any]:
-        common = self._common(template)
-        # Made inert: SendGrid substitutes on its side, so no value may contain a key.
-        values = values_for(recipient, made_inert=True, used=common["used"])
-        subs = {h: values.html[k] for k, h in common["html_keys"]}
-        subs.update(values.text)
-        subs.update({h: values.header[k] for k, h in common["subject_keys"]})
-        to: dict[str, str] = {"email": recipient.email}
-        name = one_line(recipient.name, also=",;")  # SendGrid writes the To: line itself
-        if name:
-            to["name"] = name
-        item: dict[str, Any] = {
-            "to": [to],
-            "headers": template.personal_headers(recipient),
-            "custom_args": {
-                "send_ref": template.send_ref,
-                "subscriber_id": str(recipient.subscriber_id),
-            },
-        }
-        if subs:
-            item["substitutions"] = subs
-        return item
+        return personalization(self._common(template), template, recipient)
 
     # --- sending -----------------------------------------------------------------------------
 
@@ -161,7 +98,7 @@ class SendGridBackend(Backend):
         ready: list[tuple[int, dict[str, Any]]] = []
         for i, recipient in enumerate(recipients):
             item = self.personalization(template, recipient)
-            size = _substitution_bytes(item.get("substitutions", {}))
+            size = substitution_bytes(item.get("substitutions", {}))
             if size > MAX_SUBSTITUTION_BYTES:
                 results[i] = SendResult(
                     recipient.subscriber_id,
@@ -176,8 +113,8 @@ class SendGridBackend(Backend):
                 self._deliver(
                     template, recipients, ready[start : start + self.per_request], results
                 )
-        except BackendConfigError as exc:
-            raise BackendConfigError(str(exc), [r for r in results if r is not None]) from None
+        except BackendConfigError as exc:  # RelayOutage too
+            raise type(exc)(str(exc), [r for r in results if r is not None]) from None
         return [r for r in results if r is not None]
 
     def _deliver(
@@ -220,52 +157,86 @@ class SendGridBackend(Backend):
     def _post(
         self, template: MessageTemplate, items: list[dict[str, Any]], may_stop: bool = False
     ) -> tuple[str, str]:
-        """(outcome, detail): accepted | invalid | too large | failed | unknown | stopped."""
+        """(outcome, detail): accepted | invalid | too large | failed | unknown | stopped.
+        Trouble that every request meets (5xx, 429, connection errors, nothing accepted since)
+        is an outage: retried with backoff, attempts not counted, until `outage_timeout`.
+        Trouble while other requests get through counts toward `max_attempts`."""
         body = orjson.dumps(dict(self._common(template)["body"], personalizations=items))
-        reason, throttled = "", False
-        for attempt in range(1, self.max_attempts + 1):
-            if attempt > 1 and not throttled:
-                self.pause(attempt - 1)
+        reason, tries, failures, throttled, seen = "", 0, 0, False, self._accepted
+        while True:
+            if failures and not throttled:  # a 429's pause is the shared calm
+                self.pause(min(failures, 16))
             self._wait_calm()
             if may_stop and self.stopping.is_set():
                 return "stopped", reason  # no retry starts once the send stops
-            try:
-                answer = self.http.post("/v3/mail/send", body, self.headers)
-            except NotSent as exc:  # the request did not go out: safe to retry
-                cause = exc.cause
-                if not self._ever_reached and isinstance(
-                    cause, (ConnectionRefusedError, socket.gaierror)
-                ):
-                    raise BackendConfigError(
-                        f"cannot reach the SendGrid API at {self.settings.sendgrid_api_host}: "
-                        f"{cause} (check sendgrid_api_host)"
-                    ) from None
-                reason, throttled = f"SendGrid unreachable: {cause}", False
-                continue
-            except AnswerLost as exc:  # sent, answer lost
-                return (
-                    "unknown",
-                    f"no answer from SendGrid after sending ({exc}); may have been delivered",
+            if self._outage_over():
+                raise RelayOutage(
+                    f"the SendGrid API at {self.settings.sendgrid_api_host} failed every "
+                    f"request for {self.settings.outage_timeout:g} s (outage_timeout; its last "
+                    f"answer: {reason}): the send is paused"
                 )
-            self._ever_reached = True
-            code = answer.status
-            if 200 <= code < 300:
-                return "accepted", str(answer.headers.get("X-Message-Id", "") or "")
-            message = _error_message(answer.body)
-            if code in (401, 403):
+            outcome, detail = self._try(body, failures + 1)
+            if outcome != "again":
+                return outcome, detail
+            reason, failures, throttled = (
+                detail,
+                failures + 1,
+                detail.startswith("SendGrid HTTP 429"),
+            )
+            if self._accepted != seen:  # others got through: this request's own trouble
+                tries += 1
+                if tries >= self.max_attempts:
+                    return "failed", f"gave up after {tries} attempts: {reason}"
+
+    def _try(self, body: bytes, attempt: int) -> tuple[str, str]:
+        """One request: an outcome of `_post`, or ("again", reason) for trouble to retry."""
+        try:
+            answer = self.http.post("/v3/mail/send", body, self.headers)
+        except NotSent as exc:  # the request did not go out: safe to retry
+            cause = exc.cause
+            if not self._ever_reached and isinstance(
+                cause, (ConnectionRefusedError, socket.gaierror)
+            ):
                 raise BackendConfigError(
-                    f"SendGrid refused the API key (HTTP {code}: {message or 'unauthorized'}); "
-                    "check SENDGRID_API_KEY and that it has Mail Send permission"
-                )
-            if code == 413:
-                return "too large", f"SendGrid: request too large (413) {message}".strip()
-            if code == 429 or code >= 500:
-                reason, throttled = f"SendGrid HTTP {code} {message}".strip(), code == 429
-                if throttled:
-                    self._calm(attempt)
-                continue
-            return "invalid", f"SendGrid HTTP {code}: {message or 'Bad Request'}"
-        return "failed", f"gave up after {self.max_attempts} attempts: {reason}"
+                    f"cannot reach the SendGrid API at {self.settings.sendgrid_api_host}: "
+                    f"{cause} (check sendgrid_api_host)"
+                ) from None
+            return self._trouble(f"SendGrid unreachable: {cause}")
+        except AnswerLost as exc:  # sent, answer lost
+            return (
+                "unknown",
+                f"no answer from SendGrid after sending ({exc}); may have been delivered",
+            )
+        self._ever_reached = True
+        code = answer.status
+        if 200 <= code < 300:
+            with self._calm_lock:
+                self._down_since, self._accepted = None, self._accepted + 1
+            return "accepted", str(answer.headers.get("X-Message-Id", "") or "")
+        message = _error_message(answer.body)
+        if code in (401, 403):
+            raise BackendConfigError(
+                f"SendGrid refused the API key (HTTP {code}: {message or 'unauthorized'}); "
+                "check SENDGRID_API_KEY and that it has Mail Send permission"
+            )
+        if code == 413:
+            return "too large", f"SendGrid: request too large (413) {message}".strip()
+        if code == 429:
+            self._calm(attempt)
+        if code == 429 or code >= 500:
+            return self._trouble(f"SendGrid HTTP {code} {message}".strip())
+        return "invalid", f"SendGrid HTTP {code}: {message or 'Bad Request'}"
+
+    def _trouble(self, reason: str) -> tuple[str, str]:
+        """Trouble to retry; with nothing accepted since, an outage is under way."""
+        with self._calm_lock:
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+        return "again", reason
+
+    def _outage_over(self) -> bool:
+        since = self._down_since
+        return since is not None and time.monotonic() - since >= self.settings.outage_timeout
 
     def halt(self) -> None:
         self.http.close(at_once=True)  # a lane waiting for an answer gets AnswerLost

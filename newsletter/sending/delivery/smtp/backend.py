@@ -161,7 +161,7 @@ class SMTPBackend(Backend):
 
     def outage_line(self, last: str) -> str:
         return (
-            f"SMTP server {self.where} refused every message for "
+            f"SMTP server {self.where} refused every message (or connection) for "
             f"{self.settings.outage_timeout:g} s (outage_timeout"
             + (f"; its last answer: {last}" if last else "")
             + "): the send is paused"

@@ -286,11 +286,9 @@ class Engine:
         if not backend.ever_connected:
             self._fail(BackendConfigError(backend.unreachable_line(why)))
             return
-        failures = self.governor.connect_failed(
-            now, backend.backoff_for(self.governor.failures + 1)
-        )
-        if failures >= backend.max_attempts and not any(x.greeted for x in self.links):
-            self._fail(BackendConfigError(f"SMTP server {backend.where} went away: {why}"))
+        greeted = sum(1 for x in self.links if x.greeted)  # none: the relay is down (an outage)
+        self.governor.connect_failed(now, backend.backoff_for(self.governor.failures + 1), greeted)
+        self.jobs.last_refusal = why
 
     def _close(self, link: Link) -> None:
         if link in self.links:

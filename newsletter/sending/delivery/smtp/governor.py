@@ -16,8 +16,10 @@ at the new rate, which grows by `GROWTH` a second while the relay keeps acceptin
 converges on what the relay accepts instead of hammering it, and refused messages are retried,
 never failed.
 
-Time spent throttled (no message accepted since the first refusal) counts toward
-`outage_timeout`; past it the send stops.
+Time spent throttled (no message accepted since the first refusal), or with every connection
+failing, counts toward `outage_timeout`; past it the send stops. Failed connections are retried
+after a backoff that doubles (up to `backoff_cap`), so a relay back from an outage is used again
+within one backoff step.
 """
 
 from __future__ import annotations
@@ -80,12 +82,13 @@ class Governor:
         if self._regrow_at == math.inf:
             self._regrow_at = now  # that one was taken: the next may follow at once
 
-    def connect_failed(self, now: float, wait: float) -> int:
+    def connect_failed(self, now: float, wait: float, greeted: int) -> None:
         """A connection could not be made (refused, timed out): no other is tried for `wait`
-        seconds. Returns the failures in a row."""
+        seconds. With no session up (`greeted`), the relay is down: an outage begins."""
         self.failures += 1
         self._open_after = now + wait
-        return self.failures
+        if greeted == 0 and self._throttled_since is None:
+            self._throttled_since = now
 
     def refused(self, greeted: int, now: float) -> None:
         """A greeting was refused while `greeted` other sessions were up."""
