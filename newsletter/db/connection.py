@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 
 from newsletter.config import mask_url
-from newsletter.db.errors import store_error
+from newsletter.db.errors import raise_disk_full, store_error
 from newsletter.errors import StoreError
 
 
@@ -89,6 +89,7 @@ def create(url: str, *, existing: bool = False, **options: Any) -> Engine:
             engine = create_engine(url, connect_args={"timeout": 30}, **options)
             event.listen(engine, "connect", _sqlite_session if existing else _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
+            event.listen(engine, "handle_error", raise_disk_full)  # DiskFull, naming the file
         else:
             engine = create_engine(url, **options)
             event.listen(engine, "checkin", _mark_idle)

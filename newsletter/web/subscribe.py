@@ -24,7 +24,7 @@ from newsletter.audience import consent
 from newsletter.audience.addresses import InvalidAddress, parse
 from newsletter.audience.lists import get_list
 from newsletter.audience.names import clean_name
-from newsletter.errors import NewsletterError, StoreError
+from newsletter.errors import DatabaseUnavailable, NewsletterError, StoreError
 from newsletter.web import confirmation
 from newsletter.web.context import context
 from newsletter.web.lookup import resolve_confirm
@@ -36,11 +36,33 @@ log = logging.getLogger(__name__)
 per_client = RateLimiter(limit=10, window=600)
 
 
+# The lists this process has read, by slug: what the form's answer names while the database
+# is away (that answer never depends on the database, see `submit`).
+_lists_seen: dict[str, dict] = {}
+
+
 def _list(slug: str | None) -> dict:
+    """The list of the form; an unknown one is the neutral 404, database trouble the 503."""
+    wanted = slug or context().settings.default_list
     try:
-        return get_list(context().engine, slug or context().settings.default_list)
+        found = get_list(context().engine, wanted)
+    except DatabaseUnavailable:
+        raise
     except StoreError:
         raise NotFound() from None
+    _lists_seen[wanted] = found
+    return found
+
+
+def _list_for_answer(slug: str | None) -> dict:
+    """The form's list, or with the database away, the one this process last read (else a list
+    named after the site, id 0): the answer to a post is the same whatever happens."""
+    try:
+        return _list(slug)
+    except (DatabaseUnavailable, SQLAlchemyError) as exc:
+        log.error("subscribe form: database unavailable: %s", describe_failure(exc))
+        wanted = slug or context().settings.default_list
+        return _lists_seen.get(wanted) or {"id": 0, "name": context().settings.sender_name}
 
 
 def _form(the_list: dict, *, error: str = "", name: str = "", email: str = "", status: int = 200):
@@ -64,7 +86,7 @@ def form(slug: str | None = None) -> ResponseReturnValue:
 @bp.post("/subscribe")
 @bp.post("/subscribe/<slug>")
 def submit(slug: str | None = None) -> ResponseReturnValue:
-    the_list = _list(slug)
+    the_list = _list_for_answer(slug)
     name = clean_name(request.form.get("name", ""))
     email = request.form.get("email", "").strip()
     if not per_client.allow(request.remote_addr or "unknown"):
@@ -86,7 +108,8 @@ def submit(slug: str | None = None) -> ResponseReturnValue:
             status=400,
         )
     response = make_response(render_template("subscribe_sent.html.j2", list_name=the_list["name"]))
-    after_answer(response, _request, email, name, the_list)
+    if the_list["id"]:  # else the database was away and the list unknown here: nothing to do
+        after_answer(response, _request, email, name, the_list)
     return response
 
 
