@@ -5,13 +5,16 @@ form's helpers, and a signing SendGrid (`hook`)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,6 +251,22 @@ def wait_for_health(base: str, proc: subprocess.Popen, what: str, timeout: float
     wait_until(
         healthy, timeout, what=f"{what} to answer {base}/healthz", ignore=(OSError,), interval=0.1
     )
+
+
+def drain_output(proc: subprocess.Popen, keep: int = 200) -> deque[bytes]:
+    """Read the server's output as it comes, keeping its last `keep` lines: a test that makes
+    it log a lot (one line per 503 while the database is away) would otherwise fill the pipe,
+    and a server that cannot write its log stops answering."""
+    lines: deque[bytes] = deque(maxlen=keep)
+
+    def read() -> None:
+        if proc.stdout is not None:
+            with contextlib.suppress(ValueError, OSError):  # closed by `stop`
+                for line in proc.stdout:
+                    lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
 
 
 def stop(proc: subprocess.Popen) -> None:
