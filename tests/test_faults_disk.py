@@ -10,10 +10,16 @@ nobody gets a message twice and nobody is skipped.
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
 
 from newsletter.db.engine import make_engine
+from newsletter.errors import BackendConfigError, DiskFull
 from tests.support.mailroom import dsn, make_mailroom
 from tests.support.sending import SECRET, populate, run_cli, spawn_cli, weekly_send
 from tests.support.small_disk import SmallDisk
@@ -164,3 +170,97 @@ def test_mailbox_run_stops_when_the_disk_fills_and_reads_the_batch_again_once_fr
     assert done.returncode == 0, done.stderr
     assert "300 bounced" in done.stdout and len(room.bounce_rows()) == 300
     assert room.files("new") == [] and len(room.files("cur")) == 300
+
+
+# --- The same failures without mounting anything (these run everywhere): SQLite's full state
+# through `PRAGMA max_page_count`, the outbox's through a writer that raises ENOSPC.
+
+
+def _capped(url: str, room: int = 0) -> Any:
+    """An engine on `url` whose every connection may not grow the file past its size now; with
+    `room`, that many bytes of free pages inside the file first (a dropped table's)."""
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        if room:
+            conn.exec_driver_sql("CREATE TABLE ballast (x)")
+            conn.exec_driver_sql(f"INSERT INTO ballast SELECT zeroblob({room})")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS ballast")
+    with engine.connect() as conn:
+        pages = conn.exec_driver_sql("PRAGMA page_count").scalar()
+    engine.dispose()
+    event.listen(
+        engine,
+        "connect",
+        lambda raw, _record: raw.execute(f"PRAGMA max_page_count = {pages}"),
+    )
+    return engine
+
+
+def test_a_full_database_is_disk_full_naming_the_file_on_every_write_path(tmp_path: Path):
+    from sqlalchemy import text
+
+    from newsletter.db.driver_sql import Sql
+
+    db = tmp_path / "newsletter.db"
+    with make_engine(f"sqlite:///{db}").begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE scratch (x)")
+    engine = _capped(f"sqlite:///{db}")
+    grow = Sql("INSERT INTO scratch (x) VALUES (:x)")
+    with pytest.raises(DiskFull) as core, engine.begin() as conn:  # through SQLAlchemy
+        conn.execute(text(grow.text), {"x": "x" * 200_000})
+    with pytest.raises(DiskFull) as driver, engine.begin() as conn:  # the hot paths' own SQL
+        grow.run(conn, x="x" * 200_000)
+    for raised in (core.value, driver.value):
+        assert str(raised).startswith(f"{db}: the disk holding the SQLite database is full")
+    _intact(db)
+    engine.dispose()
+
+
+def test_an_import_into_a_full_database_keeps_whole_chunks_only(tmp_path: Path):
+    from newsletter.audience.csv_import import import_csv
+    from newsletter.audience.lists import create_list
+
+    db = tmp_path / "newsletter.db"
+    create_list(make_engine(f"sqlite:///{db}"), "weekly", "Weekly")
+    csv = tmp_path / "people.csv"
+    csv.write_text("email,name\n" + "".join(f"p{i}@example.org,P {i}\n" for i in range(5000)))
+    engine = _capped(f"sqlite:///{db}", room=400_000)  # room for a few chunks, not ten
+    with pytest.raises(DiskFull):
+        import_csv(engine, csv, "weekly", chunk_size=500)
+    _intact(db)
+    with sqlite3.connect(db) as conn:
+        people = conn.execute("SELECT count(*) FROM subscribers").fetchone()[0]
+        members = conn.execute("SELECT count(*) FROM memberships").fetchone()[0]
+    assert people == members and people % 500 == 0 and 0 < people < 5000
+    engine.dispose()
+
+
+def test_an_outbox_write_refused_for_space_stops_the_batch_with_the_disk_full_line(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from newsletter.config import load_settings
+    from newsletter.sending.delivery import make_backend
+    from tests.support.messages import recipient, sample_template
+
+    backend = make_backend("outbox", load_settings(cwd=workdir, env={}))
+    written = []
+    real = Path.write_bytes
+
+    def write_bytes(path: Path, data: bytes) -> int:
+        if len(written) == 3:
+            real(path, data[: len(data) // 2])  # part of it got out before the disk was full
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        written.append(path)
+        return real(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    with pytest.raises(BackendConfigError) as stopped:
+        backend.send(sample_template(), [recipient(i) for i in range(1, 6)])
+    outbox = workdir / "outbox"
+    assert str(stopped.value).startswith(f"{backend.root}: the disk holding the outbox is full")
+    assert [r.subscriber_id for r in stopped.value.results] == [1, 2, 3]  # the ones written
+    assert sorted(p.name for p in (outbox / "new").iterdir()) == [
+        "send-42.1.eml", "send-42.2.eml", "send-42.3.eml"
+    ]  # fmt: skip
+    assert list((outbox / "tmp").iterdir()) == []  # no partial file left
