@@ -40,6 +40,7 @@ class Site:
     server: PrivatePostgres
     tokens: dict[int, str]  # subscriber id -> one-click token
     preferences: str  # a preferences token
+    confirm: str  # a confirmation token
     engine: Any
 
     def post(self, path: str, data: dict[str, str]) -> tuple[int, dict[str, str], str]:
@@ -93,7 +94,7 @@ def site(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterator[Site]:
     drain_output(proc)
     try:
         yield Site(base, proc, private_postgres, one_click, signer.make("preferences", 1, news),
-                   engine)  # fmt: skip
+                   signer.make_confirm(1, news), engine)  # fmt: skip
     finally:
         stop(proc)
         if not _accepting(private_postgres):
@@ -158,6 +159,7 @@ def test_pages_healthz_and_subscribe_while_the_database_is_down_then_back(site: 
     pages = [
         f"/unsubscribe/{site.tokens[1]}",
         f"/preferences/{site.preferences}",
+        f"/confirm/{site.confirm}",
         "/archive",
         "/subscribe",
     ]
@@ -169,6 +171,13 @@ def test_pages_healthz_and_subscribe_while_the_database_is_down_then_back(site: 
         assert headers["Retry-After"] == "60" and _security_headers_on(headers), path
         assert headers["Content-Type"].startswith("text/html") and "<style>" in body, path
         assert "please try again shortly" in body and len(body) < 4000, path
+    buttons = [  # a refusal must not pass for "blocked" (409): it is the database, 503
+        (f"/unsubscribe/{site.tokens[1]}", {"action": "resubscribe"}),
+        (f"/preferences/{site.preferences}", {"list": "1"}),
+    ]
+    for path, data in buttons:
+        status, headers, body = site.post(path, data)
+        assert status == 503 and "please try again shortly" in body, path
     status, headers, down_answer = site.post("/subscribe", form)
     assert (status, down_answer) == (200, up_answer), down_answer[-600:]
     assert _security_headers_on(headers)
@@ -220,3 +229,29 @@ def test_a_worker_that_starts_while_the_database_is_away_serves_503_then_recover
         lambda: site.one_click(3)[0] == 200, RECOVERY_S, what="one-click 200 after the restart"
     )
     assert 3 in site.unsubscribed()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_write_the_database_cannot_take_is_503_never_blocked(web, monkeypatch):
+    """Resubscribing (the unsubscribe page's button, the preferences page's list box) while the
+    database cannot write (here: SQLite's write lock held past the wait) is "try again" (503),
+    not "this address is blocked" (409): nothing was refused."""
+    from sqlalchemy import text
+
+    from newsletter.audience.unsubscribe import unsubscribe
+    from newsletter.db import connection as db_connection
+
+    monkeypatch.setattr(db_connection, "BUSY_TIMEOUT_S", 0.2)
+    ann = web.member("ann@example.org")
+    unsubscribe(web.engine, ann["id"], web.list["id"])
+    unsubscribe_page = f"/unsubscribe/{web.token('unsubscribe', ann['id'])}"
+    preferences = f"/preferences/{web.token('preferences', ann['id'])}"
+    with web.engine.begin() as writer:  # holds the write lock until the block ends
+        writer.execute(text("UPDATE lists SET description = 'being edited'"))
+        again = web.client.post(unsubscribe_page, data={"action": "resubscribe"})
+        chosen = web.client.post(preferences, data={"list": str(web.list["id"])})
+    for response in (again, chosen):
+        assert response.status_code == 503 and response.headers["Retry-After"] == "60"
+    assert web.status(ann["id"]) == "unsubscribed"
+    assert web.client.post(unsubscribe_page, data={"action": "resubscribe"}).status_code == 200
+    assert web.status(ann["id"]) == "subscribed"

@@ -71,6 +71,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     security.install(app)
     app.before_request(schema.when_back)
+    if schema.done:
+        subscribe.remember_lists(engine)
     for module in (unsubscribe, preferences, subscribe, webhook, archive, tracking):
         app.register_blueprint(module.bp)
     app.add_url_rule("/healthz", "healthz", _healthz)
@@ -111,6 +113,7 @@ class _Schema:
             assert self.engine is not None
             migrate.upgrade(self.engine)
             self.done = True
+            subscribe.remember_lists(self.engine)
         except DatabaseUnavailable as exc:
             log.warning("database unavailable (%s): answering 503 until it is back",
                         security.describe_failure(exc))  # fmt: skip

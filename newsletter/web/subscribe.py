@@ -12,17 +12,19 @@ never changes a subscription.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request
 from flask.typing import ResponseReturnValue
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.audience import consent
 from newsletter.audience.addresses import InvalidAddress, parse
-from newsletter.audience.lists import get_list
+from newsletter.audience.lists import all_lists, get_list
 from newsletter.audience.names import clean_name
 from newsletter.errors import DatabaseUnavailable, NewsletterError, StoreError
 from newsletter.web import confirmation
@@ -39,6 +41,14 @@ per_client = RateLimiter(limit=10, window=600)
 # The lists this process has read, by slug: what the form's answer names while the database
 # is away (that answer never depends on the database, see `submit`).
 _lists_seen: dict[str, dict] = {}
+
+
+def remember_lists(engine: Engine) -> None:
+    """Read every list once (at start, or when the database is first reached), so the form's
+    answer names its list even if the database goes away before this process read it."""
+    # The database away (or empty): lists are remembered as they are read.
+    with contextlib.suppress(StoreError, SQLAlchemyError):
+        _lists_seen.update((found["slug"], found) for found in all_lists(engine))
 
 
 def _list(slug: str | None) -> dict:
