@@ -31,6 +31,12 @@ from tests.support.waiting import wait_until
 from tests.support.web_server import drain_output, make_settings, start_gunicorn, stop
 
 RECOVERY_S = 10  # the issue's bound for the test (the target, 5 s, is the benchmark's)
+# gunicorn calls this in each worker once the app is created in it: a test stops the database
+# only once every worker has booted (one booting meanwhile is another test's case).
+BOOT_HOOK = """
+def post_worker_init(worker):
+    open("{folder}/booted-%d" % worker.pid, "w").close()
+"""
 
 
 @dataclass
@@ -90,8 +96,16 @@ def site(private_postgres: PrivatePostgres, tmp_path: Path) -> Iterator[Site]:
     signer = tokens.signer_for(settings, allow_generated=False)
     news = 1
     one_click = {i: signer.make("unsubscribe", i, news) for i in range(1, 41)}
-    proc, base = start_gunicorn(settings, tmp_path, workers=2, threads=2)
+    hooks = tmp_path / "gunicorn_hooks.py"
+    hooks.write_text(BOOT_HOOK.format(folder=str(tmp_path)))
+    proc, base = start_gunicorn(
+        settings, tmp_path, workers=2, threads=2, options=("--config", str(hooks))
+    )
     drain_output(proc)
+    wait_until(
+        lambda: all((tmp_path / f"booted-{pid}").exists() for pid in _workers_of(proc)),
+        what="both workers booted (the app created in each)",
+    )
     try:
         yield Site(base, proc, private_postgres, one_click, signer.make("preferences", 1, news),
                    signer.make_confirm(1, news), engine)  # fmt: skip
@@ -179,7 +193,7 @@ def test_pages_healthz_and_subscribe_while_the_database_is_down_then_back(site: 
         status, headers, body = site.post(path, data)
         assert status == 503 and "please try again shortly" in body, path
     status, headers, down_answer = site.post("/subscribe", form)
-    assert (status, down_answer) == (200, up_answer), down_answer[-600:]
+    assert (status, down_answer) == (200, up_answer)
     assert _security_headers_on(headers)
     status, headers, body = site.get("/healthz")
     assert status == 503 and _security_headers_on(headers)

@@ -5,6 +5,7 @@ one) and how its connections are set up: SQLite pragmas and write-lock polling, 
 
 from __future__ import annotations
 
+import select
 import sqlite3
 import time
 from pathlib import Path
@@ -170,9 +171,15 @@ def _mark_idle(_dbapi_conn: Any, record: Any) -> None:
 def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
     """Like pool_pre_ping, but only for connections that sat idle (the server may have been
     restarted meanwhile). A busy web worker's connection is never idle, so the one-click path
-    does not pay a round trip per request; a dead connection makes the pool open a new one."""
+    does not pay a round trip per request; a dead connection makes the pool open a new one.
+    A connection the server has closed since (a restart ends every session with a last message)
+    is known without a round trip, whatever its idle time: its socket is readable."""
     since = record.info.get("idle_since")
-    if since is None or time.monotonic() - since < IDLE_PING_S:
+    if since is None:
+        return
+    if time.monotonic() - since < IDLE_PING_S:
+        if _closed_by_server(dbapi_conn):
+            raise DisconnectionError("the server closed this pooled connection")
         return
     try:
         with dbapi_conn.cursor() as cur:
@@ -180,6 +187,16 @@ def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         dbapi_conn.rollback()
     except Exception as exc:  # any failure here means: do not use this connection
         raise DisconnectionError(f"stale pooled connection: {exc}") from None
+
+
+def _closed_by_server(dbapi_conn: Any) -> bool:
+    """An idle session never receives anything: a readable socket means the server ended it
+    (or sent what we never asked for); either way it is not to be used. One poll, no I/O."""
+    try:
+        readable, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
+    except (OSError, ValueError, AttributeError):  # closed already, or no socket to ask
+        return True
+    return bool(readable)
 
 
 def ping(engine: Engine) -> bool:

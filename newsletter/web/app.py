@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.jinja_env.globals.update(lang=settings.language or "en", site_name=settings.sender_name)
     app.jinja_env.filters.update(times.FILTERS)
-    app.extensions["newsletter"] = WebContext(settings, engine, signer)
+    web = app.extensions["newsletter"] = WebContext(settings, engine, signer)
+    schema.reached = lambda: subscribe.remember_lists(web)
 
     if settings.web_trusted_proxies > 0:  # behind a TLS proxy: the client is in X-Forwarded-*
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -72,7 +74,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     security.install(app)
     app.before_request(schema.when_back)
     if schema.done:
-        subscribe.remember_lists(engine)
+        schema.reached()
     for module in (unsubscribe, preferences, subscribe, webhook, archive, tracking):
         app.register_blueprint(module.bp)
     app.add_url_rule("/healthz", "healthz", _healthz)
@@ -96,6 +98,7 @@ class _Schema:
     def __init__(self, given: Engine | None):
         self.engine, self.done, self.tried = given, given is not None, 0.0
         self.lock = threading.Lock()
+        self.reached: Callable[[], None] = lambda: None  # then, once: what the app reads first
 
     def open(self, url: str) -> Engine:
         self.engine = connection.create(url)
@@ -113,7 +116,7 @@ class _Schema:
             assert self.engine is not None
             migrate.upgrade(self.engine)
             self.done = True
-            subscribe.remember_lists(self.engine)
+            self.reached()
         except DatabaseUnavailable as exc:
             log.warning("database unavailable (%s): answering 503 until it is back",
                         security.describe_failure(exc))  # fmt: skip

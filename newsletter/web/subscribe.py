@@ -19,7 +19,6 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.audience import consent
@@ -28,7 +27,7 @@ from newsletter.audience.lists import all_lists, get_list
 from newsletter.audience.names import clean_name
 from newsletter.errors import DatabaseUnavailable, NewsletterError, StoreError
 from newsletter.web import confirmation
-from newsletter.web.context import context
+from newsletter.web.context import WebContext, context
 from newsletter.web.lookup import resolve_confirm
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.security import NotFound, describe_failure
@@ -38,17 +37,12 @@ log = logging.getLogger(__name__)
 per_client = RateLimiter(limit=10, window=600)
 
 
-# The lists this process has read, by slug: what the form's answer names while the database
-# is away (that answer never depends on the database, see `submit`).
-_lists_seen: dict[str, dict] = {}
-
-
-def remember_lists(engine: Engine) -> None:
+def remember_lists(web: WebContext) -> None:
     """Read every list once (at start, or when the database is first reached), so the form's
     answer names its list even if the database goes away before this process read it."""
     # The database away (or empty): lists are remembered as they are read.
     with contextlib.suppress(StoreError, SQLAlchemyError):
-        _lists_seen.update((found["slug"], found) for found in all_lists(engine))
+        web.lists_seen.update((found["slug"], found) for found in all_lists(web.engine))
 
 
 def _list(slug: str | None) -> dict:
@@ -60,7 +54,7 @@ def _list(slug: str | None) -> dict:
         raise
     except StoreError:
         raise NotFound() from None
-    _lists_seen[wanted] = found
+    context().lists_seen[wanted] = found
     return found
 
 
@@ -72,7 +66,7 @@ def _list_for_answer(slug: str | None) -> dict:
     except (DatabaseUnavailable, SQLAlchemyError) as exc:
         log.error("subscribe form: database unavailable: %s", describe_failure(exc))
         wanted = slug or context().settings.default_list
-        return _lists_seen.get(wanted) or {"id": 0, "name": context().settings.sender_name}
+        return context().lists_seen.get(wanted) or {"id": 0, "name": context().settings.sender_name}
 
 
 def _form(the_list: dict, *, error: str = "", name: str = "", email: str = "", status: int = 200):

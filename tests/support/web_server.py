@@ -200,9 +200,16 @@ def server_env(settings: Any) -> dict[str, str]:
 
 
 def start_gunicorn(
-    settings: Any, cwd: Path, *, workers: int = 2, threads: int = 8, port: int | None = None
+    settings: Any,
+    cwd: Path,
+    *,
+    workers: int = 2,
+    threads: int = 8,
+    port: int | None = None,
+    options: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen, str]:
-    """`gunicorn 'newsletter.web:create_app()'` on 127.0.0.1; returns (process, base URL)."""
+    """`gunicorn 'newsletter.web:create_app()'` on 127.0.0.1 (with more of gunicorn's
+    `options`); returns (process, base URL)."""
     port = port or free_port()
     proc = subprocess.Popen(
         [
@@ -221,6 +228,7 @@ def start_gunicorn(
             "2048",
             "--log-level",
             "warning",
+            *options,
             "newsletter.web:create_app()",
         ],
         cwd=cwd,
