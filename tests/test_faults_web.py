@@ -269,3 +269,22 @@ def test_a_write_the_database_cannot_take_is_503_never_blocked(web, monkeypatch)
     assert web.status(ann["id"]) == "unsubscribed"
     assert web.client.post(unsubscribe_page, data={"action": "resubscribe"}).status_code == 200
     assert web.status(ann["id"]) == "subscribed"
+
+
+def test_a_pooled_connection_the_restart_closed_is_replaced_before_use(
+    private_postgres: PrivatePostgres,
+):
+    """Right after a restart (sooner than the idle ping's 5 s), the first request of a worker
+    still gets a working connection: the one the restart closed is noticed at checkout."""
+    from sqlalchemy import text
+
+    from newsletter.db import connection
+
+    engine = connection.create(private_postgres.create_database())
+    with engine.connect() as conn:  # one pooled connection, just used
+        conn.execute(text("SELECT 1"))
+    private_postgres.stop()
+    private_postgres.start()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+    engine.dispose()
