@@ -74,6 +74,24 @@ class StoreError(NewsletterError):
     """The database is unreachable, or a stored object is missing (unknown list, address...)."""
 
 
+class DatabaseUnavailable(StoreError):
+    """The database cannot do the work right now (server down or restarting, a network blip,
+    a lock held too long, a full disk): nothing half-done was kept, and the same request can
+    succeed later. The web app answers 503 with Retry-After."""
+
+
+class DiskFull(DatabaseUnavailable):
+    """The disk holding a file we write (the SQLite database, the outbox) is full. `path` names
+    the file or folder; the message says so and what to do."""
+
+    def __init__(self, path: str, what: str = "the SQLite database"):
+        self.path = path
+        super().__init__(
+            f"{path}: the disk holding {what} is full: free some space, then run the command "
+            "again (a send continues with `newsletter send ISSUE --resume`)"
+        )
+
+
 class ImportFileError(NewsletterError):
     """A CSV file that cannot be imported at all (unreadable, no email column)."""
 

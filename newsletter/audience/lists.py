@@ -107,3 +107,10 @@ def list_counts(engine: Engine) -> list[dict]:
         for list_id, status, n in conn.execute(q):
             out[list_id][status] = n
     return list(out.values())
+
+
+def all_lists(engine: Engine) -> list[dict]:
+    """Every list, as `get_list` gives one, by slug."""
+    lists = tables.lists
+    with reading(engine) as conn:
+        return [dict(r) for r in conn.execute(select(lists).order_by(lists.c.slug)).mappings()]

@@ -5,6 +5,7 @@ one) and how its connections are set up: SQLite pragmas and write-lock polling, 
 
 from __future__ import annotations
 
+import select
 import sqlite3
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 
 from newsletter.config import mask_url
-from newsletter.db.errors import store_error
+from newsletter.db.errors import raise_disk_full, store_error
 from newsletter.errors import StoreError
 
 
@@ -89,6 +90,7 @@ def create(url: str, *, existing: bool = False, **options: Any) -> Engine:
             engine = create_engine(url, connect_args={"timeout": 30}, **options)
             event.listen(engine, "connect", _sqlite_session if existing else _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin)
+            event.listen(engine, "handle_error", raise_disk_full)  # DiskFull, naming the file
         else:
             engine = create_engine(url, **options)
             event.listen(engine, "checkin", _mark_idle)
@@ -169,9 +171,13 @@ def _mark_idle(_dbapi_conn: Any, record: Any) -> None:
 def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
     """Like pool_pre_ping, but only for connections that sat idle (the server may have been
     restarted meanwhile). A busy web worker's connection is never idle, so the one-click path
-    does not pay a round trip per request; a dead connection makes the pool open a new one."""
+    does not pay a round trip per request; a dead connection makes the pool open a new one.
+    One the server has closed since (a restart ends every session with a last message) has a
+    readable socket: that, seen without a round trip, earns the ping whatever the idle time."""
     since = record.info.get("idle_since")
-    if since is None or time.monotonic() - since < IDLE_PING_S:
+    if since is None:
+        return
+    if time.monotonic() - since < IDLE_PING_S and not _has_input(dbapi_conn):
         return
     try:
         with dbapi_conn.cursor() as cur:
@@ -179,6 +185,17 @@ def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         dbapi_conn.rollback()
     except Exception as exc:  # any failure here means: do not use this connection
         raise DisconnectionError(f"stale pooled connection: {exc}") from None
+
+
+def _has_input(dbapi_conn: Any) -> bool:
+    """Whether the server sent an idle session something: usually its last words before closing
+    it (a restart), so the ping settles it. One poll, no I/O."""
+    try:
+        poller = select.poll()  # not select(): no limit on the descriptor's number
+        poller.register(dbapi_conn.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # closed already, or no socket to ask
+        return True
 
 
 def ping(engine: Engine) -> bool:

@@ -23,6 +23,8 @@ from sqlalchemy import Connection, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 
+from newsletter.db.errors import disk_full
+
 _NAME = re.compile(r"(?<![:\w]):(\w+)")
 _DATETIME = DateTime(timezone=True)
 
@@ -79,7 +81,7 @@ class Sql:
         try:
             cursor.executemany(sql, params)
         except dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
+            raise _translated(conn, sql, params, exc) from exc
         finally:
             cursor.close()
 
@@ -99,7 +101,7 @@ class Sql:
             names = tuple(d[0] for d in cursor.description or ())
             rowcount = cursor.rowcount
         except dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(sql, params, exc, dialect.loaded_dbapi.Error) from exc
+            raise _translated(conn, sql, params, exc) from exc
         finally:
             cursor.close()
         if rows:
@@ -109,6 +111,14 @@ class Sql:
             )
             rows = [kind(*r) for r in rows]
         return Result(rowcount, rows)
+
+
+def _translated(conn: Connection, sql: str, params: Any, exc: Exception) -> Exception:
+    """The driver's error as SQLAlchemy would raise it: `DiskFull` (naming the SQLite file)
+    for a full disk, else SQLAlchemy's own class for it (IntegrityError, ...)."""
+    return disk_full(exc, conn.engine.url.database) or DBAPIError.instance(
+        sql, params, exc, conn.dialect.loaded_dbapi.Error
+    )
 
 
 _CACHE: dict[str, tuple[Any, Any]] = {}

@@ -7,6 +7,9 @@ same name in its own ``<templates_dir>/pages/``.
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +19,9 @@ from sqlalchemy import Engine
 
 from newsletter import times, tokens
 from newsletter.config import Settings, load_settings
+from newsletter.db import connection, migrate
 from newsletter.db.connection import ping
-from newsletter.db.engine import make_engine
+from newsletter.errors import DatabaseUnavailable
 from newsletter.web import (
     archive,
     preferences,
@@ -40,8 +44,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         settings = load_settings()
     for warning in settings.warnings:  # e.g. a typo in a NEWSLETTER_* variable, in the server log
         log.warning("%s", warning)
+    schema = _Schema(engine)
     if engine is None:
-        engine = make_engine(settings.effective_database_url)
+        engine = schema.open(settings.effective_database_url)
     # Same rule as `send`: the outbox (development) may use the generated key, so links in
     # outbox mail verify here; smtp and sendgrid need NEWSLETTER_SECRET_KEY.
     signer = tokens.signer_for(settings, allow_generated=settings.backend == "outbox")
@@ -57,7 +62,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.jinja_env.globals.update(lang=settings.language or "en", site_name=settings.sender_name)
     app.jinja_env.filters.update(times.FILTERS)
-    app.extensions["newsletter"] = WebContext(settings, engine, signer)
+    web = app.extensions["newsletter"] = WebContext(settings, engine, signer)
+    schema.reached = lambda: subscribe.remember_lists(web)
 
     if settings.web_trusted_proxies > 0:  # behind a TLS proxy: the client is in X-Forwarded-*
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -66,6 +72,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # Flask documents wrapping its WSGI callable by assignment (mypy: a method).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     security.install(app)
+    app.before_request(schema.when_back)
+    if schema.done:
+        schema.reached()
     for module in (unsubscribe, preferences, subscribe, webhook, archive, tracking):
         app.register_blueprint(module.bp)
     app.add_url_rule("/healthz", "healthz", _healthz)
@@ -73,6 +82,43 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
 
 def _healthz() -> Any:
-    if not ping(context().engine):
-        return {"status": "database unavailable"}, 503
+    if not ping(context().engine):  # `status` for what reads it today, `database` for balancers
+        return {"status": "database unavailable", "database": "unavailable"}, 503
     return {"status": "ok"}
+
+
+class _Schema:
+    """The schema brought up to date when the app opens its database. A worker that starts while
+    the database is away (gunicorn replaces a worker at any time) must not fail: gunicorn stops
+    altogether when a worker cannot boot. So the app starts anyway, its pages answer 503, and
+    each request tries the upgrade again, at most once a second, until it is done."""
+
+    RETRY_S = 1.0
+
+    def __init__(self, given: Engine | None):
+        self.engine, self.done, self.tried = given, given is not None, 0.0
+        self.lock = threading.Lock()
+        self.reached: Callable[[], None] = lambda: None  # then, once: what the app reads first
+
+    def open(self, url: str) -> Engine:
+        self.engine = connection.create(url)
+        self.when_back()
+        return self.engine
+
+    def when_back(self) -> None:
+        """Upgrade the schema if that is still to do (and due); never raises for the database."""
+        if self.done or time.monotonic() - self.tried < self.RETRY_S:
+            return
+        if not self.lock.acquire(blocking=False):  # another thread is trying right now
+            return
+        try:
+            self.tried = time.monotonic()
+            assert self.engine is not None
+            migrate.upgrade(self.engine)
+            self.done = True
+            self.reached()
+        except DatabaseUnavailable as exc:
+            log.warning("database unavailable (%s): answering 503 until it is back",
+                        security.describe_failure(exc))  # fmt: skip
+        finally:
+            self.lock.release()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 from sqlalchemy import Engine
@@ -16,6 +16,9 @@ class WebContext:
     settings: Settings
     engine: Engine
     signer: Signer
+    # The lists this app has read, by slug: what the subscribe form's answer names while the
+    # database is away (`web.subscribe`).
+    lists_seen: dict[str, dict] = field(default_factory=dict)
 
 
 def context() -> WebContext:

@@ -13,7 +13,7 @@ from newsletter.audience.consent import set_membership_status
 from newsletter.audience.memberships import memberships_of
 from newsletter.audience.subscribers import rename
 from newsletter.audience.unsubscribe import unsubscribe
-from newsletter.errors import StoreError
+from newsletter.errors import DatabaseUnavailable, StoreError
 from newsletter.tracking.optout import opted_out, set_tracking
 from newsletter.web.context import context
 from newsletter.web.lookup import Target, masked_email, resolve
@@ -74,6 +74,8 @@ def save(token: str) -> ResponseReturnValue:
                     source=SOURCE,
                     reason="chose it on the preferences page",
                 )
+            except DatabaseUnavailable:  # not a refusal: the 503 page
+                raise
             except StoreError:
                 refused.append(m["name"])
         elif not want and m["status"] != "unsubscribed":

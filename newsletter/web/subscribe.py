@@ -12,6 +12,7 @@ never changes a subscription.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -22,11 +23,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.audience import consent
 from newsletter.audience.addresses import InvalidAddress, parse
-from newsletter.audience.lists import get_list
+from newsletter.audience.lists import all_lists, get_list
 from newsletter.audience.names import clean_name
-from newsletter.errors import NewsletterError, StoreError
+from newsletter.errors import DatabaseUnavailable, NewsletterError, StoreError
 from newsletter.web import confirmation
-from newsletter.web.context import context
+from newsletter.web.context import WebContext, context
 from newsletter.web.lookup import resolve_confirm
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.security import NotFound, describe_failure
@@ -36,11 +37,36 @@ log = logging.getLogger(__name__)
 per_client = RateLimiter(limit=10, window=600)
 
 
+def remember_lists(web: WebContext) -> None:
+    """Read every list once (at start, or when the database is first reached), so the form's
+    answer names its list even if the database goes away before this process read it."""
+    # The database away (or empty): lists are remembered as they are read.
+    with contextlib.suppress(StoreError, SQLAlchemyError):
+        web.lists_seen.update((found["slug"], found) for found in all_lists(web.engine))
+
+
 def _list(slug: str | None) -> dict:
+    """The list of the form; an unknown one is the neutral 404, database trouble the 503."""
+    wanted = slug or context().settings.default_list
     try:
-        return get_list(context().engine, slug or context().settings.default_list)
+        found = get_list(context().engine, wanted)
+    except DatabaseUnavailable:
+        raise
     except StoreError:
         raise NotFound() from None
+    context().lists_seen[wanted] = found
+    return found
+
+
+def _list_for_answer(slug: str | None) -> dict:
+    """The form's list, or with the database away, the one this process last read (else a list
+    named after the site, id 0): the answer to a post is the same whatever happens."""
+    try:
+        return _list(slug)
+    except (DatabaseUnavailable, SQLAlchemyError) as exc:
+        log.error("subscribe form: database unavailable: %s", describe_failure(exc))
+        wanted = slug or context().settings.default_list
+        return context().lists_seen.get(wanted) or {"id": 0, "name": context().settings.sender_name}
 
 
 def _form(the_list: dict, *, error: str = "", name: str = "", email: str = "", status: int = 200):
@@ -64,7 +90,7 @@ def form(slug: str | None = None) -> ResponseReturnValue:
 @bp.post("/subscribe")
 @bp.post("/subscribe/<slug>")
 def submit(slug: str | None = None) -> ResponseReturnValue:
-    the_list = _list(slug)
+    the_list = _list_for_answer(slug)
     name = clean_name(request.form.get("name", ""))
     email = request.form.get("email", "").strip()
     if not per_client.allow(request.remote_addr or "unknown"):
@@ -86,7 +112,8 @@ def submit(slug: str | None = None) -> ResponseReturnValue:
             status=400,
         )
     response = make_response(render_template("subscribe_sent.html.j2", list_name=the_list["name"]))
-    after_answer(response, _request, email, name, the_list)
+    if the_list["id"]:  # else the database was away and the list unknown here: nothing to do
+        after_answer(response, _request, email, name, the_list)
     return response
 
 

@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 
 from newsletter.audience.consent import resubscribe
 from newsletter.audience.unsubscribe import UnknownTarget, unsubscribe
-from newsletter.errors import StoreError, TokenError
+from newsletter.errors import DatabaseUnavailable, StoreError, TokenError
 from newsletter.tracking.unsubscribes import source_via
 from newsletter.web.context import context
 from newsletter.web.lookup import Target, masked_email, resolve
@@ -54,6 +54,8 @@ def act(token: str) -> ResponseReturnValue:
                 source="web:unsubscribe-page",
                 reason="resubscribed from the unsubscribe page",
             )
+        except DatabaseUnavailable:  # not a refusal: the 503 page, and the person tries again
+            raise
         except StoreError:  # suppressed for every list, or a complaint: not ours to lift
             return _page(target, "blocked", 409)
         return _page(target, "resubscribed")

@@ -5,13 +5,16 @@ form's helpers, and a signing SendGrid (`hook`)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,6 +186,7 @@ def server_env(settings: Any) -> dict[str, str]:
         if not k.startswith("NEWSLETTER_") and k != "DATABASE_URL"
     }
     env.update(
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),  # this checkout's code, not another
         DATABASE_URL=settings.database_url,
         NEWSLETTER_SECRET_KEY=settings.secret_key,
         NEWSLETTER_SITE_URL=settings.site_url,
@@ -196,9 +200,16 @@ def server_env(settings: Any) -> dict[str, str]:
 
 
 def start_gunicorn(
-    settings: Any, cwd: Path, *, workers: int = 2, threads: int = 8, port: int | None = None
+    settings: Any,
+    cwd: Path,
+    *,
+    workers: int = 2,
+    threads: int = 8,
+    port: int | None = None,
+    options: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen, str]:
-    """`gunicorn 'newsletter.web:create_app()'` on 127.0.0.1; returns (process, base URL)."""
+    """`gunicorn 'newsletter.web:create_app()'` on 127.0.0.1 (with more of gunicorn's
+    `options`); returns (process, base URL)."""
     port = port or free_port()
     proc = subprocess.Popen(
         [
@@ -217,6 +228,7 @@ def start_gunicorn(
             "2048",
             "--log-level",
             "warning",
+            *options,
             "newsletter.web:create_app()",
         ],
         cwd=cwd,
@@ -247,6 +259,22 @@ def wait_for_health(base: str, proc: subprocess.Popen, what: str, timeout: float
     wait_until(
         healthy, timeout, what=f"{what} to answer {base}/healthz", ignore=(OSError,), interval=0.1
     )
+
+
+def drain_output(proc: subprocess.Popen, keep: int = 200) -> deque[bytes]:
+    """Read the server's output as it comes, keeping its last `keep` lines: a test that makes
+    it log a lot (one line per 503 while the database is away) would otherwise fill the pipe,
+    and a server that cannot write its log stops answering."""
+    lines: deque[bytes] = deque(maxlen=keep)
+
+    def read() -> None:
+        if proc.stdout is not None:
+            with contextlib.suppress(ValueError, OSError):  # closed by `stop`
+                for line in proc.stdout:
+                    lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
 
 
 def stop(proc: subprocess.Popen) -> None:

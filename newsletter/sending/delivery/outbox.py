@@ -6,6 +6,7 @@ A file is written into ``tmp/`` and renamed into ``new/`` (atomic), under a name
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -53,8 +54,16 @@ class OutboxBackend(Backend):
                 os.replace(tmp, self.root / "new" / name)
             except OSError as exc:  # disk full, permissions: every later message would fail too
                 tmp.unlink(missing_ok=True)
-                raise BackendConfigError(
-                    f"{self.root}: cannot write to the outbox: {exc}", results
-                ) from None
+                raise BackendConfigError(_cannot_write(self.root, exc), results) from None
             results.append(SendResult(recipient.subscriber_id, SENT, provider_id=name))
         return results
+
+
+def _cannot_write(root: Path, exc: OSError) -> str:
+    """One line for a write the outbox refused; a full disk says what to do about it."""
+    if exc.errno == errno.ENOSPC:
+        return (
+            f"{root}: the disk holding the outbox is full: free some space, then continue "
+            "with `newsletter send ISSUE --resume`"
+        )
+    return f"{root}: cannot write to the outbox: {exc}"
