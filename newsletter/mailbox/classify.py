@@ -116,10 +116,27 @@ def _other(found: Scan, subject: str, signer: Signer) -> Verdict:
     line = _DIAGNOSTIC_LINE.search(found.data[:65536].decode("utf-8", "replace"))
     diagnostic = one_line(line.group(0) if line else subject, DIAGNOSTIC_MAX)
     if not permanent:
-        return Verdict("delayed", "", *who, status_code="4.0.0", diagnostic=diagnostic)
+        return Verdict(
+            "delayed",
+            "",
+            who.send_id,
+            who.subscriber_id,
+            legacy=who.legacy,
+            status_code="4.0.0",
+            diagnostic=diagnostic,
+        )
     code = status_code("", diagnostic, "failed")
     category = category_of(code, diagnostic)
-    return Verdict("bounce", "", *who, category=category, status_code=code, diagnostic=diagnostic)
+    return Verdict(
+        "bounce",
+        "",
+        who.send_id,
+        who.subscriber_id,
+        legacy=who.legacy,
+        category=category,
+        status_code=code,
+        diagnostic=diagnostic,
+    )
 
 
 def _detected(data: bytes) -> tuple[frozenset[bytes], frozenset[bytes]]:

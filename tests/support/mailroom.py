@@ -30,8 +30,9 @@ class Mailroom:
     list_id: int
     subscribers: list[int]
 
-    def tag(self, send_id: int, subscriber_id: int) -> str:
-        return self.signer.recipient_tag(send_id, subscriber_id)
+    def tag(self, send_id: int, subscriber_id: int, purpose: str = "message-id") -> str:
+        """A recipient tag (`dsn` and `arf` put it where a Message-ID tag is read too)."""
+        return self.signer.recipient_tag(send_id, subscriber_id, purpose=purpose)
 
     def add_send(self, issue_id: str = "issue") -> int:
         """A finished send to every subscriber, each row `sent`."""
