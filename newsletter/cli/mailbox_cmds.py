@@ -19,6 +19,7 @@ def _run(
     workers: int | None,
 ) -> None:
     from newsletter.errors import ConfigError
+    from newsletter.mailbox.lock import held
     from newsletter.mailbox.run import process
     from newsletter.tokens import signer_for
 
@@ -36,8 +37,16 @@ def _run(
 
         source = Maildir(str(path), delete=delete)
     try:
-        count = workers if workers is not None else min(2, os.cpu_count() or 1)
-        report = process(engine, settings, signer, source, workers=count)  # type: ignore[arg-type]
+        with held(source.lock_path()) as mine:  # type: ignore[attr-defined]
+            if not mine:
+                where = source.where()  # type: ignore[attr-defined]
+                click.echo(
+                    f"mailbox {where}: another newsletter mailbox run is processing this "
+                    "folder; nothing done"
+                )
+                return
+            count = workers if workers is not None else min(2, os.cpu_count() or 1)
+            report = process(engine, settings, signer, source, workers=count)  # type: ignore[arg-type]
     finally:
         source.close()  # type: ignore[attr-defined]
     if as_json:

@@ -15,6 +15,7 @@ from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
 from newsletter.errors import TokenError
+from newsletter.mailbox.limits import over_limits
 from newsletter.mailbox.mime_scan import Scan, first, scan
 from newsletter.mailbox.reports import (
     DIAGNOSTIC_MAX,
@@ -48,7 +49,11 @@ def subject_of(found: Scan) -> str:
 
 
 def classify(data: bytes, signer: Signer) -> Verdict:
-    """Never raises for any input: a message that cannot be understood is `unrecognised`."""
+    """Never raises for any input: a message that cannot be understood, or one over the limits
+    of `mailbox.limits`, is `unrecognised`."""
+    too_costly = over_limits(data)
+    if too_costly:
+        return unrecognised(too_costly)
     verdict = classify_start(data, signer, truncated=False)
     assert verdict is not None
     return verdict

@@ -14,10 +14,12 @@ import imaplib
 import re
 import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from newsletter.config import Settings
 from newsletter.errors import ConfigError
+from newsletter.mailbox.lock import imap_lock_path
 
 KEYWORD = "NewsletterUnrecognised"
 _FETCHED = re.compile(rb"UID (\d+)")
@@ -52,6 +54,9 @@ class ImapFolder:
 
     def where(self) -> str:
         return f"{self.host}:{self.port}/{self.folder}"
+
+    def lock_path(self) -> Path:
+        return imap_lock_path(self.user, self.host, self.port, self.folder)
 
     def _context(self, settings: Settings) -> ssl.SSLContext:
         try:

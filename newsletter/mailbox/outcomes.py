@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, select
 
 from newsletter.audience.bounces import SoftBouncePolicy
 from newsletter.audience.subscribers import get_subscriber
-from newsletter.audience.unsubscribe import unsubscribe
+from newsletter.audience.unsubscribe import UnknownTarget, unsubscribe
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from newsletter.db.transaction import begin
@@ -76,6 +76,7 @@ GONE = Verdict("info", reason="about a subscriber who no longer exists")
 ALREADY = Verdict("info", reason="read before; nothing changed")
 
 
+LIST_GONE = unrecognised("an unsubscribe request for a list that no longer exists")
 TOO_OLD = unrecognised(
     f"named by an old-style recipient tag (the same value as its links) of a send older than "
     f"{LEGACY_TAG_DAYS} days: not honoured"
@@ -114,7 +115,10 @@ def apply_batch(
             if get_subscriber(engine, v.subscriber_id) is None:
                 final[i] = GONE
                 continue
-            unsubscribe(engine, v.subscriber_id, v.list_id or None, source="mailto")
+            try:
+                unsubscribe(engine, v.subscriber_id, v.list_id or None, source="mailto")
+            except UnknownTarget:  # the list was deleted since: settle this one, go on
+                final[i] = LIST_GONE
     wanted = [i for i, v in enumerate(verdicts) if v.kind in ("bounce", "complaint", "delayed")]
     s = tables.subscribers
     with begin(engine) as conn:
