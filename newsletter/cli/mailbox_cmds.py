@@ -45,8 +45,16 @@ def _run(
                     "folder; nothing done"
                 )
                 return
+            if imap_url:
+                from newsletter.mailbox import folders
+
+                name = source.name()  # type: ignore[attr-defined]
+                first = not folders.keyword_in_use(engine, name)
+                source.first_keyword_run = first  # type: ignore[attr-defined]
             count = workers if workers is not None else min(2, os.cpu_count() or 1)
             report = process(engine, settings, signer, source, workers=count)  # type: ignore[arg-type]
+            if imap_url:
+                folders.remember(engine, name)
     finally:
         source.close()  # type: ignore[attr-defined]
     if as_json:
