@@ -84,8 +84,18 @@ def engine_from(ctx: click.Context) -> Any:
 
     root = ctx.find_root()
     if "engine" not in root.obj:
-        root.obj["engine"] = make_engine(settings_from(ctx).effective_database_url)
+        url = settings_from(ctx).effective_database_url
+        root.obj["engine"] = make_engine(url)
+        _warn_if_exposed(url)
     return root.obj["engine"]
+
+
+def _warn_if_exposed(url: str) -> None:
+    from newsletter.db.connection import exposed_database
+
+    warning = exposed_database(url)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def reading_engine_from(ctx: click.Context) -> Any:
@@ -95,7 +105,9 @@ def reading_engine_from(ctx: click.Context) -> Any:
 
     root = ctx.find_root()
     if "engine" not in root.obj:  # at the newest revision: as good as `engine_from`'s
-        root.obj["engine"] = open_for_reading(settings_from(ctx).effective_database_url)
+        url = settings_from(ctx).effective_database_url
+        root.obj["engine"] = open_for_reading(url)
+        _warn_if_exposed(url)
     return root.obj["engine"]
 
 

@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from newsletter.config import Settings
+from newsletter.config import Settings, mask_url
 from newsletter.errors import ConfigError
 from newsletter.mailbox.lock import imap_lock_path
+from newsletter.safe_text import one_line
 
 KEYWORD = "NewsletterUnrecognised"
 PROCESSED = "NewsletterProcessed"
@@ -41,14 +42,25 @@ class ImapFolder:
     label = "imap"
 
     def __init__(self, url: str, settings: Settings, *, delete: bool = False):
+        shown = one_line(mask_url(url), 300)  # as `config` shows it: never a password
         parts = urlsplit(url)
-        if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if (
+            parts.scheme not in ("imap", "imaps")
+            or not parts.hostname
+            or not parts.username
+            or port == -1
+        ):
             raise ConfigError(
-                f"--imap {url!r}: use imaps://user@host[:port]/FOLDER (or imap:// for STARTTLS)"
+                f"--imap '{shown}': use imaps://user@host[:port]/FOLDER (or imap:// for "
+                "STARTTLS), with the password in NEWSLETTER_IMAP_PASSWORD"
             )
         self.user = unquote(parts.username)
         self.host = parts.hostname
-        self.port = parts.port or (993 if parts.scheme == "imaps" else 143)
+        self.port = port or (993 if parts.scheme == "imaps" else 143)
         self.folder = unquote(parts.path.lstrip("/")) or "INBOX"
         self.delete = delete
         self._deleted = False
