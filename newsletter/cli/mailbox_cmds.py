@@ -60,10 +60,12 @@ def _run(
     if as_json:
         echo_json(report.as_dict())
         return
-    for item in report.problems:
-        click.echo(f"skipped {item['message']}: {item['reason']}", err=True)
+    from newsletter.safe_text import one_line
+
+    for item in report.problems:  # the reasons are cleaned where made; once more, on output
+        click.echo(f"skipped {one_line(item['message'])}: {one_line(item['reason'])}", err=True)
     for item in report.unrecognised:
-        click.echo(f"unrecognised {item['message']}: {item['reason']}")
+        click.echo(f"unrecognised {one_line(item['message'])}: {one_line(item['reason'])}")
     click.echo(f"mailbox {source.where()}: {report.summary()}")  # type: ignore[attr-defined]
 
 

@@ -4,6 +4,7 @@ database engine, loaded once per invocation (lazily: `--help` never reads the co
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -111,10 +112,15 @@ def reading_engine_from(ctx: click.Context) -> Any:
     return root.obj["engine"]
 
 
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def echo_json(data: object) -> None:
     """Print `data` as indented JSON (datetimes as ISO 8601)."""
 
     def default(value: object) -> str:
         return value.isoformat() if isinstance(value, datetime) else str(value)
 
-    click.echo(json.dumps(data, indent=2, default=default, ensure_ascii=False))
+    text = json.dumps(data, indent=2, default=default, ensure_ascii=False)
+    # JSON allows raw C1 controls and bidi overrides, which a terminal obeys: written escaped.
+    click.echo(_UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text))
