@@ -39,7 +39,8 @@ def test_a_new_database_its_wal_files_and_its_new_folders_are_private(workdir):
 def test_an_existing_database_readable_by_others_is_warned_about(workdir):
     database = workdir / "news.db"
     env = {"DATABASE_URL": f"sqlite:///{database}"}
-    assert run_cli("lists", "create", "news", "--name", "News", env=env, cwd=workdir).returncode == 0
+    created = run_cli("lists", "create", "news", "--name", "News", env=env, cwd=workdir)
+    assert created.returncode == 0, created.stderr
     database.chmod(0o644)
     shown = run_cli("lists", env=env, cwd=workdir)
     assert shown.returncode == 0, shown.stderr

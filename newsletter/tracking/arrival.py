@@ -19,7 +19,7 @@ from newsletter.recipient_tags import TAG_LINK
 from newsletter.tokens import Signer
 from newsletter.tracking.hits import Hit, record
 from newsletter.tracking.judge import OPEN, judge_request
-from newsletter.tracking.links import Link
+from newsletter.tracking.links import Link, opens_tracked
 
 Header = Callable[[str], str | None]
 
@@ -54,8 +54,8 @@ def count_open(
 ) -> str:
     """Record a fetch of the open pixel; returns the stored reason ('' when nothing counted)."""
     who = _recipient(signer, token)
-    if who is None or who[0] == 0:
-        return ""
+    if who is None or who[0] == 0 or not opens_tracked(engine, who[0]):
+        return ""  # a send made without the pixel records no open, whatever URL is fetched
     reason = judge_request(method, header, is_open=True)
     hit = Hit(who[0], who[1], 0, OPEN, reason, utcnow())
     return record(engine, hit, settings.tracking_scanner_window)

@@ -189,6 +189,8 @@ def server_env(settings: Any) -> dict[str, str]:
         NEWSLETTER_OUTBOX_DIR=settings.outbox_dir,
         NEWSLETTER_ISSUES_DIR=settings.issues_dir,
         NEWSLETTER_DEFAULT_LIST=settings.default_list,
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),  # this checkout's code, not the
+        # installed one
     )
     if settings.sendgrid_webhook_public_key:
         env["NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY"] = settings.sendgrid_webhook_public_key
