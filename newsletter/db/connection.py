@@ -147,11 +147,13 @@ def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
 def _sqlite_session(dbapi_conn: Any, _record: Any) -> None:
     # Foreign keys are off by default in SQLite. The driver's own implicit transactions are
     # switched off: `_sqlite_begin` takes the write lock at BEGIN, so two processes never
-    # deadlock upgrading a read to a write. None of these settings is stored in the file.
+    # deadlock upgrading a read to a write. None of these settings is stored in the file;
+    # secure_delete makes `forget` erase (with the WAL checkpoint that follows it).
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left in free space
     cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
     cur.close()
 
