@@ -124,6 +124,10 @@ class Signer:
             return data[0], data[1], data[2] if len(data) == 3 else 0
         raise TokenError(f"this {purpose} link is not valid")
 
+    def issued_at(self, token: str, purpose: str) -> datetime:
+        """When a genuine token was made (to the second), else TokenError."""
+        return self._load(token, purpose, None)[1]
+
     def read_confirm(self, token: str, *, max_age: int | None = None) -> ConfirmToken:
         """A genuine confirm token with the moment it was issued, else TokenError."""
         data, signed_at = self._load(token, "confirm", max_age)
