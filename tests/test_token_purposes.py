@@ -132,3 +132,23 @@ def test_old_tags_stop_counting_bounces_once_their_send_is_older_than_the_stated
     report = process(web.engine, web.settings, web.signer, Maildir(box))
     assert report.complaints == 0 and "older than" in report.unrecognised[0]["reason"]
     assert web.suppressions() == []
+
+
+def test_a_link_token_written_where_header_tags_go_counts_nothing_either(web, tmp_path):
+    """The stranger writes the link token into a returned Message-ID, X-Newsletter-Tag and
+    Return-Path by hand: each is read for its own purpose, and the link tag fits none."""
+    mails = send_tracked(web, ["ann@example.org"])
+    token = mails["ann@example.org"].pixel.rsplit("/", 1)[1].removesuffix(".gif")
+    forged = (
+        "From: stranger@example.net\r\nTo: bounces@example.com\r\nSubject: complaint\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=feedback-report; "
+        'boundary="F"\r\n\r\n--F\r\nContent-Type: message/feedback-report\r\n\r\n'
+        "Feedback-Type: abuse\r\nVersion: 1\r\n\r\n--F\r\nContent-Type: message/rfc822\r\n\r\n"
+        f"Message-ID: <{token}.1@example.com>\r\nX-Newsletter-Tag: {token}\r\n"
+        f"Return-Path: <bounces+{token}@example.com>\r\nSubject: hi\r\n\r\nbody\r\n--F--\r\n"
+    ).encode()
+    box = _maildir(tmp_path / "Maildir")
+    (box / "new" / "1.eml").write_bytes(forged)
+    report = process(web.engine, web.settings, web.signer, Maildir(box))
+    assert report.complaints == 0 and "not one of ours" in report.unrecognised[0]["reason"]
+    assert web.suppressions() == []
