@@ -88,3 +88,19 @@ def test_a_second_run_on_a_locked_maildir_says_so_and_exits_0(mailroom, monkeypa
     assert mailroom.files("new") == ["1.eml"] and mailroom.suppression(1) is None
     done = _invoke(mailroom, monkeypatch, "mailbox", str(mailroom.box))
     assert "read 1 messages" in done.output and mailroom.suppression(1) == "bounced"
+
+
+def test_a_message_over_the_size_limit_is_set_aside_without_being_read(mailroom, monkeypatch):
+    from newsletter.mailbox import limits
+
+    monkeypatch.setattr(limits, "MAX_MESSAGE_BYTES", 4096)
+    import newsletter.mailbox.run as run
+
+    monkeypatch.setattr(run, "MAX_MESSAGE_BYTES", 4096)
+    send = mailroom.add_send()
+    mailroom.drop("big.eml", dsn(mailroom.tag(send, 1)) + b"x" * 5000)
+    report = mailroom.run()
+    assert report.unrecognised == [
+        {"message": "big.eml", "reason": "a message over the limit of 4096 bytes"}
+    ]
+    assert mailroom.files(".unrecognised/new") == ["big.eml"]

@@ -24,7 +24,7 @@ _NESTING = re.compile(rb"(?im)^content-type:[ \t]*(?:multipart/|message/(?:rfc82
 def over_limits(data: bytes) -> str | None:
     """Why this message is too costly to read (one line for the operator), else None."""
     if len(data) > MAX_MESSAGE_BYTES:
-        return f"a message over the limit of {MAX_MESSAGE_BYTES} bytes"
+        return too_large()
     if data.count(b"\n--") + 1 > MAX_PARTS and _count(_DELIMITER, data, MAX_PARTS) > MAX_PARTS:
         return f"over the limit of {MAX_PARTS} MIME parts"
     if _longest_field(data) > MAX_HEADER_BYTES:
@@ -32,6 +32,10 @@ def over_limits(data: bytes) -> str | None:
     if _count(_NESTING, data, MAX_DEPTH) > MAX_DEPTH:
         return f"MIME nested over the limit of {MAX_DEPTH} levels"
     return None
+
+
+def too_large() -> str:
+    return f"a message over the limit of {MAX_MESSAGE_BYTES} bytes"
 
 
 def _count(pattern: re.Pattern[bytes], data: bytes, limit: int) -> int:

@@ -8,6 +8,7 @@ reads those messages again and the database already knows them.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -19,8 +20,9 @@ from sqlalchemy import Engine
 from newsletter.audience.bounces import SoftBouncePolicy
 from newsletter.config import Settings
 from newsletter.mailbox.classify import classify, classify_start
+from newsletter.mailbox.limits import MAX_MESSAGE_BYTES, too_large
 from newsletter.mailbox.outcomes import Report, apply_batch
-from newsletter.mailbox.reports import Verdict
+from newsletter.mailbox.reports import Verdict, unrecognised
 from newsletter.sending.crashpoints import test_hook
 from newsletter.tokens import Signer
 
@@ -50,6 +52,9 @@ def _classify_files(paths: list[str]) -> list[tuple[str, Verdict | str]]:
     for path in paths:
         try:
             with open(path, "rb") as handle:
+                if os.fstat(handle.fileno()).st_size > MAX_MESSAGE_BYTES:  # never read whole
+                    out.append((path, unrecognised(too_large())))
+                    continue
                 data = handle.read(START)
                 verdict = None
                 if len(data) == START:
