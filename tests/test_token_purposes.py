@@ -124,9 +124,8 @@ def test_old_tags_stop_counting_bounces_once_their_send_is_older_than_the_stated
 
     send_tracked(web, ["ann@example.org"])
     with web.engine.begin() as conn:
-        conn.execute(
-            update(tables.sends).values(created_at=utcnow() - timedelta(days=LEGACY_TAG_DAYS + 1))
-        )
+        long_ago = utcnow() - timedelta(days=LEGACY_TAG_DAYS + 1)
+        conn.execute(update(tables.sends).values(created_at=long_ago, started_at=long_ago))
     box = _maildir(tmp_path / "Maildir")
     (box / "new" / "1.eml").write_bytes(_complaint_to(_legacy_tag(SECRET, 1, 1), "nothing"))
     report = process(web.engine, web.settings, web.signer, Maildir(box))

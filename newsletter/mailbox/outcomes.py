@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from newsletter.audience.bounces import SoftBouncePolicy
 from newsletter.audience.subscribers import get_subscriber
@@ -94,7 +94,10 @@ def _too_old(conn: Connection, legacy: list[int], verdicts: list[Verdict]) -> li
     s = tables.sends
     recent = set(
         conn.execute(
-            select(s.c.id).where(s.c.id.in_(sorted(send_ids)), s.c.created_at >= cutoff)
+            select(s.c.id).where(
+                s.c.id.in_(sorted(send_ids)),
+                func.coalesce(s.c.started_at, s.c.created_at) >= cutoff,  # when it went out
+            )
         ).scalars()
     )
     return [i for i in legacy if verdicts[i].send_id and verdicts[i].send_id not in recent]

@@ -13,6 +13,7 @@ import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
@@ -34,6 +35,8 @@ _signer: Signer | None = None  # the workers' copy (inherited when they fork)
 class Source(Protocol):
     label: str
 
+    def where(self) -> str: ...
+    def lock_path(self) -> Path: ...  # `mailbox.lock`: one run per folder
     def pending(self) -> Iterator[Any]: ...
     def name_of(self, item: Any) -> str: ...
     def done(self, item: Any) -> None: ...
