@@ -81,10 +81,12 @@ def test_a_second_run_on_a_locked_maildir_says_so_and_exits_0(mailroom, monkeypa
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a first run, still at work
         busy = _invoke(mailroom, monkeypatch, "mailbox", str(mailroom.box))
+        as_json = _invoke(mailroom, monkeypatch, "mailbox", str(mailroom.box), "--json")
     finally:
         os.close(fd)
     assert busy.exit_code == 0, busy.output
     assert "another newsletter mailbox run is processing this folder" in busy.output
+    assert as_json.exit_code == 0 and '"busy": true' in as_json.output, as_json.output
     assert mailroom.files("new") == ["1.eml"] and mailroom.suppression(1) is None
     done = _invoke(mailroom, monkeypatch, "mailbox", str(mailroom.box))
     assert "read 1 messages" in done.output and mailroom.suppression(1) == "bounced"

@@ -39,11 +39,11 @@ def _run(
     try:
         with held(source.lock_path()) as mine:  # type: ignore[attr-defined]
             if not mine:
-                where = source.where()  # type: ignore[attr-defined]
-                click.echo(
-                    f"mailbox {where}: another newsletter mailbox run is processing this "
-                    "folder; nothing done"
-                )
+                busy = "another newsletter mailbox run is processing this folder; nothing done"
+                if as_json:
+                    echo_json({"busy": True, "summary": busy})
+                else:
+                    click.echo(f"mailbox {source.where()}: {busy}")  # type: ignore[attr-defined]
                 return
             if imap_url:
                 from newsletter.mailbox import folders
