@@ -122,7 +122,8 @@ def _maildir(box: Path, messages: int) -> int:
     size = 0
     for i in range(messages):
         send_id, n = i // subscribers + 1, i % subscribers + 1
-        data = _message(template, signer.recipient_tag(send_id, n), n, rnd).encode()
+        tag = signer.recipient_tag(send_id, n, purpose="return-path")
+        data = _message(template, tag, n, rnd).encode()
         (box / "new" / f"{1700000000 + i}.M{i}P1.bench").write_bytes(data)
         size += len(data)
     return size

@@ -81,7 +81,7 @@ def seed(settings, engine, n: int, workdir: Path) -> tuple[list[str], list[int]]
         track_send(conn, settings, issue, send_id, rendered.html)
         link_ids = [lk.id for lk in links_of(conn, send_id) if lk.kind == "link"]
     signer = tokens.signer_for(settings, allow_generated=False)
-    return [signer.recipient_tag(send_id, i) for i in ids], link_ids
+    return [signer.recipient_tag(send_id, i, purpose="link") for i in ids], link_ids
 
 
 def wrk(base: str, paths_file: str, args: argparse.Namespace, seconds: float) -> dict:

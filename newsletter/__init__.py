@@ -2,7 +2,8 @@
 
 The kernel lives here: `errors` (the project's own error tree and the "did you mean" hint),
 `models` (frozen data passed between parts), `config/` (settings), `tokens` (signed links and
-every link to the site), `safe_text` (outside text made one safe line, for every header and
+every link to the site), `recipient_tags` (one opaque tag per purpose: links, return path,
+Message-ID), `safe_text` (outside text made one safe line, for every header and
 everything printed) and `times` (the two ways a moment is written); `__main__` runs the CLI for
 `python -m newsletter`. Each folder is one part of the product: `db`, `authoring`, `audience`,
 `tracking`, `sending`, `mailbox`, `web` and `cli`. The last paragraph of each part's docstring

@@ -62,6 +62,8 @@ class Recipient:
     unsubscribe_mailto: str = ""  # mailto: URI for List-Unsubscribe, token in the subject
     subscriber_id: int = 0
     tag: str = ""  # opaque signed (send, subscriber) tag: Message-ID, X-Newsletter-Tag
+    return_tag: str = ""  # the same pair's return-path tag: the VERP bounce address
+    link_tag: str = ""  # the same pair's link tag: tracked links and the open pixel
 
 
 @dataclass(frozen=True)

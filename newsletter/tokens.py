@@ -1,5 +1,6 @@
 """Signed tokens for the unsubscribe, preferences and confirm links, the URLs that carry them,
-and the opaque recipient tag that identifies a message's recipient in its headers.
+and the opaque recipient tags that identify a message's recipient: one for its tracked links,
+one for its return path, one for its Message-ID (each from its own derived key).
 
 A token is an itsdangerous timestamped signature over ``[subscriber_id, list_id]`` salted with
 its purpose, so a token is bound to one subscriber, one list and one purpose. A confirm token
@@ -13,21 +14,21 @@ keys may be accepted at once (key rotation): the first signs, all of them verify
 from __future__ import annotations
 
 import binascii
-import hashlib
 import hmac
 import os
-import re
 import secrets
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from newsletter.config import Settings
 from newsletter.errors import ConfigError, TokenError
+from newsletter.recipient_tags import TAG_LENGTH as TAG_LENGTH  # re-exported
+from newsletter.recipient_tags import TAG_PATTERN as TAG_PATTERN  # re-exported
+from newsletter.recipient_tags import ReadTag, RecipientTags
 
 if TYPE_CHECKING:  # itsdangerous loads with the first Signer: links alone (a build) need none
     from itsdangerous import URLSafeTimedSerializer
@@ -40,13 +41,6 @@ _MISSING_KEY = (
 )
 
 
-# A recipient tag: one AES block holding five zero bytes, the send id (5 bytes) and the
-# subscriber id (6 bytes), encrypted with a key derived from the secret key. Nobody reads the
-# database's numbering in it, and a forged or altered tag decrypts to five zero bytes with odds
-# of 1 in 2**40. Lower-case hex (32 characters) survives MTAs that fold the case of local parts.
-TAG_LENGTH = 32
-TAG_PATTERN = re.compile(rf"(?<![0-9a-f])[0-9a-f]{{{TAG_LENGTH}}}(?![0-9a-f])")
-_CHECK = bytes(5)
 MAX_ID = 2**63 - 1  # the largest id a BIGINT column holds; no token names anything larger
 
 
@@ -82,12 +76,7 @@ class Signer:
         self.generated_key_path = generated_key_path  # set when the key was generated
         self._macs: dict[str, bytes] = {}  # purpose -> derived HMAC key
         self._stamp = (-1, b"")  # (second, its encoding) of the last token made
-        self._tag_keys = [_tag_key(k) for k in keys]  # keys[0] first: it makes tags
-        self._tag_encryptor: Any = None
-        # One decryptor per key, made once: the click redirect reads a tag per request. ECB on
-        # one block keeps no state between calls; the lock keeps threads off one context.
-        self._tag_decryptors: list[Any] = []
-        self._tag_lock = threading.Lock()
+        self._tags = RecipientTags(keys)  # keys[0] first: it makes tags
 
     def _serializer(self, purpose: str) -> URLSafeTimedSerializer:
         try:
@@ -135,6 +124,10 @@ class Signer:
             return data[0], data[1], data[2] if len(data) == 3 else 0
         raise TokenError(f"this {purpose} link is not valid")
 
+    def issued_at(self, token: str, purpose: str) -> datetime:
+        """When a genuine token was made (to the second), else TokenError."""
+        return self._load(token, purpose, None)[1]
+
     def read_confirm(self, token: str, *, max_age: int | None = None) -> ConfirmToken:
         """A genuine confirm token with the moment it was issued, else TokenError."""
         data, signed_at = self._load(token, "confirm", max_age)
@@ -161,41 +154,19 @@ class Signer:
             raise TokenError(f"this {purpose} link is not valid")
         return data, signed_at
 
-    def recipient_tag(self, send_id: int, subscriber_id: int) -> str:
-        """The opaque, signed tag of one recipient of one send (send 0: outside any send, e.g.
-        a confirmation mail). It goes in the Message-ID, and the bounce return path."""
-        if self._tag_encryptor is None:  # ECB on a single block: one encryptor serves them all
-            key = self._tag_keys[0]
-            self._tag_encryptor = _aes_ecb(key).encryptor()
-        block = _CHECK + send_id.to_bytes(5, "big") + subscriber_id.to_bytes(6, "big")
-        return str(self._tag_encryptor.update(block).hex())
+    def recipient_tag(self, send_id: int, subscriber_id: int, *, purpose: str) -> str:
+        """The opaque tag of one recipient of one send for one purpose (`recipient_tags`)."""
+        return self._tags.make(send_id, subscriber_id, purpose)
 
-    def read_recipient_tag(self, tag: str) -> tuple[int, int]:
-        """(send_id, subscriber_id) of a genuine tag, else TokenError."""
-        text = tag.strip().lower()
-        if not TAG_PATTERN.fullmatch(text):  # exactly 32 hex digits, nothing else
-            raise TokenError("not a recipient tag")
-        sealed = bytes.fromhex(text)
-        with self._tag_lock:  # one decryptor per key, shared by the web app's threads
-            if not self._tag_decryptors:
-                self._tag_decryptors = [_aes_ecb(key).decryptor() for key in self._tag_keys]
-            plains = [decryptor.update(sealed) for decryptor in self._tag_decryptors]
-        for plain in plains:
-            if plain[:5] == _CHECK:
-                return int.from_bytes(plain[5:10], "big"), int.from_bytes(plain[10:], "big")
-        raise TokenError("this recipient tag was not made by us")
+    def read_recipient_tag(self, tag: str, *, purpose: str) -> tuple[int, int]:
+        """(send_id, subscriber_id) of a genuine tag of this purpose (or an old one made before
+        tags had purposes), else TokenError."""
+        found = self._tags.read(tag, purpose)
+        return found.send_id, found.subscriber_id
 
-
-def _aes_ecb(key: bytes) -> Any:
-    """AES on single blocks (cryptography loads here: commands that make no tag skip it)."""
-    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
-    return Cipher(algorithms.AES(key), modes.ECB())
-
-
-def _tag_key(key: str) -> bytes:
-    """The AES key of recipient tags, derived from one secret key."""
-    return hmac.new(key.encode("utf-8"), b"newsletter.recipient-tag", hashlib.sha256).digest()
+    def read_tag(self, tag: str, *, purpose: str) -> ReadTag:
+        """The tag read, saying whether it is an old single-purpose one (`legacy`)."""
+        return self._tags.read(tag, purpose)
 
 
 def _secret_file_location(settings: Settings) -> Path:

@@ -70,7 +70,7 @@ def test_dsns_written_by_postfix_are_processed(lab, workdir, tmp_path):
     assert sent.returncode == 0, sent.stderr
 
     signer = Signer([key])
-    tags = {i: signer.recipient_tag(1, i) for i in range(1, 5)}  # subscribers 1..4, send 1
+    tags = {i: signer.recipient_tag(1, i, purpose="return-path") for i in range(1, 5)}
     news = Path(lab["LAB_NEWS_MAILDIR"]) / "new"
     dsns = _wait_for(news, [f"bounces+{tags[3]}@", f"bounces+{tags[4]}@"], 2)
     readers = {

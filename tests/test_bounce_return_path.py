@@ -36,12 +36,13 @@ def test_every_envelope_sender_carries_its_recipients_valid_tag(
     for m in messages:
         found = re.fullmatch(r"bounces\+([0-9a-f]{32})@example\.com", m.mail_from)
         assert found, m.mail_from
-        send_id, subscriber_id = signer.read_recipient_tag(found.group(1))
+        send_id, subscriber_id = signer.read_recipient_tag(found.group(1), purpose="return-path")
         assert (send_id, subscriber_id) == (1, ids[m.rcpt_tos[0]])
         parsed = email.message_from_bytes(m.data, policy=policy.default)
         assert parsed["From"] == "Newsletter <news@example.com>"
-        assert parsed["X-Newsletter-Tag"] == found.group(1)
-        assert parsed["Message-ID"].startswith(f"<{found.group(1)}.")
+        header_tag = signer.recipient_tag(1, subscriber_id, purpose="message-id")
+        assert parsed["X-Newsletter-Tag"] == header_tag != found.group(1)
+        assert parsed["Message-ID"].startswith(f"<{header_tag}.")
 
 
 def test_bounce_address_setting_and_its_default():
@@ -59,7 +60,7 @@ def test_bounce_address_setting_and_its_default():
 def test_the_template_makes_the_verp_sender_only_with_a_tag_and_an_address():
     with_tag = recipient(7)
     plain = sample_template(bounce_address="bounces@example.com")
-    assert plain.envelope_sender(with_tag) == f"bounces+{with_tag.tag}@example.com"
+    assert plain.envelope_sender(with_tag) == f"bounces+{with_tag.return_tag}@example.com"
     untagged = recipient(8).__class__(email="x@example.org")  # a test-send recipient: no tag
     assert plain.envelope_sender(untagged) == "news@example.com"
     assert sample_template().envelope_sender(with_tag) == "news@example.com"  # VERP off
@@ -68,7 +69,7 @@ def test_the_template_makes_the_verp_sender_only_with_a_tag_and_an_address():
         settings, {"slug": "n", "from_address": "ed@example.net"}, subject="s", html="h",
         text="t", send_ref="send-1",
     )  # fmt: skip
-    assert template.envelope_sender(with_tag) == f"bounces+{with_tag.tag}@example.org"
+    assert template.envelope_sender(with_tag) == f"bounces+{with_tag.return_tag}@example.org"
     assert template.from_address == "ed@example.net"  # the list's From stays its own
 
 
@@ -77,4 +78,4 @@ def test_the_smtp_backend_uses_the_envelope_sender(smtp_sink: SinkServer):
     with smtp_backend(smtp_sink.port) as backend:
         backend.send(sample_template(bounce_address="rp@example.com"), people)
     senders = {m.rcpt_tos[0]: m.mail_from for m in smtp_sink.messages}
-    assert senders == {p.email: f"rp+{p.tag}@example.com" for p in people}
+    assert senders == {p.email: f"rp+{p.return_tag}@example.com" for p in people}

@@ -192,7 +192,12 @@ def test_two_imports_at_once_add_each_address_once(store, database_url, tmp_path
     forward, backward = tmp_path / "forward.csv", tmp_path / "backward.csv"
     forward.write_text("email,name\n" + "".join(f"{e},F\n" for e in emails))
     backward.write_text("email,name\n" + "".join(f"{e.upper()},F\n" for e in reversed(emails)))
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),  # this
+        # checkout's code, not the installed one
+    }
     procs = [
         subprocess.Popen(
             [

@@ -209,7 +209,8 @@ def test_genuine_tokens_always_read_back(subscriber_id, list_id):
 
 @st.composite
 def tag_texts(draw: st.DrawFn) -> str:
-    genuine = SIGNER.recipient_tag(draw(st.integers(0, 2**40 - 1)), draw(st.integers(0, 2**48 - 1)))
+    send_id, subscriber_id = draw(st.integers(0, 2**40 - 1)), draw(st.integers(0, 2**48 - 1))
+    genuine = SIGNER.recipient_tag(send_id, subscriber_id, purpose="link")
     return draw(
         st.one_of(
             st.text(max_size=40),
@@ -229,7 +230,7 @@ def tag_texts(draw: st.DrawFn) -> str:
 @given(tag_texts())
 def test_a_recipient_tag_is_read_or_refused_with_our_own_one_line_error(text):
     try:
-        send_id, subscriber_id = SIGNER.read_recipient_tag(text)
+        send_id, subscriber_id = SIGNER.read_recipient_tag(text, purpose="link")
     except TokenError as exc:
         assert str(exc) and "\n" not in str(exc)
     else:

@@ -157,3 +157,17 @@ def test_the_readme_crontab_line_processes_the_maildir(mailroom, tmp_path):
         "read 1 messages: 0 unsubscribed, 1 bounced (1 hard" in (logs / "mailbox.log").read_text()
     )
     assert mailroom.suppression(1) == "bounced"
+
+
+def test_a_password_in_a_malformed_imap_url_is_never_printed(mailroom, monkeypatch):
+    monkeypatch.setenv("NEWSLETTER_IMAP_PASSWORD", "from-the-environment")
+    for url in (
+        "imaps://bob:hunter2@/INBOX",  # no host
+        "imaps://bob:hunter2@imap.example.org:99999/INBOX",  # no such port
+        "imapx://bob:hunter2@imap.example.org/INBOX",  # no such scheme
+        "imaps://bob:hun@ter2@:1/INBOX",  # an unescaped @ in the password
+    ):
+        result = _invoke(mailroom, monkeypatch, "mailbox", "--imap", url)
+        assert result.exit_code != 0, url
+        assert "hunter2" not in result.output and "ter2" not in result.output, result.output
+        assert "****" in result.output and "Traceback" not in result.output, result.output

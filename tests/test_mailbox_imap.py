@@ -84,3 +84,41 @@ def test_a_private_certificate_needs_the_ca_file(mailroom, imap_server, workdir)
     result = run_cli("mailbox", "--imap", imap_server.url(), env=env, cwd=workdir)
     assert result.returncode == 1
     assert "TLS with IMAP server" in result.stderr and "imap_ca_file" in result.stderr
+
+
+def test_a_bounce_someone_opened_in_a_mail_client_is_still_processed(
+    mailroom, imap_server, workdir
+):
+    send = mailroom.add_send()
+    env = _env(mailroom, imap_server)
+    imap_server.append(dsn(mailroom.tag(send, 1)))
+    first = run_cli("mailbox", "--imap", imap_server.url(), "--json", env=env, cwd=workdir)
+    assert first.returncode == 0 and json.loads(first.stdout)["hard"] == 1, first.stderr
+    imap_server.append(dsn(mailroom.tag(send, 2)))
+    imap_server.mark_seen(2)  # a person read it before the next run
+    second = run_cli("mailbox", "--imap", imap_server.url(), "--json", env=env, cwd=workdir)
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["hard"] == 1
+    assert mailroom.suppression(2) == "bounced"
+    assert all("NewsletterProcessed" in flags for flags in imap_server.flags())
+    third = run_cli("mailbox", "--imap", imap_server.url(), env=env, cwd=workdir)
+    assert "read 0 messages" in third.stdout, third.stdout
+
+
+def test_on_the_first_run_after_the_upgrade_seen_mail_counts_as_processed_once(
+    mailroom, imap_server, workdir
+):
+    send = mailroom.add_send()
+    env = _env(mailroom, imap_server)
+    imap_server.append(dsn(mailroom.tag(send, 1)))  # processed by the release before: \\Seen
+    imap_server.mark_seen(1)
+    imap_server.append(dsn(mailroom.tag(send, 2)))  # arrived since: unseen
+    first = run_cli("mailbox", "--imap", imap_server.url(), "--json", env=env, cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["read"] == 1
+    assert mailroom.suppression(1) is None and mailroom.suppression(2) == "bounced"
+    assert all("NewsletterProcessed" in flags for flags in imap_server.flags())
+    imap_server.append(dsn(mailroom.tag(send, 3)))
+    imap_server.mark_seen(3)  # after the first run, \\Seen alone means nothing
+    second = run_cli("mailbox", "--imap", imap_server.url(), "--json", env=env, cwd=workdir)
+    assert json.loads(second.stdout)["read"] == 1 and mailroom.suppression(3) == "bounced"

@@ -48,7 +48,7 @@ def test_message_is_multipart_alternative_with_both_parts_and_all_headers() -> N
     assert m["Subject"] == "Hanoi: five takeaways"
     assert m["Date"].datetime is not None
     assert re.fullmatch(r"<[^<>@\s]+@example\.com>", m["Message-ID"])
-    tag = TAGS.recipient_tag(42, 7)
+    tag = TAGS.recipient_tag(42, 7, purpose="message-id")
     assert m["Message-ID"].startswith(f"<{tag}.") and m["X-Newsletter-Tag"] == tag
     assert m["List-Id"] == '"Asia weekly" <asia-weekly.example.com>'
     assert m["List-Unsubscribe"] == (
@@ -59,7 +59,7 @@ def test_message_is_multipart_alternative_with_both_parts_and_all_headers() -> N
     assert m["Feedback-ID"].startswith("send-42:")
     assert m["X-Newsletter-Send"] == "send-42"
     assert "X-Newsletter-Subscriber" not in m  # no database numbering in any header
-    assert TAGS.read_recipient_tag(m["X-Newsletter-Tag"]) == (42, 7)
+    assert TAGS.read_recipient_tag(m["X-Newsletter-Tag"], purpose="message-id") == (42, 7)
 
 
 def test_bodies_decode_to_the_substituted_text_exactly() -> None:
@@ -185,7 +185,7 @@ def test_personal_headers_for_provider_apis() -> None:
         "<mailto:unsubscribe@example.com?subject=unsubscribe%20tok-4.sig>"
     )
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert headers["X-Newsletter-Tag"] == TAGS.recipient_tag(42, 4)
+    assert headers["X-Newsletter-Tag"] == TAGS.recipient_tag(42, 4, purpose="message-id")
     assert "X-Newsletter-Subscriber" not in headers
 
 

@@ -129,27 +129,31 @@ def test_urls(tmp_path) -> None:
     )
 
 
+ID = "message-id"
+
+
 def test_recipient_tags_are_opaque_signed_and_survive_key_rotation() -> None:
     signer = tokens.Signer([KEY])
-    tag = signer.recipient_tag(42, 1234)
+    tag = signer.recipient_tag(42, 1234, purpose=ID)
     assert len(tag) == tokens.TAG_LENGTH and tokens.TAG_PATTERN.fullmatch(tag)
     assert "4d2" not in tag and "1234" not in tag  # the numbering is not readable (1234 = 0x4d2)
-    assert signer.read_recipient_tag(tag) == (42, 1234)
-    assert signer.read_recipient_tag(tag.upper()) == (42, 1234)  # MTAs may fold case
-    assert tokens.Signer(["new-key", KEY]).read_recipient_tag(tag) == (42, 1234)
-    assert signer.recipient_tag(42, 1235) != tag and signer.recipient_tag(43, 1234) != tag
+    assert signer.read_recipient_tag(tag, purpose=ID) == (42, 1234)
+    assert signer.read_recipient_tag(tag.upper(), purpose=ID) == (42, 1234)  # MTAs may fold case
+    assert tokens.Signer(["new-key", KEY]).read_recipient_tag(tag, purpose=ID) == (42, 1234)
+    assert signer.recipient_tag(42, 1235, purpose=ID) != tag
+    assert signer.recipient_tag(43, 1234, purpose=ID) != tag
 
 
 @pytest.mark.parametrize("mangle", ["flip", "other-key", "short", "not-hex", "swap"])
 def test_forged_or_altered_recipient_tags_are_refused(mangle: str) -> None:
     signer = tokens.Signer([KEY])
-    tag = signer.recipient_tag(42, 1234)
+    tag = signer.recipient_tag(42, 1234, purpose=ID)
     bad = {
         "flip": tag[:5] + ("0" if tag[5] != "0" else "1") + tag[6:],
-        "other-key": tokens.Signer(["someone-else"]).recipient_tag(42, 1234),
+        "other-key": tokens.Signer(["someone-else"]).recipient_tag(42, 1234, purpose=ID),
         "short": tag[:-2],
         "not-hex": "z" * tokens.TAG_LENGTH,
-        "swap": tag[:16] + signer.recipient_tag(1, 1)[16:],  # halves of two genuine tags
+        "swap": tag[:16] + signer.recipient_tag(1, 1, purpose=ID)[16:],  # halves of two tags
     }[mangle]
     with pytest.raises(TokenError):
-        signer.read_recipient_tag(bad)
+        signer.read_recipient_tag(bad, purpose=ID)

@@ -2,8 +2,8 @@
 (`subscribers`, `memberships`, `history`), names as stored, one clean line (`names`),
 suppressions and unsubscribing (`suppressions`, `unsubscribe`), bounce and complaint records
 and the suppressions they call for (`bounces`), a person's own choices and double opt-in
-(`consent`), who gets a send (`recipients`), and CSV import and export (`csv_import`,
-`csv_rows`, `import_chunk`, `csv_export`).
+(`consent`), what a link may undo (`link_rule`), who gets a send (`recipients`), and CSV
+import and export (`csv_import`, `csv_rows`, `import_chunk`, `csv_export`).
 
 May import: `db` and the kernel; never `authoring` (a sibling), `tracking`, `sending`,
 `mailbox`, `web` or `cli`.

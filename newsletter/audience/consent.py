@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, exists, 
 
 from newsletter.audience.addresses import Address, hash_key, require_valid
 from newsletter.audience.history import record_event
+from newsletter.audience.link_rule import OPT_OUTS, LinkUse, check_link
 from newsletter.audience.lists import get_list_by_id
 from newsletter.audience.memberships import membership_status, set_membership
 from newsletter.audience.subscribers import get_subscriber, insert_subscriber
@@ -34,7 +35,6 @@ from newsletter.errors import StoreError
 
 CONFIRMATION_SENT = "confirmation-sent"  # history event kind
 BLOCKING = ("bounced", "complained", "manual")  # suppressions only an operator lifts
-OPT_OUTS = ("unsubscribed", *BLOCKING)  # history kinds a later confirmation must not undo
 # Confirmation mails per address: (count, window). Someone who left gets the strictest one.
 LIMITS = ((3, timedelta(hours=1)), (5, timedelta(days=1)))
 LIMITS_AFTER_LEAVING = ((1, timedelta(days=1)),)
@@ -147,15 +147,24 @@ def _opted_out_since(
 
 
 def resubscribe(
-    engine: Engine, subscriber_id: int, list_id: int, *, source: str, reason: str
+    engine: Engine,
+    subscriber_id: int,
+    list_id: int,
+    *,
+    source: str,
+    reason: str,
+    link: LinkUse | None = None,
 ) -> None:
     """The person's own new consent for one list: lifts a per-list unsubscribe, never a
-    global suppression or a complaint."""
+    global suppression or a complaint. Through a `link`, only under `link_rule.check_link`'s
+    rule (LinkCannotUndo)."""
     sub = get_subscriber(engine, subscriber_id)
     if sub is None:
         raise StoreError(f"no subscriber with id {subscriber_id}")
     addr = require_valid(sub["email"])
     with begin(engine) as conn:
+        if link is not None and membership_status(conn, subscriber_id, list_id) != "subscribed":
+            check_link(conn, subscriber_id, list_id, link)
         lift(conn, addr.hash, list_id, allow_global=False)
         if membership_status(conn, subscriber_id, list_id) != "subscribed":
             set_membership(conn, subscriber_id, list_id, "subscribed", source)
@@ -170,12 +179,13 @@ def set_membership_status(
     *,
     source: str = "",
     reason: str = "preferences",
+    link: LinkUse | None = None,
 ) -> None:
     """For the preferences page: subscribe (= resubscribe rules) or unsubscribe one list."""
     if status == "unsubscribed":
-        unsubscribe(engine, subscriber_id, list_id, source=source)
+        unsubscribe(engine, subscriber_id, list_id, source=source, link=link.mark if link else "")
     elif status == "subscribed":
-        resubscribe(engine, subscriber_id, list_id, source=source, reason=reason)
+        resubscribe(engine, subscriber_id, list_id, source=source, reason=reason, link=link)
     else:
         raise StoreError(f"status '{status}': use subscribed or unsubscribed")
 

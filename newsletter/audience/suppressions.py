@@ -10,11 +10,14 @@ the hash.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import (
     Connection,
     Engine,
     bindparam,
     delete,
+    func,
     literal_column,
     or_,
     select,
@@ -30,6 +33,7 @@ from newsletter.db.transaction import begin
 from newsletter.errors import StoreError
 
 REASONS = ("unsubscribed", "bounced", "complained", "manual")
+ERASED = "[erased address]"  # what `forget` leaves where other rows quoted the address
 RANK = {"manual": 1, "unsubscribed": 1, "bounced": 2, "complained": 3}
 
 
@@ -212,21 +216,61 @@ def forget(engine: Engine, email: str) -> bool:
     suppression (existing reason kept, else `manual`) so they are never mailed again.
     Returns whether a subscriber existed."""
     addr = require_valid(email)
-    x, s = tables.suppressions, tables.subscribers
-    with begin(engine) as conn:
-        if not any(sup["list_id"] == 0 for sup in suppressions(conn, addr.hash, None)):
-            insert_suppression(conn, addr.hash, None, 0, "manual", "forget")
-        conn.execute(update(x).where(x.c.address_hash == addr.hash).values(email=None))
-        sub_id = conn.execute(select(s.c.id).where(s.c.email_key == addr.key)).scalar()
-        if sub_id is None:
-            return False
-        d, b = tables.deliveries, tables.bounces
-        # The remote servers' diagnostics in the ledger and the bounce records often quote the
-        # address: erased too (the statuses and counts stay).
-        conn.execute(update(d).where(d.c.subscriber_id == sub_id).values(email="", detail=""))
-        conn.execute(update(b).where(b.c.subscriber_id == sub_id).values(diagnostic=""))
-        for table in (tables.subscriber_events, tables.memberships):
-            conn.execute(delete(table).where(table.c.subscriber_id == sub_id))
-        # Their tracking rows (hits, opt-out, judging state) go with them: ON DELETE CASCADE.
-        conn.execute(delete(s).where(s.c.id == sub_id))
+    x = tables.suppressions
+    try:
+        with begin(engine) as conn:
+            if not any(sup["list_id"] == 0 for sup in suppressions(conn, addr.hash, None)):
+                insert_suppression(conn, addr.hash, None, 0, "manual", "forget")
+            conn.execute(update(x).where(x.c.address_hash == addr.hash).values(email=None))
+            _scrub_quotes(conn, {addr.email, addr.key})
+            return _erase_subscriber(conn, addr.key)
+    finally:
+        flush_old_copies(engine)
+
+
+def _scrub_quotes(conn: Connection, spellings: set[str]) -> None:
+    """The address, in any case, taken out of every ledger detail and bounce diagnostic that
+    quotes it (a forwarded bounce about someone else may): `status` prints those."""
+    pattern = re.compile("|".join(re.escape(a) for a in spellings), re.IGNORECASE)
+    d, b = tables.deliveries, tables.bounces
+    for spelling in spellings:
+        quoted = func.lower(d.c.detail).contains(spelling.lower(), autoescape=True)
+        for row in conn.execute(select(d.c.send_id, d.c.subscriber_id, d.c.detail).where(quoted)):
+            conn.execute(
+                update(d)
+                .where(d.c.send_id == row.send_id, d.c.subscriber_id == row.subscriber_id)
+                .values(detail=pattern.sub(ERASED, row.detail))
+            )
+        quoted = func.lower(b.c.diagnostic).contains(spelling.lower(), autoescape=True)
+        for row in conn.execute(select(b.c.id, b.c.diagnostic).where(quoted)):
+            scrubbed = pattern.sub(ERASED, row.diagnostic)
+            conn.execute(update(b).where(b.c.id == row.id).values(diagnostic=scrubbed))
+
+
+def flush_old_copies(engine: Engine) -> None:
+    """SQLite: fold the WAL (which holds the old pages) into the file and truncate it; the
+    file's freed space is already zeroed (`secure_delete`, set on every connection)."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()  # outside any transaction: a checkpoint cannot run in one
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    finally:
+        raw.close()
+
+
+def _erase_subscriber(conn: Connection, key: str) -> bool:
+    s = tables.subscribers
+    sub_id = conn.execute(select(s.c.id).where(s.c.email_key == key)).scalar()
+    if sub_id is None:
+        return False
+    d, b = tables.deliveries, tables.bounces
+    # The remote servers' diagnostics in the ledger and the bounce records often quote the
+    # address: erased too (the statuses and counts stay).
+    conn.execute(update(d).where(d.c.subscriber_id == sub_id).values(email="", detail=""))
+    conn.execute(update(b).where(b.c.subscriber_id == sub_id).values(diagnostic=""))
+    for table in (tables.subscriber_events, tables.memberships):
+        conn.execute(delete(table).where(table.c.subscriber_id == sub_id))
+    # Their tracking rows (hits, opt-out, judging state) go with them: ON DELETE CASCADE.
+    conn.execute(delete(s).where(s.c.id == sub_id))
     return True

@@ -40,9 +40,12 @@ def unsubscribe(
     *,
     reason: str = "unsubscribed",
     source: str = "",
+    link: str = "",
 ) -> None:
     """Unsubscribe from one list, or from every list with a global suppression. Idempotent:
-    history records only an actual change. UnknownTarget if the subscriber or list is gone."""
+    history records only an actual change. UnknownTarget if the subscriber or list is gone.
+    `link`: the mark of the link it came through (`consent.link_mark`), kept in the history
+    so that the same link, and only it, may undo it (`consent.resubscribe`)."""
     check_reason(reason)
     if RANK[reason] > 1:  # it may replace a weaker suppression: the general path
         _unsubscribe_outranking(engine, subscriber_id, list_id or 0, reason, source)
@@ -52,6 +55,7 @@ def unsubscribe(
         "list_id": list_id or 0,
         "reason": reason,
         "source": source,
+        "detail": f"[{link}] {source}" if link else source,
         "now": utcnow(),
     }
     with translated("database write failed"):
@@ -80,7 +84,7 @@ _MEMBERSHIPS_OFF = Sql(
 )
 _EVENT = Sql(
     "INSERT INTO subscriber_events (subscriber_id, list_id, kind, detail, at) "
-    "VALUES (:sub_id, NULLIF(:list_id, 0), :reason, :source, :now)"
+    "VALUES (:sub_id, NULLIF(:list_id, 0), :reason, :detail, :now)"
 )
 
 
@@ -115,7 +119,7 @@ WITH sub AS (
     RETURNING 1
 ), ev AS (
     INSERT INTO subscriber_events (subscriber_id, list_id, kind, detail, at)
-    SELECT id, NULLIF(:list_id, 0), :reason, :source, :now FROM sub
+    SELECT id, NULLIF(:list_id, 0), :reason, :detail, :now FROM sub
     WHERE EXISTS (SELECT FROM sup) OR EXISTS (SELECT FROM mem)
 )
 SELECT count(*) FROM sub

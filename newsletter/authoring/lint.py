@@ -63,7 +63,9 @@ def _sample_recipient(settings: Settings) -> models.Recipient:
         unsubscribe_url=tokens.unsubscribe_url(settings, token),
         preferences_url=tokens.preferences_url(settings, token),
         view_url=tokens.view_url(settings, "2019-03-01-an-issue-id-of-typical-length"),
-        tag="0" * tokens.TAG_LENGTH,  # the tracking token in tracked links and the pixel
+        tag="0" * tokens.TAG_LENGTH,
+        return_tag="0" * tokens.TAG_LENGTH,
+        link_tag="0" * tokens.TAG_LENGTH,  # the tracking token in tracked links and the pixel
     )
 
 

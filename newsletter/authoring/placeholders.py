@@ -40,7 +40,7 @@ def placeholder_values(recipient: Recipient, name_fallback: str = NAME_FALLBACK)
         UNSUBSCRIBE_URL: recipient.unsubscribe_url,
         PREFERENCES_URL: recipient.preferences_url,
         VIEW_URL: recipient.view_url,
-        TRACK: recipient.tag or NO_TRACK,
+        TRACK: recipient.link_tag or NO_TRACK,
     }
 
 

@@ -27,7 +27,7 @@ from newsletter.tokens import site_link
 _HREF = re.compile(r"(<a\b[^>]*?\bhref\s*=\s*)([\"'])(.*?)\2", re.I | re.S)
 _BODY_END = re.compile(r"</body\s*>", re.I)
 _OWN_PAGES = ("/unsubscribe/", "/preferences/", "/archive", "/c/", "/o/")
-SAMPLE_ID_BASE = 1_000_000  # lint's sample link ids: as long as the ids of a busy project
+SAMPLE_ID_BASE = 4 * 10**18  # lint's sample link ids: 19 digits, as long as the random ids
 
 
 def click_url(site_url: str, link_id: int) -> str:

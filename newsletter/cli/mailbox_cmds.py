@@ -19,6 +19,7 @@ def _run(
     workers: int | None,
 ) -> None:
     from newsletter.errors import ConfigError
+    from newsletter.mailbox.lock import held
     from newsletter.mailbox.run import process
     from newsletter.tokens import signer_for
 
@@ -36,17 +37,35 @@ def _run(
 
         source = Maildir(str(path), delete=delete)
     try:
-        count = workers if workers is not None else min(2, os.cpu_count() or 1)
-        report = process(engine, settings, signer, source, workers=count)  # type: ignore[arg-type]
+        with held(source.lock_path()) as mine:  # type: ignore[attr-defined]
+            if not mine:
+                busy = "another newsletter mailbox run is processing this folder; nothing done"
+                if as_json:
+                    echo_json({"busy": True, "summary": busy})
+                else:
+                    click.echo(f"mailbox {source.where()}: {busy}")  # type: ignore[attr-defined]
+                return
+            if imap_url:
+                from newsletter.mailbox import folders
+
+                name = source.name()  # type: ignore[attr-defined]
+                first = not folders.keyword_in_use(engine, name)
+                source.first_keyword_run = first  # type: ignore[attr-defined]
+            count = workers if workers is not None else min(2, os.cpu_count() or 1)
+            report = process(engine, settings, signer, source, workers=count)  # type: ignore[arg-type]
+            if imap_url:
+                folders.remember(engine, name)
     finally:
         source.close()  # type: ignore[attr-defined]
     if as_json:
         echo_json(report.as_dict())
         return
-    for item in report.problems:
-        click.echo(f"skipped {item['message']}: {item['reason']}", err=True)
+    from newsletter.safe_text import one_line
+
+    for item in report.problems:  # the reasons are cleaned where made; once more, on output
+        click.echo(f"skipped {one_line(item['message'])}: {one_line(item['reason'])}", err=True)
     for item in report.unrecognised:
-        click.echo(f"unrecognised {item['message']}: {item['reason']}")
+        click.echo(f"unrecognised {one_line(item['message'])}: {one_line(item['reason'])}")
     click.echo(f"mailbox {source.where()}: {report.summary()}")  # type: ignore[attr-defined]
 
 

@@ -4,6 +4,7 @@ database engine, loaded once per invocation (lazily: `--help` never reads the co
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -84,8 +85,18 @@ def engine_from(ctx: click.Context) -> Any:
 
     root = ctx.find_root()
     if "engine" not in root.obj:
-        root.obj["engine"] = make_engine(settings_from(ctx).effective_database_url)
+        url = settings_from(ctx).effective_database_url
+        root.obj["engine"] = make_engine(url)
+        _warn_if_exposed(url)
     return root.obj["engine"]
+
+
+def _warn_if_exposed(url: str) -> None:
+    from newsletter.db.connection import exposed_database
+
+    warning = exposed_database(url)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def reading_engine_from(ctx: click.Context) -> Any:
@@ -95,8 +106,13 @@ def reading_engine_from(ctx: click.Context) -> Any:
 
     root = ctx.find_root()
     if "engine" not in root.obj:  # at the newest revision: as good as `engine_from`'s
-        root.obj["engine"] = open_for_reading(settings_from(ctx).effective_database_url)
+        url = settings_from(ctx).effective_database_url
+        root.obj["engine"] = open_for_reading(url)
+        _warn_if_exposed(url)
     return root.obj["engine"]
+
+
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def echo_json(data: object) -> None:
@@ -105,4 +121,6 @@ def echo_json(data: object) -> None:
     def default(value: object) -> str:
         return value.isoformat() if isinstance(value, datetime) else str(value)
 
-    click.echo(json.dumps(data, indent=2, default=default, ensure_ascii=False))
+    text = json.dumps(data, indent=2, default=default, ensure_ascii=False)
+    # JSON allows raw C1 controls and bidi overrides, which a terminal obeys: written escaped.
+    click.echo(_UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text))

@@ -14,6 +14,7 @@ import click
 
 from newsletter.cli.root import cli, reading_engine_from
 from newsletter.cli.times import duration, when
+from newsletter.safe_text import one_line
 
 
 @cli.command("status")
@@ -127,7 +128,7 @@ def _print_row(row: dict[str, Any]) -> None:
             + (f"; throttled for {relay['throttled_seconds']} s" if relay["throttled"] else "")
         )
     for p in row.get("problems", []):
-        click.echo(f"  {p['status']:<8} {p['email']}: {p['detail']}")
+        click.echo(f"  {p['status']:<8} {one_line(p['email'])}: {one_line(p['detail'])}")
     if row["in_doubt"]:
         click.echo(
             "  rows in doubt: the next `send --resume`, `worker` or `send-due` marks those the "

@@ -6,6 +6,7 @@ import click
 
 from newsletter.cli.root import cli, echo_json, engine_from, reading_engine_from
 from newsletter.cli.times import when
+from newsletter.safe_text import one_line
 
 
 @cli.group("subscribers")
@@ -103,15 +104,16 @@ def subscribers_show(ctx: click.Context, email: str, as_json: bool) -> None:
     if sub is None and not sups:
         click.echo(f"{email}: not known")
         return
-    if sub:
-        click.echo(f"{sub['email']}  name: {sub['name'] or '-'}  since {when(sub['created_at'])}")
+    if sub:  # every value from outside through the one cleaning function (`safe_text`)
+        name = one_line(sub["name"] or "") or "-"
+        click.echo(f"{one_line(sub['email'])}  name: {name}  since {when(sub['created_at'])}")
         for k, v in sorted((sub["attributes"] or {}).items()):
-            click.echo(f"  {k}: {v}")
+            click.echo(f"  {one_line(str(k))}: {one_line(str(v))}")
     lists = {}
     for m in data["memberships"]:
         lists[m["list_id"]] = m["slug"]
         click.echo(
-            f"list {m['slug']}: {m['status']} (source {m['source'] or '-'}, "
+            f"list {m['slug']}: {m['status']} (source {one_line(m['source'] or '') or '-'}, "
             f"{when(m['updated_at'])})"
         )
     for s in sups:
@@ -119,15 +121,16 @@ def subscribers_show(ctx: click.Context, email: str, as_json: bool) -> None:
             "every list" if s["list_id"] == 0 else f"list {lists.get(s['list_id'], s['list_id'])}"
         )
         click.echo(
-            f"suppressed for {scope}: {s['reason']} ({s['source'] or '-'}, {when(s['created_at'])})"
+            f"suppressed for {scope}: {s['reason']} ({one_line(s['source'] or '') or '-'}, "
+            f"{when(s['created_at'])})"
         )
     for e in data["history"]:
-        click.echo(f"{when(e['at'])}  {e['kind']}  {e['detail']}")
+        click.echo(f"{when(e['at'])}  {e['kind']}  {one_line(e['detail'] or '')}")
     for b in data["bounces"]:
         what = " ".join(x for x in (b["category"], b["kind"], b["status_code"]) if x)
         mail = f"send #{b['send_id']} {b['issue_id']}" if b["send_id"] else "confirmation mail"
-        said = f": {b['diagnostic']}" if b["diagnostic"] else ""
-        click.echo(f"{when(b['at'])}  {what} ({mail}, via {b['source']}){said}")
+        said = f": {one_line(b['diagnostic'])}" if b["diagnostic"] else ""
+        click.echo(f"{when(b['at'])}  {what} ({mail}, via {one_line(b['source'])}){said}")
 
 
 @subscribers_group.command("forget")

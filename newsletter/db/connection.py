@@ -5,8 +5,10 @@ one) and how its connections are set up: SQLite pragmas and write-lock polling, 
 
 from __future__ import annotations
 
+import os
 import select
 import sqlite3
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -70,12 +72,46 @@ def _sqlite_path(url: str, *, existing: bool) -> None:
         return
     folder = Path(path).parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        _private_folders(folder)
     except OSError as exc:
         raise StoreError(
             f"DATABASE_URL: cannot create the folder {folder} for the SQLite database: "
             f"{exc.strerror or exc} (choose another path, or create the folder)"
         ) from None
+    try:  # the file first, 0600: SQLite gives its -wal and -shm files the database's mode
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except OSError as exc:
+        raise StoreError(
+            f"DATABASE_URL: cannot create the SQLite database {path}: {exc.strerror or exc} "
+            "(check the folder's owner, or choose another path)"
+        ) from None
+
+
+def _private_folders(folder: Path) -> None:
+    """Create `folder` and its missing parents, each 0700 (only the ones made here)."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(mode=0o700, exist_ok=True)
+        created.chmod(0o700)  # whatever the umask
+
+
+def exposed_database(url: str) -> str | None:
+    """A warning when the SQLite file at `url` is readable or writable by other users."""
+    path = normalise_url(url).split("///", 1)[1] if url.startswith("sqlite") else ""
+    path = path.partition("?")[0]
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode) if path and path != ":memory:" else 0
+    except OSError:
+        return None
+    if not mode & 0o066:
+        return None
+    return (
+        f"the database {path} is readable by other users of this machine (mode {mode:04o}): "
+        f"run chmod 600 {path}"
+    )
 
 
 def create(url: str, *, existing: bool = False, **options: Any) -> Engine:
@@ -113,11 +149,13 @@ def _sqlite_pragmas(dbapi_conn: Any, record: Any) -> None:
 def _sqlite_session(dbapi_conn: Any, _record: Any) -> None:
     # Foreign keys are off by default in SQLite. The driver's own implicit transactions are
     # switched off: `_sqlite_begin` takes the write lock at BEGIN, so two processes never
-    # deadlock upgrading a read to a write. None of these settings is stored in the file.
+    # deadlock upgrading a read to a write. None of these settings is stored in the file;
+    # secure_delete makes `forget` erase (with the WAL checkpoint that follows it).
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left in free space
     cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
     cur.close()
 

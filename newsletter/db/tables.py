@@ -266,3 +266,12 @@ tracking_totals = Table(
     Column("reasons", JSON, nullable=False),
     Column("folded_at", DateTime(timezone=True), nullable=False),
 )
+
+# The IMAP folders read since processed mail is marked with the keyword NewsletterProcessed
+# (revision 0006): `user@host:port/folder` and when its first such run was.
+mailbox_folders = Table(
+    "mailbox_folders",
+    metadata,
+    Column("name", String(600), primary_key=True),
+    Column("keyword_since", DateTime(timezone=True), nullable=False),
+)

@@ -15,6 +15,7 @@ from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 
 from newsletter.errors import TokenError
+from newsletter.mailbox.limits import over_limits
 from newsletter.mailbox.mime_scan import Scan, first, scan
 from newsletter.mailbox.reports import (
     DIAGNOSTIC_MAX,
@@ -48,7 +49,11 @@ def subject_of(found: Scan) -> str:
 
 
 def classify(data: bytes, signer: Signer) -> Verdict:
-    """Never raises for any input: a message that cannot be understood is `unrecognised`."""
+    """Never raises for any input: a message that cannot be understood, or one over the limits
+    of `mailbox.limits`, is `unrecognised`."""
+    too_costly = over_limits(data)
+    if too_costly:
+        return unrecognised(too_costly)
     verdict = classify_start(data, signer, truncated=False)
     assert verdict is not None
     return verdict
@@ -116,10 +121,27 @@ def _other(found: Scan, subject: str, signer: Signer) -> Verdict:
     line = _DIAGNOSTIC_LINE.search(found.data[:65536].decode("utf-8", "replace"))
     diagnostic = one_line(line.group(0) if line else subject, DIAGNOSTIC_MAX)
     if not permanent:
-        return Verdict("delayed", "", *who, status_code="4.0.0", diagnostic=diagnostic)
+        return Verdict(
+            "delayed",
+            "",
+            who.send_id,
+            who.subscriber_id,
+            legacy=who.legacy,
+            status_code="4.0.0",
+            diagnostic=diagnostic,
+        )
     code = status_code("", diagnostic, "failed")
     category = category_of(code, diagnostic)
-    return Verdict("bounce", "", *who, category=category, status_code=code, diagnostic=diagnostic)
+    return Verdict(
+        "bounce",
+        "",
+        who.send_id,
+        who.subscriber_id,
+        legacy=who.legacy,
+        category=category,
+        status_code=code,
+        diagnostic=diagnostic,
+    )
 
 
 def _detected(data: bytes) -> tuple[frozenset[bytes], frozenset[bytes]]:

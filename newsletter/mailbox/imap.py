@@ -3,9 +3,14 @@ port 993) or `imap://...` (port 143, STARTTLS required: the password never cross
 The password comes from NEWSLETTER_IMAP_PASSWORD; `imap_ca_file` names the CA of a private
 server's certificate.
 
-Pending: messages neither seen nor set aside. Processed: flagged \\Seen (read with BODY.PEEK, so
-reading alone never marks them), or deleted and expunged with `--delete`. Unrecognised: the
-keyword `NewsletterUnrecognised`, left unseen for a person to look at.
+Pending: messages without either keyword below, seen or not (a person may have opened a
+bounce in a mail client). Processed: the keyword `NewsletterProcessed`, and \\Seen (read with
+BODY.PEEK, so reading alone never marks anything), or deleted and expunged with `--delete`.
+Unrecognised: the keyword `NewsletterUnrecognised`, left unseen for a person to look at.
+
+Releases before used \\Seen to mean processed: on a folder's first run with the keyword
+(`mailbox.folders`), \\Seen mail without a keyword is marked processed once, unread. A server
+that takes no keywords (no `\\*` in PERMANENTFLAGS) keeps the old rule: \\Seen is processed.
 """
 
 from __future__ import annotations
@@ -14,12 +19,16 @@ import imaplib
 import re
 import ssl
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from newsletter.config import Settings
+from newsletter.config import Settings, mask_url
 from newsletter.errors import ConfigError
+from newsletter.mailbox.lock import imap_lock_path
+from newsletter.safe_text import one_line
 
 KEYWORD = "NewsletterUnrecognised"
+PROCESSED = "NewsletterProcessed"
 _FETCHED = re.compile(rb"UID (\d+)")
 
 
@@ -33,25 +42,51 @@ class ImapFolder:
     label = "imap"
 
     def __init__(self, url: str, settings: Settings, *, delete: bool = False):
+        shown = one_line(mask_url(url), 300)  # as `config` shows it: never a password
         parts = urlsplit(url)
-        if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if (
+            parts.scheme not in ("imap", "imaps")
+            or not parts.hostname
+            or not parts.username
+            or port == -1
+        ):
             raise ConfigError(
-                f"--imap {url!r}: use imaps://user@host[:port]/FOLDER (or imap:// for STARTTLS)"
+                f"--imap '{shown}': use imaps://user@host[:port]/FOLDER (or imap:// for "
+                "STARTTLS), with the password in NEWSLETTER_IMAP_PASSWORD"
             )
         self.user = unquote(parts.username)
         self.host = parts.hostname
-        self.port = parts.port or (993 if parts.scheme == "imaps" else 143)
+        self.port = port or (993 if parts.scheme == "imaps" else 143)
         self.folder = unquote(parts.path.lstrip("/")) or "INBOX"
         self.delete = delete
         self._deleted = False
+        self.first_keyword_run = False  # set by the caller: see `mailbox.folders`
         if not settings.imap_password:
             raise ConfigError("NEWSLETTER_IMAP_PASSWORD is not set (the IMAP login's password)")
         self.conn = self._open(parts.scheme == "imaps", settings)
         self._login(settings.imap_password)
         self._select()
+        self._keywords = self.keywords
 
     def where(self) -> str:
         return f"{self.host}:{self.port}/{self.folder}"
+
+    def name(self) -> str:
+        """The folder, as `mailbox.folders` remembers it."""
+        return f"{self.user}@{self.host}:{self.port}/{self.folder}"
+
+    @property
+    def keywords(self) -> bool:
+        """Whether the server lets us set keywords of our own on messages in this folder."""
+        flags = self.conn.untagged_responses.get("PERMANENTFLAGS") or [b""]
+        return any(b"\\*" in item for item in flags if isinstance(item, bytes))
+
+    def lock_path(self) -> Path:
+        return imap_lock_path(self.user, self.host, self.port, self.folder)
 
     def _context(self, settings: Settings) -> ssl.SSLContext:
         try:
@@ -100,11 +135,22 @@ class ImapFolder:
                 "(check the folder in the URL)"
             )
 
-    def pending(self) -> Iterator[bytes]:
-        status, data = self.conn.uid("SEARCH", "UNSEEN", "UNKEYWORD", KEYWORD)
+    def _search(self, *criteria: str) -> list[bytes]:
+        status, data = self.conn.uid("SEARCH", *criteria)
         if status != "OK":
             raise ConfigError(f"IMAP search in '{self.folder}' failed: {data}")
-        yield from (data[0] or b"").split()
+        return (data[0] or b"").split()
+
+    def pending(self) -> Iterator[bytes]:
+        if not self._keywords:
+            yield from self._search("UNSEEN", "UNKEYWORD", KEYWORD)
+            return
+        unmarked = ("UNKEYWORD", PROCESSED, "UNKEYWORD", KEYWORD)
+        if self.first_keyword_run:  # processed by a release that used \\Seen: marked once
+            seen = self._search("SEEN", *unmarked)
+            if seen:
+                self.conn.uid("STORE", b",".join(seen).decode(), "+FLAGS.SILENT", f"({PROCESSED})")
+        yield from self._search(*unmarked)
 
     @staticmethod
     def name_of(uid: bytes) -> str:
@@ -123,7 +169,9 @@ class ImapFolder:
         return [(uid, got[uid]) for uid in uids if uid in got]
 
     def done(self, uid: bytes) -> None:
-        flag = "(\\Deleted)" if self.delete else "(\\Seen)"
+        flag = "(\\Deleted)" if self.delete else f"(\\Seen {PROCESSED})"
+        if not self._keywords and not self.delete:
+            flag = "(\\Seen)"
         self.conn.uid("STORE", uid.decode(), "+FLAGS.SILENT", flag)
         self._deleted = self._deleted or self.delete
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from newsletter.errors import ConfigError
+from newsletter.mailbox.lock import LOCK_NAME
 
 UNRECOGNISED = ".unrecognised"
 
@@ -42,6 +43,9 @@ class Maildir:
 
     def where(self) -> str:
         return str(self.root)
+
+    def lock_path(self) -> Path:
+        return self.root / LOCK_NAME
 
     def pending(self) -> Iterator[str]:
         """Paths of the messages to handle, streamed (a mailbox may hold 100,000)."""

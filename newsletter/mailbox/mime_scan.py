@@ -44,21 +44,25 @@ def head_end(data: bytes, start: int = 0, end: int | None = None) -> tuple[int, 
 
 
 def fields(raw: bytes) -> dict[str, list[str]]:
-    """Header fields, names lower-cased, continuation lines unfolded, in order."""
-    out: dict[str, list[str]] = {}
-    name = ""
+    """Header fields, names lower-cased, continuation lines unfolded, in order. Linear in the
+    size of `raw`: a field's folded lines are gathered, then joined once."""
+    pieces: list[tuple[str, list[str]]] = []
+    current: list[str] | None = None
     for line in text_of(raw).splitlines():
         if line[:1] in (" ", "\t"):
-            if name:
-                out[name][-1] += " " + line.strip()
+            if current is not None:
+                current.append(line.strip())
             continue
         key, sep, value = line.partition(":")
         key = key.strip().lower()
         if not sep or not key or " " in key:
-            name = ""
+            current = None
             continue
-        name = key
-        out.setdefault(name, []).append(value.strip())
+        current = [value.strip()]
+        pieces.append((key, current))
+    out: dict[str, list[str]] = {}
+    for key, parts in pieces:
+        out.setdefault(key, []).append(" ".join(parts))
     return out
 
 

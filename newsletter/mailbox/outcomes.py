@@ -9,16 +9,19 @@ twice. Nothing is moved out of the mailbox before its batch is committed.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from newsletter.audience.bounces import SoftBouncePolicy
 from newsletter.audience.subscribers import get_subscriber
-from newsletter.audience.unsubscribe import unsubscribe
+from newsletter.audience.unsubscribe import UnknownTarget, unsubscribe
 from newsletter.db import tables
+from newsletter.db.clock import utcnow
 from newsletter.db.transaction import begin
-from newsletter.mailbox.reports import Verdict
+from newsletter.mailbox.reports import Verdict, unrecognised
+from newsletter.recipient_tags import LEGACY_TAG_DAYS
 from newsletter.sending.return_path import record_returns
 
 
@@ -73,6 +76,33 @@ GONE = Verdict("info", reason="about a subscriber who no longer exists")
 ALREADY = Verdict("info", reason="read before; nothing changed")
 
 
+LIST_GONE = unrecognised("an unsubscribe request for a list that no longer exists")
+TOO_OLD = unrecognised(
+    f"named by an old-style recipient tag (the same value as its links) of a send older than "
+    f"{LEGACY_TAG_DAYS} days: not honoured"
+)
+
+
+def _too_old(conn: Connection, legacy: list[int], verdicts: list[Verdict]) -> list[int]:
+    """Of the verdicts named by an old single-purpose tag, those whose send is too old to
+    trust it (a reader's shared link carried the same value). Send 0 (a confirmation mail)
+    had no tracked links: its old tags stay good."""
+    send_ids = {verdicts[i].send_id for i in legacy} - {0}
+    if not send_ids:
+        return []
+    cutoff = utcnow() - timedelta(days=LEGACY_TAG_DAYS)
+    s = tables.sends
+    recent = set(
+        conn.execute(
+            select(s.c.id).where(
+                s.c.id.in_(sorted(send_ids)),
+                func.coalesce(s.c.started_at, s.c.created_at) >= cutoff,  # when it went out
+            )
+        ).scalars()
+    )
+    return [i for i in legacy if verdicts[i].send_id and verdicts[i].send_id not in recent]
+
+
 def apply_batch(
     engine: Engine,
     policy: SoftBouncePolicy,
@@ -88,7 +118,10 @@ def apply_batch(
             if get_subscriber(engine, v.subscriber_id) is None:
                 final[i] = GONE
                 continue
-            unsubscribe(engine, v.subscriber_id, v.list_id or None, source="mailto")
+            try:
+                unsubscribe(engine, v.subscriber_id, v.list_id or None, source="mailto")
+            except UnknownTarget:  # the list was deleted since: settle this one, go on
+                final[i] = LIST_GONE
     wanted = [i for i, v in enumerate(verdicts) if v.kind in ("bounce", "complaint", "delayed")]
     s = tables.subscribers
     with begin(engine) as conn:
@@ -97,6 +130,8 @@ def apply_batch(
         for i in wanted:
             if verdicts[i].subscriber_id not in known:
                 final[i] = GONE
+        for i in _too_old(conn, [i for i in wanted if verdicts[i].legacy], verdicts):
+            final[i] = TOO_OLD
         kept = [i for i in wanted if final[i] is verdicts[i]]
         applied = record_returns(conn, [verdicts[i].returned(source) for i in kept], policy)
     for i, outcome in zip(kept, applied, strict=True):

@@ -23,6 +23,7 @@ from newsletter.mailbox.mime_scan import (
     first,
     returned_headers,
 )
+from newsletter.recipient_tags import TAG_MESSAGE_ID, TAG_RETURN_PATH, ReadTag
 from newsletter.safe_text import one_line
 from newsletter.tokens import Signer
 
@@ -64,6 +65,7 @@ class Verdict:
     category: str = ""  # hard | soft | blocked; the feedback type of a complaint
     status_code: str = ""
     diagnostic: str = ""
+    legacy: bool = False  # named by an old single-purpose tag (see `recipient_tags`)
 
     def returned(self, source: str) -> Returned:
         return Returned(
@@ -108,38 +110,38 @@ def status_code(status: str, diagnostic: str, action: str) -> str:
     return "4.0.0" if action == "delayed" else "5.0.0"
 
 
-def _tags(found: Scan, report_fields: dict[str, list[str]]) -> Iterator[str]:
-    """Candidate tags, most trustworthy first; the costly whole-message search comes last."""
+def _tags(found: Scan, report_fields: dict[str, list[str]]) -> Iterator[tuple[str, str]]:
+    """Candidate (tag, purpose) pairs, most trustworthy first; the costly whole-message search
+    comes last. Never a link tag: a forwarded copy carries those in its body."""
     for name in _VERP_HEADERS:
         for value in found.headers.get(name, []):
-            yield from _VERP_TAG.findall(value.lower())
+            yield from ((t, TAG_RETURN_PATH) for t in _VERP_TAG.findall(value.lower()))
     for name in _VERP_FIELDS:
         for value in report_fields.get(name, []):
-            yield from _VERP_TAG.findall(value.lower())
+            yield from ((t, TAG_RETURN_PATH) for t in _VERP_TAG.findall(value.lower()))
     for part in found.parts:
         if part.kind in RETURNED_TYPES:
             returned = returned_headers(found, part)
             for value in returned.get("message-id", []):
-                yield from _ID_TAG.findall(value.lower())
+                yield from ((t, TAG_MESSAGE_ID) for t in _ID_TAG.findall(value.lower()))
             for value in returned.get("x-newsletter-tag", []):
-                yield from _BARE_TAG.findall(value.lower())
+                yield from ((t, TAG_MESSAGE_ID) for t in _BARE_TAG.findall(value.lower()))
             for value in returned.get("return-path", []):
-                yield from _VERP_TAG.findall(value.lower())
+                yield from ((t, TAG_RETURN_PATH) for t in _VERP_TAG.findall(value.lower()))
     for tag in _RAW_TAG.findall(found.data):
-        yield tag.decode("ascii").lower()
+        yield tag.decode("ascii").lower(), TAG_MESSAGE_ID
 
 
-def recipient_of(
-    found: Scan, signer: Signer, report_fields: dict[str, list[str]]
-) -> tuple[int, int] | str:
-    """(send id, subscriber id) from the first tag that verifies, else why there is none."""
-    tried: set[str] = set()
-    for tag in _tags(found, report_fields):
-        if tag in tried:
+def recipient_of(found: Scan, signer: Signer, report_fields: dict[str, list[str]]) -> ReadTag | str:
+    """(send id, subscriber id, legacy) from the first tag that verifies for where it was
+    found, else why there is none."""
+    tried: set[tuple[str, str]] = set()
+    for candidate in _tags(found, report_fields):
+        if candidate in tried:
             continue
-        tried.add(tag)
+        tried.add(candidate)
         try:
-            return signer.read_recipient_tag(tag)
+            return signer.read_tag(candidate[0], purpose=candidate[1])
         except TokenError:
             continue
     if tried:
@@ -174,9 +176,26 @@ def read_dsn(found: Scan, signer: Signer) -> Verdict:
     diagnostic = one_line(first(chosen, "diagnostic-code"), DIAGNOSTIC_MAX)
     code = status_code(first(chosen, "status"), diagnostic, action)
     if action == "delayed":
-        return Verdict("delayed", "", *who, status_code=code, diagnostic=diagnostic)
+        return Verdict(
+            "delayed",
+            "",
+            who.send_id,
+            who.subscriber_id,
+            legacy=who.legacy,
+            status_code=code,
+            diagnostic=diagnostic,
+        )
     category = category_of(code, diagnostic)
-    return Verdict("bounce", "", *who, category=category, status_code=code, diagnostic=diagnostic)
+    return Verdict(
+        "bounce",
+        "",
+        who.send_id,
+        who.subscriber_id,
+        legacy=who.legacy,
+        category=category,
+        status_code=code,
+        diagnostic=diagnostic,
+    )
 
 
 def read_arf(found: Scan, signer: Signer) -> Verdict:
@@ -189,4 +208,12 @@ def read_arf(found: Scan, signer: Signer) -> Verdict:
     if isinstance(who, str):
         return unrecognised(f"a complaint, but {who}")
     agent = one_line(first(report, "user-agent") or first(found.headers, "from"), 200)
-    return Verdict("complaint", "", *who, category="abuse", diagnostic=agent)
+    return Verdict(
+        "complaint",
+        "",
+        who.send_id,
+        who.subscriber_id,
+        legacy=who.legacy,
+        category="abuse",
+        diagnostic=agent,
+    )

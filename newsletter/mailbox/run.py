@@ -8,10 +8,12 @@ reads those messages again and the database already knows them.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import sys
 from collections import deque
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
@@ -19,8 +21,9 @@ from sqlalchemy import Engine
 from newsletter.audience.bounces import SoftBouncePolicy
 from newsletter.config import Settings
 from newsletter.mailbox.classify import classify, classify_start
+from newsletter.mailbox.limits import MAX_MESSAGE_BYTES, too_large
 from newsletter.mailbox.outcomes import Report, apply_batch
-from newsletter.mailbox.reports import Verdict
+from newsletter.mailbox.reports import Verdict, unrecognised
 from newsletter.sending.crashpoints import test_hook
 from newsletter.tokens import Signer
 
@@ -32,6 +35,8 @@ _signer: Signer | None = None  # the workers' copy (inherited when they fork)
 class Source(Protocol):
     label: str
 
+    def where(self) -> str: ...
+    def lock_path(self) -> Path: ...  # `mailbox.lock`: one run per folder
     def pending(self) -> Iterator[Any]: ...
     def name_of(self, item: Any) -> str: ...
     def done(self, item: Any) -> None: ...
@@ -50,6 +55,9 @@ def _classify_files(paths: list[str]) -> list[tuple[str, Verdict | str]]:
     for path in paths:
         try:
             with open(path, "rb") as handle:
+                if os.fstat(handle.fileno()).st_size > MAX_MESSAGE_BYTES:  # never read whole
+                    out.append((path, unrecognised(too_large())))
+                    continue
                 data = handle.read(START)
                 verdict = None
                 if len(data) == START:

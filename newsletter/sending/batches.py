@@ -22,6 +22,7 @@ from newsletter.config import Settings
 from newsletter.db.connection import reading
 from newsletter.errors import BackendConfigError, RelayOutage
 from newsletter.models import Recipient
+from newsletter.recipient_tags import TAG_LINK, TAG_MESSAGE_ID, TAG_RETURN_PATH
 from newsletter.sending import ledger, sends
 from newsletter.sending.crashpoints import CRASH_AT, HeldBatch, held_batch, test_hook
 from newsletter.sending.delivery.base import Backend
@@ -117,7 +118,9 @@ class _Batchmaker:
             unsubscribe_url=tokens.unsubscribe_url(settings, unsub),
             unsubscribe_mailto=tokens.unsubscribe_mailto(settings, unsub),
             preferences_url=tokens.preferences_url(settings, prefs) if prefs else "",
-            tag=signer.recipient_tag(self.send.id, sid),
+            tag=signer.recipient_tag(self.send.id, sid, purpose=TAG_MESSAGE_ID),
+            return_tag=signer.recipient_tag(self.send.id, sid, purpose=TAG_RETURN_PATH),
+            link_tag=signer.recipient_tag(self.send.id, sid, purpose=TAG_LINK),
         )
 
     def prepare(

@@ -1,13 +1,16 @@
 """A send's tracked links and tracked HTML: stored once when the send starts (or is re-rendered),
 read by every worker that sends it and by the redirect.
 
-Link ids are global, so the redirect finds a target from the id alone, with or without a valid
-token; a link never changes once stored, so each server process keeps the ones it has read.
+Link ids are global and random (62 bits, never a counter: see `_unused_id`), so the redirect
+finds a target from the id alone, with or without a valid token; a link never changes once
+stored, so each server process keeps the ones it has read.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
+import weakref
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, select
@@ -83,9 +86,20 @@ def _store(conn: Connection, send_id: int, kind: str, urls: list[str]) -> dict[s
     for url in urls:
         if url not in have:
             position += 1
-            values = {"send_id": send_id, "position": position, "kind": kind, "url": url}
-            have[url] = conn.execute(L.insert().values(**values).returning(L.c.id)).scalar_one()
+            link_id = _unused_id(conn)
+            values = {"id": link_id, "send_id": send_id, "position": position, "kind": kind}
+            conn.execute(L.insert().values(**values, url=url))
+            have[url] = link_id
     return have
+
+
+def _unused_id(conn: Connection) -> int:
+    """A random link id (62 bits): one id known from a copied link tells nothing of the others
+    (the trap link's above all), where consecutive ids let a stranger walk to it."""
+    while True:
+        candidate = secrets.randbelow(2**62) + 1
+        if conn.execute(select(L.c.id).where(L.c.id == candidate)).first() is None:
+            return candidate
 
 
 def track_send(conn: Connection, settings: Settings, issue: Issue, send_id: int, html: str) -> str:
@@ -110,6 +124,26 @@ def track_send(conn: Connection, settings: Settings, issue: Issue, send_id: int,
 def html_to_send(conn: Connection, send_id: int) -> str | None:
     """The tracked HTML of a send, or None for a send made before tracking existed."""
     return conn.execute(select(TS.c.html).where(TS.c.send_id == send_id)).scalar()
+
+
+# Per database (engine), send id -> whether it went out with the open pixel.
+_opens: weakref.WeakKeyDictionary[Engine, dict[int, bool]] = weakref.WeakKeyDictionary()
+
+
+def opens_tracked(engine: Engine, send_id: int) -> bool:
+    """Whether the send went out with the open pixel (False for a send made before tracking).
+    Kept per process once known: a send's switches are set when it starts."""
+    known = _opens.setdefault(engine, {})
+    found = known.get(send_id)
+    if found is None:
+        with reading(engine) as conn:
+            switches = switches_of(conn, send_id)
+        if switches is None:
+            return False  # maybe a send that starts after this lookup: never kept
+        found = known[send_id] = switches[1]
+        if len(known) > _CACHE_SIZE:
+            known.clear()
+    return found
 
 
 def switches_of(conn: Connection, send_id: int) -> tuple[bool, bool] | None:

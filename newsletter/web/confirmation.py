@@ -15,6 +15,7 @@ from newsletter import tokens
 from newsletter.audience.consent import Mailing
 from newsletter.errors import DeliveryError
 from newsletter.models import FAILED, Recipient
+from newsletter.recipient_tags import TAG_MESSAGE_ID, TAG_RETURN_PATH
 from newsletter.sending.delivery import make_backend
 from newsletter.sending.mime.message import list_message_template
 from newsletter.web.context import context
@@ -44,7 +45,8 @@ def send(mailing: Mailing, the_list: dict) -> bool:
         email=mailing.email,
         name="",  # never the typed name: not in To:, not in the greeting
         subscriber_id=mailing.subscriber_id,
-        tag=ctx.signer.recipient_tag(0, mailing.subscriber_id),  # send 0: outside any send
+        tag=ctx.signer.recipient_tag(0, mailing.subscriber_id, purpose=TAG_MESSAGE_ID),
+        return_tag=ctx.signer.recipient_tag(0, mailing.subscriber_id, purpose=TAG_RETURN_PATH),
     )
     try:
         with make_backend(settings.backend, settings) as backend:

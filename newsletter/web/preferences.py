@@ -10,6 +10,7 @@ from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
 from newsletter.audience.consent import set_membership_status
+from newsletter.audience.link_rule import LinkCannotUndo, LinkUse, link_mark
 from newsletter.audience.memberships import memberships_of
 from newsletter.audience.subscribers import rename
 from newsletter.audience.unsubscribe import unsubscribe
@@ -40,6 +41,22 @@ def _page(target: Target, *, message: str = "", error: str = "", status: int = 2
     ), status
 
 
+def _refusals(blocked: list[str], newer: list[str]) -> str:
+    said = []
+    if blocked:
+        said.append(
+            "This address is blocked for all of our newsletters, so we could not "
+            "resubscribe it to: " + ", ".join(blocked) + ". Please contact us."
+        )
+    if newer:
+        said.append(
+            "You unsubscribed from " + ", ".join(newer) + " after this link was mailed, so "
+            "this link cannot undo it: use the link in a newer issue, or subscribe again on "
+            "our subscribe page."
+        )
+    return " ".join(said)
+
+
 @bp.get("/preferences/<token>")
 def show(token: str) -> ResponseReturnValue:
     return _page(resolve(token, "preferences"))
@@ -54,14 +71,22 @@ def save(token: str) -> ResponseReturnValue:
         set_tracking(engine, target.subscriber_id, not off, source=SOURCE)
         return _page(target, message=TRACKING_SAVED[off])
     if request.form.get("action") == "unsubscribe-all":
-        unsubscribe(engine, target.subscriber_id, None, reason="unsubscribed", source=SOURCE)
+        unsubscribe(
+            engine,
+            target.subscriber_id,
+            None,
+            reason="unsubscribed",
+            source=SOURCE,
+            link=link_mark(token),
+        )
         return _page(target, message="You are unsubscribed from every list.")
     if "name" in request.form and rename(
         engine, target.subscriber_id, request.form["name"], source=SOURCE
     ):
         target = resolve(token, "preferences")  # show the name as stored
     wanted = set(request.form.getlist("list"))
-    refused = []
+    link = LinkUse(link_mark(token), context().signer.issued_at(token, "preferences"))
+    refused, newer = [], []
     for m in memberships_of(engine, target.subscriber_id):
         want = str(m["list_id"]) in wanted
         if want and m["status"] == "unsubscribed":
@@ -73,21 +98,19 @@ def save(token: str) -> ResponseReturnValue:
                     "subscribed",
                     source=SOURCE,
                     reason="chose it on the preferences page",
+                    link=link,
                 )
             except DatabaseUnavailable:  # not a refusal: the 503 page
                 raise
+            except LinkCannotUndo:
+                newer.append(m["name"])
             except StoreError:
                 refused.append(m["name"])
         elif not want and m["status"] != "unsubscribed":
             set_membership_status(
-                engine, target.subscriber_id, m["list_id"], "unsubscribed", source=SOURCE
+                engine, target.subscriber_id, m["list_id"], "unsubscribed", source=SOURCE, link=link
             )
-    error = ""
-    if refused:
-        error = (
-            "This address is blocked for all of our newsletters, so we could not "
-            "resubscribe it to: " + ", ".join(refused) + ". Please contact us."
-        )
+    error = _refusals(refused, newer)
     return _page(
         target,
         message="" if error else "Your choices are saved.",

@@ -3,7 +3,8 @@
 POST accepts the RFC 8058 one-click request exactly as mailbox providers send it (a form body
 ``List-Unsubscribe=One-Click``, url-encoded or multipart, no cookies, no CSRF token) and answers
 200 without redirecting. The page's own button posts ``action=unsubscribe``; after leaving, a
-second button posts ``action=resubscribe``, which restores that one list only.
+second button posts ``action=resubscribe``, which restores that one list only, and only the
+unsubscribe this same link made while nothing newer happened (`audience.link_rule`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
 from newsletter.audience.consent import resubscribe
+from newsletter.audience.link_rule import LinkCannotUndo, LinkUse, link_mark
 from newsletter.audience.unsubscribe import UnknownTarget, unsubscribe
 from newsletter.errors import DatabaseUnavailable, StoreError, TokenError
 from newsletter.tracking.unsubscribes import source_via
@@ -46,16 +48,19 @@ def act(token: str) -> ResponseReturnValue:
     target = resolve(token, "unsubscribe")
     engine = context().engine
     if request.form.get("action") == "resubscribe" and target.list_id:
-        try:
+        try:  # only the unsubscribe this very link made, while nothing newer happened
             resubscribe(
                 engine,
                 target.subscriber_id,
                 target.list_id,
                 source="web:unsubscribe-page",
                 reason="resubscribed from the unsubscribe page",
+                link=LinkUse(link_mark(token)),
             )
         except DatabaseUnavailable:  # not a refusal: the 503 page, and the person tries again
             raise
+        except LinkCannotUndo:
+            return _page(target, "stale", 409)
         except StoreError:  # suppressed for every list, or a complaint: not ours to lift
             return _page(target, "blocked", 409)
         return _page(target, "resubscribed")
@@ -66,6 +71,7 @@ def act(token: str) -> ResponseReturnValue:
         target.list_id or None,
         reason="unsubscribed",
         source=source_via("web:unsubscribe-page", send_id),  # "through this issue" (issue 12)
+        link=link_mark(token),  # so that this link's Resubscribe may undo it
     )
     return _page(target, "done")
 
@@ -84,6 +90,7 @@ def _one_click(token: str) -> ResponseReturnValue:
             list_id or None,
             reason="unsubscribed",
             source=source_via("web:one-click", send_id),  # a link of a send names it
+            link=link_mark(token),
         )
     except UnknownTarget:  # erased, removed, or the list is gone: nothing written, neutral 404
         raise NotFound() from None

@@ -120,6 +120,15 @@ class ImapServer:
         finally:
             conn.logout()
 
+    def mark_seen(self, number: int) -> None:
+        """Message `number` (1-based) opened in a mail client: flagged \\Seen."""
+        conn = self.client()
+        try:
+            status, _ = conn.store(str(number), "+FLAGS", "(\\Seen)")
+            assert status == "OK"
+        finally:
+            conn.logout()
+
     def flags(self) -> list[str]:
         """The flags of each message in INBOX, in order (after an expunge: the rest)."""
         conn = self.client()

@@ -55,7 +55,9 @@ def recipient(i: int, name: str | None = None, email_: str | None = None) -> Rec
         view_url="https://news.example.com/archive/2019-03-01",
         unsubscribe_mailto=f"mailto:unsubscribe@example.com?subject=unsubscribe%20tok-{i}.sig",
         subscriber_id=i,
-        tag=TAGS.recipient_tag(42, i),
+        tag=TAGS.recipient_tag(42, i, purpose="message-id"),
+        return_tag=TAGS.recipient_tag(42, i, purpose="return-path"),
+        link_tag=TAGS.recipient_tag(42, i, purpose="link"),
     )
 
 

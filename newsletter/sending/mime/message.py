@@ -109,8 +109,8 @@ class MessageTemplate:
         """The SMTP MAIL FROM for one recipient: the bounce address with the recipient's tag
         (VERP, `bounces+<tag>@domain`), so a bounce names whom it is about, checked by the tag;
         the From address when there is no bounce address or no tag. From: never changes."""
-        if self._bounce_local and recipient.tag:
-            return f"{self._bounce_local}+{_atext(recipient.tag)}@{self._bounce_domain}"
+        if self._bounce_local and recipient.return_tag:
+            return f"{self._bounce_local}+{_atext(recipient.return_tag)}@{self._bounce_domain}"
         return self.from_address
 
     def personal_headers(self, recipient: Recipient) -> dict[str, str]:
