@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from newsletter.tokens import Signer
-from tests.support.sending import SAMPLE, run_cli
+from tests.support.sending import REAL_SETTINGS, SAMPLE, run_cli
 from tests.support.waiting import wait_until
 
 
@@ -48,6 +48,7 @@ def test_dsns_written_by_postfix_are_processed(lab, workdir, tmp_path):
     ghosts = [f"ghost-{secrets.token_hex(4)}" for _ in range(2)]
     people = ["reader1", "reader2", *ghosts]
     env = {
+        **REAL_SETTINGS,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'lab.db'}",
         "NEWSLETTER_SECRET_KEY": key,
         "NEWSLETTER_BACKEND": "smtp",

@@ -69,9 +69,10 @@ def build(ctx: click.Context, issue: str, out: str | None) -> None:
     from newsletter.authoring.lint import GMAIL_CLIP_BYTES
 
     settings = settings_from(ctx)
-    target, rendered = build_issue(
-        resolve_issue(issue, settings.issues_dir), settings, Path(out or settings.output_dir)
-    )
+    path = resolve_issue(issue, settings.issues_dir)
+    target, rendered = build_issue(path, settings, Path(out or settings.output_dir))
+    for warning in _warnings(path):
+        click.echo(warning, err=True)
     size = len(rendered.html.encode())
     click.echo(f"built {rendered.issue_id} -> {target}/")
     for name in ("email.html", "email.txt", "web.html", "sample.eml"):
@@ -99,6 +100,16 @@ def build(ctx: click.Context, issue: str, out: str | None) -> None:
             "defaults used (set them in newsletter.toml or NEWSLETTER_<KEY>): "
             + ", ".join(f"{k}={getattr(settings, k)!r}" for k in shown)
         )
+
+
+def _warnings(path: Path) -> list[str]:
+    """`check`'s warnings that need no second render (a build that succeeded has no errors)."""
+    from newsletter.authoring.issue_file import parse_issue
+    from newsletter.authoring.skeleton_text import skeleton_problems
+
+    _, problems = parse_issue(path)
+    problems += skeleton_problems(path, path.read_bytes().decode("utf-8", errors="replace"))
+    return [str(p) for p in problems if p.severity == "warning"]
 
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Preview: {id}</title>

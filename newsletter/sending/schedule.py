@@ -128,6 +128,8 @@ def _human(delta: timedelta) -> str:
 
 
 Log = Callable[[str, bool], None]  # (line, is_problem)
+# The CLI's pre-flight gate: prints its lines, raises NewsletterError when it refuses the send.
+Gate = Callable[[Path], None]
 
 
 def send_due(
@@ -138,8 +140,11 @@ def send_due(
     dry_run: bool,
     log: Log,
     verbose: bool = False,
+    gate: Gate | None = None,
+    force_preflight: bool = False,
 ) -> bool:
-    """Start or resume every due send, oldest first. Returns False when something failed."""
+    """Start or resume every due send, oldest first, each after `gate` let it through. Returns
+    False when something failed."""
     ok = True
     for entry in entries:
         if entry.state == INVALID:
@@ -148,7 +153,10 @@ def send_due(
         elif entry.state == STALE:
             log(f"not sending {entry.issue_id}: {entry.detail}", False)
         elif entry.state in (DUE, RESUME):
-            ok = _run_one(engine, settings, entry, dry_run=dry_run, log=log) and ok
+            run = _run_one(
+                engine, settings, entry, dry_run=dry_run, log=log, gate=gate, force=force_preflight
+            )
+            ok = run and ok
         elif verbose:
             log(f"{entry.issue_id}: {entry.state}: {entry.detail}", False)
     return ok
@@ -161,6 +169,8 @@ def _run_one(
     *,
     dry_run: bool,
     log: Log,
+    gate: Gate | None,
+    force: bool,
 ) -> bool:
     owner = locks.new_owner()
     name = f"send-due:{entry.issue_id}"
@@ -169,7 +179,9 @@ def _run_one(
         log(f"{entry.issue_id}: already being sent by {holder}; leaving it to that run", False)
         return True
     try:
-        options = SendOptions(resume=entry.state == RESUME, dry_run=dry_run)
+        if gate is not None:
+            gate(entry.path)
+        options = SendOptions(resume=entry.state == RESUME, dry_run=dry_run, force_preflight=force)
         plan = prepare(engine, settings, entry.path, options)
         if plan.nothing_to_do:
             log(f"{entry.issue_id}: {plan.nothing_to_do}", False)
