@@ -136,6 +136,8 @@ deliveries = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("provider_id", String(200), nullable=False, default=""),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # What the provider said since (SendGrid: "" | deferred | delivered), revision 0006.
+    Column("stage", String(20), nullable=False, default="", server_default=""),
     Index("ix_deliveries_send_status", "send_id", "status", "subscriber_id"),
 )
 

@@ -1,7 +1,8 @@
 """Sending: what a send will do (`plan`), the send itself (`send`), the batch loop (`batches`,
 `pace`), units in flight (`inflight`), their recorder (`recorder`) and what it writes
-(`recording`), what the workers learn about their relay (`pacing`), crash points for the crash tests
-(`crashpoints`), the per-recipient ledger (`sends`, `ledger`), workers and their liveness
+(`recording`), what the workers learn about their relay (`pacing`), crash points for the crash
+tests (`crashpoints`), the per-recipient ledger (`sends`, `ledger`), what became of a send's
+messages, one definition for the status and the report (`outcomes`), workers and their liveness
 (`workers`, `worker_loop`), database locks (`locks`), scheduled sends (`schedule`), the MIME
 message built once (`mime/`), the delivery backends (`delivery/`), provider events
 (`provider_events`), what comes back along the return path, bounces and complaints from any
