@@ -116,3 +116,9 @@ class SendOutcomes:
     def rate(self, part: int) -> float | None:
         """`part` of the mail that reached its readers (None before any did)."""
         return round(part / self.reached, 4) if self.reached > 0 else None
+
+
+# The token in a proof's unsubscribe and preferences links (`test-send`, `build`'s sample.eml,
+# `preview`): the web app answers it with a page saying it was a test message, and acts on
+# nobody.
+PROOF_TOKEN = "test-message"

@@ -12,7 +12,7 @@ import click
 
 from newsletter.cli.preflight import FORCE_FLAG, FORCE_HELP, preflight
 from newsletter.cli.progress import Reporter
-from newsletter.cli.root import cli, engine_from, settings_from
+from newsletter.cli.root import cli, engine_from, reading_engine_from, settings_from
 from newsletter.errors import RelayOutage, SendError
 from newsletter.models import BACKENDS
 
@@ -235,6 +235,9 @@ def _summary(as_json: bool, data: dict) -> None:
 @cli.command("test-send")
 @click.argument("issue")
 @click.option("--to", "addresses", multiple=True, required=True, help="Recipient address.")
+@click.option(
+    "--list", "slug", default="", help="Send it as this list gets it (default: the issue's first)."
+)
 @click.option("--backend", type=click.Choice(BACKENDS), default=None)
 @click.option(FORCE_FLAG, "force_preflight", is_flag=True, help=FORCE_HELP)
 @click.pass_context
@@ -242,16 +245,20 @@ def test_send_cmd(
     ctx: click.Context,
     issue: str,
     addresses: tuple[str, ...],
+    slug: str,
     backend: str | None,
     force_preflight: bool,
 ) -> None:
-    """Send ISSUE to the given addresses only ("[TEST]" subject), outside the ledger."""
-    from newsletter.sending.proof import send_proof
+    """Send ISSUE to the given addresses only ("[TEST]" subject), outside the ledger, with the
+    list's own sender, Reply-To and name."""
+    from newsletter.authoring.issue_file import read_issue
+    from newsletter.sending.proof import proof_list, send_proof
 
     settings = settings_from(ctx)
     path = _issue_path(issue, settings)
     preflight(settings, path, backend or settings.backend, force=force_preflight, say=_say)
-    results = send_proof(settings, path, addresses, backend or "")
+    the_list = proof_list(reading_engine_from(ctx), settings, read_issue(path), slug)
+    results = send_proof(settings, path, addresses, backend or "", the_list=the_list)
     for address, result in zip(addresses, results, strict=False):
         detail = f" ({result.detail})" if result.detail else ""
         click.echo(f"{address}: {result.status}{detail}")

@@ -21,6 +21,7 @@ from newsletter.db.engine import make_engine
 from newsletter.web import (
     archive,
     preferences,
+    proof,
     security,
     subscribe,
     tracking,
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         # Flask documents wrapping its WSGI callable by assignment (mypy: a method).
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     security.install(app)
-    for module in (unsubscribe, preferences, subscribe, webhook, archive, tracking):
+    for module in (proof, unsubscribe, preferences, subscribe, webhook, archive, tracking):
         app.register_blueprint(module.bp)
     app.add_url_rule("/healthz", "healthz", _healthz)
     return app
