@@ -9,7 +9,13 @@ from pathlib import Path
 import click
 
 from newsletter.cli.preflight import FORCE_FLAG, FORCE_HELP, preflight
-from newsletter.cli.root import cli, engine_from, reading_engine_from, settings_from
+from newsletter.cli.root import (
+    cli,
+    engine_from,
+    reading_engine_from,
+    settings_from,
+    warn_kept_key,
+)
 from newsletter.errors import ConfigError
 from newsletter.times import minute_utc, stamp_utc
 
@@ -66,6 +72,7 @@ def send_due_cmd(
     entries = plan(engine, settings, folder, now, late)
 
     def log(line: str, problem: bool) -> None:
+        warn_kept_key(ctx)  # once, and only when there is something to say
         click.echo(f"{stamp_utc()} send-due: {line}", err=problem)
 
     def gate(path: Path) -> None:
