@@ -8,7 +8,8 @@ worker), `schedule_cmds` (send-due, schedule), `status_cmds`, `report_cmds`, `li
 (serve, archive), `config_cmds` (config, db), `secret_cmds` (secret rotate, retire) and
 `demo_cmds`; what they share: `progress` (bars or plain lines), `times` (times as printed) and
 `preflight` (the gate of every send path: check errors, placeholder settings, skeleton text).
-Every project error becomes one line on stderr and exit code 1; `--debug` shows the traceback instead.
+Every project error becomes one line on stderr and exit code 1; `--debug` shows the traceback
+instead.
 
 May import: `web`, `mailbox`, `sending`, `tracking`, `audience`, `authoring`, `db` and the
 kernel: everything, as the top.
