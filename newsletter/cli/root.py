@@ -38,8 +38,11 @@ class _Group(click.Group):
         except NewsletterError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            # One line whatever the message holds (drivers put newlines in theirs).
-            click.echo("error: " + one_line(str(exc)), err=True)
+            # One line whatever the message holds (drivers put newlines in theirs); a problem at
+            # a place in a file reads `FILE:LINE: error: message`, as `check` writes it.
+            located = getattr(exc, "line", None)
+            text = located if isinstance(located, str) else "error: " + str(exc)
+            click.echo(one_line(text), err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from newsletter.cli.root import cli, echo_json, engine_from, reading_engine_from
 from newsletter.cli.times import when
+from newsletter.errors import NewsletterError, StoreError
+from newsletter.safe_text import one_line
 
 
 @cli.group("subscribers")
@@ -90,6 +94,8 @@ def subscribers_show(ctx: click.Context, email: str, as_json: bool) -> None:
     engine = reading_engine_from(ctx)
     sub = get_subscriber(engine, email)
     sups = suppressions_of(engine, email)
+    if sub is None and not sups:
+        raise StoreError(f"{one_line(email, 320)}: not known (no subscriber or suppression)")
     data = {
         "subscriber": sub,
         "memberships": memberships_of(engine, sub["id"]) if sub else [],
@@ -99,9 +105,6 @@ def subscribers_show(ctx: click.Context, email: str, as_json: bool) -> None:
     }
     if as_json:
         echo_json(data)
-        return
-    if sub is None and not sups:
-        click.echo(f"{email}: not known")
         return
     if sub:
         click.echo(f"{sub['email']}  name: {sub['name'] or '-'}  since {when(sub['created_at'])}")
@@ -139,6 +142,11 @@ def subscribers_forget(ctx: click.Context, email: str, yes: bool) -> None:
     from newsletter.audience.suppressions import forget
 
     if not yes:
+        if not sys.stdin.isatty():
+            raise NewsletterError(
+                f"about to erase all data about {one_line(email, 320)}: not on a terminal, so "
+                "add --yes to confirm"
+            )
         click.confirm(f"Erase all data about {email}? This cannot be undone", abort=True)
     found = forget(engine_from(ctx), email)
     click.echo(

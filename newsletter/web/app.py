@@ -35,8 +35,15 @@ BUILTIN_PAGES = Path(__file__).resolve().parent.parent / "default_templates" / "
 MAX_BODY_BYTES = 5 * 1024 * 1024  # room for large webhook batches; forms are far smaller
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
-    """Build the app. Without arguments, settings and database come from the environment."""
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    *,
+    signer: tokens.Signer | None = None,
+) -> Flask:
+    """Build the app. Without arguments, settings and database come from the environment.
+    `signer`: one made by the caller (the static archive, which signs nothing, passes a
+    throwaway one so that it needs no key)."""
     if settings is None:
         settings = load_settings()
     for warning in settings.warnings:  # e.g. a typo in a NEWSLETTER_* variable, in the server log
@@ -45,7 +52,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         engine = make_engine(settings.effective_database_url)
     # Same rule as `send`: the outbox (development) may use the generated key, so links in
     # outbox mail verify here; smtp and sendgrid need NEWSLETTER_SECRET_KEY.
-    signer = tokens.signer_for(settings, allow_generated=settings.backend == "outbox")
+    signer = signer or tokens.signer_for(settings, allow_generated=settings.backend == "outbox")
 
     app = Flask("newsletter.web", static_folder=None, template_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
