@@ -141,6 +141,15 @@ deliveries = Table(
     Index("ix_deliveries_send_status", "send_id", "status", "subscriber_id"),
 )
 
+# Notices given once (revision 0006): `send-due` says an issue is too late to send
+# automatically once, not on every cron run.
+notices = Table(
+    "notices",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("given_at", DateTime(timezone=True), nullable=False),
+)
+
 # Named advisory locks that hold across processes and machines (send-due, a send's start).
 locks = Table(
     "locks",

@@ -22,7 +22,7 @@ from newsletter.config import Settings
 from newsletter.db.connection import reading
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.models import Issue
-from newsletter.sending import locks, sends
+from newsletter.sending import locks, notices, sends
 from newsletter.sending.plan import SendOptions, prepare
 from newsletter.sending.send import execute
 
@@ -95,7 +95,12 @@ def _entry(
     slugs = issue.lists or (settings.default_list,)
     with reading(engine) as conn:
         existing = sends.find_send(conn, issue.id, slugs)
+        others = [] if existing else sends.all_sends(conn, issue.id)
     assert issue.send_at is not None
+    if others:  # sent to other lists (the demo's sample issue): nothing to say, nothing to do
+        other = others[-1]
+        lists = ", ".join(other.list_slugs)
+        return Entry(issue.path, issue, DONE, f"sent to {lists} (send #{other.id})")
     if existing is not None:
         if existing.status == "done":
             return Entry(issue.path, issue, DONE, f"sent (send #{existing.id})")
@@ -151,7 +156,8 @@ def send_due(
             log(f"skipped {entry.path}: {entry.detail}", True)
             ok = False
         elif entry.state == STALE:
-            log(f"not sending {entry.issue_id}: {entry.detail}", False)
+            if verbose or dry_run or notices.first_time(engine, f"stale:{entry.issue_id}"):
+                log(f"not sending {entry.issue_id}: {entry.detail}", False)
         elif entry.state in (DUE, RESUME):
             run = _run_one(
                 engine, settings, entry, dry_run=dry_run, log=log, gate=gate, force=force_preflight

@@ -1,7 +1,8 @@
 """The delivery stage a provider reported (SendGrid's `deferred`, `delivered`) in a column of the
 ledger, `deliveries.stage`, instead of words at the start of the free-text `detail`: counts
 read the column. Rows that a SendGrid bounce turned `failed` before the ledger had the statuses
-`bounced` and `complained` become `bounced`, so `status` and `report` count them alike.
+`bounced` and `complained` become `bounced`, so `status` and `report` count them alike. And
+`notices`: what `send-due` said once and does not repeat on every run.
 
 Revision ID: 0006
 Revises: 0005
@@ -32,8 +33,14 @@ def upgrade() -> None:
         "UPDATE deliveries SET status = 'bounced' "
         "WHERE status = 'failed' AND detail LIKE 'sendgrid: bounce%'"
     )
+    op.create_table(
+        "notices",
+        sa.Column("name", sa.String(200), primary_key=True),
+        sa.Column("given_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("notices")
     with op.batch_alter_table("deliveries") as batch:
         batch.drop_column("stage")
