@@ -74,3 +74,19 @@ def preflight(
         f"pre-flight: {count} above stop this send of {path.stem} via {backend}; fix them, or "
         f"pass {FORCE_FLAG} to send anyway"
     )
+
+
+def settings_gate(settings: Settings, *, force: bool, say: Callable[[str], None]) -> None:
+    """The settings half of the gate, for mail that is no issue (`subscribers
+    confirm-request`): refuse the shipped placeholders on smtp and sendgrid."""
+    from newsletter.config.preflight import real_send_findings
+
+    refused = 0
+    for finding in real_send_findings(settings, settings.backend):
+        say(str(finding))
+        refused += finding.severity == "error"
+    if refused and not force:
+        raise SendError(
+            f"pre-flight: {refused} problem(s) above stop these mails via {settings.backend}; "
+            f"fix them, or pass {FORCE_FLAG} to send anyway"
+        )

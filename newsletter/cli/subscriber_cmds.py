@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from newsletter.cli.root import cli, echo_json, engine_from, reading_engine_from
+from newsletter.cli.preflight import FORCE_FLAG, FORCE_HELP
+from newsletter.cli.root import cli, echo_json, engine_from, reading_engine_from, settings_from
 from newsletter.cli.times import when
 from newsletter.errors import NewsletterError, StoreError
 from newsletter.safe_text import one_line
@@ -154,3 +155,40 @@ def subscribers_forget(ctx: click.Context, email: str, yes: bool) -> None:
         if found
         else f"{email} was not a subscriber; its hash is now suppressed"
     )
+
+
+@subscribers_group.command("confirm-request")
+@click.option("--list", "list_slug", required=True, help="The list whose members to ask.")
+@click.option(FORCE_FLAG, "force_preflight", is_flag=True, help=FORCE_HELP)
+@click.pass_context
+def subscribers_confirm_request(ctx: click.Context, list_slug: str, force_preflight: bool) -> None:
+    """Mail the confirmation link to the list's unconfirmed members (e.g. after `import
+    --unconfirmed`): once per address, within the subscribe form's limits per address."""
+    from collections import Counter
+
+    from newsletter.audience.consent import request_confirmation, unconfirmed_members
+    from newsletter.audience.lists import get_list
+    from newsletter.cli.preflight import settings_gate
+    from newsletter.web import create_app
+    from newsletter.web.confirmation import send
+
+    settings, engine = settings_from(ctx), engine_from(ctx)
+    settings_gate(settings, force=force_preflight, say=lambda line: click.echo(line, err=True))
+    the_list = get_list(engine, list_slug)
+    app = create_app(settings, engine)  # the confirmation mail is the web app's own
+    seen: Counter[str] = Counter()
+    with app.app_context():
+        for subscriber_id in unconfirmed_members(engine, the_list["id"]):
+            verdict, mailing = request_confirmation(
+                engine, subscriber_id, the_list["id"], "cli:confirm-request"
+            )
+            if mailing is not None:
+                verdict = "send" if send(mailing, the_list) else "refused"
+            seen[verdict] += 1
+    click.echo(
+        f"list {the_list['slug']}: {seen['send']} confirmation mail(s) sent, "
+        f"{seen['asked']} asked already, {seen['limited']} over the per-address limit, "
+        f"{seen['blocked']} blocked, {seen['refused']} refused by the server"
+    )
+    if seen["refused"]:
+        sys.exit(1)
