@@ -189,3 +189,19 @@ def test_build_prints_the_issues_warnings(database_url, issue_path, workdir) -> 
     result = run_cli("build", str(issue_path), env={"DATABASE_URL": database_url}, cwd=workdir)
     assert result.returncode == 0, result.stderr
     assert f"{issue_path}:1: warning: no preheader" in result.stderr, result.stderr
+
+
+def test_each_unusable_setting_is_named_even_beside_the_placeholder_sender() -> None:
+    from newsletter.config import Settings
+    from newsletter.config.preflight import real_send_findings
+
+    settings = Settings(reply_to="answers@news.invalid", sources={})
+    errors = [f.message for f in real_send_findings(settings, "smtp") if f.severity == "error"]
+    assert [m.split()[0] for m in errors] == [
+        "site_url", "sender_address", "reply_to", "postal_address"
+    ]  # fmt: skip
+    assert "NEWSLETTER_REPLY_TO" in errors[2]
+    assert real_send_findings(settings, "outbox") == []
+    derived = Settings(sender_address="news@localhost", sources={})
+    bounce = [f.message for f in real_send_findings(derived, "sendgrid") if "bounce" in f.message]
+    assert bounce and "NEWSLETTER_SENDER_ADDRESS" in bounce[0]  # the default follows the sender

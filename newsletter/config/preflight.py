@@ -98,14 +98,14 @@ def address_findings(settings: Settings) -> list[Finding]:
         "bounce_address": settings.effective_bounce_address,
         "reply_to": settings.reply_to,
     }
+    placeholder = settings.sender_address == PLACEHOLDER_SENDER
     for name, address in addresses.items():
         domain = _domain(address)
-        if not address or PLACEHOLDER_SENDER in (address, settings.sender_address):
+        derived = name == "bounce_address" and not settings.bounce_address
+        if not address or (placeholder and (name == "sender_address" or derived)):
             continue  # the placeholder sender (and the bounce address on its domain): said above
         if domain in ("localhost", "invalid") or domain.endswith(_UNROUTABLE):
-            origin = name
-            if name == "bounce_address" and not settings.bounce_address:
-                origin = "sender_address"  # the default bounce address is on its domain
+            origin = "sender_address" if derived else name  # a default bounce: on its domain
             found.append(
                 Finding(
                     "error",
