@@ -35,7 +35,7 @@ from sqlalchemy import insert, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sendrun import Project, timed_send  # noqa: E402
+from sendrun import Project, timed_send, with_real_settings  # noqa: E402
 
 from newsletter.db import tables  # noqa: E402
 from newsletter.db.clock import utcnow  # noqa: E402
@@ -190,7 +190,7 @@ def one_send(
     summary = work / f"standin-{slug}.json"
     proc, port = start_standin(summary, latency_ms)
     toml = f'backend = "sendgrid"\nsendgrid_api_host = "http://127.0.0.1:{port}"\n{extra_toml}'
-    (project.folder / "newsletter.toml").write_text(toml)
+    (project.folder / "newsletter.toml").write_text(with_real_settings(toml))
     try:
         run = timed_send(project, "--list", slug)
     finally:
@@ -249,7 +249,9 @@ def main() -> None:
         )
         keys = ("backend", "batch_size", "rate", "sendgrid_concurrency", "sendgrid_keepalive")
         keys += ("send_workers_max", "send_workers_from")
-        (project.folder / "newsletter.toml").write_text('backend = "sendgrid"\n')
+        (project.folder / "newsletter.toml").write_text(
+            with_real_settings('backend = "sendgrid"\n')
+        )
         print(f"effective settings: {project.effective_settings(keys)}")
         print(f"`newsletter send` of {args.n:,} recipients, start to exit:")
         at_once = one_send(project, work, "bench", 0, args.n)

@@ -62,8 +62,9 @@ class IssueFileError(NewsletterError):
         errors = [p for p in problems if p.severity == "error"]
         first = errors[0] if errors else problems[0]
         more = f" (and {len(errors) - 1} more; run `newsletter check`)" if len(errors) > 1 else ""
-        # The CLI prints this after "error: ", so the severity is not repeated.
         super().__init__(f"{first.where}: {first.message}{more}")
+        # What the CLI prints: `FILE:LINE: error: message`, as `check` writes every problem.
+        self.line = f"{first.where}: {first.severity}: {first.message}{more}"
 
 
 class RenderError(NewsletterError):

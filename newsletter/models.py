@@ -91,3 +91,36 @@ class SendResult:
     status: str  # SENT | FAILED | UNKNOWN
     detail: str = ""
     provider_id: str = ""
+
+
+@dataclass(frozen=True)
+class SendOutcomes:
+    """What became of a send's messages, one definition for `status`, `report` and after
+    (made by `sending.outcomes.outcome_totals`). `sent` is every message the server or provider
+    accepted, including those that later bounced or drew a complaint; `delivered` is known only
+    from a provider that reports deliveries (SendGrid), else None."""
+
+    sent: int
+    delivered: int | None
+    bounced: int
+    complained: int
+    failed: int
+    unknown: int
+    skipped: int
+    queued: int
+    claimed: int
+
+    @property
+    def reached(self) -> int:
+        """The base of every rate: sent - bounced (a complaint was delivered, and read)."""
+        return self.sent - self.bounced
+
+    def rate(self, part: int) -> float | None:
+        """`part` of the mail that reached its readers (None before any did)."""
+        return round(part / self.reached, 4) if self.reached > 0 else None
+
+
+# The token in a proof's unsubscribe and preferences links (`test-send`, `build`'s sample.eml,
+# `preview`): the web app answers it with a page saying it was a test message, and acts on
+# nobody.
+PROOF_TOKEN = "test-message"

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newsletter.config import Settings
+from newsletter.config import Settings, keys
 from newsletter.errors import ConfigError, TokenError
 from newsletter.recipient_tags import TAG_LENGTH as TAG_LENGTH  # re-exported
 from newsletter.recipient_tags import TAG_PATTERN as TAG_PATTERN  # re-exported
@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # itsdangerous loads with the first Signer: links alone (a bu
     from itsdangerous import URLSafeTimedSerializer
 
 PURPOSES = ("unsubscribe", "preferences", "confirm")
-SECRET_FILE = ".newsletter-secret"
+SECRET_FILE = keys.SECRET_FILE
 _MISSING_KEY = (
     "NEWSLETTER_SECRET_KEY is not set; smtp and sendgrid need it: generate one with "
     "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
@@ -169,17 +169,6 @@ class Signer:
         return self._tags.read(tag, purpose)
 
 
-def _secret_file_location(settings: Settings) -> Path:
-    url = settings.effective_database_url
-    if url.startswith("sqlite"):
-        from sqlalchemy.engine import make_url
-
-        database = make_url(url).database
-        if database and database != ":memory:":
-            return Path(database).resolve().parent / SECRET_FILE
-    return Path.cwd() / SECRET_FILE
-
-
 def _generated_key(path: Path) -> str:
     """Read the generated key, creating it (mode 0600, exclusively) the first time."""
     try:
@@ -199,12 +188,12 @@ def _generated_key(path: Path) -> str:
 
 def signer_for(settings: Settings, *, allow_generated: bool) -> Signer:
     """The Signer for these settings; a generated key only when ``allow_generated`` (outbox)."""
-    old = [k.strip() for k in settings.old_secret_keys.split(",") if k.strip()]
+    old = keys.old_keys(settings)  # with a generated key NEWSLETTER_SECRET_KEY replaced
     if settings.secret_key:
         return Signer([settings.secret_key, *old])
     if not allow_generated:
         raise ConfigError(_MISSING_KEY)
-    path = _secret_file_location(settings)
+    path = keys.secret_file_location(settings)
     return Signer([_generated_key(path), *old], generated_key_path=path)
 
 

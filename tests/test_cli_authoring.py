@@ -35,6 +35,9 @@ Body.
 """
 
 
+NO_DB = "; lists not checked (no database yet)"
+
+
 def run(*args: str):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
@@ -42,7 +45,7 @@ def run(*args: str):  # type: ignore[no-untyped-def]
 # --- new ------------------------------------------------------------------------------------
 
 
-def test_new_writes_a_dated_slugged_file_that_checks_clean(workdir: Path) -> None:
+def test_new_writes_a_dated_slugged_file_whose_sample_text_fails_strict(workdir: Path) -> None:
     result = run("new", "Café & Crème: Zoë's 🎉 round-up")
     assert result.exit_code == 0, result.output
     expected = Path("issues") / f"{date.today().isoformat()}-cafe-creme-zoes-round-up.md"
@@ -53,8 +56,10 @@ def test_new_writes_a_dated_slugged_file_that_checks_clean(workdir: Path) -> Non
     assert issue.date == date.today()
     assert len(issue.takeaways) == 1 and issue.takeaways[0].speaker
     checked = run("check", str(expected))
-    assert checked.exit_code == 0, checked.output
-    assert checked.output.strip().endswith("1 file checked: no problems")
+    assert checked.exit_code == 0, checked.output  # it parses and renders: only a warning
+    assert "warning: " in checked.output and "skeleton's sample text" in checked.output
+    assert checked.output.strip().endswith("1 file checked: 0 errors, 1 warning" + NO_DB)
+    assert run("check", "--strict", str(expected)).exit_code == 1
 
 
 def test_new_with_date_option(workdir: Path) -> None:
@@ -103,7 +108,7 @@ def test_check_clean_sample(workdir: Path) -> None:
     shutil.copy(SAMPLE, workdir / "issues")
     result = run("check")
     assert result.exit_code == 0, result.output
-    assert result.output == "1 file checked: no problems\n"
+    assert result.output == "1 file checked: no problems; lists not checked (no database yet)\n"
 
 
 def test_check_broken_file_lists_each_problem(workdir: Path) -> None:
@@ -117,7 +122,7 @@ def test_check_broken_file_lists_each_problem(workdir: Path) -> None:
         "like +00:00",
         "broken.md:11: error: Link 'example.com' is not an absolute http(s) URL: write the full "
         "address, like https://example.com/page",
-        "1 file checked: 3 errors, 0 warnings",
+        "1 file checked: 3 errors, 0 warnings; lists not checked (no database yet)",
     ]
 
 
@@ -130,7 +135,7 @@ def test_warnings_pass_unless_strict(workdir: Path) -> None:
     assert result.output.splitlines() == [
         "w.md:1: warning: no preheader: add 'preheader: ...' (the preview line shown after the "
         "subject)",
-        "1 file checked: 0 errors, 1 warning",
+        "1 file checked: 0 errors, 1 warning; lists not checked (no database yet)",
     ]
     assert run("check", "--strict", "w.md").exit_code == 1
 
@@ -143,7 +148,7 @@ def test_check_defaults_to_every_issue_in_the_folder(workdir: Path) -> None:
     result = run("check")
     assert result.exit_code == 1
     lines = result.output.splitlines()
-    assert lines[-1] == "2 files checked: 3 errors, 0 warnings"
+    assert lines[-1] == "2 files checked: 3 errors, 0 warnings; lists not checked (no database yet)"
     assert all(line.startswith("issues/2020-01-01-broken.md:") for line in lines[:-1])
 
 

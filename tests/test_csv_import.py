@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -192,12 +193,8 @@ def test_two_imports_at_once_add_each_address_once(store, database_url, tmp_path
     forward, backward = tmp_path / "forward.csv", tmp_path / "backward.csv"
     forward.write_text("email,name\n" + "".join(f"{e},F\n" for e in emails))
     backward.write_text("email,name\n" + "".join(f"{e.upper()},F\n" for e in reversed(emails)))
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__))),  # this
-        # checkout's code, not the installed one
-    }
+    root = Path(__file__).resolve().parents[1]  # the code under test, not an install
+    env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(root)}
     procs = [
         subprocess.Popen(
             [

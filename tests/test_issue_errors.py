@@ -255,7 +255,7 @@ def test_unknown_issue_on_the_command_line_is_one_clear_line(workdir: Path) -> N
     result = CliRunner().invoke(cli, ["build", "nosuch"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "error: nosuch: no such issue: give a file path or the id of a file in issues/ "
+        "nosuch: error: no such issue: give a file path or the id of a file in issues/ "
         "(e.g. 2019-03-01-hanoi-summit)"
     ]
 
@@ -292,7 +292,8 @@ def test_an_issue_file_over_5_mb_is_refused_before_parsing(
         result = CliRunner().invoke(cli, command)
         assert result.exit_code == 1
         lines = result.output.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), lines
+        located = message.replace(": the file", ": error: the file", 1)  # as `check` says it
+        assert len(lines) == 1 and lines[0].startswith(located), lines
 
 
 def test_an_issue_file_of_exactly_5_mb_is_read(tmp_path: Path) -> None:

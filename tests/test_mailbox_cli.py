@@ -149,6 +149,7 @@ def test_the_readme_crontab_line_processes_the_maildir(mailroom, tmp_path):
         .replace("/srv/newsletter", str(project))
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(project), "SHELL": "/bin/sh", "LOGNAME": "root"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])  # the code under test
     result = subprocess.run(
         ["sh", "-c", command], env=env, capture_output=True, text=True, timeout=120, cwd="/"
     )

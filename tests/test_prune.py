@@ -151,6 +151,7 @@ def test_readme_crontab_runs_prune_in_a_clean_environment(store, database_url, t
         .replace("/srv/newsletter", str(project))
     )
     cron_env = {"PATH": "/usr/bin:/bin", "HOME": str(project), "SHELL": "/bin/sh"}
+    cron_env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])  # the code under test
     result = subprocess.run(
         ["sh", "-c", command], env=cron_env, capture_output=True, text=True, timeout=120, cwd="/"
     )

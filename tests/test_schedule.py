@@ -191,6 +191,7 @@ def test_readme_crontab_line_works_in_a_clean_environment(engine, database_url, 
         "HOME": str(project),
         "SHELL": "/bin/sh",
         "LOGNAME": "root",
+        "PYTHONPATH": str(ROOT),  # the code under test, not whatever is installed
     }
     result = subprocess.run(
         ["sh", "-c", command], env=cron_env, capture_output=True, text=True, timeout=120, cwd="/"

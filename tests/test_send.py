@@ -25,7 +25,7 @@ from newsletter.sending.proof import send_proof
 from newsletter.sending.send import cancel, execute
 from newsletter.sending.sends import get_send
 from tests.support.ports import free_port
-from tests.support.sending import SECRET, populate, run_cli, weekly_send
+from tests.support.sending import REAL_SETTINGS, SECRET, populate, run_cli, weekly_send
 from tests.support.waiting import wait_until
 
 UNSUB = re.compile(r"<(https?://[^>]+/unsubscribe/([^>]+))>")
@@ -255,9 +255,10 @@ def test_test_send_goes_outside_the_ledger(engine, send_settings, issue_path, sm
 def test_bad_input_is_one_clear_line_and_nothing_is_sent(
     case, engine, database_url, issue_path, workdir
 ):
+    """One error line (after the pre-flight's own lines, each naming a file or a setting)."""
     populate(engine, "weekly", 10)
     create_list(engine, "empty", "Empty")
-    env = {"DATABASE_URL": database_url, "NEWSLETTER_SECRET_KEY": SECRET}
+    env = {"DATABASE_URL": database_url, "NEWSLETTER_SECRET_KEY": SECRET, **REAL_SETTINGS}
     args = [str(issue_path), "--list", "weekly", "--yes"]
     expect = ""
     if case == "unknown list":
@@ -284,7 +285,14 @@ def test_bad_input_is_one_clear_line_and_nothing_is_sent(
     result = run_cli("send", *args, env=env, cwd=workdir)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("error: ") and expect in lines[0], lines
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], lines
+    if case == "issue with errors":  # check's own line, then the gate's
+        wrong = f"{issue_path}:14: error: unknown takeaway key 'Speeker'"
+        assert any(line.startswith(wrong) for line in lines), lines
+    else:
+        assert expect in errors[0], lines
+    assert all(line.startswith("warning: ") for line in lines[:-1]) or case.startswith("issue")
     assert sends_count(engine) == 0
     assert not list((workdir / "outbox").glob("*/*.eml"))
 

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine
 
 from newsletter.sending import ledger
 from newsletter.sending.sends import all_sends
-from tests.support.sending import SAMPLE, run_cli, spawn_cli
+from tests.support.sending import REAL_SETTINGS, SAMPLE, run_cli, spawn_cli
 from tests.support.tcp_proxy import Proxy
 
 MESSAGES = 2000
@@ -71,6 +71,7 @@ def test_a_throttling_postfix_is_obeyed_and_everyone_gets_one_copy(lab, workdir,
     domain = lab["LAB_RCPT_DOMAIN"]
     proxy = Proxy(("127.0.0.1", int(lab["LAB_THROTTLED_PORT"]))).start()
     env = {
+        **REAL_SETTINGS,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'throttle.db'}",
         "NEWSLETTER_SECRET_KEY": secrets.token_urlsafe(24),
         "NEWSLETTER_BACKEND": "smtp",

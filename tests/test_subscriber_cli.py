@@ -36,9 +36,11 @@ def test_lists_table_and_json(run):
         "subscribed",
         "unconfirmed",
         "unsubscribed",
+        "bounced",
+        "complained",
         "name",
     ]
-    assert table.splitlines()[1].split() == ["weekly", "1", "1", "0", "Weekly", "news"]
+    assert table.splitlines()[1].split() == ["weekly", "1", "1", "0", "0", "0", "Weekly", "news"]
     data = json.loads(run("lists", "--json").stdout)
     assert [(d["slug"], d["subscribed"], d["unconfirmed"]) for d in data] == [("weekly", 1, 1)]
 

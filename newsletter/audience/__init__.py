@@ -1,5 +1,6 @@
 """The audience: addresses (`addresses`), lists (`lists`), subscribers and their memberships
-(`subscribers`, `memberships`, `history`), names as stored, one clean line (`names`),
+(`subscribers`, `memberships`, `history`, `member_status`: bounced and complained members
+told apart), names as stored, one clean line (`names`),
 suppressions and unsubscribing (`suppressions`, `unsubscribe`), bounce and complaint records
 and the suppressions they call for (`bounces`), a person's own choices and double opt-in
 (`consent`), what a link may undo (`link_rule`), who gets a send (`recipients`), and CSV

@@ -83,6 +83,45 @@ def request_subscription(engine: Engine, email: str, list_id: int, name: str) ->
     return Mailing(sub_id, str(stored))
 
 
+def unconfirmed_members(engine: Engine, list_id: int) -> list[int]:
+    """The ids of the list's unconfirmed members (`subscribers confirm-request`)."""
+    m = tables.memberships
+    with reading(engine) as conn:
+        q = select(m.c.subscriber_id).where(m.c.list_id == list_id, m.c.status == "unconfirmed")
+        return [int(i) for i in conn.execute(q.order_by(m.c.subscriber_id)).scalars()]
+
+
+def request_confirmation(
+    engine: Engine, subscriber_id: int, list_id: int, source: str
+) -> tuple[str, Mailing | None]:
+    """An operator's request that an unconfirmed member confirm: ("send", the Mailing), counted
+    now as the form counts its mail, or why not: "asked" (a request from `source` went to them
+    already: once per address), "limited" (the form's limits), "blocked", "not unconfirmed"."""
+    s = tables.subscribers
+    with begin(engine) as conn:
+        row = conn.execute(
+            select(s.c.email, s.c.email_key).where(_id_is(subscriber_id)).with_for_update()
+        ).first()
+        if row is None or membership_status(conn, subscriber_id, list_id) != "unconfirmed":
+            return "not unconfirmed", None
+        if suppressions(conn, hash_key(row.email_key), [list_id]):
+            return "blocked", None
+        e = tables.subscriber_events
+        asked = select(e.c.id).where(
+            e.c.subscriber_id == subscriber_id,
+            e.c.list_id == list_id,
+            e.c.kind == CONFIRMATION_SENT,
+            e.c.detail == source,
+        )
+        if conn.execute(asked.limit(1)).first() is not None:
+            return "asked", None
+        for limit, window in LIMITS:
+            if _confirmations_since(conn, subscriber_id, utcnow() - window) >= limit:
+                return "limited", None
+        record_event(conn, subscriber_id, list_id, CONFIRMATION_SENT, source)
+    return "send", Mailing(subscriber_id, str(row.email))
+
+
 def link_outcome(engine: Engine, subscriber_id: int, list_id: int, issued_at: datetime) -> str:
     """What a click on this confirmation link would do, changing nothing (the page a GET
     shows): CONFIRMED means it would subscribe them."""

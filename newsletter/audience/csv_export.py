@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Row, and_, func, selec
 
 from newsletter.audience.csv_rows import IGNORED, quote_row
 from newsletter.audience.lists import get_list
+from newsletter.audience.member_status import RETURNED, returned_reasons, shown_status
 from newsletter.db import tables
 from newsletter.db.clock import as_utc
 from newsletter.db.connection import reading
@@ -42,16 +43,19 @@ def export_csv(
     raw: bool = False,
     on_progress: Callable[[ExportProgress], None] | None = None,
 ) -> int:
-    """Write members (of `status`, or all when None) as CSV; attributes become columns.
-    Two streaming passes: one to learn the attribute names, one to write. Returns rows written.
-    Cells that start like a formula get a leading `'` unless `raw`."""
+    """Write members (of `status`, one of `member_status.SHOWN_STATUSES`, or all when None) as
+    CSV; attributes become columns. Two streaming passes: one to learn the attribute names, one
+    to write. Returns rows written. Cells that start like a formula get a leading `'` unless
+    `raw`. Bounced and complained members (their membership is `unsubscribed`) are written
+    with that status."""
     s, m = tables.subscribers, tables.memberships
     list_id = get_list(engine, list_slug)["id"]
     where = m.c.list_id == list_id
     if status:
-        where = and_(where, m.c.status == status)
+        stored = "unsubscribed" if status in RETURNED else status
+        where = and_(where, m.c.status == stored)
     base = (
-        select(s.c.email, s.c.name, s.c.attributes, m.c.status, m.c.created_at)
+        select(s.c.email, s.c.email_key, s.c.name, s.c.attributes, m.c.status, m.c.created_at)
         .join(m, m.c.subscriber_id == s.c.id)
         .where(where)
         .order_by(s.c.id)
@@ -66,9 +70,13 @@ def export_csv(
             total = conn.execute(select(func.count()).select_from(m).where(where)).scalar_one()
             on_progress(ExportProgress(0, total))
         extra = _attribute_columns(conn, where)
+        reasons = returned_reasons(conn, [list_id])
         writerow(["email", "name", "status", "joined_at", *extra])
         for row in conn.execute(base.execution_options(yield_per=5000)):
-            writerow(_cells(row, extra))
+            shown = shown_status(row.status, row.email_key, list_id, reasons)
+            if status and shown != status:
+                continue
+            writerow(_cells(row, shown, extra))
             written += 1
             if on_progress is not None and written % REPORT_EVERY == 0:
                 on_progress(ExportProgress(written, total))
@@ -91,13 +99,13 @@ def _attribute_columns(conn: Connection, where: ColumnElement[bool]) -> list[str
     return [n for n in names if n not in ("email", "name") and n not in IGNORED]
 
 
-def _cells(row: Row[*tuple[Any, ...]], extra: list[str]) -> list[str]:
+def _cells(row: Row[*tuple[Any, ...]], status: str, extra: list[str]) -> list[str]:
     attrs = row.attributes or {}
     joined = as_utc(row.created_at)
     return [
         row.email,
         row.name,
-        row.status,
+        status,
         joined.isoformat(timespec="seconds") if joined else "",
         *(_text(attrs.get(n, "")) for n in extra),
     ]

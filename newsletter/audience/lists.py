@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine, func, select
 
 from newsletter.audience.addresses import InvalidAddress, parse
-from newsletter.audience.memberships import STATUSES
+from newsletter.audience.member_status import SHOWN_STATUSES, returned_reasons, shown_status
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
@@ -96,16 +96,25 @@ def get_list_by_id(engine: Engine | Connection, list_id: int) -> dict | None:
 
 
 def list_counts(engine: Engine) -> list[dict]:
-    """Every list with its member count per status."""
-    m, lists = tables.memberships, tables.lists
+    """Every list with its member count per status (`member_status.SHOWN_STATUSES`: bounced
+    and complained members apart from those who unsubscribed)."""
+    m, s, lists = tables.memberships, tables.subscribers, tables.lists
     with reading(engine) as conn:
         out = {
-            r.id: {"slug": r.slug, "name": r.name, "id": r.id, **dict.fromkeys(STATUSES, 0)}
+            r.id: {"slug": r.slug, "name": r.name, "id": r.id, **dict.fromkeys(SHOWN_STATUSES, 0)}
             for r in conn.execute(select(lists).order_by(lists.c.slug))
         }
         q = select(m.c.list_id, m.c.status, func.count()).group_by(m.c.list_id, m.c.status)
         for list_id, status, n in conn.execute(q):
             out[list_id][status] = n
+        reasons = returned_reasons(conn, list(out))
+        if reasons:  # unsubscribed members whose address came back: counted by why
+            left = select(m.c.list_id, s.c.email_key).join(s, s.c.id == m.c.subscriber_id)
+            for list_id, key in conn.execute(left.where(m.c.status == "unsubscribed")):
+                shown = shown_status("unsubscribed", key, list_id, reasons)
+                if shown != "unsubscribed":
+                    out[list_id]["unsubscribed"] -= 1
+                    out[list_id][shown] += 1
     return list(out.values())
 
 

@@ -1,7 +1,8 @@
 """Authoring: issue files (`issue_file`, `front_matter`, `takeaways`), their Markdown (`markdown`,
 `link_checks`), rendering once to email and web page (`render`), the per-recipient placeholders
 and their one substitution routine (`placeholders`), a send's links rewritten for click and
-open tracking (`tracked_links`, a pure text rewrite), and `newsletter check` (`lint`).
+open tracking (`tracked_links`, a pure text rewrite), and `newsletter check` (`lint`, with
+`skeleton_text`: sample text left from `newsletter new`).
 
 May import: `db` and the kernel (it needs neither tables nor a connection today); never
 `audience` (a sibling), `tracking`, `sending`, `mailbox`, `web` or `cli`.

@@ -3,7 +3,8 @@
 Parse problems come from `issue_file.parse_issue`; when the file parses, it is rendered once to
 check what only the final email shows (its size against Gmail's clipping limit, measured with
 click and open tracking written in as a send writes them), and the
-project's templates are checked for the postal address and the unsubscribe link.
+project's templates are checked for the postal address and the unsubscribe link. Text left
+from the `newsletter new` skeleton is a warning (`skeleton_text`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from newsletter import models, tokens
 from newsletter.authoring import placeholders, tracked_links
 from newsletter.authoring.issue_file import parse_issue
 from newsletter.authoring.placeholders import personalise
+from newsletter.authoring.skeleton_text import skeleton_problems
 from newsletter.config import Settings
 from newsletter.errors import NewsletterError, Problem
 
@@ -113,6 +115,8 @@ def check_issue(path: str | Path, settings: Settings, *, templates: bool = True)
     problems = list(problems)
     if issue is not None:
         problems += _render_problems(path, issue, settings)
+        text = Path(path).read_bytes().decode("utf-8", errors="replace")
+        problems += skeleton_problems(path, text)
     if templates:
         problems += template_problems(settings)
     return problems

@@ -6,33 +6,42 @@ import shutil
 import tempfile
 import threading
 import time
+from html import escape
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from newsletter.authoring.issue_file import resolve_issue
-from newsletter.cli.root import cli, settings_from
+from newsletter.cli.root import cli, reading_engine_from, settings_from
 from newsletter.errors import NewsletterError
+from newsletter.safe_text import one_line
 
 if TYPE_CHECKING:
     from newsletter import models
     from newsletter.config import Settings
 
+LIST_HELP = (
+    "The list whose sender, Reply-To and name the sample shows (default: the issue's first)."
+)
 
-def build_issue(path: Path, settings: Settings, out_dir: Path) -> tuple[Path, models.RenderedIssue]:
-    """Render and write DIR/<id>/ atomically: a temp folder renamed into place at the end."""
+
+def build_issue(
+    path: Path, settings: Settings, out_dir: Path, the_list: dict[str, Any] | None = None
+) -> tuple[Path, models.RenderedIssue]:
+    """Render and write DIR/<id>/ atomically: a temp folder renamed into place at the end.
+    sample.eml is the mail of `the_list` (its sender, Reply-To and name)."""
     from newsletter.authoring.issue_file import read_issue
     from newsletter.authoring.render import render_issue
     from newsletter.sending.proof import sample_message
 
     issue = read_issue(path)
-    rendered = render_issue(issue, settings)
+    rendered = render_issue(issue, settings, list_name=(the_list or {}).get("name", ""))
     files = {
         "email.html": rendered.html.encode(),
         "email.txt": rendered.text.encode(),
         "web.html": rendered.web_html.encode(),
-        "sample.eml": sample_message(rendered, settings),
+        "sample.eml": sample_message(rendered, settings, the_list),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / issue.id
@@ -63,15 +72,18 @@ def build_issue(path: Path, settings: Settings, out_dir: Path) -> tuple[Path, mo
     default=None,
     help="Output folder (default: output_dir setting, 'dist').",
 )
+@click.option("--list", "slug", default="", help=LIST_HELP)
 @click.pass_context
-def build(ctx: click.Context, issue: str, out: str | None) -> None:
+def build(ctx: click.Context, issue: str, out: str | None, slug: str) -> None:
     """Write email.html, email.txt, web.html and sample.eml for ISSUE (a path or an issue id)."""
     from newsletter.authoring.lint import GMAIL_CLIP_BYTES
 
     settings = settings_from(ctx)
-    target, rendered = build_issue(
-        resolve_issue(issue, settings.issues_dir), settings, Path(out or settings.output_dir)
-    )
+    path = resolve_issue(issue, settings.issues_dir)
+    the_list = proof_list_of(ctx, path, slug)
+    target, rendered = build_issue(path, settings, Path(out or settings.output_dir), the_list)
+    for warning in _warnings(path):
+        click.echo(warning, err=True)
     size = len(rendered.html.encode())
     click.echo(f"built {rendered.issue_id} -> {target}/")
     for name in ("email.html", "email.txt", "web.html", "sample.eml"):
@@ -101,12 +113,42 @@ def build(ctx: click.Context, issue: str, out: str | None) -> None:
         )
 
 
+def proof_list_of(ctx: click.Context, path: Path, slug: str) -> dict[str, Any]:
+    """The list a proof shows (`sending.proof.proof_list`), read from the database without
+    creating or upgrading it. A list named with --list must exist; otherwise, without a
+    database or without the list, the settings' sender stands in and a note says so."""
+    from newsletter.authoring.issue_file import read_issue
+    from newsletter.sending.proof import proof_list
+
+    settings = settings_from(ctx)
+    issue = read_issue(path)
+    try:
+        return proof_list(reading_engine_from(ctx), settings, issue, slug)
+    except NewsletterError as exc:
+        if slug:
+            raise
+        click.echo(f"note: the sample shows the configured sender ({one_line(str(exc))})", err=True)
+        return proof_list(None, settings, issue)
+
+
+def _warnings(path: Path) -> list[str]:
+    """`check`'s warnings that need no second render (a build that succeeded has no errors)."""
+    from newsletter.authoring.issue_file import parse_issue
+    from newsletter.authoring.skeleton_text import skeleton_problems
+
+    _, problems = parse_issue(path)
+    problems += skeleton_problems(path, path.read_bytes().decode("utf-8", errors="replace"))
+    return [str(p) for p in problems if p.severity == "warning"]
+
+
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Preview: {id}</title>
 <style>body{{margin:0;font:14px sans-serif;background:#e5e7eb}}nav{{padding:8px;text-align:center}}
-button{{font:inherit;padding:4px 12px}}iframe{{display:block;margin:0 auto;border:0;background:#fff;
+button{{font:inherit;padding:4px 12px}}.inbox{{margin:6px 0 0}}.inbox span{{color:#555}}
+iframe{{display:block;margin:0 auto;border:0;background:#fff;
 height:calc(100vh - 48px)}}</style></head><body><nav>
 <button onclick="w(700)">Desktop (700 px)</button> <button onclick="w(375)">Mobile (375 px)</button>
-<a href="/email.txt">text part</a> <a href="/web.html">web page</a></nav>
+<a href="/email.txt">text part</a> <a href="/web.html">web page</a>
+<p class="inbox">{inbox}</p></nav>
 <iframe id="f" title="email preview" src="/email.html" style="width:700px"></iframe><script>
 function w(px){{document.getElementById('f').style.width=px+'px'}}
 let v=null;setInterval(async()=>{{const r=await fetch('/version');const t=await r.text();
@@ -117,10 +159,23 @@ if(v!==null&&t!==v)document.getElementById('f').contentWindow.location.reload();
 class _Preview:
     """Rebuilds in memory whenever the issue file or a template changes (polls mtimes)."""
 
-    def __init__(self, path: Path, settings: Settings):
-        self.path, self.settings = path, settings
+    def __init__(self, path: Path, settings: Settings, the_list: dict[str, Any] | None = None):
+        self.path, self.settings, self.the_list = path, settings, the_list
         self.version, self.pages, self.stamp = 0, {}, ()
         self.lock = threading.Lock()
+
+    @property
+    def _list(self) -> dict[str, Any]:
+        return self.the_list or {}
+
+    def _inbox_line(self, subject: str, preheader: str) -> str:
+        """What an inbox shows before the mail is opened: From, subject, preheader (escaped)."""
+        name = self._list.get("from_name") or self.settings.sender_name
+        address = self._list.get("from_address") or self.settings.sender_address
+        return (
+            f"<b>{escape(name)} &lt;{escape(address)}&gt;</b> &middot; {escape(subject)}"
+            f" <span>&mdash; {escape(preheader)}</span>"
+        )
 
     def _stamp(self) -> tuple:
         from newsletter.authoring.render import DEFAULT_TEMPLATES
@@ -142,9 +197,12 @@ class _Preview:
         from newsletter.authoring.render import render_issue
         from newsletter.sending.proof import sample_recipient
 
+        inbox = ""
         try:
-            rendered = render_issue(read_issue(self.path), self.settings)
+            issue = read_issue(self.path)
+            rendered = render_issue(issue, self.settings, list_name=self._list.get("name", ""))
             final = personalise(rendered, sample_recipient(self.settings, rendered.issue_id))
+            inbox = self._inbox_line(rendered.subject, issue.preheader)
             pages = {
                 "/email.html": ("text/html", final.html),
                 "/email.txt": ("text/plain", final.text),
@@ -158,7 +216,8 @@ class _Preview:
             }
             note = f"error: {exc}"
         with self.lock:
-            self.pages = {**pages, "/": ("text/html", _PAGE.format(id=self.path.stem))}
+            page = _PAGE.format(id=escape(self.path.stem), inbox=inbox)
+            self.pages = {**pages, "/": ("text/html", page)}
             self.version += 1
         return note
 
@@ -166,13 +225,15 @@ class _Preview:
 @cli.command()
 @click.argument("issue")
 @click.option("--port", default=8025, show_default=True, help="Port on 127.0.0.1.")
+@click.option("--list", "slug", default="", help=LIST_HELP)
 @click.pass_context
-def preview(ctx: click.Context, issue: str, port: int) -> None:
+def preview(ctx: click.Context, issue: str, port: int, slug: str) -> None:
     """Serve ISSUE's email on 127.0.0.1 with a desktop/mobile switch; rebuild on change."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     settings = settings_from(ctx)
-    state = _Preview(resolve_issue(issue, settings.issues_dir), settings)
+    path = resolve_issue(issue, settings.issues_dir)
+    state = _Preview(path, settings, proof_list_of(ctx, path, slug))
     click.echo(state.refresh())
 
     class Handler(BaseHTTPRequestHandler):

@@ -132,7 +132,9 @@ def _fail_if_all_rejected(report: ImportReport) -> None:
     "--status",
     default="subscribed",
     show_default=True,
-    type=click.Choice(["subscribed", "unconfirmed", "unsubscribed", "all"]),
+    type=click.Choice(
+        ["subscribed", "unconfirmed", "unsubscribed", "bounced", "complained", "all"]
+    ),
 )
 @click.option(
     "--output",

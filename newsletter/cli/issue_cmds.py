@@ -8,14 +8,17 @@ import unicodedata
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from newsletter.authoring.skeleton_text import SKELETON
 from newsletter.cli.root import cli, settings_from
 from newsletter.errors import NewsletterError, Problem
 from newsletter.safe_text import one_line
 
-SKELETON = "issue_skeleton.md"
+if TYPE_CHECKING:
+    from newsletter.config import Settings
 
 
 def slugify(title: str, max_length: int = 60) -> str:
@@ -110,17 +113,65 @@ def check(ctx: click.Context, files: tuple[str, ...], strict: bool) -> None:
     settings = settings_from(ctx)
     paths = _issue_files(files, settings.issues_dir)
     problems = check_files(paths, settings)
+    listed, note = _list_problems(paths, settings)
+    problems += listed
     for problem in problems:
         click.echo(_line(problem))
     errors = sum(p.severity == "error" for p in problems)
     warnings = len(problems) - errors
     checked = f"{len(paths)} file{'s' if len(paths) != 1 else ''}"
+    note = f"; {note}" if note else ""
     if not problems:
-        click.echo(f"{checked} checked: no problems")
+        click.echo(f"{checked} checked: no problems{note}")
         return
     click.echo(
         f"{checked} checked: {errors} error{'s' if errors != 1 else ''}, "
-        f"{warnings} warning{'s' if warnings != 1 else ''}"
+        f"{warnings} warning{'s' if warnings != 1 else ''}{note}"
     )
     if errors or (strict and warnings):
         ctx.exit(1)
+
+
+def _list_problems(paths: list[Path], settings: Settings) -> tuple[list[Problem], str]:
+    """An error for each list an issue names that the database does not have, and a note when
+    the lists could not be checked. The database is opened read-only: never created or
+    migrated by a check."""
+    from newsletter.audience.lists import list_counts
+    from newsletter.authoring.issue_file import parse_issue
+    from newsletter.db.engine import open_for_reading
+
+    try:
+        engine = open_for_reading(settings.effective_database_url)
+    except NewsletterError as exc:
+        reason = "no database yet" if "no database" in str(exc) else one_line(str(exc), 200)
+        return [], f"lists not checked ({reason})"
+    try:
+        known = sorted(row["slug"] for row in list_counts(engine))
+    finally:
+        engine.dispose()
+    problems = []
+    for path in paths:
+        issue, _ = parse_issue(path)
+        if issue is None:
+            continue
+        line = _lists_line(path)
+        for slug in issue.lists or (settings.default_list,):
+            if slug not in known:
+                problems.append(
+                    Problem(
+                        str(path),
+                        line,
+                        f"unknown list '{slug}' (known: {', '.join(known) or 'none'}; create "
+                        f"it with `newsletter lists create {slug} --name ...`)",
+                    )
+                )
+    return problems, ""
+
+
+def _lists_line(path: Path) -> int:
+    """The line of the front matter's `lists:` (0, the file, when the default list is meant)."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.startswith("lists:"):
+            return number
+    return 0

@@ -23,15 +23,13 @@ def lists_group(ctx: click.Context, as_json: bool) -> None:
     if not rows:
         click.echo("no lists yet; create one with `newsletter lists create SLUG --name ...`")
         return
+    from newsletter.audience.member_status import SHOWN_STATUSES
+
     width = max(len(r["slug"]) for r in rows)
-    click.echo(
-        f"{'list':<{width}}  {'subscribed':>10}  {'unconfirmed':>11}  {'unsubscribed':>12}  name"
-    )
+    click.echo(f"{'list':<{width}}  " + "  ".join(SHOWN_STATUSES) + "  name")
     for r in rows:
-        click.echo(
-            f"{r['slug']:<{width}}  {r['subscribed']:>10}  {r['unconfirmed']:>11}  "
-            f"{r['unsubscribed']:>12}  {r['name']}"
-        )
+        counts = "  ".join(f"{r[s]:>{len(s)}}" for s in SHOWN_STATUSES)
+        click.echo(f"{r['slug']:<{width}}  {counts}  {r['name']}")
 
 
 @lists_group.command("create")

@@ -7,7 +7,7 @@ import os
 
 import click
 
-from newsletter.cli.root import cli, echo_json, engine_from, settings_from
+from newsletter.cli.root import cli, echo_json, engine_from, settings_from, warn_kept_key
 
 
 def _run(
@@ -57,6 +57,8 @@ def _run(
                 folders.remember(engine, name)
     finally:
         source.close()  # type: ignore[attr-defined]
+    if report.as_dict().get("read"):  # it acted: mail was read and applied
+        warn_kept_key(ctx)
     if as_json:
         echo_json(report.as_dict())
         return

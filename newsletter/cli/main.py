@@ -21,6 +21,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "prune": ("newsletter.cli.prune_cmds",),
     "report": ("newsletter.cli.report_cmds",),
     "schedule": ("newsletter.cli.schedule_cmds",),
+    "secret": ("newsletter.cli.secret_cmds",),
     "send": ("newsletter.cli.send_cmds",),
     "send-due": ("newsletter.cli.schedule_cmds",),
     "serve": ("newsletter.cli.web_cmds",),

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import click
 
-from newsletter.cli.root import cli, engine_from, settings_from
+from newsletter.cli.root import cli, engine_from, settings_from, warn_kept_key
 from newsletter.errors import ConfigError
 from newsletter.times import stamp_utc
 
@@ -35,6 +35,7 @@ def prune_cmd(ctx: click.Context, days: int | None, dry_run: bool, verbose: bool
         raise ConfigError(f"{where or 'unconfirmed_days'}: must be at least 1 (days), got {days}")
     count = prune_unconfirmed(engine_from(ctx), timedelta(days=days), dry_run=dry_run)
     if count or verbose:
+        warn_kept_key(ctx)
         stamp = stamp_utc()
         verb = "would erase" if dry_run else "erased"
         click.echo(

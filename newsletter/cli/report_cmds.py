@@ -30,7 +30,12 @@ def report_cmd(ctx: click.Context, issue: str | None, as_json: bool, html_file: 
     """Opens, clicks (people and machines, with why), unsubscribes and bounces of ISSUE's send;
     without ISSUE, the last 20 sends side by side."""
     from newsletter.db.connection import reading
+    from newsletter.sending.outcomes import outcome_totals
     from newsletter.tracking import report, retention
+
+    def one(conn: Any, send: dict[str, Any], detail: bool = True) -> dict[str, Any]:
+        outcomes = outcome_totals(conn, send["send_id"], send["backend"])
+        return report.send_report(conn, send, outcomes, detail=detail)
 
     if html_file and not issue:
         raise ConfigError("--html needs an ISSUE: newsletter report ISSUE --html report.html")
@@ -38,13 +43,13 @@ def report_cmd(ctx: click.Context, issue: str | None, as_json: bool, html_file: 
     retention.expire(engine, settings)
     with reading(engine) as conn:
         if not issue:
-            rows = [report.send_report(conn, s, detail=False) for s in report.recent_sends(conn)]
+            rows = [one(conn, s, detail=False) for s in report.recent_sends(conn)]
         else:
             issue_id = Path(issue).stem
             send = report.latest_send(conn, issue_id)
             if send is None:
                 raise SendError(f"{issue_id} has not been sent (see `newsletter status`)")
-            rows = [report.send_report(conn, send)]
+            rows = [one(conn, send)]
     if html_file:
         _write_html(Path(html_file), rows[0], settings.language)
     if as_json:

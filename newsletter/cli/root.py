@@ -39,8 +39,11 @@ class _Group(click.Group):
         except NewsletterError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            # One line whatever the message holds (drivers put newlines in theirs).
-            click.echo("error: " + one_line(str(exc)), err=True)
+            # One line whatever the message holds (drivers put newlines in theirs); a problem at
+            # a place in a file reads `FILE:LINE: error: message`, as `check` writes it.
+            located = getattr(exc, "line", None)
+            text = located if isinstance(located, str) else "error: " + str(exc)
+            click.echo(one_line(text), err=True)
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -65,6 +68,11 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+# Commands that are silent when they have nothing to do (cron): they call `warn_kept_key`
+# themselves once they act. `secret` explains the keys itself.
+QUIET_WHEN_IDLE = ("send-due", "prune", "mailbox", "unsubscribe-mailbox", "secret")
+
+
 def settings_from(ctx: click.Context) -> Any:
     """Load settings once per invocation (lazily: `--help` never reads the config)."""
     from newsletter.config import load_settings
@@ -76,7 +84,23 @@ def settings_from(ctx: click.Context) -> Any:
         for warning in settings.warnings:  # e.g. a typo in a NEWSLETTER_* variable
             click.echo(f"warning: {warning}", err=True)
         root.obj["settings"] = settings
+        if root.invoked_subcommand not in QUIET_WHEN_IDLE:
+            warn_kept_key(ctx)
     return root.obj["settings"]
+
+
+def warn_kept_key(ctx: click.Context) -> None:
+    """Say, once per invocation, that a generated key NEWSLETTER_SECRET_KEY replaced is still
+    accepted (`config.keys`)."""
+    from newsletter.config.keys import kept_key_warning
+
+    root = ctx.find_root()
+    if root.obj.get("key_warned"):
+        return
+    root.obj["key_warned"] = True
+    warning = kept_key_warning(settings_from(ctx))
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def engine_from(ctx: click.Context) -> Any:

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import click
 
-from newsletter.cli.root import cli, engine_from, reading_engine_from, settings_from
+from newsletter.cli.preflight import FORCE_FLAG, FORCE_HELP, preflight
+from newsletter.cli.root import (
+    cli,
+    engine_from,
+    reading_engine_from,
+    settings_from,
+    warn_kept_key,
+)
 from newsletter.cli.stopping import graceful_stop, stopped_exit
 from newsletter.errors import ConfigError
 from newsletter.sending.stopping import STOP
@@ -45,6 +52,7 @@ def _now(value: str | None) -> datetime:
     help="Never start an issue more than this past its send_at (default: max_late, 24h).",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Also report issues with nothing to do.")
+@click.option(FORCE_FLAG, "force_preflight", is_flag=True, help=FORCE_HELP)
 @click.pass_context
 def send_due_cmd(
     ctx: click.Context,
@@ -53,6 +61,7 @@ def send_due_cmd(
     dry_run: bool,
     max_late: str | None,
     verbose: bool,
+    force_preflight: bool,
 ) -> None:
     """Send every issue whose send_at has passed, once. Meant for cron: silent when idle."""
     from newsletter.sending.schedule import parse_duration, plan, send_due
@@ -65,10 +74,26 @@ def send_due_cmd(
     entries = plan(engine, settings, folder, now, late)
 
     def log(line: str, problem: bool) -> None:
+        warn_kept_key(ctx)  # once, and only when there is something to say
         click.echo(f"{stamp_utc()} send-due: {line}", err=problem)
 
+    def gate(path: Path) -> None:
+        def say(line: str) -> None:
+            log(f"{path.stem}: {line}", line.startswith("error") or ": error: " in line)
+
+        preflight(settings, path, settings.backend, force=force_preflight, say=say)
+
     with graceful_stop():
-        ok = send_due(engine, settings, entries, dry_run=dry_run, log=log, verbose=verbose)
+        ok = send_due(
+            engine,
+            settings,
+            entries,
+            dry_run=dry_run,
+            log=log,
+            verbose=verbose,
+            gate=gate,
+            force_preflight=force_preflight,
+        )
     if STOP.asked:
         stopped_exit("send-due stopped; its next run continues what is left")
     if not dry_run:  # hits past tracking_retention_months become totals (cron runs this)

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from newsletter.cli.preflight import FORCE_FLAG, FORCE_HELP, preflight
 from newsletter.cli.progress import Reporter
-from newsletter.cli.root import cli, engine_from, settings_from
+from newsletter.cli.root import cli, engine_from, reading_engine_from, settings_from
 from newsletter.cli.stopping import graceful_stop, stop_line, stopped_exit
 from newsletter.errors import RelayOutage, SendError
 from newsletter.models import BACKENDS
@@ -68,6 +69,7 @@ def _rate(value: str | None) -> float | None:
     "--cancel", "cancel_send", is_flag=True, help="Stop the unfinished send of this issue."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+@click.option(FORCE_FLAG, "force_preflight", is_flag=True, help=FORCE_HELP)
 @click.option(
     "--workers",
     type=click.IntRange(1, 32),
@@ -91,6 +93,7 @@ def send_cmd(
     retry_unknown: bool,
     cancel_send: bool,
     as_json: bool,
+    force_preflight: bool,
     workers: int | None,
 ) -> None:
     """Send ISSUE (a file or an issue id) to its lists, through the ledger."""
@@ -116,7 +119,9 @@ def send_cmd(
         retry_failed=retry_failed,
         retry_unknown=retry_unknown,
         workers=workers,
+        force_preflight=force_preflight,
     )
+    preflight(settings, path, backend or settings.backend, force=force_preflight, say=_say)
     plan = prepare(engine, settings, path, options)
     for note in plan.notes:
         click.echo(f"note: {note}", err=True)
@@ -124,6 +129,10 @@ def send_cmd(
         return
     _confirm(plan, yes)
     _run(ctx, plan, as_json)
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=True)
 
 
 def _describe(plan: Plan) -> str:
@@ -231,16 +240,30 @@ def _summary(as_json: bool, data: dict) -> None:
 @cli.command("test-send")
 @click.argument("issue")
 @click.option("--to", "addresses", multiple=True, required=True, help="Recipient address.")
+@click.option(
+    "--list", "slug", default="", help="Send it as this list gets it (default: the issue's first)."
+)
 @click.option("--backend", type=click.Choice(BACKENDS), default=None)
+@click.option(FORCE_FLAG, "force_preflight", is_flag=True, help=FORCE_HELP)
 @click.pass_context
 def test_send_cmd(
-    ctx: click.Context, issue: str, addresses: tuple[str, ...], backend: str | None
+    ctx: click.Context,
+    issue: str,
+    addresses: tuple[str, ...],
+    slug: str,
+    backend: str | None,
+    force_preflight: bool,
 ) -> None:
-    """Send ISSUE to the given addresses only ("[TEST]" subject), outside the ledger."""
-    from newsletter.sending.proof import send_proof
+    """Send ISSUE to the given addresses only ("[TEST]" subject), outside the ledger, with the
+    list's own sender, Reply-To and name."""
+    from newsletter.authoring.issue_file import read_issue
+    from newsletter.sending.proof import proof_list, send_proof
 
     settings = settings_from(ctx)
-    results = send_proof(settings, _issue_path(issue, settings), addresses, backend or "")
+    path = _issue_path(issue, settings)
+    preflight(settings, path, backend or settings.backend, force=force_preflight, say=_say)
+    the_list = proof_list(reading_engine_from(ctx), settings, read_issue(path), slug)
+    results = send_proof(settings, path, addresses, backend or "", the_list=the_list)
     for address, result in zip(addresses, results, strict=False):
         detail = f" ({result.detail})" if result.detail else ""
         click.echo(f"{address}: {result.status}{detail}")

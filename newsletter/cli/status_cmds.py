@@ -6,6 +6,7 @@ on the network, back to `queued` for what was only claimed."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,13 @@ def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
     from newsletter.db.clock import as_utc
     from newsletter.db.connection import reading
     from newsletter.sending import ledger, pacing, sends, workers
+    from newsletter.sending.outcomes import outcome_totals
 
     out = []
     with reading(engine) as conn:
         found = sends.all_sends(conn, issue_id)
         counts = {s.id: ledger.counts(conn, s.id) for s in found}
+        outcomes = {s.id: outcome_totals(conn, s.id, s.backend) for s in found}
         returns = {s.id: counts_by_category(conn, s.id) for s in found}
         problems = {s.id: ledger.problems(conn, s.id) for s in found} if issue_id else {}
         paces = {s.id: pacing.of_send(conn, s.id) for s in found if s.status == "running"}
@@ -59,13 +62,14 @@ def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
             "lists": list(s.list_slugs),
             "status": s.status,
             "backend": s.backend,
-            "counts": c,
+            "counts": c,  # ledger rows by status
+            "outcomes": {**asdict(outcomes[s.id]), "reached": outcomes[s.id].reached},
             "returns": returns[s.id],  # hard, soft, blocked bounces; complaints; delays
             "in_doubt": workers.in_doubt(engine, s.id) if s.status == "running" else 0,
             "started_at": start,
             "finished_at": end,
             "seconds": round(span, 1),
-            "rate": round(_handed_over(c) / span, 1) if span > 0 else None,
+            "rate": round(outcomes[s.id].sent / span, 1) if span > 0 else None,
             "relay": _relay(paces.get(s.id)),
         }
         if issue_id:
@@ -95,16 +99,14 @@ def _relay(pace: Any) -> dict[str, Any] | None:
     }
 
 
-def _handed_over(c: dict[str, int]) -> int:
-    """Messages the server accepted: sent, and those that came back later."""
-    return c["sent"] + c.get("bounced", 0) + c.get("complained", 0)
-
-
-def _returns(row: dict[str, Any]) -> str:
-    c, r = row["counts"], row["returns"]
+def _sent(row: dict[str, Any]) -> str:
+    """Sent as `report` says it (accepted, those that came back included), then what came
+    back and, when the provider says so, what was delivered."""
+    o, r = row["outcomes"], row["returns"]
+    delivered = "" if o["delivered"] is None else f"delivered {o['delivered']}, "
     return (
-        f" bounced {c.get('bounced', 0)} (hard {r['hard']}, soft {r['soft']}, blocked "
-        f"{r['blocked']}) complained {c.get('complained', 0)}"
+        f"sent {o['sent']} ({delivered}bounced {o['bounced']} (hard {r['hard']}, soft "
+        f"{r['soft']}, blocked {r['blocked']}), complained {o['complained']})"
     )
 
 
@@ -114,8 +116,8 @@ def _print_row(row: dict[str, Any]) -> None:
     took = "took" if row["finished_at"] else "running for"
     click.echo(
         f"#{row['send_id']} {row['issue']} -> {', '.join(row['lists'])} "
-        f"[{row['status']}, {row['backend']}] queued {c['queued']} sent {c['sent']} "
-        f"failed {c['failed']}{_returns(row)} skipped {c['skipped']} unknown {c['unknown']} "
+        f"[{row['status']}, {row['backend']}] queued {c['queued']} {_sent(row)} "
+        f"failed {c['failed']} skipped {c['skipped']} unknown {c['unknown']} "
         f"in flight {c['claimed']}{doubt} | started {when(row['started_at'])}"
         + (f", finished {when(row['finished_at'])}" if row["finished_at"] else "")
         + f", {took} {duration(row['seconds'])} | {row['rate'] or 0}/s"

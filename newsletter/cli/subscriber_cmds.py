@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from newsletter.cli.root import cli, echo_json, engine_from, reading_engine_from
+from newsletter.cli.preflight import FORCE_FLAG, FORCE_HELP
+from newsletter.cli.root import cli, echo_json, engine_from, reading_engine_from, settings_from
 from newsletter.cli.times import when
+from newsletter.errors import NewsletterError, StoreError
 from newsletter.safe_text import one_line
 
 
@@ -91,6 +95,8 @@ def subscribers_show(ctx: click.Context, email: str, as_json: bool) -> None:
     engine = reading_engine_from(ctx)
     sub = get_subscriber(engine, email)
     sups = suppressions_of(engine, email)
+    if sub is None and not sups:
+        raise StoreError(f"{one_line(email, 320)}: not known (no subscriber or suppression)")
     data = {
         "subscriber": sub,
         "memberships": memberships_of(engine, sub["id"]) if sub else [],
@@ -100,9 +106,6 @@ def subscribers_show(ctx: click.Context, email: str, as_json: bool) -> None:
     }
     if as_json:
         echo_json(data)
-        return
-    if sub is None and not sups:
-        click.echo(f"{email}: not known")
         return
     if sub:  # every value from outside through the one cleaning function (`safe_text`)
         name = one_line(sub["name"] or "") or "-"
@@ -142,6 +145,11 @@ def subscribers_forget(ctx: click.Context, email: str, yes: bool) -> None:
     from newsletter.audience.suppressions import forget
 
     if not yes:
+        if not sys.stdin.isatty():
+            raise NewsletterError(
+                f"about to erase all data about {one_line(email, 320)}: not on a terminal, so "
+                "add --yes to confirm"
+            )
         click.confirm(f"Erase all data about {email}? This cannot be undone", abort=True)
     found = forget(engine_from(ctx), email)
     click.echo(
@@ -149,3 +157,40 @@ def subscribers_forget(ctx: click.Context, email: str, yes: bool) -> None:
         if found
         else f"{email} was not a subscriber; its hash is now suppressed"
     )
+
+
+@subscribers_group.command("confirm-request")
+@click.option("--list", "list_slug", required=True, help="The list whose members to ask.")
+@click.option(FORCE_FLAG, "force_preflight", is_flag=True, help=FORCE_HELP)
+@click.pass_context
+def subscribers_confirm_request(ctx: click.Context, list_slug: str, force_preflight: bool) -> None:
+    """Mail the confirmation link to the list's unconfirmed members (e.g. after `import
+    --unconfirmed`): once per address, within the subscribe form's limits per address."""
+    from collections import Counter
+
+    from newsletter.audience.consent import request_confirmation, unconfirmed_members
+    from newsletter.audience.lists import get_list
+    from newsletter.cli.preflight import settings_gate
+    from newsletter.web import create_app
+    from newsletter.web.confirmation import send
+
+    settings, engine = settings_from(ctx), engine_from(ctx)
+    settings_gate(settings, force=force_preflight, say=lambda line: click.echo(line, err=True))
+    the_list = get_list(engine, list_slug)
+    app = create_app(settings, engine)  # the confirmation mail is the web app's own
+    seen: Counter[str] = Counter()
+    with app.app_context():
+        for subscriber_id in unconfirmed_members(engine, the_list["id"]):
+            verdict, mailing = request_confirmation(
+                engine, subscriber_id, the_list["id"], "cli:confirm-request"
+            )
+            if mailing is not None:
+                verdict = "send" if send(mailing, the_list) else "refused"
+            seen[verdict] += 1
+    click.echo(
+        f"list {the_list['slug']}: {seen['send']} confirmation mail(s) sent, "
+        f"{seen['asked']} asked already, {seen['limited']} over the per-address limit, "
+        f"{seen['blocked']} blocked, {seen['refused']} refused by the server"
+    )
+    if seen["refused"]:
+        sys.exit(1)

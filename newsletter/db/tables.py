@@ -136,7 +136,18 @@ deliveries = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("provider_id", String(200), nullable=False, default=""),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # What the provider said since (SendGrid: "" | deferred | delivered), revision 0006.
+    Column("stage", String(20), nullable=False, default="", server_default=""),
     Index("ix_deliveries_send_status", "send_id", "status", "subscriber_id"),
+)
+
+# Notices given once (revision 0006): `send-due` says an issue is too late to send
+# automatically once, not on every cron run.
+notices = Table(
+    "notices",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("given_at", DateTime(timezone=True), nullable=False),
 )
 
 # Named advisory locks that hold across processes and machines (send-due, a send's start).

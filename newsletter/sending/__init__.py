@@ -2,12 +2,13 @@
 `pace`), a graceful stop on a signal (`stopping`), units in flight (`inflight`), their recorder
 (`recorder`) and what it writes (`recording`), what the workers learn about their relay (`pacing`),
 crash points for the crash tests (`crashpoints`), the per-recipient ledger (`sends`, `ledger`),
+what became of a send's messages, one definition for the status and the report (`outcomes`),
 workers and their liveness (`workers`, `worker_loop`), database locks (`locks`), scheduled sends
-(`schedule`), the MIME message built once (`mime/`), the delivery backends (`delivery/`), provider
-events (`provider_events`), what comes back along the return path, bounces and complaints from any
-source (`return_path`, with the map of the whole bounce path), proofs (`proof`) and the archive of
-sent issues (`archive`). The sub-packages are layers of their own: a transport knows nothing of the
-ledger.
+(`schedule`, and the notices it gives once: `notices`), the MIME message built once (`mime/`), the
+delivery backends (`delivery/`), provider events (`provider_events`), what comes back along the
+return path, bounces and complaints from any source (`return_path`, with the map of the whole
+bounce path), proofs (`proof`) and the archive of sent issues (`archive`). The sub-packages are
+layers of their own: a transport knows nothing of the ledger.
 
 May import: `tracking`, `authoring`, `audience`, `db` and the kernel; never `mailbox` (which
 imports this package for the return path), `web` or `cli`.

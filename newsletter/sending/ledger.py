@@ -226,12 +226,6 @@ def discard_if_untouched(engine: Engine, send_id: int) -> bool:
     return True
 
 
-def _stage(detail: str) -> int:
-    if not detail.startswith(PROVIDER_PREFIX):
-        return 0
-    return PROVIDER_STAGES.get(detail[len(PROVIDER_PREFIX) :].split(":", 1)[0], 0)
-
-
 def mark_returned(conn: Connection, rows: Sequence[tuple[int, int, str, str]]) -> None:
     """Record that sent messages came back: (send, subscriber, `bounced` or `complained`,
     detail with the diagnostic). A complaint outranks a bounce; rows still queued or claimed
@@ -268,18 +262,20 @@ def apply_provider_event(
     engine: Engine, send_id: int, subscriber_id: int, kind: str, reason: str = ""
 ) -> bool:
     """What the provider later said about a delivered message (delivered | deferred), kept in
-    `detail` as `sendgrid: <event>`: a sent row only moves to a later stage, and a bounced or
-    complained row never goes back (bounces and spam reports: `return_path.record_return`).
-    True if the row changed."""
+    the `stage` column (and, with the provider's words, in `detail` as `sendgrid: <event>`): a
+    sent row only moves to a later stage, and a bounced or complained row never goes back
+    (bounces and spam reports: `return_path.record_return`). True if the row changed."""
     detail = PROVIDER_PREFIX + kind + (f": {reason}" if reason else "")
     where = (D.c.send_id == send_id, D.c.subscriber_id == subscriber_id)
     with engine.begin() as conn:
-        row = conn.execute(select(D.c.status, D.c.detail).where(*where).with_for_update()).first()
+        row = conn.execute(select(D.c.status, D.c.stage).where(*where).with_for_update()).first()
         if row is None or row.status not in ("sent", "unknown"):
             return False
-        if _stage(row.detail) >= PROVIDER_STAGES[kind]:
+        if PROVIDER_STAGES.get(row.stage, 0) >= PROVIDER_STAGES[kind]:
             return False
         conn.execute(
-            update(D).where(*where).values(status="sent", detail=detail[:2000], updated_at=utcnow())
+            update(D)
+            .where(*where)
+            .values(status="sent", stage=kind, detail=detail[:2000], updated_at=utcnow())
         )
     return True

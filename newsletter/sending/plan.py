@@ -35,6 +35,7 @@ class SendOptions:
     retry_failed: bool = False
     retry_unknown: bool = False
     workers: int | None = 1  # processes sharing this send (None: by audience, `worker_count`)
+    force_preflight: bool = False  # the CLI's pre-flight gate was overridden (recorded)
 
     @property
     def retry(self) -> list[str]:

@@ -22,7 +22,7 @@ from newsletter.config import Settings
 from newsletter.db.connection import reading
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.models import Issue
-from newsletter.sending import locks, sends
+from newsletter.sending import locks, notices, sends
 from newsletter.sending.plan import SendOptions, prepare
 from newsletter.sending.send import execute
 from newsletter.sending.stopping import STOP
@@ -96,7 +96,12 @@ def _entry(
     slugs = issue.lists or (settings.default_list,)
     with reading(engine) as conn:
         existing = sends.find_send(conn, issue.id, slugs)
+        others = [] if existing else sends.all_sends(conn, issue.id)
     assert issue.send_at is not None
+    if others:  # sent to other lists (the demo's sample issue): nothing to say, nothing to do
+        other = others[-1]
+        lists = ", ".join(other.list_slugs)
+        return Entry(issue.path, issue, DONE, f"sent to {lists} (send #{other.id})")
     if existing is not None:
         if existing.status == "done":
             return Entry(issue.path, issue, DONE, f"sent (send #{existing.id})")
@@ -129,6 +134,8 @@ def _human(delta: timedelta) -> str:
 
 
 Log = Callable[[str, bool], None]  # (line, is_problem)
+# The CLI's pre-flight gate: prints its lines, raises NewsletterError when it refuses the send.
+Gate = Callable[[Path], None]
 
 
 def send_due(
@@ -139,8 +146,11 @@ def send_due(
     dry_run: bool,
     log: Log,
     verbose: bool = False,
+    gate: Gate | None = None,
+    force_preflight: bool = False,
 ) -> bool:
-    """Start or resume every due send, oldest first. Returns False when something failed."""
+    """Start or resume every due send, oldest first, each after `gate` let it through. Returns
+    False when something failed."""
     ok = True
     for entry in entries:
         if STOP.asked:
@@ -149,9 +159,13 @@ def send_due(
             log(f"skipped {entry.path}: {entry.detail}", True)
             ok = False
         elif entry.state == STALE:
-            log(f"not sending {entry.issue_id}: {entry.detail}", False)
+            if verbose or dry_run or notices.first_time(engine, f"stale:{entry.issue_id}"):
+                log(f"not sending {entry.issue_id}: {entry.detail}", False)
         elif entry.state in (DUE, RESUME):
-            ok = _run_one(engine, settings, entry, dry_run=dry_run, log=log) and ok
+            run = _run_one(
+                engine, settings, entry, dry_run=dry_run, log=log, gate=gate, force=force_preflight
+            )
+            ok = run and ok
         elif verbose:
             log(f"{entry.issue_id}: {entry.state}: {entry.detail}", False)
     return ok
@@ -164,6 +178,8 @@ def _run_one(
     *,
     dry_run: bool,
     log: Log,
+    gate: Gate | None,
+    force: bool,
 ) -> bool:
     owner = locks.new_owner()
     name = f"send-due:{entry.issue_id}"
@@ -172,7 +188,9 @@ def _run_one(
         log(f"{entry.issue_id}: already being sent by {holder}; leaving it to that run", False)
         return True
     try:
-        options = SendOptions(resume=entry.state == RESUME, dry_run=dry_run)
+        if gate is not None:
+            gate(entry.path)
+        options = SendOptions(resume=entry.state == RESUME, dry_run=dry_run, force_preflight=force)
         plan = prepare(engine, settings, entry.path, options)
         if plan.nothing_to_do:
             log(f"{entry.issue_id}: {plan.nothing_to_do}", False)

@@ -144,7 +144,7 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
                 html=rendered.html,
                 text_body=rendered.text,
                 source_hash=issue.source_hash,
-                options={"lists": slugs},
+                options={"lists": slugs, "force_preflight": opts.force_preflight},
             )
         else:
             send_id = existing.id

@@ -56,9 +56,15 @@ def judge_request(method: str, header: Callable[[str], str | None], *, is_open: 
         value = (header(name) or "").lower()
         if value and any(word in value for word in _PREFETCH_WORDS):
             return PREFETCH
-    agent = header("User-Agent") or ""
-    if not agent.strip():
-        return AGENT  # every browser and mail client names itself
+    return judge_agent(header("User-Agent"), is_open=is_open)
+
+
+def judge_agent(agent: str | None, *, is_open: bool) -> str:
+    """What a user agent says, for our own hits and a provider's events alike: a `machine:*`
+    reason, or `human`. None or blank is a machine: every browser and mail client names
+    itself."""
+    if agent is None or not agent.strip():
+        return AGENT
     return agent_reason(agent, is_open=is_open) or HUMAN
 
 

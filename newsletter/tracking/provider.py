@@ -18,9 +18,8 @@ from sqlalchemy import Engine
 from newsletter.config import Settings
 from newsletter.db.clock import utcnow
 from newsletter.tokens import site_link
-from newsletter.tracking.agents import agent_reason
 from newsletter.tracking.hits import Hit, record
-from newsletter.tracking.judge import HUMAN, LINK, OPEN
+from newsletter.tracking.judge import LINK, OPEN, judge_agent
 from newsletter.tracking.links import MAX_ID, link_for_url
 
 APPLE_PROXY = "machine:apple-proxy"
@@ -40,12 +39,13 @@ def record_event(
     """Record one SendGrid open or click of a recipient of a send; returns the stored reason
     ('' when nothing was counted)."""
     kind = str(event.get("event", ""))
-    agent = str(event.get("useragent") or "")
+    agent = event.get("useragent")
+    agent = agent if isinstance(agent, str) else None
     if not (0 < send_id <= MAX_ID and 0 < subscriber_id <= MAX_ID):
         return ""  # not ids we ever made
     if kind == "open":
         machine = event.get("sg_machine_open") in (True, "true", "True", 1)
-        reason = APPLE_PROXY if machine else agent_reason(agent, is_open=True) or HUMAN
+        reason = APPLE_PROXY if machine else judge_agent(agent, is_open=True)
         hit = Hit(send_id, subscriber_id, 0, OPEN, reason, _moment(event))
         return record(engine, hit, settings.tracking_scanner_window)
     url = str(event.get("url") or "").strip()
@@ -55,6 +55,6 @@ def record_event(
     link = link_for_url(engine, send_id, url[:4000])
     if link is None:
         return ""
-    reason = agent_reason(agent, is_open=False) or HUMAN
+    reason = judge_agent(agent, is_open=False)
     hit = Hit(send_id, subscriber_id, link.id, LINK, reason, _moment(event))
     return record(engine, hit, settings.tracking_scanner_window)

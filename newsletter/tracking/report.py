@@ -1,5 +1,6 @@
-"""The figures of a send: what the ledger says (sent, delivered, bounced, complained), who left
-through its links, and opens and clicks as unique people and machines, per link too.
+"""The figures of a send: its outcomes (sent, delivered, bounced, complained: given by the
+caller, from `sending.outcomes`, which this layer may not import), who left through its links,
+and opens and clicks as unique people and machines, per link too.
 
 Opens count readers with a recorded open OR a click (a reader whose client blocked images still
 opened the mail to click). A reader is human for opens (or clicks, or a link) if any of their
@@ -18,6 +19,7 @@ from sqlalchemy import Connection, and_, case, distinct, exists, func, or_, sele
 from newsletter.audience.bounces import counts_by_category
 from newsletter.db import tables
 from newsletter.db.clock import as_utc
+from newsletter.models import SendOutcomes
 from newsletter.tracking import links as stored_links
 from newsletter.tracking.judge import LINK
 from newsletter.tracking.unsubscribes import unsubscribed_through
@@ -31,38 +33,6 @@ D, S, H, L, T = (
 )
 TIMELINE_HOURS = 7 * 24
 RECENT_SENDS = 20
-
-
-def ledger_outcomes(conn: Connection, send_id: int, backend: str) -> dict[str, int | None]:
-    """sent, delivered, bounced, complained of one send: the report's ONE reader of delivery
-    outcomes. Bounces and complaints are the ledger statuses `bounced` and `complained` (the
-    mailbox and the SendGrid webhook record the same); rows a SendGrid bounce turned `failed`
-    before those statuses existed count as bounced too. `delivered` is known from SendGrid's
-    events only (None for other backends)."""
-    stage = case(
-        (D.c.detail.like("sendgrid: delivered%"), "delivered"),
-        (D.c.detail.like("sendgrid: bounce%"), "bounce"),
-        else_="",
-    )
-    rows = conn.execute(
-        select(D.c.status, stage.label("stage"), func.count())
-        .where(D.c.send_id == send_id)
-        .group_by(D.c.status, stage)
-    ).all()
-    n = {(status, st): count for status, st, count in rows}
-
-    def total(*statuses: str, at: str | None = None) -> int:
-        return sum(c for (s, st), c in n.items() if s in statuses and (at is None or st == at))
-
-    bounced = total("bounced") + total("failed", at="bounce")
-    complained = total("complained")
-    delivered = total("sent", at="delivered") + complained
-    return {
-        "sent": total("sent", "bounced", "complained") + total("failed", at="bounce"),
-        "delivered": delivered if backend == "sendgrid" else None,
-        "bounced": bounced,
-        "complained": complained,
-    }
 
 
 def _send_row(r: Any) -> dict[str, Any]:
@@ -222,18 +192,23 @@ def _rate(part: int, whole: int | None) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def send_report(conn: Connection, send: dict[str, Any], *, detail: bool = True) -> dict[str, Any]:
-    """The report of one send (`send` from `latest_send` / `recent_sends`): the JSON shape of
-    `newsletter report ISSUE --json`. `detail=False` leaves out links and the timeline."""
+def send_report(
+    conn: Connection, send: dict[str, Any], outcomes: SendOutcomes, *, detail: bool = True
+) -> dict[str, Any]:
+    """The report of one send (`send` from `latest_send` / `recent_sends`, `outcomes` from
+    `sending.outcomes.outcome_totals`, the one reader of delivery outcomes): the JSON shape of
+    `newsletter report ISSUE --json`. Rates are of sent - bounced (`SendOutcomes.rate`).
+    `detail=False` leaves out links and the timeline."""
     send_id = send["send_id"]
-    outcomes = ledger_outcomes(conn, send_id, send["backend"])
     engagement = _engagement(conn, send_id)
-    base = outcomes["delivered"] if outcomes["delivered"] is not None else outcomes["sent"]
     human_opens, human_clicks = engagement["opens"]["human"], engagement["clicks"]["human"]
     switches = stored_links.switches_of(conn, send_id)
     out: dict[str, Any] = {
         "issue": send["issue"],
-        **outcomes,
+        "sent": outcomes.sent,
+        "delivered": outcomes.delivered,
+        "bounced": outcomes.bounced,
+        "complained": outcomes.complained,
         "bounces": _bounce_kinds(conn, send_id),
         "unsubscribed": unsubscribed_through(conn, [send_id])[send_id],
         "opens": engagement["opens"],
@@ -243,8 +218,8 @@ def send_report(conn: Connection, send: dict[str, Any], *, detail: bool = True) 
         "lists": send["lists"],
         "backend": send["backend"],
         "started_at": send["started_at"],
-        "open_rate": _rate(human_opens, base),
-        "click_rate": _rate(human_clicks, base),
+        "open_rate": outcomes.rate(human_opens),
+        "click_rate": outcomes.rate(human_clicks),
         "click_to_open": _rate(human_clicks, human_opens),
         "machine_reasons": engagement["machine_reasons"],
         "tracking": {"clicks": switches[0], "opens": switches[1]} if switches else None,

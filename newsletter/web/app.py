@@ -25,6 +25,7 @@ from newsletter.errors import DatabaseUnavailable
 from newsletter.web import (
     archive,
     preferences,
+    proof,
     security,
     subscribe,
     tracking,
@@ -38,8 +39,15 @@ BUILTIN_PAGES = Path(__file__).resolve().parent.parent / "default_templates" / "
 MAX_BODY_BYTES = 5 * 1024 * 1024  # room for large webhook batches; forms are far smaller
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Flask:
-    """Build the app. Without arguments, settings and database come from the environment."""
+def create_app(
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    *,
+    signer: tokens.Signer | None = None,
+) -> Flask:
+    """Build the app. Without arguments, settings and database come from the environment.
+    `signer`: one made by the caller (the static archive, which signs nothing, passes a
+    throwaway one so that it needs no key)."""
     if settings is None:
         settings = load_settings()
     for warning in settings.warnings:  # e.g. a typo in a NEWSLETTER_* variable, in the server log
@@ -49,7 +57,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         engine = schema.open(settings.effective_database_url)
     # Same rule as `send`: the outbox (development) may use the generated key, so links in
     # outbox mail verify here; smtp and sendgrid need NEWSLETTER_SECRET_KEY.
-    signer = tokens.signer_for(settings, allow_generated=settings.backend == "outbox")
+    signer = signer or tokens.signer_for(settings, allow_generated=settings.backend == "outbox")
 
     app = Flask("newsletter.web", static_folder=None, template_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -75,7 +83,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.before_request(schema.when_back)
     if schema.done:
         schema.reached()
-    for module in (unsubscribe, preferences, subscribe, webhook, archive, tracking):
+    for module in (proof, unsubscribe, preferences, subscribe, webhook, archive, tracking):
         app.register_blueprint(module.bp)
     app.add_url_rule("/healthz", "healthz", _healthz)
     return app

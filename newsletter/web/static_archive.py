@@ -8,10 +8,12 @@ pages come from the same code and templates as the live app (rendered through it
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 from sqlalchemy import Engine
 
+from newsletter import tokens
 from newsletter.config import Settings
 from newsletter.errors import ConfigError
 
@@ -22,7 +24,8 @@ def write_archive(settings: Settings, engine: Engine, out: str | os.PathLike[str
     from newsletter.web.app import create_app
 
     root = Path(out)
-    app = create_app(settings, engine)
+    throwaway = tokens.Signer([secrets.token_urlsafe(32)])  # the archive signs nothing: no key
+    app = create_app(settings, engine, signer=throwaway)
     client = app.test_client()
     targets = [("/archive", root / "index.html"), ("/archive/feed.atom", root / "feed.atom")]
     targets += [

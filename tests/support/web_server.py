@@ -186,7 +186,7 @@ def server_env(settings: Any) -> dict[str, str]:
         if not k.startswith("NEWSLETTER_") and k != "DATABASE_URL"
     }
     env.update(
-        PYTHONPATH=str(Path(__file__).resolve().parents[2]),  # this checkout's code, not another
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),  # the code under test, not an install
         DATABASE_URL=settings.database_url,
         NEWSLETTER_SECRET_KEY=settings.secret_key,
         NEWSLETTER_SITE_URL=settings.site_url,
