@@ -65,7 +65,7 @@ class ZoneResolver(BaseResolver):  # type: ignore[misc]
         return reply
 
 
-class TestDNS:
+class DnsServer:
     """One server: `serve(records, servfail=...)` swaps the zone; `address`, `port`."""
 
     def __init__(self, address: str = "127.0.0.1", port: int = 0):
@@ -109,8 +109,8 @@ def _free_udp_port(address: str) -> int:
 
 
 @pytest.fixture
-def dns() -> Iterator[TestDNS]:
-    server = TestDNS()
+def dns() -> Iterator[DnsServer]:
+    server = DnsServer()
     try:
         yield server
     finally:
