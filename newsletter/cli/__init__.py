@@ -5,9 +5,9 @@ which module adds each command, loaded on demand (`main`). One module per comman
 `build_cmds` (build, preview), `issue_cmds` (new, check), `send_cmds` (send, test-send,
 worker), `schedule_cmds` (send-due, schedule), `status_cmds`, `report_cmds`, `list_cmds`,
 `subscriber_cmds` and `csv_cmds` (subscribers), `mailbox_cmds`, `prune_cmds`, `web_cmds`
-(serve, archive), `config_cmds` (config, db) and `demo_cmds`; what they share: `progress`
-(bars or plain lines) and `times` (times as printed). Every project error becomes one line on
-stderr and exit code 1; `--debug` shows the traceback instead.
+(serve, archive), `config_cmds` (config, db), `doctor_cmds` and `demo_cmds`; what they share:
+`progress` (bars or plain lines) and `times` (times as printed). Every project error becomes
+one line on stderr and exit code 1; `--debug` shows the traceback instead.
 
 May import: `web`, `mailbox`, `sending`, `tracking`, `audience`, `authoring`, `db` and the
 kernel: everything, as the top.

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 
 import pytest
-from dnslib import AAAA, CNAME, MX, QTYPE, RCODE, RR, TXT, A, DNSLabel, DNSRecord
+from dnslib import AAAA, CNAME, MX, PTR, QTYPE, RCODE, RR, TXT, A, DNSLabel, DNSRecord
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 Records = Mapping[str, Sequence[tuple[str, str]]]  # name -> [(type, value)]
@@ -25,7 +25,7 @@ def _rdata(kind: str, value: str) -> object:
     if kind == "MX":
         preference, _, host = value.partition(" ")
         return MX(host, int(preference))
-    return {"A": A, "AAAA": AAAA, "CNAME": CNAME}[kind](value)
+    return {"A": A, "AAAA": AAAA, "CNAME": CNAME, "PTR": PTR}[kind](value)
 
 
 class ZoneResolver(BaseResolver):  # type: ignore[misc]

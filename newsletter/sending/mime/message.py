@@ -102,6 +102,11 @@ class MessageTemplate:
         self._dkim: BoundSigner | None = None
         self._dkim_by: DkimSigner | None = None
 
+    @property
+    def signs(self) -> bool:
+        """Messages rendered now carry DKIM signatures."""
+        return self._dkim is not None
+
     def sign_with(self, signer: DkimSigner | None) -> None:
         """DKIM-sign every message rendered from now on with `signer` (None: stop signing).
         What is the same for each message is prepared here, once."""
