@@ -33,7 +33,7 @@ from tests.support.dkim_verify import (
 )
 from tests.support.dns_server import DnsServer
 from tests.support.messages import recipient, sample_template
-from tests.support.sending import SAMPLE, run_cli
+from tests.support.sending import SAMPLE, env_for, populate, run_cli
 from tests.support.waiting import wait_until
 
 DOMAIN = "news.example"
@@ -129,6 +129,34 @@ def test_oversigned_headers_cannot_be_added(workdir: Path, dns: DnsServer) -> No
         assert dkimpy_results(data.replace(b"\r\n\r\n", b"\r\n" + added + b"\r\n\r\n", 1), dns) == [
             False
         ]
+
+
+@pytest.mark.parametrize("algorithm", ["ed25519-sha256", "both"])
+def test_every_message_of_a_send_over_smtp_is_signed_and_verifies(
+    algorithm: str,
+    workdir: Path,
+    issue_path: Path,
+    database_url: str,
+    engine: object,
+    sink_process: tuple[int, Path],
+    dns: DnsServer,
+) -> None:
+    """A send of 150 over SMTP (signed messages are rendered ahead while the connections
+    wait): each message reaches the sink once, signed, and verifies."""
+    from tests.support.smtp_sink import read_records
+
+    port, record = sink_process
+    populate(engine, "newsletter", 150)
+    _publish(dns, algorithm, "example.com")
+    env = env_for(database_url, port, NEWSLETTER_SMTP_CONNECTIONS="6") | _dkim_env(algorithm)
+    result = run_cli("send", str(issue_path), "--yes", env=env, cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    messages = read_records(str(record))
+    assert sorted(r for m in messages for r in m.rcpt_tos) == sorted(
+        f"user{i}@example.com" for i in range(150)
+    )
+    want = [True] * (2 if algorithm == "both" else 1)
+    assert all(dkimpy_results(m.data, dns) == want for m in messages)
 
 
 def _lab_env(lab: dict[str, str], workdir: Path, algorithm: str) -> dict[str, str]:
