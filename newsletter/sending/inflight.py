@@ -93,6 +93,7 @@ class Flight:
     def add(self, number: int, claimed: int, skipped: int, recipients: list[Recipient]) -> None:
         size = self.backend.unit_size or len(recipients) or 1
         units = [Unit(recipients[i : i + size], number) for i in range(0, len(recipients), size)]
+        self.backend.prepare(self.template, units)  # SMTP with DKIM: signed here, ahead
         with self._cv:
             batch = Batch(number, claimed, skipped, len(units))
             if units:

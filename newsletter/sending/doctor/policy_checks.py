@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from newsletter.sending.doctor.auth_checks import tags
 from newsletter.sending.doctor.domain import Names, aligned, organisational
 from newsletter.sending.doctor.findings import FAIL, INFO, PASS, WARN, Finding, could_not_check, txt
@@ -50,7 +52,7 @@ def dmarc_findings(names: Names, lookup: Lookup) -> list[Finding]:
                 f'{name}: "{record}": p=none only reports; receivers treat forged mail as '
                 "yours and some (Yahoo) file unprotected bulk mail as spam",
                 "once the reports show your own mail aligned, publish p=quarantine: "
-                + txt(name, record.replace(values.get("p", "none"), "quarantine", 1)),
+                + txt(name, re.sub(r"(?i)\bp\s*=\s*none", "p=quarantine", record, count=1)),
             )
         )
     else:

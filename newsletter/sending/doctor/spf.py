@@ -55,8 +55,11 @@ def walk(lookup: Lookup, domain: str, out: Walk | None = None, depth: int = 0) -
         target = name.split("=", 1)[1] if mechanism == "redirect" else _target(name, domain)
         if mechanism in ("include", "redirect"):
             out.includes.append(target)
-            if not spf_record(lookup, target)[0] and not spf_record(lookup, target)[1]:
+            found, trouble = spf_record(lookup, target)
+            if not found and not trouble:
                 out.voids += 1
+                out.problems.append(f"{mechanism} {target} has no SPF record")
+                continue
             walk(lookup, target, out, depth + 1)
         elif mechanism in ("a", "mx", "exists"):
             kind = {"a": "A", "mx": "MX", "exists": "A"}[mechanism]

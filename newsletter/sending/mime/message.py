@@ -102,18 +102,13 @@ class MessageTemplate:
         self._dkim: BoundSigner | None = None
         self._dkim_by: DkimSigner | None = None
 
-    @property
-    def signs(self) -> bool:
-        """Messages rendered now carry DKIM signatures."""
-        return self._dkim is not None
-
     def sign_with(self, signer: DkimSigner | None) -> None:
         """DKIM-sign every message rendered from now on with `signer` (None: stop signing).
         What is the same for each message is prepared here, once."""
         if signer is self._dkim_by:
             return
-        self._dkim_by, self._dkim = signer, None
         if signer is None:
+            self._dkim = self._dkim_by = None
             return
         start = self._text_open[2:]  # the body begins after the blank line
         for opening, part in ((b"", self._text_body), (self._html_open, self._html_body)):
@@ -124,7 +119,8 @@ class MessageTemplate:
         else:
             start += self._close
         domain = self.from_address.rpartition("@")[2]
-        self._dkim = signer.bind(domain, self._fixed_fields, start)
+        # bound first, then published: a thread rendering meanwhile never sees half of it
+        self._dkim, self._dkim_by = signer.bind(domain, self._fixed_fields, start), signer
 
     def message_id(self, recipient: Recipient) -> str:
         """Unique per message; carries the recipient's opaque tag (never a database id), so a

@@ -86,6 +86,18 @@ class SMTPBackend(Backend):
         finally:
             sys.setswitchinterval(switch)
 
+    def prepare(self, template: MessageTemplate, units: Sequence[Unit]) -> None:
+        """DKIM-signed messages are rendered here, in the thread that prepares batches ahead,
+        not in the engine's: a signature costs 0.1-0.5 ms, more than the rest of a message's
+        sending, and OpenSSL and hashlib let the engine run meanwhile (they release the GIL)."""
+        if self.dkim is None:
+            return
+        template.sign_with(self.dkim)
+        for unit in units:
+            recipient = unit.recipients[0]
+            sender = template.envelope_sender(recipient)
+            unit.message = (sender, *template.render_checked(recipient))
+
     def address(self) -> tuple[str, int]:
         """The relay's socket address, looked up once."""
         if self._address is None:

@@ -60,7 +60,6 @@ class Engine:
         self.links: list[Link] = []
         self.free: deque[Link] = deque()  # ready links that may have room for a message
         self.jobs = Jobs(backend, template, feed, self._fail)
-        self.ahead = backend.settings.smtp_connections if template.signs else 0
         self.notes = Notes(feed)
         self.error: BaseException | None = None
         self.draining = False
@@ -111,13 +110,7 @@ class Engine:
 
     def _select(self, now: float) -> None:
         timeout = min(SWEEP, self._held_until - now, self.jobs.next_due() - now)
-        ahead, sel = self.ahead, self.sel  # a wake-up seen by wait(0) is news for the loop
-        ready = sel.wait(0) if ahead else []
-        while ahead and not (ready or sel.woken) and self.jobs.render_ahead(ahead):
-            ready = sel.wait(0)  # one rendered while nothing happened: news now?
-        if not (ready or (ahead and sel.woken)):
-            ready = sel.wait(timeout)
-        for link, events in ready:
+        for link, events in self.sel.wait(timeout):
             if link in self.links:
                 self._serve(link, events, time.monotonic())
         now = time.monotonic()

@@ -62,28 +62,21 @@ class Jobs:
         return self.retries[0][0] if self.retries else float("inf")
 
     def next(self, now: float, peek: bool = False) -> Job | None:
-        """The next job to start: a retry that is due, else a new unit from the feed."""
+        """The next job to start: a retry that is due, else a new unit from the feed (its
+        message rendered now, unless the backend's `prepare` rendered it ahead)."""
         while self.retries and self.retries[0][0] <= now:
             self.waiting.append(heapq.heappop(self.retries)[2])
-        if not self.waiting and not self.render_ahead(1):
-            return None
+        if not self.waiting:
+            unit = self.feed.take(block=False)
+            if unit is None:
+                return None
+            if unit.message is None:
+                recipient = unit.recipients[0]
+                sender = self.template.envelope_sender(recipient)
+                unit.message = (sender, *self.template.render_checked(recipient))
+            sender, data, dotted = unit.message
+            self.waiting.append(Job(unit, sender, data, dotted=dotted))
         return self.waiting[0] if peek else self.waiting.popleft()
-
-    def render_ahead(self, most: int) -> bool:
-        """Render one more unit from the feed into `waiting`, unless `most` wait already or
-        the feed has none ready: True when it did. The engine calls it while no connection
-        has news, so an expensive message (a DKIM signature) is made before a connection
-        asks for it, not while the others wait."""
-        if len(self.waiting) >= most or self.stopping:
-            return False
-        unit = self.feed.take(block=False)
-        if unit is None:
-            return False
-        recipient = unit.recipients[0]
-        sender = self.template.envelope_sender(recipient)
-        data, dotted = self.template.render_checked(recipient)
-        self.waiting.append(Job(unit, sender, data, dotted=dotted))
-        return True
 
     def start(self, job: Job, now: float) -> None:
         job.probe = self.governor.started(now)

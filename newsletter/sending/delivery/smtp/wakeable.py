@@ -19,7 +19,6 @@ class Wakeable:
         self._r.setblocking(False)
         self._w.setblocking(False)
         self._sel.register(self._r, READ, None)
-        self.woken = False  # the last wait ended with a wake-up
 
     def wake(self) -> None:
         """From any thread."""
@@ -38,10 +37,8 @@ class Wakeable:
     def wait(self, timeout: float) -> list[tuple[Any, int]]:
         """(data, events) of each socket ready within `timeout` seconds; a wake-up is none."""
         ready = []
-        self.woken = False
         for key, events in self._sel.select(max(0.0, timeout)):
             if key.data is None:
-                self.woken = True  # news from another thread, though no socket is ready
                 with contextlib.suppress(OSError):
                     self._r.recv(4096)
             else:
