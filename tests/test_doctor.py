@@ -184,3 +184,22 @@ def test_a_free_mail_from_address_fails(workdir: Path, dns: DnsServer) -> None:
     )
     finding = _one(findings, "message", "From domain")
     assert finding.status == FAIL and "domain you own" in finding.fix
+
+
+def test_list_and_domain_options_choose_the_from_checked(workdir: Path, dns: DnsServer) -> None:
+    dns.serve(zones.good_zone(KEY))
+    env = zones.good_env(KEY, dns.where) | {"DATABASE_URL": f"sqlite:///{workdir / 'n.db'}"}
+    made = run_cli(
+        "lists", "create", "weekly", "--name", "Weekly",
+        "--from-address", f"weekly@{zones.DOMAIN}", env=env, cwd=workdir,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    run = run_cli("doctor", "--json", "--list", "weekly", env=env, cwd=workdir)
+    assert json.loads(run.stdout)["from"] == f"weekly@{zones.DOMAIN}", run.stderr
+    assert run.returncode == 0
+    run = run_cli("doctor", "--json", "--domain", "elsewhere.example", env=env, cwd=workdir)
+    report = json.loads(run.stdout)
+    assert report["from"] == "letters@elsewhere.example"
+    assert report["return_path_domain"] == "elsewhere.example" and run.returncode == 1
+    spf = [c for c in report["checks"] if c["area"] == "SPF" and c["check"] == "record"]
+    assert spf[0]["status"] == FAIL and "has no SPF record" in spf[0]["evidence"]
