@@ -159,6 +159,28 @@ def test_every_message_of_a_send_over_smtp_is_signed_and_verifies(
     assert all(dkimpy_results(m.data, dns) == want for m in messages)
 
 
+def test_the_web_apps_confirmation_mail_is_signed(
+    workdir: Path, database_url: str, engine: object, dns: DnsServer
+) -> None:
+    from newsletter.audience.lists import create_list
+    from newsletter.web import create_app
+    from tests.support.web_server import make_settings, post_form
+
+    _publish(dns, "both", "example.com")
+    keys = _keys("both")
+    settings = make_settings(
+        workdir, database_url, dkim_algorithm="both", dkim_selector_rsa="r2026",
+        dkim_selector_ed25519="e2026", dkim_private_key="".join(k.pem for k in keys.values()),
+        sender_address="news@example.com",
+    )  # fmt: skip
+    create_list(engine, "news", "Les Nouvelles d'Été")
+    client = create_app(settings, engine).test_client()
+    answer = post_form(client, {"name": "Zoë", "email": "zoe@example.org"})
+    assert answer.status_code == 200
+    (path,) = (workdir / "outbox" / "new").glob("*.eml")
+    _verified(path.read_bytes(), dns, workdir / "od", "both", "example.com")
+
+
 def _lab_env(lab: dict[str, str], workdir: Path, algorithm: str) -> dict[str, str]:
     return _dkim_env(algorithm) | {
         "DATABASE_URL": f"sqlite:///{workdir / 'lab.db'}",
