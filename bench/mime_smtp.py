@@ -162,16 +162,16 @@ def bench_signing(template: MessageTemplate, count: int, keys: dict[str, Path]) 
 
 
 def bench_dkim(n: int, latency_ms: float, work: Path, keys: dict[str, Path]) -> None:
-    proc, port = start_sink("node", latency_ms, work)
+    plan = {"unsigned": "", **{a: dkim_toml(a, path) for a, path in keys.items()}}
+    plan["unsigned again"] = ""
     runs = {}
-    try:
-        runs["unsigned"] = one_send(work, "unsigned", port, n)
-        for algorithm, path in keys.items():
-            runs[algorithm] = one_send(work, algorithm, port, n, dkim_toml(algorithm, path))
-        runs["unsigned again"] = one_send(work, "unsigned-again", port, n)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    for label, extra in plan.items():  # a fresh sink for each send, as bench_latency does
+        proc, port = start_sink("node", latency_ms, work)
+        try:
+            runs[label] = one_send(work, label.replace(" ", "-"), port, n, extra)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
     # The baseline is both unsigned runs, before and after: on a shared machine the load drifts
     first, last = runs["unsigned"], runs["unsigned again"]
     base = dataclasses.replace(first, seconds=(first.seconds + last.seconds) / 2)
