@@ -302,6 +302,15 @@ def test_a_key_file_others_can_read_is_refused_and_nothing_is_sent(workdir: Path
     assert run.returncode == 1
     assert run.stderr.count("\n") == 1 and "chmod 600" in run.stderr
     assert "Traceback" not in run.stderr
+    assert (
+        run_cli("lists", "create", "newsletter", "--name", "N", env=env, cwd=workdir).returncode
+        == 0
+    )
+    assert run_cli("subscribers", "add", "a@example.org", "--list", "newsletter",
+                   env=env, cwd=workdir).returncode == 0  # fmt: skip
+    run = run_cli("send", str(SAMPLE), "--yes", env=env, cwd=workdir)
+    assert run.returncode == 1 and "chmod 600" in run.stderr and "Traceback" not in run.stderr
+    assert run_cli("status", env=env, cwd=workdir).stdout.strip().lower() == "no sends yet"
     assert not (workdir / "outbox").exists() or not list((workdir / "outbox").rglob("*.eml"))
     os.chmod(key, 0o600)
     run = run_cli("test-send", str(SAMPLE), "--to", "a@example.org", env=env, cwd=workdir)

@@ -64,7 +64,7 @@ def test_any_spf_tree_is_counted_and_judged_without_crashing(zone: dict[str, lis
     lookup = ZoneLookup(zone)
     tree = walk(lookup, "a.example")  # type: ignore[arg-type]
     assert tree.lookups >= 0 and tree.voids >= 0
-    assert len(lookup.asked) < 2000  # includes that loop are cut off
+    assert len(lookup.asked) < 200  # includes that loop are cut off at the 10-lookup limit
     result = evaluate(lookup, "a.example", "93.184.215.14")  # type: ignore[arg-type]
     assert result in {"pass", "fail", "softfail", "neutral", "none", "permerror", "temperror"}
     names = Names.of(

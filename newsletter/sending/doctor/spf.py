@@ -52,6 +52,8 @@ def walk(lookup: Lookup, domain: str, out: Walk | None = None, depth: int = 0) -
         if mechanism not in _COUNTED:
             continue
         out.lookups += 1
+        if out.lookups > LOOKUP_LIMIT:  # permerror already: a record including itself ends here
+            return out
         target = name.split("=", 1)[1] if mechanism == "redirect" else _target(name, domain)
         if mechanism in ("include", "redirect"):
             out.includes.append(target)
@@ -74,13 +76,17 @@ def walk(lookup: Lookup, domain: str, out: Walk | None = None, depth: int = 0) -
     return out
 
 
-def evaluate(lookup: Lookup, domain: str, ip: str, depth: int = 0) -> str:
+def evaluate(
+    lookup: Lookup, domain: str, ip: str, depth: int = 0, budget: list[int] | None = None
+) -> str:
     """The SPF result for `ip` sending for `domain`: pass, fail, softfail, neutral, none,
-    permerror or temperror (a simplified evaluator: no macros)."""
+    permerror or temperror (a simplified evaluator: no macros; past the 10 lookups every
+    receiver allows, permerror)."""
+    budget = [LOOKUP_LIMIT] if budget is None else budget
     records, trouble = spf_record(lookup, domain)
     if trouble:
         return "temperror"
-    if len(records) != 1 or depth > 10:
+    if len(records) != 1 or depth > 10 or budget[0] < 0:
         return "none" if not records else "permerror"
     address = ipaddress.ip_address(ip)
     redirect = ""
@@ -90,22 +96,33 @@ def evaluate(lookup: Lookup, domain: str, ip: str, depth: int = 0) -> str:
         if name.startswith("redirect="):
             redirect = name.split("=", 1)[1]
             continue
-        if _matches(lookup, name, domain, address, depth):
+        if _matches(lookup, name, domain, address, depth, budget):
             return {"+": "pass", "-": "fail", "~": "softfail", "?": "neutral"}[qualifier]
-    return evaluate(lookup, redirect, ip, depth + 1) if redirect else "neutral"
+        if budget[0] < 0:
+            return "permerror"
+    if redirect:
+        budget[0] -= 1
+        return evaluate(lookup, redirect, ip, depth + 1, budget)
+    return "neutral"
 
 
-def _matches(lookup: Lookup, name: str, domain: str, address: object, depth: int) -> bool:
+def _matches(
+    lookup: Lookup, name: str, domain: str, address: object, depth: int, budget: list[int]
+) -> bool:
     mechanism = name.split(":")[0].split("/")[0]
     if mechanism == "all":
         return True
+    if mechanism in _COUNTED:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return False
     if mechanism in ("ip4", "ip6"):
         try:
             return address in ipaddress.ip_network(name.split(":", 1)[1], strict=False)
         except ValueError:
             return False
     if mechanism == "include":
-        return evaluate(lookup, _target(name, domain), str(address), depth + 1) == "pass"
+        return evaluate(lookup, _target(name, domain), str(address), depth + 1, budget) == "pass"
     if mechanism == "a":
         return str(address) in lookup.addresses(_target(name, domain))[0]
     if mechanism == "mx":
