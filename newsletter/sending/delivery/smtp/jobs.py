@@ -70,12 +70,12 @@ class Jobs:
             unit = self.feed.take(block=False)
             if unit is None:
                 return None
-            if unit.message is None:
+            made, unit.message = unit.message, None  # the Job keeps it from now on
+            if made is None:
                 recipient = unit.recipients[0]
-                sender = self.template.envelope_sender(recipient)
-                unit.message = (sender, *self.template.render_checked(recipient))
-            sender, data, dotted = unit.message
-            self.waiting.append(Job(unit, sender, data, dotted=dotted))
+                data, dotted = self.template.render_checked(recipient)
+                made = (self.template.envelope_sender(recipient), data, dotted)
+            self.waiting.append(Job(unit, made[0], made[1], dotted=made[2]))
         return self.waiting[0] if peek else self.waiting.popleft()
 
     def start(self, job: Job, now: float) -> None:
