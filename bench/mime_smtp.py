@@ -4,6 +4,7 @@ each figure beside a baseline measured in the same run. Only 127.0.0.1; nothing 
     python bench/mime_smtp.py [--messages 20000] [--sink node|fast|chunking] [--latency 20]
     python bench/mime_smtp.py --proxy 20        # through a proxy adding 10 ms each way
     python bench/mime_smtp.py --sink lockstep   # a server without PIPELINING, raw client beside
+    python bench/mime_smtp.py --dkim --messages 40000 --latency 20   # what DKIM signing costs
 
 1. Per-recipient cost of ``MessageTemplate.render`` (personalisation + complete MIME bytes) for
    the sample issue, against render.personalise + ``email.message.EmailMessage`` per recipient.
@@ -20,11 +21,17 @@ each figure beside a baseline measured in the same run. Only 127.0.0.1; nothing 
      bytes with `smtplib.sendmail` in a loop (the sink's own ceiling); then `send` with 4
      connections; then `send` on default settings, with the sender's CPU per message. Rates
      are the sink's steady rate (10th to 90th percentile of arrivals: start-up excluded).
+   - `--dkim`: the same send (replies MS late) three times in one run: unsigned, DKIM-signed
+     with an RSA-2048 key, and with an Ed25519 key; each signed rate beside the unsigned one
+     (targets: RSA >= 0.7x, Ed25519 >= 0.9x). Step 1 then also prints the render cost per
+     message unsigned, RSA-signed and Ed25519-signed. Use at least `send_workers_from`
+     (40,000) messages, so the default settings use several processes.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import resource
@@ -104,6 +111,82 @@ def with_email_package(rendered: models.RenderedIssue, r: models.Recipient) -> b
     m.set_content(p.text, cte="quoted-printable")
     m.add_alternative(p.html, subtype="html", cte="quoted-printable")
     return m.as_bytes(policy=policy.SMTP)
+
+
+def dkim_keys(work: Path) -> dict[str, Path]:
+    """An RSA-2048 and an Ed25519 private key, each in a PEM file only its owner can read."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    made = {
+        "rsa-sha256": rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        "ed25519-sha256": ed25519.Ed25519PrivateKey.generate(),
+    }
+    files = {}
+    work.mkdir(parents=True, exist_ok=True)
+    for algorithm, key in made.items():
+        path = work / f"{algorithm}.pem"
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        path.chmod(0o600)
+        files[algorithm] = path
+    return files
+
+
+def dkim_toml(algorithm: str, key: Path) -> str:
+    return (
+        f'dkim_algorithm = "{algorithm}"\ndkim_selector = "bench"\n'
+        f'dkim_private_key_file = "{key}"\n'
+    )
+
+
+def bench_signing(template: MessageTemplate, count: int, keys: dict[str, Path]) -> None:
+    """Render cost per message: unsigned, then signed with each key (same template)."""
+    from newsletter.sending.mime.dkim_keys import signer_for
+
+    who = people(count)
+    unsigned = per_message(template.render, who)
+    line = f"DKIM render cost ({count} msgs each): unsigned {unsigned * 1e6:,.0f} us/msg"
+    for algorithm, path in keys.items():
+        settings = load_settings(env={}, config_path=path.with_suffix(".toml"))
+        template.sign_with(signer_for(settings))
+        signed = per_message(template.render, who)
+        line += f"; {algorithm} {signed * 1e6:,.0f} us/msg (+{(signed - unsigned) * 1e6:,.0f})"
+    template.sign_with(None)
+    print(line)
+
+
+def bench_dkim(n: int, latency_ms: float, work: Path, keys: dict[str, Path]) -> None:
+    plan = {"unsigned": "", **{a: dkim_toml(a, path) for a, path in keys.items()}}
+    plan["unsigned again"] = ""
+    runs = {}
+    for label, extra in plan.items():  # a fresh sink for each send, as bench_latency does
+        proc, port = start_sink("node", latency_ms, work)
+        try:
+            runs[label] = one_send(work, label.replace(" ", "-"), port, n, extra)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    # The baseline is both unsigned runs, before and after: on a shared machine the load drifts
+    first, last = runs["unsigned"], runs["unsigned again"]
+    base = dataclasses.replace(first, seconds=(first.seconds + last.seconds) / 2)
+    conns = connections_of(base)
+    print(f"effective settings: {base.settings}")
+    print(f"SMTP to the node sink, replies {latency_ms:g} ms late, `newsletter send` of {n:,}:")
+    targets = {"rsa-sha256": 0.7, "ed25519-sha256": 0.9}
+    for label, sent in runs.items():
+        ratio = (
+            f" = {base.seconds / sent.seconds:.2f}x the unsigned mean (target >= {targets[label]}x)"
+            if label in targets
+            else ""
+        )
+        print(sent.line(n, label, conns, latency_ms) + ratio)
+    print(f"  ledger: {', '.join(f'{k} {v.counts}' for k, v in runs.items())}")
 
 
 def per_message(fn, items) -> float:  # noqa: ANN001
@@ -304,16 +387,23 @@ def main() -> None:
     parser.add_argument("--proxy", type=float, default=0.0, help="round trip added by a proxy, ms")
     parser.add_argument("--sink", choices=["node", "fast", "chunking", "lockstep"], default="node")
     parser.add_argument("--mime", type=int, default=2_000)
+    parser.add_argument("--dkim", action="store_true", help="unsigned, RSA and Ed25519 sends")
     args = parser.parse_args()
     if (
         args.sink == "node"
         and not (ROOT / "bench" / "node" / "node_modules" / "smtp-server").is_dir()
     ):
         raise SystemExit("npm smtp-server is missing: run `npm install` in bench/node")
-    bench_mime(args.mime)
+    template = bench_mime(args.mime)
     work = Path(tempfile.mkdtemp(prefix="bench-smtp-"))
     try:
-        if args.sink == "lockstep":
+        if args.dkim:
+            keys = dkim_keys(work / "keys")
+            for algorithm, path in keys.items():
+                path.with_suffix(".toml").write_text(dkim_toml(algorithm, path))
+            bench_signing(template, args.mime, keys)
+            bench_dkim(args.messages, args.latency, work, keys)
+        elif args.sink == "lockstep":
             bench_lockstep(args.messages, work)
         elif args.proxy:
             bench_proxy(args.messages, args.proxy, work)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from newsletter.config.settings import Settings
+import re
+
+from newsletter.config.settings import DKIM_ALGORITHMS, Settings
 from newsletter.errors import ConfigError
 from newsletter.models import BACKENDS
 
@@ -44,6 +46,7 @@ def validate(s: Settings) -> None:
     if "@" not in s.sender_address:
         raise ConfigError(f"{where['sender_address']}: sender_address must be an email address")
     _validate_mailbox(s)
+    _validate_dkim(s)
 
 
 def _validate_mailbox(s: Settings) -> None:
@@ -57,3 +60,24 @@ def _validate_mailbox(s: Settings) -> None:
     if s.soft_bounce_limit < 1 or s.soft_bounce_days < 1:
         which = "soft_bounce_limit" if s.soft_bounce_limit < 1 else "soft_bounce_days"
         raise ConfigError(f"{where[which]}: {which} must be at least 1")
+
+
+def _validate_dkim(s: Settings) -> None:
+    """The names only: the key itself is read and checked when a backend that signs opens."""
+    where = s.sources
+    if s.dkim_algorithm not in DKIM_ALGORITHMS:
+        raise ConfigError(
+            f"{where['dkim_algorithm']}: dkim_algorithm must be one of {', '.join(DKIM_ALGORITHMS)}"
+        )
+    for name in ("dkim_selector", "dkim_selector_rsa", "dkim_selector_ed25519", "dkim_domain"):
+        value = getattr(s, name)
+        if value and not _DNS_LABELS.fullmatch(value):
+            raise ConfigError(
+                f"{where[name]}: {name} must be a DNS name (letters, digits, '-', '_', dots), "
+                f"got {value!r}"
+            )
+
+
+_DNS_LABELS = re.compile(
+    r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_][A-Za-z0-9_-]{0,62})*"
+)

@@ -15,7 +15,10 @@ SECRET_ENV = {
     "smtp_password": "NEWSLETTER_SMTP_PASSWORD",
     "sendgrid_webhook_public_key": "NEWSLETTER_SENDGRID_WEBHOOK_PUBLIC_KEY",
     "imap_password": "NEWSLETTER_IMAP_PASSWORD",
+    "dkim_private_key": "NEWSLETTER_DKIM_PRIVATE_KEY",  # PEM (both keys for dkim_algorithm both)
 }
+
+DKIM_ALGORITHMS = ("rsa-sha256", "ed25519-sha256", "both")
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,15 @@ class Settings:
     send_workers_max: int = 4  # worker processes a large send starts: one per core, capped
     send_workers_from: int = 40_000  # audience size from which a send uses several processes
     smtp_ca_file: str = ""  # PEM: a private CA or self-signed relay certificate to trust
+    # DKIM signing (smtp and outbox backends; SendGrid signs with its own domain setup)
+    dkim_selector: str = ""  # "" = no signing (with dkim_algorithm both: the two below)
+    dkim_selector_rsa: str = ""  # dkim_algorithm both: the RSA signature's selector
+    dkim_selector_ed25519: str = ""  # dkim_algorithm both: the Ed25519 signature's selector
+    dkim_domain: str = ""  # d= of the signature; default: each message's From domain
+    dkim_algorithm: str = "rsa-sha256"  # rsa-sha256 | ed25519-sha256 | both
+    dkim_private_key_file: str = ""  # PEM file readable only by its owner (else the env key)
+    # Checking the domain (`newsletter doctor`)
+    dns_resolver: str = ""  # "" = the system's; else "ADDRESS" or "ADDRESS:PORT"
     # Subscribers
     unconfirmed_days: int = 30  # never-confirmed subscribers are erased after this (prune)
     # Mail that comes back (`newsletter mailbox`)
@@ -79,6 +91,7 @@ class Settings:
     smtp_password: str = ""
     sendgrid_webhook_public_key: str = ""
     imap_password: str = ""
+    dkim_private_key: str = ""
     # Where each value came from: "default", the config file path, or "env NAME".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     # One line each, for the CLI to print: unknown NEWSLETTER_* variables (likely typos).
@@ -102,6 +115,17 @@ class Settings:
         if self.bounce_address.strip().lower() == "off":
             return ""
         return self.bounce_address.strip() or f"bounces@{self.sender_domain}"
+
+    @property
+    def dkim_enabled(self) -> bool:
+        """DKIM signing is asked for: a selector, or a key, is set."""
+        return bool(
+            self.dkim_selector
+            or self.dkim_selector_rsa
+            or self.dkim_selector_ed25519
+            or self.dkim_private_key
+            or self.dkim_private_key_file
+        )
 
     def defaults_used(self) -> list[str]:
         return [k for k, v in self.sources.items() if v == "default"]

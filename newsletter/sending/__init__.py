@@ -7,8 +7,9 @@ workers and their liveness (`workers`, `worker_loop`), database locks (`locks`),
 (`schedule`, and the notices it gives once: `notices`), the MIME message built once (`mime/`), the
 delivery backends (`delivery/`), provider events (`provider_events`), what comes back along the
 return path, bounces and complaints from any source (`return_path`, with the map of the whole
-bounce path), proofs (`proof`) and the archive of sent issues (`archive`). The sub-packages are
-layers of their own: a transport knows nothing of the ledger.
+bounce path), proofs (`proof`), the archive of sent issues (`archive`) and the domain's check-up
+before sending (`doctor/`). The sub-packages `mime/` and `delivery/` are layers of their own: a
+transport knows nothing of the ledger.
 
 May import: `tracking`, `authoring`, `audience`, `db` and the kernel; never `mailbox` (which
 imports this package for the return path), `web` or `cli`.

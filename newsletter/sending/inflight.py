@@ -90,6 +90,7 @@ class Flight:
     def add(self, number: int, claimed: int, skipped: int, recipients: list[Recipient]) -> None:
         size = self.backend.unit_size or len(recipients) or 1
         units = [Unit(recipients[i : i + size], number) for i in range(0, len(recipients), size)]
+        self.backend.prepare(self.template, units)  # SMTP with DKIM: signed here, ahead
         with self._cv:
             batch = Batch(number, claimed, skipped, len(units))
             if units:
@@ -140,10 +141,9 @@ class Flight:
         self.recorder.refuse_notes()
         self._wake_lanes()
 
-    def _halt(self) -> None:
-        if any(thread.is_alive() for thread in self._lanes):
-            self.backend.halt()
-            self._wake_lanes()
+    def _halt(self) -> None:  # the stop's time is up (the timer is cancelled once lanes end)
+        self.backend.halt()
+        self._wake_lanes()
 
     def abort(self) -> list[Batch]:
         """`stop`, wait for lanes and recorder; what no lane took goes back to the queue."""

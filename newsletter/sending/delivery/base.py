@@ -37,6 +37,7 @@ class Unit:
     recipients: list[Recipient]
     batch: int = 0
     handed: bool = False  # its bytes may have gone out
+    message: tuple[str, bytes, bool] | None = None  # SMTP: (sender, bytes, dotted) made ahead
 
     @property
     def span(self) -> tuple[int, int]:
@@ -240,6 +241,10 @@ class Backend(ABC):
         if errors:
             raise errors[0]
         return results
+
+    def prepare(self, template: MessageTemplate, units: Sequence[Unit]) -> None:  # noqa: B027
+        """Work done on a batch's units before any lane takes them, in the thread that claims
+        and prepares batches (optional hook)."""
 
     def pace(self) -> Pace | None:
         """What this backend has learned about its server (None: nothing to share)."""

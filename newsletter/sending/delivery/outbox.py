@@ -18,6 +18,7 @@ from newsletter.config import Settings
 from newsletter.errors import BackendConfigError
 from newsletter.models import SENT, Recipient, SendResult
 from newsletter.sending.delivery.base import Backend
+from newsletter.sending.mime.dkim_keys import signer_for
 from newsletter.sending.mime.message import MessageTemplate
 
 
@@ -27,6 +28,7 @@ class OutboxBackend(Backend):
     def __init__(self, settings: Settings, **retry: Any):
         super().__init__(**retry)
         self.root = Path(settings.outbox_dir)
+        self.dkim = signer_for(settings)  # ConfigError (a bad key) before anything is written
         try:
             for sub in ("tmp", "new", "cur"):
                 (self.root / sub).mkdir(parents=True, exist_ok=True)
@@ -46,6 +48,7 @@ class OutboxBackend(Backend):
 
     def send(self, template: MessageTemplate, recipients: Sequence[Recipient]) -> list[SendResult]:
         results: list[SendResult] = []
+        template.sign_with(self.dkim)
         for recipient in recipients:
             name = self.filename(template.send_ref, recipient)
             tmp = self.root / "tmp" / f"{name}.{os.getpid()}"

@@ -30,6 +30,7 @@ from newsletter.sending.mime.quoted_printable import QPBody
 
 if TYPE_CHECKING:
     from newsletter.config import Settings
+    from newsletter.sending.mime.dkim import BoundSigner, DkimSigner
 
 
 def _atext(value: str) -> str:
@@ -93,10 +94,33 @@ class MessageTemplate:
         fixed += [
             f'Content-Type: multipart/alternative; boundary="{self._boundary}"',
         ]
+        self._fixed_fields = fixed
         self._fixed_headers = ("\r\n".join(fixed) + "\r\n").encode()
         self._text_open, self._html_open, self._close = _frame(self._boundary)
         self._text_body = QPBody(text)
         self._html_body = QPBody(html, keep_lf=True)
+        self._dkim: BoundSigner | None = None
+        self._dkim_by: DkimSigner | None = None
+
+    def sign_with(self, signer: DkimSigner | None) -> None:
+        """DKIM-sign every message rendered from now on with `signer` (None: stop signing).
+        What is the same for each message is prepared here, once."""
+        if signer is self._dkim_by:
+            return
+        if signer is None:
+            self._dkim = self._dkim_by = None
+            return
+        start = self._text_open[2:]  # the body begins after the blank line
+        for opening, part in ((b"", self._text_body), (self._html_open, self._html_body)):
+            fixed, whole = part.fixed_start()
+            start += opening + fixed
+            if not whole:
+                break
+        else:
+            start += self._close
+        domain = self.from_address.rpartition("@")[2]
+        # bound first, then published: a thread rendering meanwhile never sees half of it
+        self._dkim, self._dkim_by = signer.bind(domain, self._fixed_fields, start), signer
 
     def message_id(self, recipient: Recipient) -> str:
         """Unique per message; carries the recipient's opaque tag (never a database id), so a
@@ -151,19 +175,12 @@ class MessageTemplate:
             lines.append("List-Unsubscribe: " + unsubscribe)
             lines.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
         text, text_dotted = self._text_body.encode_checked(values.text)
-        body, html_dotted = self._html_body.encode_checked(values.html)
-        message = b"".join(
-            (
-                ("\r\n".join(lines) + "\r\n").encode(),
-                self._fixed_headers,
-                self._text_open,
-                text,
-                self._html_open,
-                body,
-                self._close,
-            )
-        )
-        return message, text_dotted or html_dotted
+        html, html_dotted = self._html_body.encode_checked(values.html)
+        body = b"".join((self._text_open, text, self._html_open, html, self._close))
+        head = ("\r\n".join(lines) + "\r\n").encode() + self._fixed_headers
+        if self._dkim is not None:
+            head = self._dkim.headers(lines, memoryview(body)[2:]) + head
+        return head + body, text_dotted or html_dotted
 
 
 _DATE: list[tuple[int, str]] = [(0, "")]

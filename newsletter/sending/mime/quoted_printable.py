@@ -1,9 +1,15 @@
 """Quoted-printable bodies built once per send: static pieces encoded once, placeholder values
-encoded per recipient with binascii's C encoder."""
+encoded per recipient with binascii's C encoder.
+
+Every line written is already in DKIM's relaxed body form (RFC 6376 §3.4.4): no white space at
+its end and no run of white space inside it (a tab, or a blank after a blank, is written
+`=09`/`=20`), so a body's DKIM hash is a plain SHA-256 of its bytes; and no line begins with a
+dot, so SMTP's DATA needs no dot-stuffing."""
 
 from __future__ import annotations
 
 import binascii
+import re
 
 from newsletter.authoring.placeholders import split
 
@@ -17,7 +23,35 @@ def qp(text: str, *, keep_lf: bool = False) -> bytes:
     data = text.replace("\r\n", "\n").replace("\r", "\n").encode()
     # With LF-only input b2a_qp uses LF for hard and soft breaks alike; CRLF them afterwards.
     encoded = binascii.b2a_qp(data, quotetabs=False, istext=not keep_lf, header=False)
-    return no_leading_dots(encoded.replace(b"\n", b"\r\n"))
+    return no_leading_dots(relaxed(encoded.replace(b"\n", b"\r\n")))
+
+
+_WHITE_RUN = re.compile(rb"\t|(?<=[ \t]) ")
+
+
+def relaxed(encoded: bytes) -> bytes:
+    """Quoted-printable lines without a tab or a run of blanks (binascii keeps both, and
+    escapes only white space at a line's end): each tab becomes `=09`, each blank right after
+    another blank `=20`; a line grown past 76 is soft-broken again, never inside an escape."""
+    if b"\t" not in encoded and b"  " not in encoded:
+        return encoded
+    out = []
+    for line in encoded.split(b"\r\n"):
+        if b"\t" in line or b"  " in line:
+            line = _WHITE_RUN.sub(lambda m: b"=09" if m[0] == b"\t" else b"=20", line)
+            while len(line) > 76:
+                cut = _cut(line, 75)
+                out.append(line[:cut] + b"=")
+                line = line[cut:]
+        out.append(line)
+    return b"\r\n".join(out)
+
+
+def _cut(line: bytes, at: int) -> int:
+    """Where to soft-break `line` at or before `at` without splitting an `=XX` escape."""
+    while b"=" in line[at - 2 : at]:
+        at -= 1
+    return at
 
 
 def no_leading_dots(encoded: bytes) -> bytes:
@@ -32,9 +66,7 @@ def no_leading_dots(encoded: bytes) -> bytes:
             line = b"=2E" + line[1:]
             if len(line) <= 76:
                 break
-            cut = 75
-            while b"=" in line[cut - 2 : cut]:
-                cut -= 1
+            cut = _cut(line, 75)
             out.append(line[:cut] + b"=")
             line = line[cut:]
         out.append(line)
@@ -52,9 +84,7 @@ def qp_piece(text: str, keep_lf: bool = False) -> bytes:
     start = out.rfind(b"\n") + 1
     last = out[start:]
     if len(last) >= 76:  # room for the "=": cut the last line, never inside an "=XX" escape
-        cut = 74
-        while b"=" in last[cut - 2 : cut]:
-            cut -= 1
+        cut = _cut(last, 74)
         out = no_leading_dots(out[:start] + last[:cut] + b"=\r\n" + last[cut:])
     return out + b"=\r\n"
 
@@ -80,6 +110,15 @@ class QPBody:
                 self._slots.setdefault(p, []).append(i)
         # placeholder -> its last value, encoded, and whether that has a line-start dot
         self._last: dict[str, tuple[str, bytes, bool]] = {}
+
+    def fixed_start(self) -> tuple[bytes, bool]:
+        """The encoded pieces before the first placeholder, and whether that is all of it."""
+        start: list[bytes] = []
+        for piece in self.pieces:
+            if not isinstance(piece, bytes):
+                return b"".join(start), False
+            start.append(piece)
+        return b"".join(start), True
 
     def encode(self, values: dict[str, str] | None) -> bytes:
         return self.encode_checked(values)[0]

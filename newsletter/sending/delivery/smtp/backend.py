@@ -23,6 +23,7 @@ from newsletter.sending.delivery.smtp.governor import Governor
 from newsletter.sending.delivery.smtp.handshake import Login
 from newsletter.sending.delivery.smtp.link import Link
 from newsletter.sending.delivery.smtp.tls import client_context, tls_failure
+from newsletter.sending.mime.dkim_keys import signer_for
 from newsletter.sending.mime.message import MessageTemplate
 
 SWITCH_INTERVAL = 0.001  # seconds: Python's GIL switch interval while the engine runs
@@ -50,6 +51,7 @@ class SMTPBackend(Backend):
     def __init__(self, settings: Settings, **retry: Any):
         super().__init__(**retry)
         self.settings = settings
+        self.dkim = signer_for(settings)  # ConfigError (a bad key) before anything is sent
         self.units_at_once = settings.smtp_connections
         self.host = settings.smtp_host
         self.where = f"{settings.smtp_host}:{settings.smtp_port}"
@@ -78,6 +80,7 @@ class SMTPBackend(Backend):
         # GIL switch interval the recorder may wait that long for its turn while the engine
         # works; 1 ms keeps a note's wait short (measured: 354 to content, p90 15 -> 8 ms).
         self.halted = False
+        template.sign_with(self.dkim)  # signed as rendered: before dot-stuffing or BDAT
         switch = sys.getswitchinterval()
         sys.setswitchinterval(min(switch, SWITCH_INTERVAL))
         try:
@@ -87,6 +90,18 @@ class SMTPBackend(Backend):
 
     def halt(self) -> None:
         self.halted = True  # the flight then wakes the engine (`Feed.watch`)
+
+    def prepare(self, template: MessageTemplate, units: Sequence[Unit]) -> None:
+        """DKIM-signed messages are rendered here, in the thread that prepares batches ahead,
+        not in the engine's: a signature costs 0.1-0.5 ms, more than the rest of a message's
+        sending, and OpenSSL and hashlib let the engine run meanwhile (they release the GIL)."""
+        if self.dkim is None:
+            return
+        template.sign_with(self.dkim)
+        for unit in units:
+            recipient = unit.recipients[0]
+            sender = template.envelope_sender(recipient)
+            unit.message = (sender, *template.render_checked(recipient))
 
     def address(self) -> tuple[str, int]:
         """The relay's socket address, looked up once."""

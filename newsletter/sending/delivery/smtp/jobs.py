@@ -62,17 +62,20 @@ class Jobs:
         return self.retries[0][0] if self.retries else float("inf")
 
     def next(self, now: float, peek: bool = False) -> Job | None:
-        """The next job to start: a retry that is due, else a new unit from the feed."""
+        """The next job to start: a retry that is due, else a new unit from the feed (its
+        message rendered now, unless the backend's `prepare` rendered it ahead)."""
         while self.retries and self.retries[0][0] <= now:
             self.waiting.append(heapq.heappop(self.retries)[2])
         if not self.waiting:
             unit = self.feed.take(block=False)
             if unit is None:
                 return None
-            recipient = unit.recipients[0]
-            sender = self.template.envelope_sender(recipient)
-            data, dotted = self.template.render_checked(recipient)
-            self.waiting.append(Job(unit, sender, data, dotted=dotted))
+            made, unit.message = unit.message, None  # the Job keeps it from now on
+            if made is None:
+                recipient = unit.recipients[0]
+                data, dotted = self.template.render_checked(recipient)
+                made = (self.template.envelope_sender(recipient), data, dotted)
+            self.waiting.append(Job(unit, made[0], made[1], dotted=made[2]))
         return self.waiting[0] if peek else self.waiting.popleft()
 
     def start(self, job: Job, now: float) -> None:
