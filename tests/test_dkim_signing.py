@@ -33,7 +33,7 @@ from tests.support.dkim_verify import (
 )
 from tests.support.dns_server import DnsServer
 from tests.support.messages import recipient, sample_template
-from tests.support.sending import SAMPLE, env_for, populate, run_cli
+from tests.support.sending import REAL_SETTINGS, SAMPLE, env_for, populate, run_cli
 from tests.support.waiting import wait_until
 
 DOMAIN = "news.example"
@@ -147,7 +147,7 @@ def test_every_message_of_a_send_over_smtp_is_signed_and_verifies(
 
     port, record = sink_process
     populate(engine, "newsletter", 150)
-    _publish(dns, algorithm, "example.com")
+    _publish(dns, algorithm, "example.org")  # the sender's domain (REAL_SETTINGS)
     env = env_for(database_url, port, NEWSLETTER_SMTP_CONNECTIONS="6") | _dkim_env(algorithm)
     result = run_cli("send", str(issue_path), "--yes", env=env, cwd=workdir)
     assert result.returncode == 0, result.stderr
@@ -188,6 +188,7 @@ def _lab_env(lab: dict[str, str], workdir: Path, algorithm: str) -> dict[str, st
         "NEWSLETTER_BACKEND": "smtp",
         "NEWSLETTER_SMTP_HOST": lab["NEWSLETTER_SMTP_HOST"],
         "NEWSLETTER_SMTP_PORT": lab["NEWSLETTER_SMTP_PORT"],
+        **REAL_SETTINGS,  # the pre-flight refuses placeholder settings on smtp
         "NEWSLETTER_SENDER_ADDRESS": f"news@{lab['LAB_RCPT_DOMAIN']}",
         "NEWSLETTER_SENDER_NAME": "Zoë's Ünicode Letter",
     }
@@ -298,14 +299,14 @@ def test_a_key_file_others_can_read_is_refused_and_nothing_is_sent(workdir: Path
     assert "newsletter.toml" in message and "dkim_private_key_file" in message
     assert "chmod 600" in message
     env = {"DATABASE_URL": f"sqlite:///{workdir / 'n.db'}"}
-    run = run_cli("test-send", str(SAMPLE), "--to", "a@example.org", env=env, cwd=workdir)
-    assert run.returncode == 1
-    assert run.stderr.count("\n") == 1 and "chmod 600" in run.stderr
-    assert "Traceback" not in run.stderr
     assert (
         run_cli("lists", "create", "newsletter", "--name", "N", env=env, cwd=workdir).returncode
         == 0
     )
+    run = run_cli("test-send", str(SAMPLE), "--to", "a@example.org", env=env, cwd=workdir)
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1 and "chmod 600" in run.stderr
+    assert "Traceback" not in run.stderr
     assert run_cli("subscribers", "add", "a@example.org", "--list", "newsletter",
                    env=env, cwd=workdir).returncode == 0  # fmt: skip
     run = run_cli("send", str(SAMPLE), "--yes", env=env, cwd=workdir)
