@@ -215,12 +215,7 @@ def _run_one(
         progress = execute(engine, settings, plan, keep_lock)
         counts = progress.counts if progress else {}
         if STOP.asked:
-            left = counts.get("queued", 0) + counts.get("claimed", 0)
-            log(
-                f"stopped {entry.issue_id}: {counts.get('sent', 0)} sent, {left} left; "
-                "the next run continues it",
-                False,
-            )
+            _stopped(entry, counts, log)
             return True
         failed = counts.get("failed", 0) + counts.get("unknown", 0)
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if n)
@@ -232,3 +227,12 @@ def _run_one(
     finally:
         if not dry_run:
             locks.release(engine, name, owner)
+
+
+def _stopped(entry: Entry, counts: dict[str, int], log: Log) -> None:
+    left = counts.get("queued", 0) + counts.get("claimed", 0)
+    log(
+        f"stopped {entry.issue_id}: {counts.get('sent', 0)} sent, {left} left; the next run "
+        "continues it",
+        False,
+    )
