@@ -127,7 +127,7 @@ def proof_list_of(ctx: click.Context, path: Path, slug: str) -> dict[str, Any]:
     except NewsletterError as exc:
         if slug:
             raise
-        click.echo(f"note: the sample shows the configured sender ({one_line(str(exc))})", err=True)
+        click.echo(f"note: the proof shows the configured sender ({one_line(str(exc))})", err=True)
         return proof_list(None, settings, issue)
 
 

@@ -12,7 +12,7 @@ import click
 
 from newsletter.cli.preflight import FORCE_FLAG, FORCE_HELP, preflight
 from newsletter.cli.progress import Reporter
-from newsletter.cli.root import cli, engine_from, reading_engine_from, settings_from
+from newsletter.cli.root import cli, engine_from, settings_from
 from newsletter.cli.stopping import graceful_stop, stop_line, stopped_exit
 from newsletter.errors import RelayOutage, SendError
 from newsletter.models import BACKENDS
@@ -256,13 +256,13 @@ def test_send_cmd(
 ) -> None:
     """Send ISSUE to the given addresses only ("[TEST]" subject), outside the ledger, with the
     list's own sender, Reply-To and name."""
-    from newsletter.authoring.issue_file import read_issue
-    from newsletter.sending.proof import proof_list, send_proof
+    from newsletter.cli.build_cmds import proof_list_of
+    from newsletter.sending.proof import send_proof
 
     settings = settings_from(ctx)
     path = _issue_path(issue, settings)
     preflight(settings, path, backend or settings.backend, force=force_preflight, say=_say)
-    the_list = proof_list(reading_engine_from(ctx), settings, read_issue(path), slug)
+    the_list = proof_list_of(ctx, path, slug)  # no database yet: the configured sender
     results = send_proof(settings, path, addresses, backend or "", the_list=the_list)
     for address, result in zip(addresses, results, strict=False):
         detail = f" ({result.detail})" if result.detail else ""
