@@ -84,3 +84,17 @@ def test_preview_shows_the_inbox_line(workdir) -> None:  # noqa: ANN001
     assert "Desk &lt;desk@news.example.org&gt;" in page
     assert "Hanoi: five experts on a summit that ended early" in page
     assert "Preparation, expectations, sanctions" in page  # the preheader
+
+
+def test_test_send_before_any_database_uses_the_configured_sender(tmp_path: Path) -> None:
+    """A new operator's first proof, before any list exists: it goes out with the settings'
+    sender and a note, and creates no database."""
+    issue = Path(__file__).resolve().parents[1] / "issues" / "2019-03-01-hanoi-summit.md"
+    env = {"NEWSLETTER_SECRET_KEY": SECRET, "DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}"}
+    run = run_cli("test-send", str(issue), "--to", "me@example.org", env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "me@example.org: sent" in run.stdout
+    assert "note: the proof shows the configured sender" in run.stderr
+    assert not (tmp_path / "n.db").exists()
+    (sent,) = (tmp_path / "outbox" / "new").iterdir()
+    assert _headers(sent)["From"].endswith("<newsletter@example.com>")
