@@ -101,7 +101,11 @@ def test_the_agent_list_is_one_data_file_with_sources_for_every_rule():
     )
     package = Path(judge.__file__).parent.parent
     data_files = [p for p in package.rglob("*") if p.suffix in (".toml", ".json", ".txt", ".csv")]
-    assert [p.name for p in data_files] == ["agents.toml"]
+    # one file for the agents (doctor's free-mail domains are a data file of their own)
+    about_agents = [
+        p for p in data_files if "agent" in p.name or p.parent == Path(judge.__file__).parent
+    ]
+    assert [p.name for p in about_agents] == ["agents.toml"]
 
 
 def test_a_broken_rule_in_the_data_file_fails_loudly(tmp_path):
