@@ -143,3 +143,15 @@ def test_an_ses_sending_rate_is_converged_on() -> None:
     seconds, refusals = simulate(TokenBucket(14.0), 600)
     assert seconds <= 1.3 * 600 / 14
     assert refusals <= 60
+
+
+def test_connections_tried_together_that_fail_count_as_one_try() -> None:
+    """Two connections opened at once to a relay that is down fail together: one failed try,
+    so the backoff grows once a round, not once a connection."""
+    governor = Governor(40, pause=1.0)
+    governor.connect_failed(10.0, 0.5, greeted=0)
+    governor.connect_failed(10.001, 1.0, greeted=0)  # its partner, same round
+    assert governor.failures == 1
+    assert governor.may_open(0, 0, 10.4) is False and governor.may_open(0, 0, 10.6) is True
+    governor.connect_failed(10.6, 1.0, greeted=0)  # the next round
+    assert governor.failures == 2

@@ -85,8 +85,9 @@ class Governor:
     def connect_failed(self, now: float, wait: float, greeted: int) -> None:
         """A connection could not be made (refused, timed out): no other is tried for `wait`
         seconds. With no session up (`greeted`), the relay is down: an outage begins."""
-        self.failures += 1
-        self._open_after = now + wait
+        if now >= self._open_after:  # connections tried together fail as one try
+            self.failures += 1
+            self._open_after = now + wait
         if greeted == 0 and self._throttled_since is None:
             self._throttled_since = now
 
