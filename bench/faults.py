@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,53 +162,50 @@ def sigterm_two_processes(work: Path, n: int) -> str:
     return row(name, c.get("sent", 0), lost, doubled, c.get("unknown", 0), timing)
 
 
-def smtp_down(work: Path, n: int, down: float) -> str:
-    record, port = work / "down.jsonl", free_port()
-    project = Project.create(work / "smtpdown", n, f'backend = "smtp"\nsmtp_port = {port}\n', {})
-    sink = smtp_sink(record, port, latency_ms=20)
+def outage(
+    project: Project, n: int, down: float, service: Callable[[bool], subprocess.Popen[str]]
+) -> str:
+    """A send while `service(first)` runs; it goes away for `down` seconds once a tenth is
+    sent, then comes back; the recovery time from its return to the next recorded message."""
+    running = service(True)
     proc = spawn(project, *SEND)
     until(lambda: counts(project).get("sent", 0) >= n // 10)
-    stop(sink)
+    stop(running)
     went = time.monotonic()
     time.sleep(down)  # the outage (a benchmark may wait out a fault it stages)
     before = counts(project).get("sent", 0)
-    sink = smtp_sink(record, port, latency_ms=20)
+    running = service(False)
     back = time.monotonic()
     try:
-        resumed = until(lambda: counts(project).get("sent", 0) > before)
+        resumed = until(lambda: counts(project).get("sent", 0) > before or proc.poll() is not None)
         proc.communicate(timeout=300)
     finally:
-        stop(sink)
-    timing = f"recovered {resumed - back:.2f} s after its return (down {back - went:.0f} s)"
+        stop(running)
+    if counts(project).get("sent", 0) == before:  # all it had left was on the network
+        return f"nothing left to send after the outage (down {back - went:.0f} s)"
+    return f"recovered {resumed - back:.2f} s after its return (down {back - went:.0f} s)"
+
+
+def smtp_down(work: Path, n: int, down: float) -> str:
+    record, port = work / "down.jsonl", free_port()
+    project = Project.create(work / "smtpdown", n, f'backend = "smtp"\nsmtp_port = {port}\n', {})
+    timing = outage(project, n, down, lambda _first: smtp_sink(record, port, latency_ms=20))
     return smtp_outcome(f"SMTP relay down {down:g} s", project, record, n, timing)
 
 
 def sendgrid_down(work: Path, n: int, down: float) -> str:
-    port, summary = free_port(), work / "sgdown.json"
+    port, first, then = free_port(), work / "sgdown-first.json", work / "sgdown.json"
     toml = f'backend = "sendgrid"\nsendgrid_api_host = "http://127.0.0.1:{port}"\n'
     env = {"SENDGRID_API_KEY": "SG.test-key", "NEWSLETTER_BATCH_SIZE": "100"}
     project = Project.create(work / "sgdown", n, toml, env)
-    api = standin(port, work / "sgdown-first.json", delay_ms=50)
-    proc = spawn(project, *SEND)
-    until(lambda: counts(project).get("sent", 0) >= n // 10)
-    stop(api)
-    went = time.monotonic()
-    time.sleep(down)  # the outage
-    before = counts(project).get("sent", 0)
-    api = standin(port, summary, delay_ms=50)
-    back = time.monotonic()
-    try:
-        resumed = until(lambda: counts(project).get("sent", 0) > before)
-        proc.communicate(timeout=300)
-    finally:
-        stop(api)
-    first = json.loads((work / "sgdown-first.json").read_text())
-    s, c = json.loads(summary.read_text()), counts(project)
-    accepted = first["accepted"] + s["accepted"]
+    timing = outage(
+        project, n, down, lambda is_first: standin(port, first if is_first else then, delay_ms=50)
+    )
+    accepted = sum(json.loads(f.read_text())["accepted"] for f in (first, then))
+    c = counts(project)
     # the two stand-ins saw disjoint requests: a double shows as more accepted than sent
     doubled = accepted - c.get("sent", 0) - c.get("unknown", 0)
     lost = n - c.get("sent", 0) - c.get("unknown", 0)
-    timing = f"recovered {resumed - back:.2f} s after its return (down {back - went:.0f} s)"
     name = f"SendGrid down {down:g} s"
     return row(name, c.get("sent", 0), lost, max(0, doubled), c.get("unknown", 0), timing)
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import socket
 import threading
 
-from newsletter.sending import ledger
-from newsletter.sending.sends import all_sends
 from tests.support.ports import free_port
 from tests.support.sending import (
     delivered,
@@ -22,17 +20,12 @@ from tests.support.sending import (
     sink_running,
     smtp_env,
     spawn_cli,
+    the_send,
     weekly_send,
 )
 from tests.support.waiting import wait_until
 
 TRIES = 4  # failed connections or requests the outage lasts for
-
-
-def the_send(engine):  # type: ignore[no-untyped-def]
-    with engine.connect() as conn:
-        (send,) = all_sends(conn)
-        return send.id, ledger.counts(conn, send.id)
 
 
 class RelayDown:

@@ -12,9 +12,8 @@ from __future__ import annotations
 import signal
 import threading
 
-from newsletter.sending import ledger, workers
+from newsletter.sending import workers
 from newsletter.sending.delivery.base import ListFeed, Unit
-from newsletter.sending.sends import all_sends
 from tests.support.backends import sendgrid_backend
 from tests.support.messages import recipient, sample_template
 from tests.support.sendgrid_standin import StandIn
@@ -26,15 +25,10 @@ from tests.support.sending import (
     sink_running,
     smtp_env,
     spawn_cli,
+    the_send,
     weekly_send,
 )
 from tests.support.waiting import wait_until
-
-
-def the_send(engine):  # type: ignore[no-untyped-def]
-    with engine.connect() as conn:
-        (send,) = all_sends(conn)
-        return send.id, ledger.counts(conn, send.id)
 
 
 def test_ctrl_c_with_requests_in_flight_records_them_and_resume_sends_the_rest_once(

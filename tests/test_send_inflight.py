@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import Engine
 
 from newsletter.sending import ledger, workers
-from newsletter.sending.sends import all_sends
 from tests.support.sending import (
     delivered,
     populate,
@@ -24,18 +23,13 @@ from tests.support.sending import (
     sink_running,
     smtp_env,
     spawn_cli,
+    the_send,
     until_seen_dead,
     weekly_send,
 )
 from tests.support.waiting import wait_until
 
 SMTP_BOUND = 50  # unknown per crash on default SMTP settings (README, Sending)
-
-
-def the_send(engine):
-    with engine.connect() as conn:
-        (send,) = all_sends(conn)
-        return send.id, ledger.counts(conn, send.id)
 
 
 def recover_the_killed(engine: Engine, send_id: int) -> int:

@@ -20,10 +20,10 @@ from newsletter.mailbox.mime_scan import Scan, first, scan
 from newsletter.mailbox.reports import (
     DIAGNOSTIC_MAX,
     Verdict,
-    category_of,
     read_arf,
     read_dsn,
     recipient_of,
+    returned,
     status_code,
     unrecognised,
 )
@@ -121,27 +121,8 @@ def _other(found: Scan, subject: str, signer: Signer) -> Verdict:
     line = _DIAGNOSTIC_LINE.search(found.data[:65536].decode("utf-8", "replace"))
     diagnostic = one_line(line.group(0) if line else subject, DIAGNOSTIC_MAX)
     if not permanent:
-        return Verdict(
-            "delayed",
-            "",
-            who.send_id,
-            who.subscriber_id,
-            legacy=who.legacy,
-            status_code="4.0.0",
-            diagnostic=diagnostic,
-        )
-    code = status_code("", diagnostic, "failed")
-    category = category_of(code, diagnostic)
-    return Verdict(
-        "bounce",
-        "",
-        who.send_id,
-        who.subscriber_id,
-        legacy=who.legacy,
-        category=category,
-        status_code=code,
-        diagnostic=diagnostic,
-    )
+        return returned(who, "4.0.0", diagnostic, delayed=True)
+    return returned(who, status_code("", diagnostic, "failed"), diagnostic, delayed=False)
 
 
 def _detected(data: bytes) -> tuple[frozenset[bytes], frozenset[bytes]]:

@@ -175,24 +175,18 @@ def read_dsn(found: Scan, signer: Signer) -> Verdict:
         return unrecognised(f"a delivery report, but {who}")
     diagnostic = one_line(first(chosen, "diagnostic-code"), DIAGNOSTIC_MAX)
     code = status_code(first(chosen, "status"), diagnostic, action)
-    if action == "delayed":
-        return Verdict(
-            "delayed",
-            "",
-            who.send_id,
-            who.subscriber_id,
-            legacy=who.legacy,
-            status_code=code,
-            diagnostic=diagnostic,
-        )
-    category = category_of(code, diagnostic)
+    return returned(who, code, diagnostic, delayed=action == "delayed")
+
+
+def returned(who: ReadTag, code: str, diagnostic: str, *, delayed: bool) -> Verdict:
+    """A delay, or a bounce with its category, for the recipient `who`."""
     return Verdict(
-        "bounce",
+        "delayed" if delayed else "bounce",
         "",
         who.send_id,
         who.subscriber_id,
         legacy=who.legacy,
-        category=category,
+        category="" if delayed else category_of(code, diagnostic),
         status_code=code,
         diagnostic=diagnostic,
     )

@@ -229,3 +229,13 @@ def sendgrid_env(database_url: str, url: str, **extra: str) -> dict[str, str]:
         **REAL_SETTINGS,
         **extra,
     }
+
+
+def the_send(engine: Engine) -> tuple[int, dict[str, int]]:
+    """(id, ledger counts) of the one send in the database (ValueError while there is none)."""
+    from newsletter.sending import ledger
+    from newsletter.sending.sends import all_sends
+
+    with engine.connect() as conn:
+        (send,) = all_sends(conn)
+        return send.id, ledger.counts(conn, send.id)

@@ -40,20 +40,11 @@ def newest_issue(settings: Settings) -> Path:
 def build(settings: Settings, the_list: dict[str, Any]) -> tuple[Path, bytes]:
     from newsletter.authoring.issue_file import read_issue
     from newsletter.authoring.render import render_issue
-    from newsletter.sending.mime.message import list_message_template
-    from newsletter.sending.proof import sample_recipient
+    from newsletter.sending.proof import sample_message
 
     path = newest_issue(settings)
     rendered = render_issue(read_issue(path), settings)
-    template = list_message_template(
-        settings,
-        the_list,
-        subject=rendered.subject,
-        html=rendered.html,
-        text=rendered.text,
-        send_ref=f"doctor-{rendered.issue_id}",
-    )
-    return path, template.render(sample_recipient(settings, rendered.issue_id))
+    return path, sample_message(rendered, settings, the_list)  # what a real send would build
 
 
 def message_findings(settings: Settings, names: Names, the_list: dict[str, Any]) -> list[Finding]:
