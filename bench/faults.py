@@ -8,17 +8,21 @@ long the stop or the recovery took (issue 21). Default settings, SQLite, real pr
 - the SMTP relay, then the SendGrid API, down for `--down` seconds in the middle of a send and
   back on the same port: the recovery time from its return to the next recorded message, beside
   the backoff step in force then (the target: within one step);
+- PostgreSQL restarted (a private server, stopped and started) under a two-process SMTP send:
+  the recovery time from its return to the next recorded message (target 5 s);
 - the web app without its database: `bench/faults_web.py` (a private PostgreSQL stopped and
   started under gunicorn; target 5 s).
 
 Lost = recipients neither delivered nor `unknown`; doubled = deliveries beyond one per address.
-Usage: python bench/faults.py [--messages N] [--down S] [--no-web]
+Usage: python bench/faults.py [--messages N] [--down S] [--db-down S] [--no-web]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +41,7 @@ from newsletter.db.engine import make_engine  # noqa: E402
 from newsletter.sending import ledger  # noqa: E402
 from newsletter.sending.sends import all_sends  # noqa: E402
 from tests.support.ports import free_port  # noqa: E402
+from tests.support.private_postgres import PrivatePostgres, _bindir  # noqa: E402
 
 SEND = ("send", ISSUE.stem, "--yes", "--list", "bench")
 
@@ -210,20 +215,57 @@ def sendgrid_down(work: Path, n: int, down: float) -> str:
     return row(name, c.get("sent", 0), lost, max(0, doubled), c.get("unknown", 0), timing)
 
 
+def postgres_restart(work: Path, n: int, down: float) -> str:
+    """A two-process SMTP send on a private PostgreSQL server (initdb), stopped as a restart
+    for an upgrade stops it once a tenth is sent, and started again `down` seconds later: the
+    recovery time from the server's return to the next recorded message (target 5 s)."""
+    bindir = _bindir()
+    if bindir is None:
+        return "PostgreSQL restart: skipped, no PostgreSQL server binaries (initdb)"
+    root = Path(tempfile.mkdtemp(prefix="newsletter-pg-"))
+    server = PrivatePostgres(bindir, root)
+    server.init()
+    server.start()
+    record, port = work / "pg.jsonl", free_port()
+    sink = smtp_sink(record, port, latency_ms=20)
+    try:
+        two = {"NEWSLETTER_SEND_WORKERS_FROM": "1000", "NEWSLETTER_SEND_WORKERS_MAX": "2"}
+        toml = f'backend = "smtp"\nsmtp_port = {port}\n'
+        project = Project.create(work / "pg", n, toml, two, url=server.create_database())
+        proc = spawn(project, *SEND)
+        until(lambda: counts(project).get("sent", 0) >= n // 10)
+        server.stop()
+        time.sleep(down)  # the outage (a benchmark may wait out a fault it stages)
+        server.start()
+        back = time.monotonic()
+        before = counts(project).get("sent", 0)
+        resumed = until(lambda: counts(project).get("sent", 0) > before or proc.poll() is not None)
+        proc.communicate(timeout=600)
+        timing = f"recovered {resumed - back:.2f} s after its return (down {down:g} s)"
+        return smtp_outcome("PostgreSQL restart, 2 processes", project, record, n, timing)
+    finally:
+        stop(sink)
+        with contextlib.suppress(RuntimeError):
+            server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--down", type=float, default=20.0, help="seconds a service is down")
+    parser.add_argument("--db-down", type=float, default=5.0, help="seconds PostgreSQL is down")
     parser.add_argument("--no-web", action="store_true", help="skip bench/faults_web.py")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as tmp:
         work = Path(tmp)
-        print(f"{args.messages:,} recipients a fault, default settings, SQLite")
+        print(f"{args.messages:,} recipients a fault, default settings, SQLite unless named")
         print(f"{'fault':<34} {'sent':>7} {'lost':>5} {'doubled':>7} {'unknown':>7}  time")
         print(ctrl_c(work, args.messages), flush=True)
         print(sigterm_two_processes(work, args.messages), flush=True)
         print(smtp_down(work, args.messages, args.down), flush=True)
         print(sendgrid_down(work, args.messages, args.down), flush=True)
+        print(postgres_restart(work, args.messages, args.db_down), flush=True)
     print("backoff after failed tries: 0.5 s doubling up to 30 s, jittered (target: one step)")
     if not args.no_web:
         print("\nthe web app without its database (bench/faults_web.py):", flush=True)

@@ -98,13 +98,20 @@ class Project:
 
     @classmethod
     def create(
-        cls, folder: Path, n: int, toml: str, extra_env: dict[str, str], address=user
+        cls,
+        folder: Path,
+        n: int,
+        toml: str,
+        extra_env: dict[str, str],
+        address=user,
+        url: str = "",
     ) -> Project:  # type: ignore[no-untyped-def]
+        """A project folder with `n` subscribers, on `url` (default: a SQLite file in it)."""
         folder.mkdir(parents=True)
         (folder / "issues").mkdir()
         shutil.copy(ISSUE, folder / "issues")
         (folder / "newsletter.toml").write_text(with_real_settings(toml))
-        url = f"sqlite:///{folder / 'bench.db'}"
+        url = url or f"sqlite:///{folder / 'bench.db'}"
         engine = make_engine(url)
         populate(engine, n, address=address)
         engine.dispose()

@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, text
 from newsletter.cli import cli
 from newsletter.db import migrate, tables
 from newsletter.db.engine import make_engine
-from newsletter.sending.ledger import apply_provider_event
+from newsletter.sending.ledger_returns import apply_provider_event
 from newsletter.sending.provider_events import apply_event, read_event
 from tests.support.tracking import BROWSER, send_tracked
 

@@ -16,7 +16,7 @@ from newsletter.cli.root import (
     settings_from,
     warn_kept_key,
 )
-from newsletter.cli.stopping import graceful_stop, stopped_exit
+from newsletter.cli.stopping import graceful_stop, replay_journals, stopped_exit
 from newsletter.errors import ConfigError
 from newsletter.sending.stopping import STOP
 from newsletter.times import minute_utc, stamp_utc
@@ -71,6 +71,7 @@ def send_due_cmd(
     late = parse_duration(max_late or settings.max_late, "--max-late" if max_late else "max_late")
     folder = Path(issues_dir or settings.issues_dir)
     engine = engine_from(ctx)
+    replay_journals(ctx)
     entries = plan(engine, settings, folder, now, late)
 
     def log(line: str, problem: bool) -> None:

@@ -13,7 +13,7 @@ import click
 from newsletter.cli.preflight import FORCE_FLAG, FORCE_HELP, preflight
 from newsletter.cli.progress import Reporter
 from newsletter.cli.root import cli, engine_from, settings_from
-from newsletter.cli.stopping import graceful_stop, stop_line, stopped_exit
+from newsletter.cli.stopping import graceful_stop, replay_journals, stop_line, stopped_exit
 from newsletter.errors import RelayOutage, SendError
 from newsletter.models import BACKENDS
 from newsletter.sending.stopping import STOP
@@ -101,6 +101,7 @@ def send_cmd(
     from newsletter.sending.send import cancel
 
     settings, engine = settings_from(ctx), engine_from(ctx)
+    replay_journals(ctx)
     path = _issue_path(issue, settings)
     if cancel_send:
         send_id = cancel(engine, path.stem, lists or None)
@@ -280,6 +281,7 @@ def worker_cmd(ctx: click.Context, once: bool, send_id: int | None, rate: str | 
     """Claim and send batches of any running send (several may run, on several machines)."""
     from newsletter.sending.worker_loop import run_worker
 
+    replay_journals(ctx)
     with graceful_stop():
         done = run_worker(
             engine_from(ctx), settings_from(ctx), once=once, only_send=send_id, rate=_rate(rate)

@@ -77,3 +77,14 @@ def stop_line(counts: dict[str, int], resume: str) -> str:
     unknown = counts.get("unknown", 0)
     doubt = f", {unknown:,} unknown (no answer by stop_timeout)" if unknown else ""
     return f"{counts.get('sent', 0):,} sent, {left:,} left{doubt}; continue with: {resume}"
+
+
+def replay_journals(ctx: click.Context) -> None:
+    """Before anything else, a sending command records what an earlier run on this host
+    delivered but could not record (its database stayed away): `sending.journal`."""
+    from newsletter.cli.root import engine_from, settings_from
+    from newsletter.sending.journal import replay
+
+    folder = settings_from(ctx).effective_state_dir
+    if done := replay(engine_from(ctx), folder):
+        click.echo(f"recorded {done:,} delivered result(s) from an earlier run's journal", err=True)

@@ -28,6 +28,10 @@ def validate(s: Settings) -> None:
         raise ConfigError(f"{where['outage_timeout']}: outage_timeout must be positive (seconds)")
     if s.stop_timeout < 0:
         raise ConfigError(f"{where['stop_timeout']}: stop_timeout must be 0 or more (seconds)")
+    if s.db_outage_timeout <= 0:
+        raise ConfigError(
+            f"{where['db_outage_timeout']}: db_outage_timeout must be positive (seconds)"
+        )
     if s.sendgrid_keepalive <= 0:
         raise ConfigError(f"{where['sendgrid_keepalive']}: sendgrid_keepalive must be positive")
     if not 1 <= s.send_workers_max <= 32:

@@ -3,6 +3,7 @@ of them are secrets (environment only)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
@@ -49,6 +50,8 @@ class Settings:
     smtp_timeout: float = 30.0
     outage_timeout: float = 600.0  # seconds a send waits out a relay that refuses all mail
     stop_timeout: float = 30.0  # seconds a stopping send waits for answers on the network
+    db_outage_timeout: float = 120.0  # seconds a send waits out its database gone (PostgreSQL)
+    state_dir: str = ""  # journals of results not recorded; "" = beside the SQLite file, else .
     sendgrid_api_host: str = "https://api.sendgrid.com"
     sendgrid_timeout: float = 30.0
     sendgrid_concurrency: int = 8  # requests in flight per worker process (measured)
@@ -100,6 +103,17 @@ class Settings:
     @property
     def effective_database_url(self) -> str:
         return self.database_url or "sqlite:///newsletter.db"
+
+    @property
+    def effective_state_dir(self) -> str:
+        """Where a worker's journal goes: `state_dir`, else the SQLite file's folder, else the
+        working directory."""
+        if self.state_dir:
+            return self.state_dir
+        url = self.effective_database_url
+        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+            return os.path.dirname(url[len("sqlite:///") :]) or "."
+        return "."
 
     @property
     def sender_domain(self) -> str:

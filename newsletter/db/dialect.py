@@ -14,6 +14,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from newsletter.errors import DatabaseUnavailable
+
+
+class LockNotAvailable(DatabaseUnavailable):
+    """A session lock is held by another session for now."""
+
 
 def is_sqlite(bind: Engine | Connection) -> bool:
     return bind.dialect.name == "sqlite"
@@ -61,16 +67,34 @@ def lock_for_transaction(conn: Connection, name: str) -> None:
         conn.execute(_XACT_LOCK, {"k": advisory_key(name)})
 
 
-def hold_session_lock(engine: Engine, name: str) -> Connection | None:
+def hold_session_lock(engine: Engine, name: str, wait: bool = True) -> Connection | None:
     """A connection holding the lock `name` for as long as it stays open: on PostgreSQL a
     session advisory lock, which the server drops with the session (so a process killed, on any
-    machine, is seen gone at once). SQLite, one host's database, has none: None."""
+    machine, is seen gone at once). SQLite, one host's database, has none: None. Without
+    `wait`, LockNotAvailable when a session (an old one of ours the server has not yet seen
+    gone) still holds it."""
     if is_sqlite(engine):
         return None
     conn = engine.connect()
-    conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": advisory_key(name)})
+    if wait:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": advisory_key(name)})
+    elif not conn.execute(
+        text("SELECT pg_try_advisory_lock(:k)"), {"k": advisory_key(name)}
+    ).scalar():
+        conn.close()
+        raise LockNotAvailable(f"the lock {name} is still held by an earlier session")
     conn.commit()
     return conn
+
+
+def lock_still_held(conn: Connection) -> bool:
+    """Whether `conn` (a `hold_session_lock` connection) still works, so still holds its lock."""
+    try:
+        conn.execute(text("SELECT 1")).scalar()
+        conn.commit()
+    except Exception:
+        return False
+    return True
 
 
 def session_lock_held(engine: Engine, name: str) -> bool | None:
@@ -84,3 +108,13 @@ def session_lock_held(engine: Engine, name: str) -> bool | None:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
         conn.commit()
     return not got
+
+
+def server_started_at(conn: Connection) -> tuple[Any, Any] | None:
+    """(when the server started, its clock now) on PostgreSQL, both aware datetimes: a restart
+    drops every session lock, so a lock taken before it says nothing of its holder. None on
+    SQLite."""
+    if is_sqlite(conn):
+        return None
+    row = conn.execute(text("SELECT pg_postmaster_start_time(), now()")).one()
+    return row[0], row[1]

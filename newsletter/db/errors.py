@@ -56,6 +56,20 @@ def raise_disk_full(context: Any) -> None:
         raise found from context.sqlalchemy_exception
 
 
+def gone(exc: BaseException, dialect: str) -> bool:
+    """Whether `exc` (SQLAlchemy's or the driver's own) says the server is out of reach for
+    now (restarting, the connection dropped): a PostgreSQL send waits that out. A SQLite file
+    never goes away; its errors (locked, full) are never this."""
+    if dialect == "sqlite":
+        return False
+    if isinstance(exc, DatabaseUnavailable) and not isinstance(exc, DiskFull):
+        return True
+    if isinstance(exc, _UNAVAILABLE) or getattr(exc, "connection_invalidated", False):
+        return True
+    names = {k.__name__ for k in type(getattr(exc, "orig", None) or exc).__mro__}
+    return bool(names & {"OperationalError", "InterfaceError"})
+
+
 def store_error(doing: str, exc: Exception) -> StoreError:
     """`doing: ErrorKind: the driver's words` as a StoreError (raise it `from None`);
     `DatabaseUnavailable` for connection-level trouble."""

@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
@@ -20,7 +21,7 @@ from newsletter.audience.recipients import blocked, live_memberships
 from newsletter.authoring import placeholders
 from newsletter.config import Settings
 from newsletter.db.connection import reading
-from newsletter.errors import BackendConfigError, RelayOutage
+from newsletter.errors import BackendConfigError, DatabaseUnavailable, RelayOutage
 from newsletter.models import Recipient
 from newsletter.recipient_tags import TAG_LINK, TAG_MESSAGE_ID, TAG_RETURN_PATH
 from newsletter.sending import ledger, sends
@@ -168,13 +169,12 @@ def deliver(
     size = _batch_size(settings.batch_size, per_second)
     progress = Progress(send_id, sum(counts.values()), counts)
     pace = Pace(per_second, sleep=STOP.wait)  # a stop cuts a --rate pause short
-    # With several units in flight, claim the next batch while fewer than two batches wait for
-    # one. With one unit at a time (the outbox), or while a crash test is armed (so its crash
-    # point is exact), one batch at a time.
+    # Claim the next batch while fewer than two wait for a lane; one batch at a time with one
+    # unit at a time (the outbox), or while a crash test is armed (its crash point is exact).
     ahead = 0 if os.environ.get(CRASH_AT) or backend.units_at_once < 2 else 2 * size
     test_hook("start", 0)
-    hold = HeldBatch() if held_batch() is not None else None  # crash tests only
-    flight = Flight(engine, send_id, worker, backend, maker.template, hold)
+    flight = _flight(engine, settings, send_id, worker, backend, maker.template)
+    wait_db = worker.patience.run  # the database away: wait for it (up to db_outage_timeout)
     claimed, number, stopped = 0, 0, False
     with STOP.listening(lambda: flight.stop(STOP.left(settings.stop_timeout))):
         try:  # Ctrl-C, SIGTERM: a graceful stop, heard until the flight is done
@@ -182,16 +182,16 @@ def deliver(
                 _report(progress, flight.wait_for_room(ahead), on_progress)
                 if flight.error:
                     break  # a lane failed
-                if STOP.asked or not _still_running(engine, send_id):
+                if STOP.asked or not wait_db(lambda: _still_running(engine, send_id)):
                     stopped = True  # stopped here, or cancelled (paused) elsewhere: what is
                     break  # claimed ahead goes back to the queue, what is out finishes
                 want = size if limit is None else min(size, limit - claimed)
-                batch = ledger.claim(engine, send_id, worker, want)
+                batch = ledger.claim_again(engine, send_id, worker, want)
                 if not batch:
                     break
                 number += 1
                 test_hook("claimed", number)
-                recipients, skipped = maker.prepare(engine, worker, batch)
+                recipients, skipped = wait_db(partial(maker.prepare, engine, worker, batch))
                 flight.add(number, len(batch), skipped, recipients)
                 claimed += len(batch)
                 pace.wait(claimed)
@@ -200,10 +200,25 @@ def deliver(
             raise
         last = flight.abort() if stopped else flight.close()
     _report(progress, last, on_progress)
+    if isinstance(flight.error, DatabaseUnavailable):
+        raise _database_gone(flight, send.issue_id) from flight.error
     if flight.error is not None:
         _stop_on_error(engine, send_id, flight.error)
     ledger.finish_if_complete(engine, send_id)
     return progress
+
+
+def _flight(
+    engine: Engine,
+    settings: Settings,
+    send_id: int,
+    worker: Worker,
+    backend: Backend,
+    template: MessageTemplate,
+) -> Flight:
+    hold = HeldBatch() if held_batch() is not None else None  # crash tests only
+    journals = settings.effective_state_dir
+    return Flight(engine, send_id, worker, backend, template, hold, journals)
 
 
 def _batch_size(batch_size: int, per_second: float) -> int:
@@ -227,6 +242,20 @@ def _still_running(engine: Engine, send_id: int) -> bool:
     with reading(engine) as conn:
         current = sends.get_send(conn, send_id)
     return current is not None and current.status == "running"
+
+
+def _database_gone(flight: Flight, issue_id: str) -> DatabaseUnavailable:
+    """The database stayed away: what was delivered meanwhile is in the journal."""
+    journal = flight.recorder.journal
+    kept = (
+        f"; {journal.kept:,} delivered results are kept in {journal.path} and recorded by the "
+        "next send, worker or send-due on this host"
+        if journal.kept
+        else ""
+    )
+    return DatabaseUnavailable(
+        f"stopped: {flight.error}{kept}; continue with: newsletter send {issue_id} --resume"
+    )
 
 
 def _stop_on_error(engine: Engine, send_id: int, error: BaseException) -> None:

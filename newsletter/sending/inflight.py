@@ -5,12 +5,9 @@ units from. Its threads: the caller (the batch loop) claims, prepares and `add`s
 `backend.lanes` lane threads deliver them (SendGrid one request per lane, SMTP one engine
 thread for every connection); one recorder thread (`recorder.Recorder`) stores what was
 confirmed, in group commits. A batch is complete once all its units are stored or given back.
-
-Before a unit's end goes out its span of subscriber ids is noted durably (`note`, in the
-recorder's next commit); the note goes in the commit that records the unit's outcome, or when
-the server refused the unit before it could be delivered (`unnote`). After a crash,
-`workers.recover` turns the claimed rows inside a note into `unknown` and puts the rest back in
-the queue: only what was truly on the network can be in doubt.
+A unit's span of subscriber ids is noted durably (`note`) before its end goes out, and the note
+goes with its outcome, or when refused before delivery (`unnote`): after a crash only rows
+inside a note can be in doubt (`workers.recover`).
 """
 
 from __future__ import annotations
@@ -22,11 +19,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from newsletter.errors import BackendConfigError
-from newsletter.models import UNKNOWN, Recipient, SendResult
+from newsletter.models import Recipient, SendResult
 from newsletter.sending import ledger
 from newsletter.sending.crashpoints import HeldBatch
-from newsletter.sending.delivery.base import Backend, Done, Stopped, Unit, normalised
+from newsletter.sending.delivery.base import Backend, Done, Lost, Stopped, Unit, normalised
+from newsletter.sending.flight_trouble import interrupted, recheck
+from newsletter.sending.journal import Journal
 from newsletter.sending.mime.message import MessageTemplate
 from newsletter.sending.recorder import Recorder
 from newsletter.sending.recording import Store
@@ -52,6 +50,7 @@ class Flight:
         backend: Backend,
         template: MessageTemplate,
         hold: HeldBatch | None = None,
+        journal_dir: str = ".",
     ):
         self.engine, self.send_id, self.worker = engine, send_id, worker
         self.backend, self.template = backend, template
@@ -75,8 +74,10 @@ class Flight:
             stored=self._stored,
             failed=self._record_failed,
             noted=self._wake_lanes,
+            journal=Journal(journal_dir, send_id, worker.id),
             hold=None if hold is None else (lambda items: hold.filter(items, self._batches)),
         )
+        worker.patience.hooks.append(self._recheck)
         self._lanes = [
             threading.Thread(target=self._lane, name=f"lane-{i}", daemon=True)
             for i in range(max(1, backend.lanes))
@@ -142,6 +143,8 @@ class Flight:
         self._wake_lanes()
 
     def _halt(self) -> None:  # the stop's time is up (the timer is cancelled once lanes end)
+        self.recorder.give_up.set()  # and for the database, if it is away
+        self.worker.patience.woken.set()
         self.backend.halt()
         self._wake_lanes()
 
@@ -156,13 +159,14 @@ class Flight:
         if self._halt_timer is not None:
             self._halt_timer.cancel()
         self.recorder.finish()
+        self.worker.patience.hooks.remove(self._recheck)
         with self._cv:
             for unit in self._units:  # never taken: given back now (their batch completes)
-                self._batches[unit.batch].given_back += len(unit.recipients)
-                self._unit_finished(self._batches[unit.batch])
+                self._finish_unsent(unit)
             left, self._units = [*self._units, *self._given_back], deque()
             self._given_back, self._waiting = [], 0
-        if ids := [r.subscriber_id for unit in left for r in unit.recipients]:
+        ids = [r.subscriber_id for unit in left if not unit.lost for r in unit.recipients]
+        if ids and not self.recorder.journal.gave_up:  # else recovery puts them back
             ledger.release(self.engine, self.send_id, self.worker, ids)
         with self._cv:
             return self._completed_locked()
@@ -200,7 +204,7 @@ class Flight:
         """Return once `unit`'s span is noted as handed out; Stopped if the send stops first."""
         self.note([unit]).wait()
         if not unit.handed:
-            raise Stopped("the send is stopping")
+            raise Lost("taken for dead") if unit.lost else Stopped("the send is stopping")
 
     def note(self, units: Sequence[Unit]) -> threading.Event:
         return self.recorder.note(units)
@@ -216,9 +220,7 @@ class Flight:
             for taken in self._taken.values():
                 taken.discard(unit)
             self._given_back.append(unit)
-            if (batch := self._batches.get(unit.batch)) is not None:
-                batch.given_back += len(unit.recipients)
-                self._unit_finished(batch)
+            self._finish_unsent(unit)
             self._cv.notify_all()
 
     def done(self, unit: Unit, results: Sequence[SendResult]) -> None:
@@ -234,6 +236,11 @@ class Flight:
         if noting and self.backend.records_inline:
             return self.recorder.now(items, noting)
         return self.recorder.post(items, noting)
+
+    def _finish_unsent(self, unit: Unit) -> None:  # holds the lock: `unit` went back unsent
+        if (batch := self._batches.get(unit.batch)) is not None:
+            batch.given_back += len(unit.recipients)
+            self._unit_finished(batch)
 
     def _unit_finished(self, batch: Batch) -> None:  # holds the lock
         batch.units -= 1
@@ -251,33 +258,18 @@ class Flight:
                 self._cv.notify_all()
 
     def _lane_failed(self, exc: BaseException) -> None:
-        """Fatal trouble stops the flight: what the backend finished is kept, units it never
-        put on the network go back to the queue, and an unexpected error leaves the ones it
-        did hand out `unknown`."""
-        finished = {r.subscriber_id: r for r in getattr(exc, "results", None) or []}
+        """Fatal trouble stops the flight (`flight_trouble.interrupted` says what becomes of
+        the units the lane held)."""
         with self._cv:
             units = self._taken.pop(threading.get_ident(), set())
             if self.error is None and not isinstance(exc, Stopped):
                 self.error = exc
         self.stop()
-        release: list[int] = []
-        for unit in units:
-            ours = [
-                finished[r.subscriber_id] for r in unit.recipients if r.subscriber_id in finished
-            ]
-            rest = [r for r in unit.recipients if r.subscriber_id not in finished]
-            if unit.handed and not isinstance(exc, BackendConfigError):
-                ours += [
-                    SendResult(r.subscriber_id, UNKNOWN, f"interrupted while sending: {exc!r}")
-                    for r in rest
-                ]
-            elif not ours:
-                self.give_back(unit)  # none of it went out
-                continue
-            else:
-                release += [r.subscriber_id for r in rest]
-            unit.recipients = [r for r in unit.recipients if r.subscriber_id not in release]
-            self.done(unit, ours)
+        done, back, release = interrupted(units, exc)
+        for unit in back:
+            self.give_back(unit)
+        for unit, results in done:
+            self.done(unit, results)
         if release:
             ledger.release(self.engine, self.send_id, self.worker, release)
 
@@ -292,6 +284,10 @@ class Flight:
                 self._unit_finished(batch)
             if len(self._finished) > finished:  # what the caller waits for
                 self._cv.notify_all()
+
+    def _recheck(self) -> None:
+        """The database is back after an outage (`flight_trouble.recheck`)."""
+        recheck(self)
 
     def _record_failed(self, exc: BaseException) -> None:
         """The database went away: the flight stops."""

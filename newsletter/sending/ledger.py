@@ -12,17 +12,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Engine,
     and_,
-    bindparam,
     delete,
     func,
-    literal_column,
-    or_,
     select,
     update,
 )
@@ -50,9 +48,11 @@ class Claimed:
     email: str
 
 
-def claim(engine: Engine, send_id: int, worker: Worker, size: int) -> list[Claimed]:
+def claim(
+    engine: Engine, send_id: int, worker: Worker, size: int, at: datetime | None = None
+) -> list[Claimed]:
     """Atomically claim up to `size` queued rows (SKIP LOCKED on PostgreSQL; SQLite's
-    BEGIN IMMEDIATE makes the single UPDATE exclusive)."""
+    BEGIN IMMEDIATE makes the single UPDATE exclusive), stamped `at`."""
     q = D.alias("q")
     pick = (
         select(q.c.subscriber_id)
@@ -68,7 +68,7 @@ def claim(engine: Engine, send_id: int, worker: Worker, size: int) -> list[Claim
         .values(
             status="claimed",
             claimed_by=worker.id,
-            claimed_at=utcnow(),
+            claimed_at=at or utcnow(),
             attempts=D.c.attempts + 1,
             updated_at=utcnow(),
         )
@@ -79,7 +79,40 @@ def claim(engine: Engine, send_id: int, worker: Worker, size: int) -> list[Claim
     return sorted((Claimed(r.subscriber_id, r.email) for r in rows), key=lambda c: c.subscriber_id)
 
 
-def _mark(conn: Connection, send_id: int, worker_id: str, ids: Sequence[int], **values: Any) -> int:
+def claim_again(engine: Engine, send_id: int, worker: Worker, size: int) -> list[Claimed]:
+    """`claim`, tried again while the database is away (`worker.patience`). A claim whose
+    commit went through but whose answer the outage cut is found again by its stamp, so no
+    row stays claimed by a worker that does not know it."""
+    at, tried = utcnow(), [False]
+
+    def attempt() -> list[Claimed]:
+        if tried[0]:
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    select(D.c.subscriber_id, D.c.email).where(
+                        D.c.send_id == send_id,
+                        D.c.status == "claimed",
+                        D.c.claimed_by == worker.id,
+                        D.c.claimed_at == at,
+                    )
+                ).all()
+            if rows:
+                return sorted((Claimed(*r) for r in rows), key=lambda c: c.subscriber_id)
+        tried[0] = True
+        return claim(engine, send_id, worker, size, at)
+
+    return worker.patience.run(attempt)
+
+
+def _mark(
+    conn: Connection,
+    send_id: int,
+    worker_id: str,
+    ids: Sequence[int],
+    mine: Sequence[str] = ("claimed",),
+    **values: Any,
+) -> int:
+    """Set `values` on the rows `ids` that `worker_id` claimed and that are still `mine`."""
     n = 0
     for i in range(0, len(ids), 500):
         n += conn.execute(
@@ -87,7 +120,7 @@ def _mark(conn: Connection, send_id: int, worker_id: str, ids: Sequence[int], **
             .where(
                 D.c.send_id == send_id,
                 D.c.subscriber_id.in_(ids[i : i + 500]),
-                D.c.status == "claimed",
+                D.c.status.in_(list(mine)),
                 D.c.claimed_by == worker_id,
             )
             .values(updated_at=utcnow(), **values)
@@ -105,15 +138,24 @@ def skip(engine: Engine, send_id: int, worker: Worker, reasons: dict[int, str]) 
 
 
 GROUPED = 20  # rows with one outcome from which one UPDATE ... IN beats an executemany
+# A worker's own rows: `claimed`, or `unknown` when recovery took it for dead while the
+# database was away (a restart drops its lock): its outcome then settles the doubt.
+RECORDABLE = ("claimed", "unknown")
 _RECORD_ONE = Sql(
     "UPDATE deliveries SET status = :status, detail = :detail, provider_id = :provider,"
     " updated_at = :now WHERE send_id = :send AND subscriber_id = :sid"
-    " AND status = 'claimed' AND claimed_by = :worker"
+    " AND status IN ('claimed', 'unknown') AND claimed_by = :worker"
 )
 
 
 def record_in(
     conn: Connection, send_id: int, worker: Worker, results: Iterable[SendResult]
+) -> None:
+    record_for(conn, send_id, worker.id, results)
+
+
+def record_for(
+    conn: Connection, send_id: int, worker_id: str, results: Iterable[SendResult]
 ) -> None:
     """Store outcomes in the caller's transaction: many rows with the same outcome (a SendGrid
     request's) are updated together, one statement per distinct (status, detail, provider id);
@@ -133,8 +175,9 @@ def record_in(
             _mark(
                 conn,
                 send_id,
-                worker.id,
+                worker_id,
                 ids,
+                RECORDABLE,
                 status=status,
                 detail=detail,
                 provider_id=provider_id,
@@ -142,8 +185,26 @@ def record_in(
     if singles:  # an SMTP message's own queue id: one row each, on the driver (hot path)
         now = utcnow()
         for row in singles:
-            row.update(send=send_id, worker=worker.id, now=now)
+            row.update(send=send_id, worker=worker_id, now=now)
         _RECORD_ONE.run_many(conn, singles)
+
+
+def owned(engine: Engine, send_id: int, worker: Worker, ids: Sequence[int]) -> set[int]:
+    """Which of `ids` `worker` still holds claimed (another may have taken it for dead)."""
+    found: set[int] = set()
+    with engine.begin() as conn:
+        for i in range(0, len(ids), 500):
+            found.update(
+                conn.execute(
+                    select(D.c.subscriber_id).where(
+                        D.c.send_id == send_id,
+                        D.c.subscriber_id.in_(ids[i : i + 500]),
+                        D.c.status == "claimed",
+                        D.c.claimed_by == worker.id,
+                    )
+                ).scalars()
+            )
+    return found
 
 
 def release(engine: Engine, send_id: int, worker: Worker, ids: Sequence[int]) -> None:
@@ -223,59 +284,4 @@ def discard_if_untouched(engine: Engine, send_id: int) -> bool:
         conn.execute(delete(D).where(D.c.send_id == send_id))
         conn.execute(delete(tables.locks).where(tables.locks.c.name.startswith(f"send:{send_id}:")))
         conn.execute(delete(S).where(S.c.id == send_id))
-    return True
-
-
-def mark_returned(conn: Connection, rows: Sequence[tuple[int, int, str, str]]) -> None:
-    """Record that sent messages came back: (send, subscriber, `bounced` or `complained`,
-    detail with the diagnostic). A complaint outranks a bounce; rows still queued or claimed
-    belong to a running worker and failed rows were never accepted: those stay as they are."""
-    for status in RETURNED:
-        params = [
-            {"b_send": send, "b_sub": sub, "b_detail": detail[:2000]}
-            for send, sub, st, detail in rows
-            if st == status
-        ]
-        if params:
-            conn.execute(_MARK_RETURNED[status].values(updated_at=utcnow()), params)
-
-
-_MARK_RETURNED = {
-    status: update(D)
-    .where(
-        D.c.send_id == bindparam("b_send"),
-        D.c.subscriber_id == bindparam("b_sub"),
-        # constants spelled out: an expanding IN cannot run as executemany
-        or_(
-            *(
-                D.c.status == literal_column(f"'{s}'")
-                for s in ("sent", "unknown", *(r for r in RETURNED if RETURNED[r] < rank))
-            )
-        ),
-    )
-    .values(status=status, detail=bindparam("b_detail"))
-    for status, rank in RETURNED.items()
-}
-
-
-def apply_provider_event(
-    engine: Engine, send_id: int, subscriber_id: int, kind: str, reason: str = ""
-) -> bool:
-    """What the provider later said about a delivered message (delivered | deferred), kept in
-    the `stage` column (and, with the provider's words, in `detail` as `sendgrid: <event>`): a
-    sent row only moves to a later stage, and a bounced or complained row never goes back
-    (bounces and spam reports: `return_path.record_return`). True if the row changed."""
-    detail = PROVIDER_PREFIX + kind + (f": {reason}" if reason else "")
-    where = (D.c.send_id == send_id, D.c.subscriber_id == subscriber_id)
-    with engine.begin() as conn:
-        row = conn.execute(select(D.c.status, D.c.stage).where(*where).with_for_update()).first()
-        if row is None or row.status not in ("sent", "unknown"):
-            return False
-        if PROVIDER_STAGES.get(row.stage, 0) >= PROVIDER_STAGES[kind]:
-            return False
-        conn.execute(
-            update(D)
-            .where(*where)
-            .values(status="sent", stage=kind, detail=detail[:2000], updated_at=utcnow())
-        )
     return True

@@ -1,7 +1,7 @@
 """Apply SendGrid events: suppressions for bad addresses and complaints; bounces and spam
 reports recorded like the bounce mailbox's reports (`return_path.record_return`: the same
 `bounced` / `complained` ledger statuses and bounce records, so counts agree whichever way the
-news came); delivered / deferred move a sent row forward (`ledger.apply_provider_event`).
+news came); delivered / deferred move a sent row forward (`ledger_returns.apply_provider_event`).
 Every step is idempotent, so duplicates and out-of-order events never change anything twice.
 
 An event comes from outside, so `read_event` checks every field it uses before anything is
@@ -27,7 +27,8 @@ from newsletter.config import Settings
 from newsletter.db.transaction import begin
 from newsletter.errors import NewsletterError
 from newsletter.safe_text import one_line
-from newsletter.sending.ledger import PROVIDER_PREFIX, PROVIDER_STAGES, apply_provider_event
+from newsletter.sending.ledger import PROVIDER_PREFIX, PROVIDER_STAGES
+from newsletter.sending.ledger_returns import apply_provider_event
 from newsletter.sending.return_path import record_return
 from newsletter.tracking import provider
 

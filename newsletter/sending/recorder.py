@@ -1,6 +1,7 @@
 """The recorder of a `Flight`: one thread that stores what the lanes confirm, in group commits
-(`recording.Store`). A confirmation waits at most for the commit before it; a lane that asks
-for a note (`note`) gets it in the very next commit; the notes of units refused before they
+(`recording.Store`), waiting out the database gone (`patience`), past that into the `journal`.
+A confirmation waits at most for the commit before it; a lane that asks for a note (`note`)
+gets it in the very next commit; the notes of units refused before they
 could be delivered are dropped (`unnote`). About once a second, even when idle, it shares what
 the backend learned about its server."""
 
@@ -13,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from newsletter.models import SendResult
 from newsletter.sending.delivery.base import Unit
+from newsletter.sending.journal import Journal
 from newsletter.sending.recording import PACE_EVERY, Store
 
 GROUP_COMMIT_S = 0.002  # the recorder commits at most this often: "the last few ms"
@@ -26,9 +28,12 @@ class Recorder:
         stored: Callable[[Confirmed], None],
         failed: Callable[[BaseException], None],
         noted: Callable[[], None],
+        journal: Journal,
         hold: Callable[[Confirmed], Confirmed] | None = None,
     ):
         self.store, self._stored, self._failed, self._noted = store, stored, failed, noted
+        self.journal = journal  # outcomes the database could not take in time
+        self.give_up = threading.Event()  # the stop's time is up: stop waiting for the database
         self.hold = hold  # crash tests only: drops a batch whose outcomes are never stored
         self._lock = threading.Lock()  # the queues below
         self._news = threading.Condition(self._lock)
@@ -56,6 +61,7 @@ class Recorder:
         set once they are noted (each then has `handed`), or when the send stops (not)."""
         ready = threading.Event()
         units = [u for u in units if not u.handed]  # a retry of a unit already noted
+        units = [u for u in units if not u.lost]  # no longer ours: never noted, never sent
         with self._lock:
             self._confirmed += done
             if units and not self._refusing:
@@ -102,13 +108,13 @@ class Recorder:
 
     def _loop(self) -> None:
         while self._wait():
-            if not self._flush([], []):
-                return
+            self._flush([], [])
 
     def _flush(self, done: Confirmed, handing: list[tuple[Unit, threading.Event]]) -> bool:
         """Take what is queued, with `done` and `handing`, and store it in one commit; commits
         happen one at a time, in the order their items came (a unit's note dropped, then given
-        again, stays). False if the database failed."""
+        again, stays). While the database is away the commit is tried again (the worker's
+        `Patience`); past that, outcomes go to the journal. False once the database failed."""
         with self._committing:
             with self._lock:
                 items, self._confirmed = self._confirmed + done, []
@@ -119,16 +125,24 @@ class Recorder:
             if self.hold is not None:
                 items = self.hold(items)
             try:
-                self.store.commit(items, [u for u, _ in handing], unhanding)
+                if self.journal.gave_up:
+                    raise self.journal.gave_up
+                self.store.worker.patience.run(
+                    lambda: self.store.commit(
+                        items, [u for u, _ in handing if not u.lost], unhanding
+                    ),
+                    give_up=self.give_up.is_set,
+                )
             except BaseException as exc:  # noqa: BLE001 - the database went away
+                self.journal.keep(items, exc)
                 self._failed(exc)
                 self.refuse_notes()
                 for _, ready in handing:
                     ready.set()  # not handed: the lane stops
                 self._noted()
-                return False
+                return True  # what comes later goes to the journal too
             for unit, _ in handing:
-                unit.handed = True
+                unit.handed = not unit.lost
         for _, ready in handing:
             ready.set()
         if handing:

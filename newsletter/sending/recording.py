@@ -15,7 +15,8 @@ from sqlalchemy import Connection, Engine
 from newsletter.models import SendResult
 from newsletter.sending import ledger, pacing
 from newsletter.sending.delivery.base import Backend, Unit
-from newsletter.sending.workers import HandedMark, Worker
+from newsletter.sending.handed import HandedMark
+from newsletter.sending.workers import Worker
 
 PACE_EVERY = 1.0  # seconds between two writes of this worker's pace
 

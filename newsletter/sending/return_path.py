@@ -19,11 +19,11 @@ The bounce path, end to end (this docstring is its one map; the README's code ma
               -> an address the provider calls bad (hard bounce, bad drop, spam report,
                  unsubscribe): audience.suppressions.suppress_address
               -> bounce, spam report: sending.return_path.record_return (suppress=False)
-              -> delivered, deferred: sending.ledger.apply_provider_event
+              -> delivered, deferred: sending.ledger_returns.apply_provider_event
               -> open, click: tracking.provider.record_event (judged like our own hits)
     here:     sending.return_path.record_returns:
               audience.bounces.insert_returns (the record, once)
-              -> sending.ledger.mark_returned (the ledger row)
+              -> sending.ledger_returns.mark_returned (the ledger row)
               -> audience.bounces.suppressions_due, suppress_subscribers (its rules:
                  hard at once, soft after a few sends, complaints for good, blocked never)
     read:     audience.bounces.counts_by_category (status, report), returns_of
@@ -43,7 +43,7 @@ from newsletter.audience.bounces import (
     suppress_subscribers,
     suppressions_due,
 )
-from newsletter.sending.ledger import mark_returned
+from newsletter.sending.ledger_returns import mark_returned
 
 LEDGER_STATUS = {"bounce": "bounced", "complaint": "complained"}
 

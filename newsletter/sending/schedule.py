@@ -8,6 +8,7 @@ not sent: a restored backup or a long outage must not mail last month's issue.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.authoring.issue_file import parse_issue
 from newsletter.config import Settings
@@ -183,7 +185,9 @@ def _run_one(
 ) -> bool:
     owner = locks.new_owner()
     name = f"send-due:{entry.issue_id}"
-    holder = None if dry_run else locks.acquire(engine, name, owner)
+    # The lock outlives a database outage the send waits out (db_outage_timeout), and more.
+    ttl = locks.TTL + timedelta(seconds=settings.db_outage_timeout)
+    holder = None if dry_run else locks.acquire(engine, name, owner, ttl)
     if holder is not None:
         log(f"{entry.issue_id}: already being sent by {holder}; leaving it to that run", False)
         return True
@@ -209,7 +213,8 @@ def _run_one(
 
         def keep_lock(_progress: object) -> None:
             if time.monotonic() - last[0] > 20:
-                locks.refresh(engine, name, owner)
+                with contextlib.suppress(SQLAlchemyError):  # the ttl covers a missed one
+                    locks.refresh(engine, name, owner, ttl)
                 last[0] = time.monotonic()
 
         progress = execute(engine, settings, plan, keep_lock)

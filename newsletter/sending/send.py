@@ -44,7 +44,7 @@ def execute(
     shares = connection_shares(settings.smtp_connections, processes)
     settings = replace(settings, smtp_connections=shares[0])
     backend = make_backend(plan.backend, settings)  # BackendConfigError: nothing written yet
-    worker = workers.Worker(engine)
+    worker = workers.Worker(engine, settings.db_outage_timeout)
     try:
         send_id = _create_or_join(engine, settings, plan, worker)
         helpers = _start_helpers(helper_command, send_id, rate, shares[1:])

@@ -25,7 +25,7 @@ def run_worker(
 ) -> int:
     """Claim batches of any running send (or only `only_send`) until stopped (or, with `once`,
     until none has queued rows). Returns how many recipients this worker processed."""
-    worker = workers.Worker(engine)
+    worker = workers.Worker(engine, settings.db_outage_timeout)
     backends: dict[str, Backend] = {}
     done = 0
     try:

@@ -10,58 +10,88 @@ resent silently); rows it had claimed ahead but never handed out go back to `que
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
-from typing import Any
+from datetime import timedelta
 
 from sqlalchemy import (
     Connection,
     Engine,
     delete,
-    false,
     func,
-    or_,
     select,
-    true,
     update,
 )
 
 from newsletter.db import tables
-from newsletter.db.clock import utcnow
+from newsletter.db.clock import as_utc, utcnow
 from newsletter.db.connection import reading
-from newsletter.db.dialect import hold_session_lock, session_lock_held
-from newsletter.db.driver_sql import Sql
+from newsletter.db.dialect import (
+    hold_session_lock,
+    lock_still_held,
+    server_started_at,
+    session_lock_held,
+)
+from newsletter.db.errors import gone
+from newsletter.sending.handed import Span, covered, handed_spans
+from newsletter.sending.patience import Patience
 
 D = tables.deliveries
 HOST = socket.gethostname()
 
 
 class Worker:
-    """This process as a worker. Keep it open while sending; `close` when done."""
+    """This process as a worker. Keep it open while sending; `close` when done. `grace`: the
+    seconds it waits out its database gone (`db_outage_timeout`), and so how long others wait,
+    after a restart dropped its lock, before they take it for dead."""
 
-    def __init__(self, engine: Engine):
-        self.engine = engine
+    def __init__(self, engine: Engine, grace: float = 120.0):
+        self.engine, self.grace = engine, timedelta(seconds=grace)
         self.id = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._conn = hold_session_lock(engine, self.id)  # None on SQLite: the pid tells
+        self.patience = Patience(engine, grace, self.relock)
+
+    def relock(self) -> None:
+        """The database is back after an outage: take the lock again, and say when."""
+        if self._conn is None or lock_still_held(self._conn):
+            return  # SQLite; or only other connections broke, and the lock's session lives
+        with contextlib.suppress(Exception):  # the session died with the outage: never pooled
+            self._conn.invalidate()
+        self._conn = hold_session_lock(self.engine, self.id, wait=False)
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(tables.locks)
+                .where(tables.locks.c.owner == self.id, tables.locks.c.name.like("send:%:worker:%"))
+                .values(acquired_at=now, expires_at=now + self.grace)
+            )
 
     def close(self) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(tables.locks).where(tables.locks.c.owner == self.id))
-            conn.execute(delete(tables.send_pacing).where(tables.send_pacing.c.worker == self.id))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(delete(tables.locks).where(tables.locks.c.owner == self.id))
+                conn.execute(
+                    delete(tables.send_pacing).where(tables.send_pacing.c.worker == self.id)
+                )
+        except Exception as exc:
+            if not gone(exc, self.engine.dialect.name):
+                raise  # else: the database is away; recovery clears these rows later
         if self._conn is not None:
-            self._conn.close()  # ends the session: the advisory lock goes with it
+            with contextlib.suppress(Exception):  # it may have died with an outage
+                self._conn.close()  # ends the session: the advisory lock goes with it
             self._conn = None
 
 
 def is_alive(engine: Engine, worker_id: str) -> bool:
     held = session_lock_held(engine, worker_id)
-    if held is not None:
-        return held
+    if held:
+        return True
     host, _, rest = worker_id.partition(":")
     pid = rest.partition(":")[0]
-    if host != HOST or not pid.isdigit():
-        return True  # SQLite is a one-host database; be safe with a foreign id
+    if host != HOST or not pid.isdigit():  # SQLite is a one-host database
+        return held is None or _restarted_under(engine, worker_id)
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"  # zombie = dead
@@ -76,91 +106,37 @@ def is_alive(engine: Engine, worker_id: str) -> bool:
     return True
 
 
+def _restarted_under(engine: Engine, worker_id: str) -> bool:
+    """Whether the server restarted after `worker_id` took its lock, less than the worker's
+    grace ago: the restart dropped the lock, and the worker may be waiting to take it again."""
+    with engine.connect() as conn:
+        started = server_started_at(conn)
+        rows = conn.execute(
+            select(tables.locks.c.acquired_at, tables.locks.c.expires_at).where(
+                tables.locks.c.owner == worker_id, tables.locks.c.name.like("send:%:worker:%")
+            )
+        ).all()
+    if started is None:
+        return False
+    since, now = started
+    for row in rows:
+        taken, until = as_utc(row.acquired_at), as_utc(row.expires_at)
+        if taken and until and taken < since < now < since + (until - taken):
+            return True
+    return False
+
+
 def join(conn: Connection, send_id: int, worker: Worker) -> None:
-    """Register `worker` on the send, so others can tell whether the send has live workers."""
+    """Register `worker` on the send, so others can tell whether the send has live workers;
+    the row also says when its lock was taken, and its grace (`_restarted_under`)."""
     name = f"send:{send_id}:worker:{worker.id}"
     if conn.execute(select(tables.locks.c.name).where(tables.locks.c.name == name)).first() is None:
         now = utcnow()
         conn.execute(
             tables.locks.insert().values(
-                name=name, owner=worker.id, acquired_at=now, expires_at=now
+                name=name, owner=worker.id, acquired_at=now, expires_at=now + worker.grace
             )
         )
-
-
-def _handed_prefix(send_id: int, worker_id: str) -> str:
-    return f"send:{send_id}:handed:{worker_id}:"
-
-
-Span = tuple[int, int]  # (lowest, highest) subscriber id of one unit handed to the network
-
-
-_NOTE = Sql(
-    "INSERT INTO locks (name, owner, acquired_at, expires_at) VALUES (:name, :owner, :now, :now)"
-    " ON CONFLICT (name) DO NOTHING"
-)
-_UNNOTE = Sql("DELETE FROM locks WHERE name = :name")
-
-
-class HandedMark:
-    """What this worker has handed to the network on one send and not yet recorded: one
-    `locks` row per unit in flight, named by its subscriber-id span (`...:handed:W:LOW-HIGH`),
-    written before the unit's bytes go out and deleted in the transaction that records its
-    outcome. A row `...:handed:W:0` says the worker keeps such rows (a worker of an older
-    release kept one high-water mark instead). All go with `Worker.close` and `recover`."""
-
-    def __init__(self, engine: Engine, send_id: int, worker: Worker):
-        self.engine, self.worker = engine, worker
-        self.prefix = _handed_prefix(send_id, worker.id)
-        with engine.begin() as conn:  # a worker may come back to a send it helped before
-            conn.execute(delete(tables.locks).where(tables.locks.c.name == f"{self.prefix}0"))
-            self._insert(conn, f"{self.prefix}0")
-
-    def _insert(self, conn: Connection, *names: str) -> None:
-        """The notes `names`; one already there stays (a unit noted twice: a retry whose
-        first note was still on its way). On the driver: a message's note is a hot path."""
-        now, owner = utcnow(), self.worker.id
-        _NOTE.run_many(conn, [dict(name=n, owner=owner, now=now) for n in names])
-
-    def hand(self, conn: Connection, spans: list[Span]) -> None:
-        """Note, in `conn`'s transaction, that the units of `spans` may go out."""
-        if spans:
-            self._insert(conn, *(f"{self.prefix}{low}-{high}" for low, high in spans))
-
-    def settle(self, conn: Connection, spans: list[Span]) -> None:
-        """Drop the notes of units whose outcomes `conn`'s transaction records."""
-        _UNNOTE.run_many(conn, [dict(name=f"{self.prefix}{low}-{high}") for low, high in spans])
-
-
-def handed_spans(conn: Connection, send_id: int, worker_id: str) -> list[Span] | None:
-    """The subscriber-id spans `worker_id` may have handed out for the send and not recorded;
-    None when it left no note at all (a worker of an older version: treat all its claims as
-    handed). A high-water mark left by an older release counts as the span from 1 up to it."""
-    prefix = _handed_prefix(send_id, worker_id)
-    names = conn.execute(
-        select(tables.locks.c.name).where(
-            tables.locks.c.name.startswith(prefix, autoescape=True),
-            tables.locks.c.owner == worker_id,
-        )
-    ).scalars()
-    spans: list[Span] | None = None
-    for name in names:
-        low, dash, high = name[len(prefix) :].partition("-")
-        if not (low.isdigit() and (not dash or high.isdigit())):
-            continue
-        spans = spans or []
-        if dash:
-            spans.append((int(low), int(high)))
-        elif int(low) > 0:
-            spans.append((1, int(low)))
-    return spans
-
-
-def _covered(spans: list[Span] | None) -> Any:
-    """SQL: the row's subscriber id lies in one of `spans` (None: every row does)."""
-    if spans is None:
-        return true()
-    return or_(false(), *(D.c.subscriber_id.between(low, high) for low, high in spans))
 
 
 def workers(conn: Connection, send_id: int) -> list[str]:
@@ -241,7 +217,7 @@ def recover(engine: Engine, send_id: int) -> int:
             spans = handed_spans(conn, send_id, w)
             count += conn.execute(
                 update(D)
-                .where(*mine, _covered(spans))
+                .where(*mine, covered(spans))
                 .values(status="unknown", updated_at=utcnow(), detail=_why(w, True))
             ).rowcount
             conn.execute(

@@ -25,6 +25,11 @@ class Stopped(Exception):
     """A lane was stopped before it could hand its unit out."""
 
 
+class Lost(Stopped):
+    """The unit is no longer this worker's: while the database was away another worker took
+    this one for dead and put its rows back in the queue. It must not go (`Feed.give_back`)."""
+
+
 class Unsent(Exception):
     """The send is stopping and this unit's retry will not start: none of it was delivered,
     so it goes back to the queue (`Feed.give_back`)."""
@@ -37,6 +42,7 @@ class Unit:
     recipients: list[Recipient]
     batch: int = 0
     handed: bool = False  # its bytes may have gone out
+    lost: bool = False  # no longer this worker's (`Lost`): never noted, never sent
     message: tuple[str, bytes, bool] | None = None  # SMTP: (sender, bytes, dotted) made ahead
 
     @property
@@ -210,7 +216,11 @@ class Backend(ABC):
         """Deliver units from `feed` until it runs dry. Several lanes run at once (threads),
         each on its own connection. This default sends one unit at a time with `send`."""
         while (unit := feed.take()) is not None:
-            feed.handing(unit)
+            try:
+                feed.handing(unit)
+            except Lost:
+                feed.give_back(unit)
+                continue
             try:
                 results = self.send(template, unit.recipients)
             except Unsent:

@@ -119,7 +119,7 @@ class Jobs:
         feed when the send stops."""
         if job.unit.handed:
             self.feed.unnote([job.unit])
-        if self.stopping:
+        if self.stopping or job.unit.lost:  # a lost unit is another worker's now
             self.feed.give_back(job.unit)
         else:
             heapq.heappush(self.retries, (due, next(self._tie), job))
