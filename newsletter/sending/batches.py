@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from newsletter import tokens
-from newsletter.audience.lists import get_list
+from newsletter.audience.lists import get_list_by_id
 from newsletter.audience.recipients import blocked, live_memberships
 from newsletter.authoring import placeholders
 from newsletter.config import Settings
@@ -77,7 +77,7 @@ class _Batchmaker:
 
     @classmethod
     def for_send(cls, engine: Engine, settings: Settings, send: sends.SendRow) -> _Batchmaker:
-        lists = [get_list(engine, slug) for slug in send.list_slugs]
+        lists = [lst for i in send.list_ids if (lst := get_list_by_id(engine, i))]
         with reading(engine) as conn:  # click/open tracking: the HTML stored with its links
             tracked = html_to_send(conn, send.id)
         return cls(

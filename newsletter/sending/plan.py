@@ -72,7 +72,7 @@ def prepare(engine: Engine, settings: Settings, path: str | Path, options: SendO
             f"the generated key in {signer.generated_key_path}"
         )
     with reading(engine) as conn:
-        plan.existing = sends.find_send(conn, issue.id, slugs)
+        plan.existing = sends.find_send(conn, issue.id, [lst["id"] for lst in lists])
         if plan.existing is None:
             return _plan_new(conn, plan, slugs)
         counts = ledger.counts(conn, plan.existing.id)
