@@ -25,8 +25,9 @@ FRONT_MATTER_KEYS = (
     "send_at",
     "track_clicks",  # per-issue tracking switches (true/false): see newsletter/tracking
     "track_opens",
+    "archive",  # false: never in the web archive (true by default)
 )
-SWITCHES = ("track_clicks", "track_opens")
+SWITCHES = ("track_clicks", "track_opens", "archive")
 _YES, _NO = ("true", "yes", "on"), ("false", "no", "off")
 
 Report = Callable[[int, str], None]

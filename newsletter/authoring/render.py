@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsletter import models
+from newsletter.tokens import site_link
 from newsletter.authoring import markdown, placeholders
 from newsletter.errors import RenderError
 
@@ -115,6 +116,8 @@ def template_context(issue: models.Issue, settings: Settings, list_name: str) ->
         "unsubscribe_url": placeholders.UNSUBSCRIBE_URL,
         "preferences_url": placeholders.PREFERENCES_URL,
         "view_url": placeholders.VIEW_URL,
+        "archive_url": site_link(settings.site_url, "/archive"),
+        "home_url": site_link(settings.site_url, "/"),
     }
 
 

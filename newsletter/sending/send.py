@@ -18,6 +18,7 @@ from newsletter.config import Settings
 from newsletter.db.connection import reading
 from newsletter.errors import SendError
 from newsletter.sending import ledger, sends, workers
+from newsletter.sending.archive import archive_options
 from newsletter.sending.batches import Callback, Progress, deliver
 from newsletter.sending.delivery import make_backend
 from newsletter.sending.plan import Plan
@@ -146,7 +147,11 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
                 html=rendered.html,
                 text_body=rendered.text,
                 source_hash=issue.source_hash,
-                options={"lists": slugs, "force_preflight": opts.force_preflight},
+                options={
+                    "lists": slugs,
+                    "force_preflight": opts.force_preflight,
+                    **archive_options(issue, plan.lists),
+                },
                 web_html=rendered.web_html,
             )
         else:
