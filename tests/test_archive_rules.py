@@ -6,6 +6,7 @@ one entry per issue (the first public send's stored page, exactly as sent), the 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+
 import pytest
 
 from newsletter.audience.list_edits import update_list

@@ -26,6 +26,7 @@ from datetime import date
 from pathlib import Path
 
 from newsletter.authoring.front_matter import parse_front_matter
+from newsletter.authoring.readers import check_expressions
 from newsletter.authoring.takeaways import split_sections
 from newsletter.errors import IssueFileError, Problem
 from newsletter.models import Issue
@@ -181,6 +182,7 @@ def _headers(meta: dict[str, tuple[object, int]], report: _Report) -> tuple[str,
     subject, subject_line = _text(meta, "subject")
     if not subject:
         subject, subject_line = title, title_line or 1
+    check_expressions(subject, subject_line, report.error)  # {{ first_name }} in a subject
     if len(subject) > SUBJECT_MAX:
         report.warn(
             subject_line,

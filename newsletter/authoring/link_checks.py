@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from newsletter.authoring.placeholders import PREFERENCES_URL, UNSUBSCRIBE_URL, VIEW_URL
+from newsletter.authoring.readers import check_expressions
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
     from newsletter.models import Issue
-    from markdown_it.token import Token
 
 Report = Callable[[int, str], None]
 
@@ -148,9 +149,11 @@ def _loose(text: str) -> str:
 
 
 def check_markdown(text: str, first_line: int, error: Report, warn: Report) -> None:
-    """Report bad links and images in Markdown that starts at file line `first_line`."""
+    """Report bad links, images and reader values in Markdown that starts at file line
+    `first_line`."""
     if not text.strip():
         return
+    check_expressions(text, first_line, error)
     lines = text.split("\n")
     for token in _parser().parse(text):
         start = token.map[0] if token.map else 0

@@ -16,13 +16,14 @@ import re
 import textwrap
 from collections.abc import Callable
 from functools import lru_cache
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsletter import models
-from newsletter.tokens import site_link
-from newsletter.authoring import markdown, placeholders
+from newsletter.authoring import markdown, placeholders, readers
 from newsletter.errors import RenderError
+from newsletter.tokens import site_link
 
 if TYPE_CHECKING:
     import jinja2
@@ -71,6 +72,7 @@ def _environment(templates_dir: str, listing: tuple[str, ...]) -> jinja2.Environ
         auto_reload=True,  # `preview` picks up edited templates
     )
     env.filters["wrap"] = _wrap_filter
+    env.globals["reader"] = readers.reader  # {{ reader("first_name", "there") }}
     return env
 
 
@@ -251,6 +253,16 @@ def _inline(html: str, css: str, template: str) -> str:
     return out
 
 
+PROOF_SUBJECT_TEMPLATE = "test_subject.txt.j2"  # a test-send's subject ("[TEST] ...")
+
+
+def render_line(settings: Settings, name: str, **values: Any) -> str:
+    """A one-line template of the templates folder (a subject), rendered and made one line."""
+    from newsletter.safe_text import one_line
+
+    return one_line(_render_template(environment(settings), name, values).strip())
+
+
 def render_issue(
     issue: models.Issue, settings: Settings, *, list_name: str = ""
 ) -> models.RenderedIssue:
@@ -267,10 +279,10 @@ def render_issue(
         "preferences_url": "",
         "view_url": "",
     }
-    web_html = _render_template(env, WEB_TEMPLATE, web_context)
+    web_html = readers.with_fallbacks(_render_template(env, WEB_TEMPLATE, web_context), escape)
     return models.RenderedIssue(
         issue_id=issue.id,
-        subject=issue.subject,
+        subject=readers.to_placeholders(issue.subject),
         preheader=issue.preheader,
         html=html,
         text=text,

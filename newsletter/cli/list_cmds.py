@@ -41,9 +41,7 @@ def lists_group(ctx: click.Context, as_json: bool) -> None:
 @click.option("--from-name", default="", help="Sender name for this list (default: settings).")
 @click.option("--from-address", default="", help="Sender address for this list.")
 @click.option("--reply-to", default="")
-@click.option(
-    "--private", is_flag=True, help="Not subscribable on the web, never in the archive."
-)
+@click.option("--private", is_flag=True, help="Not subscribable on the web, never in the archive.")
 @click.pass_context
 def lists_create(
     ctx: click.Context,

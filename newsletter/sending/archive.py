@@ -14,13 +14,14 @@ import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from html import escape
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
 from newsletter import tokens
-from newsletter.authoring import placeholders
+from newsletter.authoring import placeholders, readers
 from newsletter.authoring.issue_file import read_issue
 from newsletter.authoring.render import render_issue
 from newsletter.config import Settings
@@ -100,11 +101,11 @@ def _entry(r: Any, settings: Settings) -> Entry:
     issue_date = options.get("date")
     return Entry(
         r.issue_id,
-        r.subject,
+        readers.with_fallbacks(r.subject, str),
         as_utc(r.started_at or r.created_at) or datetime.now(UTC),
         tokens.view_url(settings, r.issue_id),
         date.fromisoformat(issue_date) if issue_date else None,
-        options.get("summary") or r.subject,
+        options.get("summary") or readers.with_fallbacks(r.subject, str),
     )
 
 
@@ -146,6 +147,7 @@ def _rendered_now(html: str, settings: Settings, issue_id: str) -> str:
 def _blank_placeholders(html: str, settings: Settings) -> str:
     """The stored email HTML with nobody's values in it: links point at the archive."""
     archive = tokens.site_link(settings.site_url, "/archive")
+    html = readers.with_fallbacks(html, escape)
     values = {
         placeholders.NAME: "",
         placeholders.EMAIL: "",

@@ -10,6 +10,9 @@ to their lists by id.
   mail a list again. A slug no list has any more backfills no id.
 - `sends.web_html`: the archive page of the issue exactly as sent (NULL for older sends: the
   archive renders those as before).
+- The name placeholder no longer falls back to "there" in code: templates say it
+  (`reader("name", "there")`). Stored sends, which a resume sends on, get the same placeholder
+  in place of the old one, so their readers without a name are still greeted "Hi there,".
 
 Revision ID: 0008
 Revises: 0007
@@ -41,6 +44,17 @@ def upgrade() -> None:
     _backfill_list_ids()
     with op.batch_alter_table("sends", table_kwargs=NEVER_REUSED) as batch:
         batch.alter_column("list_ids", existing_type=sa.JSON, nullable=False)
+    _swap_name_placeholder(OLD_NAME, NAME_OR_THERE)
+
+
+OLD_NAME = "__NL_NAME__"  # revision 0007's name placeholder, "there" when blank
+NAME_OR_THERE = "__NL_R_name__" + b"there".hex() + "__"  # authoring.readers spelling
+
+
+def _swap_name_placeholder(old: str, new: str) -> None:
+    for table, columns in (("sends", ("subject", "html", "text")), ("tracked_sends", ("html",))):
+        sets = ", ".join(f"{c} = REPLACE({c}, :old, :new)" for c in columns)
+        op.execute(sa.text(f"UPDATE {table} SET {sets}").bindparams(old=old, new=new))
 
 
 def _backfill_list_ids() -> None:
@@ -60,6 +74,7 @@ def _backfill_list_ids() -> None:
 
 
 def downgrade() -> None:
+    _swap_name_placeholder(NAME_OR_THERE, OLD_NAME)
     with op.batch_alter_table("sends", table_kwargs=NEVER_REUSED) as batch:
         batch.drop_column("web_html")
         batch.drop_column("list_ids")
