@@ -254,3 +254,10 @@ def test_the_confirmation_subject_comes_from_its_template(web) -> None:
     post_form(client, {"email": "bob@example.org"}, "/subscribe/news")
     mails = _mails(web, lambda subject: subject.startswith("Confirm: "))
     assert mails["bob@example.org"]["Subject"] == "Confirm: News & Views"
+
+
+def test_a_reader_value_in_a_link_address_is_an_error(workdir) -> None:
+    path = workdir / "issue.md"
+    path.write_text(_with_intro("[Yours](https://example.org/?n={{first_name}})\n\n"), "utf-8")
+    errors = [p.message for p in parse_issue(path)[1] if p.severity == "error"]
+    assert len(errors) == 1 and "cannot go in a link's address" in errors[0]

@@ -192,6 +192,13 @@ def _check_inline(
 
 def _check_link(href: str, at: int, error: Report, warn: Report) -> bool:
     """Report a bad link target; False when the renderer shows the link as plain text."""
+    if "{{" in unquote(href):
+        error(
+            at,
+            f"link '{unquote(href)}': a reader value cannot go in a link's address (it would "
+            "not be URL-encoded); put it in the text",
+        )
+        return False
     if shown_as_text(href):
         # A warning, not an error: nothing harmful reaches the reader, who only loses the link
         # (and sees the `[text](...)` Markdown instead).
