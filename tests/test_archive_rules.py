@@ -139,6 +139,19 @@ def test_local_images_are_a_note_for_preview_and_refused_for_sends(web, host: st
         web.send_issue(text)
 
 
+def test_preview_shows_a_local_image_with_a_note_that_send_refuses_it(workdir) -> None:
+    from newsletter.cli.build_cmds import _Preview
+    from newsletter.config import Settings
+
+    path = workdir / "2026-01-01-test.md"
+    path.write_text(_issue(body="![A chart](http://localhost:8000/c.png)\n\n"), "utf-8")
+    state = _Preview(path, Settings())
+    note = state.refresh()
+    assert note is not None and note.startswith("rebuilt 2026-01-01-test; note: image")
+    assert "`send` refuses the issue" in note
+    assert 'src="http://localhost:8000/c.png"' in state.pages["/email.html"][1]
+
+
 def test_a_takeaway_image_on_localhost_is_refused_for_a_send(web) -> None:
     text = ISSUE.replace(
         "Link: https://example.org/first",

@@ -230,3 +230,15 @@ def test_delete_after_60_days_removes_the_list_and_keeps_its_suppressions(engine
         assert conn.execute(select(tables.lists.c.id)).first() is None
         kept = conn.execute(select(tables.suppressions.c.list_id)).scalars().all()
     assert kept == [the_list["id"]]
+
+
+def test_the_cli_refusals_are_one_line_and_change_nothing(engine, database_url, workdir) -> None:
+    populate(engine, "weekly", 2)
+    refused = _cli(database_url, workdir, "lists", "delete", "weekly")
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "--with-members" in refused.stderr
+    assert get_list(engine, "weekly")["slug"] == "weekly"
+    done = _cli(database_url, workdir, "lists", "delete", "weekly", "--with-members")
+    assert done.returncode == 0 and "2 membership(s) removed; suppressions kept" in done.stdout
+    listed = _cli(database_url, workdir, "lists")
+    assert "weekly" not in listed.stdout
