@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData()
@@ -113,7 +114,8 @@ sends = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("issue_id", String(200), nullable=False),
     Column("list_slugs", JSON, nullable=False),  # as the lists were named then
-    Column("list_ids", JSON, nullable=False),  # what a send is matched by (revision 0008)
+    # What a send is matched by (revision 0008; '[]' for rows written without it).
+    Column("list_ids", JSON, nullable=False, default=list, server_default=text("'[]'")),
     Column("status", String(20), nullable=False),
     Column("backend", String(20), nullable=False),
     Column("subject", Text, nullable=False),

@@ -43,7 +43,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("web_html", sa.Text, nullable=True))
     _backfill_list_ids()
     with op.batch_alter_table("sends", table_kwargs=NEVER_REUSED) as batch:
-        batch.alter_column("list_ids", existing_type=sa.JSON, nullable=False)
+        batch.alter_column(
+            "list_ids", existing_type=sa.JSON, nullable=False, server_default=sa.text("'[]'")
+        )
     _swap_name_placeholder(OLD_NAME, NAME_OR_THERE)
 
 
