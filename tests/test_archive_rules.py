@@ -6,6 +6,8 @@ one entry per issue (the first public send's stored page, exactly as sent), the 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from email import policy
+from email.parser import BytesParser
 
 import pytest
 
@@ -51,6 +53,20 @@ def test_an_issue_that_says_archive_false_is_not_published(web) -> None:
     web.send_issue(_issue("archive: false"))
     assert "The test issue subject" not in _index(web)
     assert web.client.get("/archive/2026-01-01-test").status_code == 404
+    # ... and its mail has no "view in browser" link, which would lead to that 404
+    web.send_issue(name="2026-01-02-public")
+    paths = sorted(
+        (web.workdir / "outbox" / "new").glob("*.eml"), key=lambda p: p.stat().st_mtime_ns
+    )
+    hidden, public = (
+        BytesParser(policy=policy.default)
+        .parsebytes(p.read_bytes())
+        .get_body(("plain",))
+        .get_content()
+        for p in paths
+    )
+    assert "View in your browser" not in hidden and "/archive/" not in hidden
+    assert "View in your browser: http://127.0.0.1:8000/archive/2026-01-02-public" in public
 
 
 def test_a_test_send_never_archives(web) -> None:

@@ -120,6 +120,7 @@ def template_context(issue: models.Issue, settings: Settings, list_name: str) ->
         "view_url": placeholders.VIEW_URL,
         "archive_url": site_link(settings.site_url, "/archive"),
         "home_url": site_link(settings.site_url, "/"),
+        "published": True,  # the send goes to the web archive (see render_issue)
     }
 
 
@@ -264,11 +265,13 @@ def render_line(settings: Settings, name: str, **values: Any) -> str:
 
 
 def render_issue(
-    issue: models.Issue, settings: Settings, *, list_name: str = ""
+    issue: models.Issue, settings: Settings, *, list_name: str = "", published: bool = True
 ) -> models.RenderedIssue:
-    """Render HTML, text and web page once; the email parts keep the placeholders."""
+    """Render HTML, text and web page once; the email parts keep the placeholders.
+    `published`: the send will be in the web archive (`sending.archive`); the templates leave
+    out the "view in browser" links of one that will not, which would lead nowhere."""
     env = environment(settings)
-    context = template_context(issue, settings, list_name)
+    context = {**template_context(issue, settings, list_name), "published": published}
     html = _compile_mjml(_render_template(env, EMAIL_TEMPLATE, context), EMAIL_TEMPLATE)
     text = _render_template(env, TEXT_TEMPLATE, context).strip() + "\n"
     web_context = {

@@ -130,7 +130,12 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
     slugs = [lst["slug"] for lst in plan.lists]
     rendered = None
     if plan.existing is None or (opts.rerender and plan.existing.source_hash != issue.source_hash):
-        rendered = render_issue(issue, settings, list_name=plan.lists[0].get("name", ""))
+        rendered = render_issue(
+            issue,
+            settings,
+            list_name=plan.lists[0].get("name", ""),
+            published=archive_options(issue, plan.lists)["public"] and issue.archive,
+        )
     with engine.begin() as conn:
         sends.lock_issue(conn, issue.id)
         list_ids = [lst["id"] for lst in plan.lists]
