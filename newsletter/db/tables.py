@@ -115,7 +115,7 @@ sends = Table(
     Column("issue_id", String(200), nullable=False),
     Column("list_slugs", JSON, nullable=False),  # as the lists were named then
     # What a send is matched by (revision 0008; '[]' for rows written without it).
-    Column("list_ids", JSON, nullable=False, default=list, server_default=text("'[]'")),
+    Column("list_ids", JSON, nullable=False, server_default=text("'[]'")),
     Column("status", String(20), nullable=False),
     Column("backend", String(20), nullable=False),
     Column("subject", Text, nullable=False),
