@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -35,6 +36,7 @@ class Issue:
     # Front matter `track_clicks` / `track_opens`: None follows the settings of the same name.
     track_clicks: bool | None = None
     track_opens: bool | None = None
+    archive: bool = True  # front matter `archive: false`: never in the web archive
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,9 @@ class Recipient:
     tag: str = ""  # opaque signed (send, subscriber) tag: Message-ID, X-Newsletter-Tag
     return_tag: str = ""  # the same pair's return-path tag: the VERP bounce address
     link_tag: str = ""  # the same pair's link tag: tracked links and the open pixel
+    # The subscriber's attributes that the send's reader placeholders read (loaded only when
+    # a placeholder reads one: `authoring.readers`).
+    attributes: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -229,8 +229,12 @@ def test_same_values_as_render_personalise(name: str, tmp_path: Path) -> None:
         read_issue(root / "issues" / "2019-03-01-hanoi-summit.md"),
         load_settings(cwd=tmp_path, env={}),
     )
+    from newsletter.authoring.readers import reader
+
     template = sample_template(
-        subject=rendered.subject + " __NL_NAME__", html=rendered.html, text=rendered.text
+        subject=rendered.subject + " " + reader("name", "there"),
+        html=rendered.html,
+        text=rendered.text,
     )
     person = recipient(8, name=name)
     expected = personalise(

@@ -17,6 +17,7 @@ from newsletter.authoring.issue_file import read_issue
 from newsletter.authoring.lint import check_templates
 from newsletter.authoring.markdown import to_html_and_text
 from newsletter.authoring.placeholders import personalise
+from newsletter.authoring.readers import reader
 from newsletter.authoring.render import EMAIL_TEMPLATE, environment, render_issue, template_context
 from newsletter.config import Settings
 from newsletter.errors import RenderError
@@ -97,15 +98,17 @@ def test_placeholders_survive_mjml_and_premailer(sample_issue, settings):
     assert f'href="{placeholders.UNSUBSCRIBE_URL}"' in out.html
     assert f'href="{placeholders.PREFERENCES_URL}"' in out.html
     assert f'href="{placeholders.VIEW_URL}"' in out.html
-    assert f"Hi {placeholders.NAME}," in out.html
+    greeting = reader("name", "there")  # the default templates' "Hi {{ reader(...) }},"
+    assert f"Hi {greeting}," in out.html
     for placeholder in (
-        placeholders.NAME,
+        greeting,
         placeholders.UNSUBSCRIBE_URL,
         placeholders.PREFERENCES_URL,
         placeholders.VIEW_URL,
     ):
         assert placeholder in out.text
     assert not any(p in out.web_html for p in placeholders.PLACEHOLDERS)
+    assert "__NL_" not in out.web_html
 
 
 def test_personalise_escapes_name_for_html_and_keeps_it_raw_in_text(settings):
@@ -116,7 +119,7 @@ def test_personalise_escapes_name_for_html_and_keeps_it_raw_in_text(settings):
     assert 'href="https://news.example.org/u?t=1&amp;x=2"' in out.html
     assert "Unsubscribe: https://news.example.org/u?t=1&x=2" in out.text
     for part in (out.html, out.text, out.subject):
-        assert not any(p in part for p in placeholders.PLACEHOLDERS)
+        assert "__NL_" not in part
 
 
 def test_personalise_subject_never_gets_a_new_line(settings):

@@ -1,4 +1,5 @@
-"""The audience: addresses (`addresses`), lists (`lists`), subscribers and their memberships
+"""The audience: addresses (`addresses`), lists (`lists`) and
+changing them (`list_edits`: update, rename, delete), subscribers and their memberships
 (`subscribers`, `memberships`, `history`, `member_status`: bounced and complained members
 told apart), names as stored, one clean line (`names`),
 suppressions and unsubscribing (`suppressions`, `unsubscribe`), bounce and complaint records

@@ -1,6 +1,10 @@
-"""Mailing lists: create, look up, and count members by status."""
+"""Mailing lists: create, look up, and count members by status. A deleted list kept as a
+tombstone (`list_edits.delete_list`) is found by none of these: only an unsubscribe link that
+carries its id still reaches it."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -22,18 +26,16 @@ def create_list(
     from_name: str = "",
     from_address: str = "",
     reply_to: str = "",
+    *,
+    private: bool = False,
 ) -> dict:
-    if not slug or not slug.replace("-", "").replace("_", "").isalnum() or slug != slug.lower():
-        raise StoreError(f"list slug '{slug}': use lower-case letters, digits, '-' or '_'")
-    if len(slug) > 100:
-        raise StoreError(f"list slug '{slug[:20]}...' is {len(slug)} characters; at most 100")
-    name = _one_line("name", name or slug)
-    from_name = _one_line("from name", from_name)
-    from_address = _address("from address", from_address)
-    reply_to = _address("reply-to address", reply_to)
+    check_slug(slug)
+    name = one_line_field("name", name or slug)
+    from_name = one_line_field("from name", from_name)
+    from_address = address_field("from address", from_address)
+    reply_to = address_field("reply-to address", reply_to)
     with begin(engine) as conn:
-        if conn.execute(select(tables.lists.c.id).where(tables.lists.c.slug == slug)).first():
-            raise StoreError(f"list '{slug}' already exists (see `newsletter lists`)")
+        refuse_taken(conn, slug)
         conn.execute(
             tables.lists.insert().values(
                 slug=slug,
@@ -42,6 +44,7 @@ def create_list(
                 from_name=from_name,
                 from_address=from_address,
                 reply_to=reply_to,
+                private=private,
                 created_at=utcnow(),
             )
         )
@@ -49,9 +52,23 @@ def create_list(
 
 
 NAME_MAX = 200  # lists.name and lists.from_name
+LIVE = tables.lists.c.deleted_at.is_(None)  # not a tombstone
 
 
-def _one_line(what: str, value: str) -> str:
+def check_slug(slug: str) -> None:
+    """Refuse a slug that is not lower-case letters, digits, '-' or '_' (at most 100)."""
+    if not slug or not slug.replace("-", "").replace("_", "").isalnum() or slug != slug.lower():
+        raise StoreError(f"list slug '{slug}': use lower-case letters, digits, '-' or '_'")
+    if len(slug) > 100:
+        raise StoreError(f"list slug '{slug[:20]}...' is {len(slug)} characters; at most 100")
+
+
+def refuse_taken(conn: Connection, slug: str) -> None:
+    if conn.execute(select(tables.lists.c.id).where(tables.lists.c.slug == slug)).first():
+        raise StoreError(f"list '{slug}' already exists (see `newsletter lists`)")
+
+
+def one_line_field(what: str, value: str) -> str:
     """`value` stripped; refused when it holds a line break or control, or is too long."""
     value = value.strip()
     if holds_controls(value):
@@ -61,7 +78,7 @@ def _one_line(what: str, value: str) -> str:
     return value
 
 
-def _address(what: str, value: str) -> str:
+def address_field(what: str, value: str) -> str:
     """A plain address (blanks trimmed), or '' for none; refused when not an address."""
     if not value.strip():
         return ""
@@ -78,9 +95,10 @@ def _address(what: str, value: str) -> str:
 def get_list(engine: Engine | Connection, slug: str) -> dict:
     lists = tables.lists
     with connect_to(engine) as conn:
-        row = conn.execute(select(lists).where(lists.c.slug == slug)).mappings().first()
+        row = conn.execute(select(lists).where(lists.c.slug == slug, LIVE)).mappings().first()
         if row is None:
-            known = ", ".join(conn.execute(select(lists.c.slug).order_by("slug")).scalars())
+            names = select(lists.c.slug).where(LIVE).order_by("slug")
+            known = ", ".join(conn.execute(names).scalars())
             raise StoreError(
                 f"unknown list '{slug}' (known: {known or 'none'}; "
                 f"create it with `newsletter lists create {slug} --name ...`)"
@@ -91,8 +109,17 @@ def get_list(engine: Engine | Connection, slug: str) -> dict:
 def get_list_by_id(engine: Engine | Connection, list_id: int) -> dict | None:
     lists = tables.lists
     with connect_to(engine) as conn:
-        row = conn.execute(select(lists).where(lists.c.id == list_id)).mappings().first()
+        row = conn.execute(select(lists).where(lists.c.id == list_id, LIVE)).mappings().first()
         return dict(row) if row else None
+
+
+def list_ids_for(conn: Connection, slugs: Sequence[str]) -> list[int] | None:
+    """The ids of these lists, in order; None when one of them does not exist."""
+    lists = tables.lists
+    found = dict(conn.execute(select(lists.c.slug, lists.c.id).where(LIVE)).tuples().all())
+    if any(s not in found for s in slugs):
+        return None
+    return [int(found[s]) for s in slugs]
 
 
 def list_counts(engine: Engine) -> list[dict]:
@@ -101,12 +128,19 @@ def list_counts(engine: Engine) -> list[dict]:
     m, s, lists = tables.memberships, tables.subscribers, tables.lists
     with reading(engine) as conn:
         out = {
-            r.id: {"slug": r.slug, "name": r.name, "id": r.id, **dict.fromkeys(SHOWN_STATUSES, 0)}
-            for r in conn.execute(select(lists).order_by(lists.c.slug))
+            r.id: {
+                "slug": r.slug,
+                "name": r.name,
+                "id": r.id,
+                "private": bool(r.private),
+                **dict.fromkeys(SHOWN_STATUSES, 0),
+            }
+            for r in conn.execute(select(lists).where(LIVE).order_by(lists.c.slug))
         }
         q = select(m.c.list_id, m.c.status, func.count()).group_by(m.c.list_id, m.c.status)
         for list_id, status, n in conn.execute(q):
-            out[list_id][status] = n
+            if list_id in out:  # a tombstone's members are gone; belt and braces
+                out[list_id][status] = n
         reasons = returned_reasons(conn, list(out))
         if reasons:  # unsubscribed members whose address came back: counted by why
             left = select(m.c.list_id, s.c.email_key).join(s, s.c.id == m.c.subscriber_id)
@@ -122,4 +156,5 @@ def all_lists(engine: Engine) -> list[dict]:
     """Every list, as `get_list` gives one, by slug."""
     lists = tables.lists
     with reading(engine) as conn:
-        return [dict(r) for r in conn.execute(select(lists).order_by(lists.c.slug)).mappings()]
+        q = select(lists).where(LIVE).order_by(lists.c.slug)
+        return [dict(r) for r in conn.execute(q).mappings()]

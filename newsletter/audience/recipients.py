@@ -111,3 +111,20 @@ def blocked(
         for sub_id, (h, lists) in live.items()
         if (h, 0) in found or all((h, lid) in found for lid in lists)
     }
+
+
+def attributes_of(
+    conn: Connection, subscriber_ids: Iterable[int], fields: Iterable[str]
+) -> dict[int, dict[str, object]]:
+    """{subscriber id: those of `fields` they have} among their attributes: read only for a
+    send whose reader placeholders use one (a batch otherwise never loads the JSON)."""
+    ids, wanted = list(subscriber_ids), set(fields)
+    if not ids or not wanted:
+        return {}
+    s = tables.subscribers
+    rows = conn.execute(select(s.c.id, s.c.attributes).where(s.c.id.in_(ids)))
+    return {
+        i: {k: v for k, v in (attrs or {}).items() if k in wanted}
+        for i, attrs in rows
+        if isinstance(attrs, dict)
+    }

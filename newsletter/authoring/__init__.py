@@ -1,6 +1,7 @@
 """Authoring: issue files (`issue_file`, `front_matter`, `takeaways`), their Markdown (`markdown`,
 `link_checks`), rendering once to email and web page (`render`), the per-recipient placeholders
-and their one substitution routine (`placeholders`), a send's links rewritten for click and
+and their one substitution routine (`placeholders`), a reader's own values in templates and
+Markdown (`readers`: `reader("first_name", "there")`), a send's links rewritten for click and
 open tracking (`tracked_links`, a pure text rewrite), and `newsletter check` (`lint`, with
 `skeleton_text`: sample text left from `newsletter new`).
 

@@ -25,8 +25,9 @@ FRONT_MATTER_KEYS = (
     "send_at",
     "track_clicks",  # per-issue tracking switches (true/false): see newsletter/tracking
     "track_opens",
+    "archive",  # false: never in the web archive (true by default)
 )
-SWITCHES = ("track_clicks", "track_opens")
+SWITCHES = ("track_clicks", "track_opens", "archive")
 _YES, _NO = ("true", "yes", "on"), ("false", "no", "off")
 
 Report = Callable[[int, str], None]
@@ -103,6 +104,8 @@ def _yaml_error(exc: MarkedYAMLError) -> tuple[int, str]:
         hint = ": put a value that contains ': ' in quotes"
     elif "found character '\\t'" in str(exc.problem):
         hint = ": indent with spaces, not tabs"
+    elif mark is not None and mark.buffer and "{{" in mark.buffer.split("\n")[mark.line]:
+        hint = ": put a value that holds {{ ... }} in quotes"
     return line, f"front matter is not valid YAML ({exc.problem}){hint}"
 
 
@@ -140,7 +143,10 @@ def _front_value(key: str, node: object, line: int, error: Report) -> object:
         return names
     text = _scalar(node)
     if text is None:
-        error(line, f"'{key}' must be a single value, not a list or mapping")
+        quote = ""
+        if isinstance(node, yaml.MappingNode) and node.flow_style:  # `subject: {{ x }} ...`
+            quote = f" (put a value that starts with '{{{{' in quotes: {key}: '{{{{ ... }}}} ...')"
+        error(line, f"'{key}' must be a single value, not a list or mapping{quote}")
         return None
     text = text.strip()
     if key == "date" and text:

@@ -26,6 +26,7 @@ from datetime import date
 from pathlib import Path
 
 from newsletter.authoring.front_matter import parse_front_matter
+from newsletter.authoring.readers import check_expressions
 from newsletter.authoring.takeaways import split_sections
 from newsletter.errors import IssueFileError, Problem
 from newsletter.models import Issue
@@ -136,6 +137,7 @@ def _parse(path: Path, data: bytes, report: _Report) -> Issue | None:
         source_hash=hashlib.sha256(data).hexdigest(),
         track_clicks=_switch(meta, "track_clicks"),
         track_opens=_switch(meta, "track_opens"),
+        archive=_switch(meta, "archive") is not False,
     )
 
 
@@ -180,6 +182,7 @@ def _headers(meta: dict[str, tuple[object, int]], report: _Report) -> tuple[str,
     subject, subject_line = _text(meta, "subject")
     if not subject:
         subject, subject_line = title, title_line or 1
+    check_expressions(subject, subject_line, report.error)  # {{ first_name }} in a subject
     if len(subject) > SUBJECT_MAX:
         report.warn(
             subject_line,

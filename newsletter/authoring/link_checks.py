@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from newsletter.authoring.placeholders import PREFERENCES_URL, UNSUBSCRIBE_URL, VIEW_URL
+from newsletter.authoring.readers import check_expressions
 
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
+
+    from newsletter.models import Issue
 
 Report = Callable[[int, str], None]
 
@@ -43,10 +46,68 @@ def url_problem(url: str, *, allow_mailto: bool = True) -> str | None:
     if scheme not in ("http", "https"):
         kinds = "http(s) or mailto" if allow_mailto else "http(s)"
         return f"'{url}' is not an absolute {kinds} URL: {_FIX}"
+    if host := local_host(url):
+        return (
+            f"'{url}' is on {host}, an address of this machine or network that readers "
+            "cannot reach: use a public address, like https://example.com/page"
+        )
     host = parts.netloc.rpartition("@")[2].rsplit(":", 1)[0] if parts.netloc else ""
     if not host or not _HOST.match(host):
         return f"'{url}' has no valid host name: {_FIX}"
     return None
+
+
+def local_host(url: str) -> str:
+    """The host of `url` when readers cannot reach it: `localhost` (or a name under it) or an
+    IP address (a literal is a machine of yours, not a site); else ''."""
+    import ipaddress
+
+    try:
+        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    except ValueError:
+        return ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return host
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return ""
+    return host
+
+
+def check_image_address(
+    src: str, at: int, error: Report, warn: Report, label: str = "image"
+) -> None:
+    """An image's address: a local host is allowed for `preview` (a warning that says `send`
+    refuses it), plain http draws a warning (the archive's CSP allows only https images),
+    anything else that is not an http(s) address is an error."""
+    if host := local_host(src):
+        warn(
+            at,
+            f"{label} '{src}' is on {host}, a local address: `preview` shows it on this "
+            "machine, but readers cannot load it, so `send` refuses the issue; put the image "
+            "on a public https:// address before sending",
+        )
+        return
+    if reason := url_problem(src, allow_mailto=False):
+        error(at, f"{label} {reason}")
+    elif urlsplit(src).scheme.lower() == "http":
+        warn(
+            at,
+            f"{label} '{src}' is plain http: the web archive's Content-Security-Policy blocks "
+            "it (only https images load there) and mail apps may flag it; use https://",
+        )
+
+
+def local_images(issue: Issue) -> list[tuple[str, str]]:
+    """(src, host) of every image of the issue that is on a local host (`local_host`)."""
+    sources = [t.image for t in issue.takeaways if t.image]
+    for text in (issue.intro_md, *(t.body_md for t in issue.takeaways)):
+        for token in _parser().parse(text):
+            for child in token.children or ():
+                if child.type == "image":
+                    sources.append(str(child.attrs.get("src", "")))
+    return [(src, host) for src in sources if (host := local_host(src))]
 
 
 def shown_as_text(url: str) -> bool:
@@ -88,9 +149,11 @@ def _loose(text: str) -> str:
 
 
 def check_markdown(text: str, first_line: int, error: Report, warn: Report) -> None:
-    """Report bad links and images in Markdown that starts at file line `first_line`."""
+    """Report bad links, images and reader values in Markdown that starts at file line
+    `first_line`."""
     if not text.strip():
         return
+    check_expressions(text, first_line, error)
     lines = text.split("\n")
     for token in _parser().parse(text):
         start = token.map[0] if token.map else 0
@@ -115,7 +178,7 @@ def _check_inline(
             link = None
         elif child.type == "image":
             src = str(child.attrs.get("src", ""))
-            _check_image(src, child.content, _line_of(src, lines, start, base), error)
+            _check_image(src, child.content, _line_of(src, lines, start, base), error, warn)
             if link is not None:
                 link[2].append(child.content)
         elif child.type == "html_inline" and not child.content.startswith("</"):
@@ -129,6 +192,13 @@ def _check_inline(
 
 def _check_link(href: str, at: int, error: Report, warn: Report) -> bool:
     """Report a bad link target; False when the renderer shows the link as plain text."""
+    if "{{" in unquote(href):
+        error(
+            at,
+            f"link '{unquote(href)}': a reader value cannot go in a link's address (it would "
+            "not be URL-encoded); put it in the text",
+        )
+        return False
     if shown_as_text(href):
         # A warning, not an error: nothing harmful reaches the reader, who only loses the link
         # (and sees the `[text](...)` Markdown instead).
@@ -143,7 +213,7 @@ def _check_link(href: str, at: int, error: Report, warn: Report) -> bool:
     return True
 
 
-def _check_image(src: str, alt: str, at: int, error: Report) -> None:
+def _check_image(src: str, alt: str, at: int, error: Report, warn: Report) -> None:
     if shown_as_text(src):
         # An error, like any image that is not at an http(s) address (url_problem): readers
         # would see the `![alt](...)` Markdown as plain text where the picture should be.
@@ -153,7 +223,6 @@ def _check_image(src: str, alt: str, at: int, error: Report) -> None:
             f"text, not the image; use an image at an https:// address instead",
         )
         return
-    if reason := url_problem(src, allow_mailto=False):
-        error(at, f"image {reason}")
+    check_image_address(src, at, error, warn)
     if not alt.strip():
         error(at, f"image '{src}' has no alt text: write ![what it shows]({src})")

@@ -11,6 +11,8 @@ import textwrap
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from newsletter.authoring import readers
+
 if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
@@ -26,11 +28,13 @@ def _parser() -> MarkdownIt:
 
 
 def to_html_and_text(markdown: str, width: int = WIDTH) -> tuple[str, str]:
-    """Both renderings from one parse (the render pipeline needs both)."""
+    """Both renderings from one parse (the render pipeline needs both). Reader values
+    (`{{ first_name | default("there") }}`) come out as their placeholders."""
     parser = _parser()
-    tokens = parser.parse(markdown)
+    marked, found = readers.mark(markdown)
+    tokens = parser.parse(marked)
     html = parser.renderer.render(tokens, parser.options, {}).strip()
-    return html, _tokens_to_text(tokens, width)
+    return readers.unmark(html, found), readers.unmark(_tokens_to_text(tokens, width), found)
 
 
 def _inline_text(token: Token) -> str:

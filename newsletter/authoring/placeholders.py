@@ -1,4 +1,5 @@
-"""Per-recipient placeholders: the closed set, each value escaped for where it lands, and the one
+"""Per-recipient placeholders: the closed set, the reader placeholders (`readers`: a field of
+the subscriber, with its fallback), each value escaped for where it lands, and the one
 substitution routine.
 
 The issue is rendered once with placeholders in it (plain ASCII words that MJML, premailer and
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
+from newsletter.authoring import readers
 from newsletter.models import Personalised, Recipient, RenderedIssue
 from newsletter.safe_text import one_line
 
@@ -26,22 +28,33 @@ VIEW_URL = "__NL_VIEW_URL__"
 # and open URLs that `tracked_links.rewrite` writes into a send's HTML: `/c/<link>/__NL_TRACK__`.
 TRACK = "__NL_TRACK__"
 PLACEHOLDERS = (NAME, EMAIL, UNSUBSCRIBE_URL, PREFERENCES_URL, VIEW_URL, TRACK)
-PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
+PLACEHOLDER_RE = re.compile("|".join([*(re.escape(p) for p in PLACEHOLDERS), readers.PATTERN]))
 
-NAME_FALLBACK = "there"  # "Hi there," when a subscriber has no name
 NO_TRACK = "-"  # the token of a message outside any send (a proof): links work, nothing counts
 
 
-def placeholder_values(recipient: Recipient, name_fallback: str = NAME_FALLBACK) -> dict[str, str]:
-    """Each placeholder's raw value for one recipient (escape per context before use)."""
-    return {
-        NAME: recipient.name.strip() or name_fallback,
+def placeholder_values(recipient: Recipient, reader_keys: tuple[str, ...] = ()) -> dict[str, str]:
+    """Each placeholder's raw value for one recipient (escape per context before use): the
+    closed set, and the reader placeholders `reader_keys` (`readers.value`). The name is the
+    bare name, '' when unknown: a fallback is the template's (`reader("name", "there")`)."""
+    values = {
+        NAME: recipient.name.strip(),
         EMAIL: recipient.email,
         UNSUBSCRIBE_URL: recipient.unsubscribe_url,
         PREFERENCES_URL: recipient.preferences_url,
         VIEW_URL: recipient.view_url,
         TRACK: recipient.link_tag or NO_TRACK,
     }
+    for key in reader_keys:
+        values[key] = readers.value(key, recipient.name, recipient.email, recipient.attributes)
+    return values
+
+
+@lru_cache(maxsize=16)
+def readers_in(*texts: str) -> tuple[str, ...]:
+    """The distinct reader placeholders of `texts`, in order of first appearance."""
+    found = re.findall(readers.PATTERN, "\x00".join(texts))
+    return tuple(dict.fromkeys(found))
 
 
 class Values(NamedTuple):  # made per recipient: a tuple is the cheapest to build
@@ -59,19 +72,21 @@ class Used:
     html: tuple[str, ...]
     text: tuple[str, ...]
     header: tuple[str, ...]
+    readers: tuple[str, ...] = ()  # the reader placeholders of all three
 
 
 def used_in(html: str, text: str, header: str) -> Used:
     return Used(
-        tuple(k for k in PLACEHOLDERS if k in html),
-        tuple(k for k in PLACEHOLDERS if k in text),
-        tuple(k for k in PLACEHOLDERS if k in header),
+        tuple(k for k in PLACEHOLDERS if k in html) + readers_in(html),
+        tuple(k for k in PLACEHOLDERS if k in text) + readers_in(text),
+        tuple(k for k in PLACEHOLDERS if k in header) + readers_in(header),
+        readers_in(html, text, header),
     )
 
 
 def values_for(
     recipient: Recipient,
-    name_fallback: str = NAME_FALLBACK,
+    reader_keys: tuple[str, ...] = (),
     *,
     made_inert: bool = False,
     used: Used | None = None,
@@ -79,8 +94,11 @@ def values_for(
     """HTML gets `html.escape` (safe in text and in quoted attributes), text the raw value,
     headers `one_line` (no value starts a header). `made_inert`: each value first goes through
     `inert`, for a provider that substitutes on its side; `used`: only the placeholders each
-    context holds are escaped for it (a per-recipient saving for a provider's request)."""
-    raw = placeholder_values(recipient, name_fallback)
+    context holds are escaped for it (a per-recipient saving for a provider's request), and
+    its reader placeholders are filled (`reader_keys` are those of the closed set's caller)."""
+    if used is not None:
+        reader_keys = used.readers
+    raw = placeholder_values(recipient, reader_keys)
     if made_inert:
         raw = {k: inert(v) for k, v in raw.items()}
     if used is None:
@@ -119,12 +137,10 @@ def inert(value: str) -> str:
     return value.replace("__NL", _INERT) if "__NL" in value else value
 
 
-def personalise(
-    rendered: RenderedIssue, recipient: Recipient, *, name_fallback: str = NAME_FALLBACK
-) -> Personalised:
+def personalise(rendered: RenderedIssue, recipient: Recipient) -> Personalised:
     """Swap the placeholders for one recipient's values, escaped per context (see `values_for`).
-    An empty or blank name becomes `name_fallback` ("there": "Hi there,")."""
-    values = values_for(recipient, name_fallback)
+    A reader without a value gets the placeholder's fallback ("there": "Hi there,")."""
+    values = values_for(recipient, readers_in(rendered.subject, rendered.html, rendered.text))
     return Personalised(
         subject=fill(rendered.subject, values.header),
         html=fill(rendered.html, values.html),

@@ -16,12 +16,14 @@ import re
 import textwrap
 from collections.abc import Callable
 from functools import lru_cache
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from newsletter import models
-from newsletter.authoring import markdown, placeholders
+from newsletter.authoring import markdown, placeholders, readers
 from newsletter.errors import RenderError
+from newsletter.tokens import site_link
 
 if TYPE_CHECKING:
     import jinja2
@@ -70,6 +72,7 @@ def _environment(templates_dir: str, listing: tuple[str, ...]) -> jinja2.Environ
         auto_reload=True,  # `preview` picks up edited templates
     )
     env.filters["wrap"] = _wrap_filter
+    env.globals["reader"] = readers.reader  # {{ reader("first_name", "there") }}
     return env
 
 
@@ -115,6 +118,9 @@ def template_context(issue: models.Issue, settings: Settings, list_name: str) ->
         "unsubscribe_url": placeholders.UNSUBSCRIBE_URL,
         "preferences_url": placeholders.PREFERENCES_URL,
         "view_url": placeholders.VIEW_URL,
+        "archive_url": site_link(settings.site_url, "/archive"),
+        "home_url": site_link(settings.site_url, "/"),
+        "published": True,  # the send goes to the web archive (see render_issue)
     }
 
 
@@ -248,12 +254,24 @@ def _inline(html: str, css: str, template: str) -> str:
     return out
 
 
+PROOF_SUBJECT_TEMPLATE = "test_subject.txt.j2"  # a test-send's subject ("[TEST] ...")
+
+
+def render_line(settings: Settings, name: str, **values: Any) -> str:
+    """A one-line template of the templates folder (a subject), rendered and made one line."""
+    from newsletter.safe_text import one_line
+
+    return one_line(_render_template(environment(settings), name, values).strip())
+
+
 def render_issue(
-    issue: models.Issue, settings: Settings, *, list_name: str = ""
+    issue: models.Issue, settings: Settings, *, list_name: str = "", published: bool = True
 ) -> models.RenderedIssue:
-    """Render HTML, text and web page once; the email parts keep the placeholders."""
+    """Render HTML, text and web page once; the email parts keep the placeholders.
+    `published`: the send will be in the web archive (`sending.archive`); the templates leave
+    out the "view in browser" links of one that will not, which would lead nowhere."""
     env = environment(settings)
-    context = template_context(issue, settings, list_name)
+    context = {**template_context(issue, settings, list_name), "published": published}
     html = _compile_mjml(_render_template(env, EMAIL_TEMPLATE, context), EMAIL_TEMPLATE)
     text = _render_template(env, TEXT_TEMPLATE, context).strip() + "\n"
     web_context = {
@@ -264,10 +282,10 @@ def render_issue(
         "preferences_url": "",
         "view_url": "",
     }
-    web_html = _render_template(env, WEB_TEMPLATE, web_context)
+    web_html = readers.with_fallbacks(_render_template(env, WEB_TEMPLATE, web_context), escape)
     return models.RenderedIssue(
         issue_id=issue.id,
-        subject=issue.subject,
+        subject=readers.to_placeholders(issue.subject),
         preheader=issue.preheader,
         html=html,
         text=text,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from newsletter.authoring.front_matter import Report
-from newsletter.authoring.link_checks import check_markdown, url_problem
+from newsletter.authoring.link_checks import check_image_address, check_markdown, url_problem
 from newsletter.errors import did_you_mean
 from newsletter.models import Takeaway
 
@@ -90,9 +90,10 @@ def _takeaway(
         error(line, f"{label} has no body: write a paragraph under its fields")
     if "speaker" not in fields:
         warn(line, f"{label} has no Speaker: add 'Speaker: Name' under the heading")
-    for key in ("link", "image"):
-        if key in fields and (reason := url_problem(fields[key][0], allow_mailto=False)):
-            error(fields[key][1], f"{TAKEAWAY_KEYS[key]} {reason}")
+    if "link" in fields and (reason := url_problem(fields["link"][0], allow_mailto=False)):
+        error(fields["link"][1], f"{TAKEAWAY_KEYS['link']} {reason}")
+    if "image" in fields:
+        check_image_address(fields["image"][0], fields["image"][1], error, warn, "Image")
     if "image" in fields and "image-alt" not in fields:
         error(
             fields["image"][1],

@@ -131,6 +131,21 @@ def proof_list_of(ctx: click.Context, path: Path, slug: str) -> dict[str, Any]:
         return proof_list(None, settings, issue)
 
 
+def _local_image_note(issue: Any) -> str:
+    """Preview shows an image on a local host (it loads on this machine); say `send` won't."""
+    from newsletter.authoring.link_checks import local_images
+
+    found = local_images(issue)
+    if not found:
+        return ""
+    src, host = found[0]
+    return (
+        f"; note: image '{src}' is on {host}, a local address: it shows in this preview, "
+        "but readers cannot load it, so `send` refuses the issue until it is on a public "
+        "https:// address"
+    )
+
+
 def _warnings(path: Path) -> list[str]:
     """`check`'s warnings that need no second render (a build that succeeded has no errors)."""
     from newsletter.authoring.issue_file import parse_issue
@@ -208,7 +223,7 @@ class _Preview:
                 "/email.txt": ("text/plain", final.text),
                 "/web.html": ("text/html", rendered.web_html),
             }
-            note = f"rebuilt {rendered.issue_id}"
+            note = f"rebuilt {rendered.issue_id}" + _local_image_note(issue)
         except NewsletterError as exc:
             pages = {
                 k: ("text/plain", f"error: {exc}")

@@ -1,4 +1,4 @@
-"""`newsletter lists` and `newsletter lists create`."""
+"""`newsletter lists`, and `lists create`, `update`, `rename` and `delete`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from newsletter.cli.root import cli, echo_json, engine_from, reading_engine_from
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def lists_group(ctx: click.Context, as_json: bool) -> None:
-    """Show every list with its members by status (subcommand: create)."""
+    """Show every list with its members by status (subcommands: create, update, rename,
+    delete)."""
     if ctx.invoked_subcommand:
         return
     from newsletter.audience.lists import list_counts
@@ -29,7 +30,8 @@ def lists_group(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"{'list':<{width}}  " + "  ".join(SHOWN_STATUSES) + "  name")
     for r in rows:
         counts = "  ".join(f"{r[s]:>{len(s)}}" for s in SHOWN_STATUSES)
-        click.echo(f"{r['slug']:<{width}}  {counts}  {r['name']}")
+        private = "  (private)" if r["private"] else ""
+        click.echo(f"{r['slug']:<{width}}  {counts}  {r['name']}{private}")
 
 
 @lists_group.command("create")
@@ -39,6 +41,7 @@ def lists_group(ctx: click.Context, as_json: bool) -> None:
 @click.option("--from-name", default="", help="Sender name for this list (default: settings).")
 @click.option("--from-address", default="", help="Sender address for this list.")
 @click.option("--reply-to", default="")
+@click.option("--private", is_flag=True, help="Not subscribable on the web, never in the archive.")
 @click.pass_context
 def lists_create(
     ctx: click.Context,
@@ -48,9 +51,92 @@ def lists_create(
     from_name: str,
     from_address: str,
     reply_to: str,
+    private: bool,
 ) -> None:
     """Create a list."""
     from newsletter.audience.lists import create_list
 
-    row = create_list(engine_from(ctx), slug, name, description, from_name, from_address, reply_to)
-    click.echo(f"created list '{row['slug']}' ({row['name']})")
+    row = create_list(
+        engine_from(ctx),
+        slug,
+        name,
+        description,
+        from_name,
+        from_address,
+        reply_to,
+        private=private,
+    )
+    shown = ", private" if private else ""
+    click.echo(f"created list '{row['slug']}' ({row['name']}{shown})")
+
+
+@lists_group.command("update")
+@click.argument("slug")
+@click.option("--name", default=None, help="Name shown to subscribers.")
+@click.option("--from-name", default=None, help="Sender name ('' for the settings' one).")
+@click.option("--from-address", default=None, help="Sender address ('' for the settings').")
+@click.option("--reply-to", default=None, help="Reply-To address ('' for none).")
+@click.option(
+    "--private/--public",
+    default=None,
+    help="Private: not subscribable on the web, never in the archive.",
+)
+@click.pass_context
+def lists_update(
+    ctx: click.Context,
+    slug: str,
+    name: str | None,
+    from_name: str | None,
+    from_address: str | None,
+    reply_to: str | None,
+    private: bool | None,
+) -> None:
+    """Change a list's name, sender, Reply-To or visibility."""
+    from newsletter.audience.list_edits import update_list
+
+    row = update_list(
+        engine_from(ctx),
+        slug,
+        name=name,
+        from_name=from_name,
+        from_address=from_address,
+        reply_to=reply_to,
+        private=private,
+    )
+    shown = "private" if row["private"] else "public"
+    sender = row["from_address"] or "the settings' sender"
+    click.echo(f"updated list '{slug}' ({row['name']}, {shown}, from {sender})")
+
+
+@lists_group.command("rename")
+@click.argument("old")
+@click.argument("new")
+@click.pass_context
+def lists_rename(ctx: click.Context, old: str, new: str) -> None:
+    """Give a list a new slug; links already mailed keep working (they carry its id)."""
+    from newsletter.audience.list_edits import rename_list
+
+    row = rename_list(engine_from(ctx), old, new)
+    click.echo(f"renamed list '{old}' to '{row['slug']}'; links already mailed keep working")
+
+
+@lists_group.command("delete")
+@click.argument("slug")
+@click.option("--with-members", is_flag=True, help="Remove its members with it.")
+@click.option(
+    "--tombstone",
+    is_flag=True,
+    help="Keep a hidden tombstone so the links of recent sends keep unsubscribing.",
+)
+@click.pass_context
+def lists_delete(ctx: click.Context, slug: str, with_members: bool, tombstone: bool) -> None:
+    """Delete a list (refused while members remain, and within 60 days of its last send
+    unless --tombstone). Suppressions are kept."""
+    from newsletter.audience.list_edits import delete_list
+
+    done = delete_list(engine_from(ctx), slug, with_members=with_members, tombstone=tombstone)
+    kept = "; a tombstone keeps its links working" if done.tombstone else ""
+    click.echo(
+        f"deleted list '{slug}' ({done.members_removed} membership(s) removed; "
+        f"suppressions kept{kept})"
+    )

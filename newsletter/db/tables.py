@@ -21,6 +21,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 
 metadata = MetaData()
@@ -42,6 +44,10 @@ lists = Table(
     Column("from_address", String(320), nullable=False, default=""),
     Column("reply_to", String(320), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Revision 0008: never subscribable on the web nor in the archive; a deleted list kept as
+    # a tombstone so that links already mailed keep unsubscribing (NULL: a live list).
+    Column("private", Boolean, nullable=False, default=False, server_default=false()),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
     **NEVER_REUSED,
 )
 
@@ -107,7 +113,9 @@ sends = Table(
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("issue_id", String(200), nullable=False),
-    Column("list_slugs", JSON, nullable=False),
+    Column("list_slugs", JSON, nullable=False),  # as the lists were named then
+    # What a send is matched by (revision 0008; '[]' for rows written without it).
+    Column("list_ids", JSON, nullable=False, server_default=text("'[]'")),
     Column("status", String(20), nullable=False),
     Column("backend", String(20), nullable=False),
     Column("subject", Text, nullable=False),
@@ -118,6 +126,8 @@ sends = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=True),
     Column("finished_at", DateTime(timezone=True), nullable=True),
+    # The archive page exactly as sent (revision 0008; NULL for older sends).
+    Column("web_html", Text, nullable=True),
     Index("ix_sends_issue", "issue_id"),
     **NEVER_REUSED,
 )

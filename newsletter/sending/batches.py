@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from newsletter import tokens
-from newsletter.audience.lists import get_list
-from newsletter.audience.recipients import blocked, live_memberships
-from newsletter.authoring import placeholders
+from newsletter.audience.lists import get_list_by_id
+from newsletter.audience.recipients import attributes_of, blocked, live_memberships
+from newsletter.authoring import placeholders, readers
 from newsletter.config import Settings
 from newsletter.db.connection import reading
 from newsletter.errors import BackendConfigError, DatabaseUnavailable, RelayOutage
@@ -75,10 +75,11 @@ class _Batchmaker:
     signer: tokens.Signer
     view_url: str
     wants_preferences: bool
+    attribute_fields: frozenset[str]  # attributes the reader placeholders read (often none)
 
     @classmethod
     def for_send(cls, engine: Engine, settings: Settings, send: sends.SendRow) -> _Batchmaker:
-        lists = [get_list(engine, slug) for slug in send.list_slugs]
+        lists = [lst for i in send.list_ids if (lst := get_list_by_id(engine, i))]
         with reading(engine) as conn:  # click/open tracking: the HTML stored with its links
             tracked = html_to_send(conn, send.id)
         return cls(
@@ -89,24 +90,33 @@ class _Batchmaker:
             signer=tokens.signer_for(settings, allow_generated=send.backend == "outbox"),
             view_url=tokens.view_url(settings, send.issue_id),
             wants_preferences=placeholders.PREFERENCES_URL in send.html + send.text,
+            attribute_fields=frozenset(
+                readers.fields_in(send.subject, send.html, send.text) - set(readers.OWN_FIELDS)
+            ),
         )
 
     def members(
         self, engine: Engine, batch: list[ledger.Claimed]
-    ) -> tuple[dict[int, tuple[str, int]], set[int]]:
-        """Current (name, first list id) of the batch's still-subscribed members, and the
-        suppressed ones: re-read for every batch so an unsubscribe mid-send is honoured."""
+    ) -> tuple[dict[int, tuple[str, int, dict[str, object]]], set[int]]:
+        """Current (name, first list id, attributes used) of the batch's still-subscribed
+        members, and the suppressed ones: re-read for every batch so an unsubscribe mid-send
+        is honoured. Attributes are read only when a reader placeholder uses one."""
         order = {lid: i for i, lid in enumerate(self.list_ids)}
-        found: dict[int, tuple[str, int]] = {}
+        found: dict[int, tuple[str, int, dict[str, object]]] = {}
         with reading(engine) as conn:
             rows = live_memberships(conn, self.list_ids, [c.subscriber_id for c in batch])
             for sid, name, _key, lid in rows:
                 if sid not in found or order[lid] < order[found[sid][1]]:
-                    found[sid] = (name, lid)
+                    found[sid] = (name, lid, {})
             suppressed = blocked(conn, self.list_ids, rows)
+            if self.attribute_fields and found:
+                attributes = attributes_of(conn, list(found), self.attribute_fields)
+                found = {i: (n, lid, attributes.get(i, {})) for i, (n, lid, _) in found.items()}
         return found, suppressed
 
-    def recipient(self, claimed: ledger.Claimed, name: str, list_id: int) -> Recipient:
+    def recipient(
+        self, claimed: ledger.Claimed, name: str, list_id: int, attributes: dict[str, object]
+    ) -> Recipient:
         settings, signer, sid = self.settings, self.signer, claimed.subscriber_id
         # The send rides in the unsubscribe token: "unsubscribed through this issue" is counted.
         unsub = signer.make("unsubscribe", sid, list_id, self.send.id)
@@ -122,6 +132,7 @@ class _Batchmaker:
             tag=signer.recipient_tag(self.send.id, sid, purpose=TAG_MESSAGE_ID),
             return_tag=signer.recipient_tag(self.send.id, sid, purpose=TAG_RETURN_PATH),
             link_tag=signer.recipient_tag(self.send.id, sid, purpose=TAG_LINK),
+            attributes=attributes,
         )
 
     def prepare(

@@ -15,6 +15,7 @@ from newsletter import tokens
 from newsletter.audience.lists import get_list
 from newsletter.audience.recipients import audience_ids
 from newsletter.authoring.issue_file import read_issue
+from newsletter.authoring.link_checks import local_images
 from newsletter.config import Settings
 from newsletter.db import tables
 from newsletter.db.connection import reading
@@ -61,6 +62,7 @@ class Plan:
 
 def prepare(engine: Engine, settings: Settings, path: str | Path, options: SendOptions) -> Plan:
     issue = read_issue(Path(path))  # IssueFileError names every problem
+    refuse_local_images(issue)
     slugs = options.lists or issue.lists or (settings.default_list,)
     lists = [get_list(engine, slug) for slug in slugs]  # StoreError for an unknown list
     backend = options.backend or settings.backend
@@ -72,11 +74,25 @@ def prepare(engine: Engine, settings: Settings, path: str | Path, options: SendO
             f"the generated key in {signer.generated_key_path}"
         )
     with reading(engine) as conn:
-        plan.existing = sends.find_send(conn, issue.id, slugs)
+        plan.existing = sends.find_send(conn, issue.id, [lst["id"] for lst in lists])
         if plan.existing is None:
             return _plan_new(conn, plan, slugs)
         counts = ledger.counts(conn, plan.existing.id)
     return _plan_existing(engine, plan, counts, Path(path))
+
+
+def refuse_local_images(issue: Issue) -> None:
+    """An image on a local host shows in `preview` only: a send would mail readers a broken
+    picture, so it is refused, naming the image and why."""
+    found = local_images(issue)
+    if found:
+        src, host = found[0]
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        raise SendError(
+            f"{issue.path}: image '{src}' is on {host}, a local address{more}: readers cannot "
+            "load it (it shows in `preview` on this machine only); put the image on a public "
+            "https:// address before sending"
+        )
 
 
 def _plan_new(conn: Connection, plan: Plan, slugs: Sequence[str]) -> Plan:

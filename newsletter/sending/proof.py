@@ -1,5 +1,6 @@
 """Proofs of an issue before it goes out: `newsletter test-send` (the issue to a few addresses
-only, subject prefixed "[TEST] ", outside the ledger) and the sample message that `build` and
+only, outside the ledger, its subject from the template `test_subject.txt.j2`: "[TEST] ...")
+and the sample message that `build` and
 `preview` show, built by the same code as a real send, for one list: its own From, Reply-To
 and name, as the list's real send has them (`proof_list`). A proof's unsubscribe and
 preferences links carry `models.PROOF_TOKEN`, which the web app answers with a page saying it
@@ -16,7 +17,7 @@ from sqlalchemy import Engine
 from newsletter import tokens
 from newsletter.audience.lists import get_list
 from newsletter.authoring.issue_file import read_issue
-from newsletter.authoring.render import render_issue
+from newsletter.authoring.render import PROOF_SUBJECT_TEMPLATE, render_issue, render_line
 from newsletter.config import Settings
 from newsletter.models import PROOF_TOKEN, Issue, Recipient, RenderedIssue, SendResult
 from newsletter.sending.delivery import make_backend
@@ -53,7 +54,7 @@ def send_proof(
     template = list_message_template(
         settings,
         the_list,
-        subject="[TEST] " + rendered.subject,
+        subject=render_line(settings, PROOF_SUBJECT_TEMPLATE, subject=rendered.subject),
         html=rendered.html,
         text=rendered.text,
         send_ref="send-0",

@@ -19,6 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from newsletter.audience.lists import list_ids_for
 from newsletter.authoring.issue_file import parse_issue
 from newsletter.config import Settings
 from newsletter.db.connection import reading
@@ -97,7 +98,8 @@ def _entry(
 ) -> Entry:
     slugs = issue.lists or (settings.default_list,)
     with reading(engine) as conn:
-        existing = sends.find_send(conn, issue.id, slugs)
+        ids = list_ids_for(conn, slugs)  # None: a list that does not exist was never sent to
+        existing = sends.find_send(conn, issue.id, ids) if ids is not None else None
         others = [] if existing else sends.all_sends(conn, issue.id)
     assert issue.send_at is not None
     if others:  # sent to other lists (the demo's sample issue): nothing to say, nothing to do

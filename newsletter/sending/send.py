@@ -12,11 +12,13 @@ from dataclasses import replace
 
 from sqlalchemy import Engine
 
+from newsletter.audience.lists import get_list
 from newsletter.authoring.render import render_issue
 from newsletter.config import Settings
 from newsletter.db.connection import reading
 from newsletter.errors import SendError
 from newsletter.sending import ledger, sends, workers
+from newsletter.sending.archive import archive_options
 from newsletter.sending.batches import Callback, Progress, deliver
 from newsletter.sending.delivery import make_backend
 from newsletter.sending.plan import Plan
@@ -128,23 +130,34 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
     slugs = [lst["slug"] for lst in plan.lists]
     rendered = None
     if plan.existing is None or (opts.rerender and plan.existing.source_hash != issue.source_hash):
-        rendered = render_issue(issue, settings, list_name=plan.lists[0].get("name", ""))
+        rendered = render_issue(
+            issue,
+            settings,
+            list_name=plan.lists[0].get("name", ""),
+            published=archive_options(issue, plan.lists)["public"] and issue.archive,
+        )
     with engine.begin() as conn:
         sends.lock_issue(conn, issue.id)
-        existing = sends.find_send(conn, issue.id, slugs)  # a racing `send` may have won
+        list_ids = [lst["id"] for lst in plan.lists]
+        existing = sends.find_send(conn, issue.id, list_ids)  # a racing `send` may have won
         if existing is None:
             assert rendered is not None
             send_id = sends.create_send(
                 conn,
                 issue_id=issue.id,
                 list_slugs=slugs,
-                list_ids=[lst["id"] for lst in plan.lists],
+                list_ids=list_ids,
                 backend=plan.backend,
                 subject=rendered.subject,
                 html=rendered.html,
                 text_body=rendered.text,
                 source_hash=issue.source_hash,
-                options={"lists": slugs, "force_preflight": opts.force_preflight},
+                options={
+                    "lists": slugs,
+                    "force_preflight": opts.force_preflight,
+                    **archive_options(issue, plan.lists),
+                },
+                web_html=rendered.web_html,
             )
         else:
             send_id = existing.id
@@ -156,6 +169,7 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
                     html=rendered.html,
                     text_body=rendered.text,
                     source_hash=issue.source_hash,
+                    web_html=rendered.web_html,
                 )
         if rendered is not None:  # links stored and rewritten once per send (click tracking)
             track_send(conn, settings, issue, send_id, rendered.html)
@@ -170,8 +184,9 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
 
 def cancel(engine: Engine, issue_id: str, lists: Sequence[str] | None = None) -> int:
     """Stop the issue's unfinished send: workers stop claiming after their current batch."""
+    list_ids = [get_list(engine, slug)["id"] for slug in lists] if lists else None
     with engine.begin() as conn:
-        send = sends.find_send(conn, issue_id, lists or None)
+        send = sends.find_send(conn, issue_id, list_ids)
         if send is None or send.status in ("done", "cancelled"):
             raise SendError(f"{issue_id} has no unfinished send to cancel")
         sends.set_status(conn, send.id, "cancelled")

@@ -30,6 +30,7 @@ class SendRow:
     text: str
     source_hash: str
     options: dict[str, Any]
+    list_ids: tuple[int, ...] = ()
 
 
 def _row(r: Any) -> SendRow:
@@ -44,6 +45,7 @@ def _row(r: Any) -> SendRow:
         r.text,
         r.source_hash,
         dict(r.options or {}),
+        tuple(int(i) for i in r.list_ids or ()),
     )
 
 
@@ -53,15 +55,21 @@ def lock_issue(conn: Connection, issue_id: str) -> None:
 
 
 def find_send(
-    conn: Connection, issue_id: str, list_slugs: Sequence[str] | None = None
+    conn: Connection, issue_id: str, list_ids: Sequence[int] | None = None
 ) -> SendRow | None:
     """The latest send of this issue (to these lists), or None. A cancelled send is returned
-    too: starting afresh would mail again those it already reached."""
+    too: starting afresh would mail again those it already reached. Lists are matched by id,
+    never by slug: a renamed list is the same list (`lists rename`)."""
     rows = conn.execute(select(S).where(S.c.issue_id == issue_id).order_by(S.c.id.desc())).all()
     for r in rows:
-        if list_slugs is None or sorted(r.list_slugs) == sorted(list_slugs):
+        if list_ids is None or same_lists(r.list_ids, list_ids):
             return _row(r)
     return None
+
+
+def same_lists(stored: Sequence[int] | None, wanted: Sequence[int]) -> bool:
+    """Whether a send went to exactly these lists (by id, in any order)."""
+    return sorted(int(i) for i in stored or ()) == sorted(int(i) for i in wanted)
 
 
 def get_send(conn: Connection, send_id: int) -> SendRow | None:
@@ -81,6 +89,7 @@ def create_send(
     text_body: str,
     source_hash: str,
     options: dict[str, Any],
+    web_html: str | None = None,
 ) -> int:
     """Insert the send and snapshot its audience in one statement (INSERT ... SELECT), so a
     million subscribers never pass through Python."""
@@ -90,6 +99,7 @@ def create_send(
         .values(
             issue_id=issue_id,
             list_slugs=list(list_slugs),
+            list_ids=[int(i) for i in list_ids],
             status="running",
             backend=backend,
             subject=subject,
@@ -97,6 +107,7 @@ def create_send(
             text=text_body,
             source_hash=source_hash,
             options=options,
+            web_html=web_html,
             created_at=now,
             started_at=now,
         )
@@ -136,12 +147,21 @@ def _snapshot_audience(conn: Connection, send_id: int, list_ids: Sequence[int], 
 
 
 def update_content(
-    conn: Connection, send_id: int, *, subject: str, html: str, text_body: str, source_hash: str
+    conn: Connection,
+    send_id: int,
+    *,
+    subject: str,
+    html: str,
+    text_body: str,
+    source_hash: str,
+    web_html: str | None = None,
 ) -> None:
     conn.execute(
         update(S)
         .where(S.c.id == send_id)
-        .values(subject=subject, html=html, text=text_body, source_hash=source_hash)
+        .values(
+            subject=subject, html=html, text=text_body, source_hash=source_hash, web_html=web_html
+        )
     )
 
 

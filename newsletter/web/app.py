@@ -24,6 +24,7 @@ from newsletter.db.connection import ping
 from newsletter.errors import DatabaseUnavailable
 from newsletter.web import (
     archive,
+    front,
     preferences,
     proof,
     security,
@@ -83,7 +84,7 @@ def create_app(
     app.before_request(schema.when_back)
     if schema.done:
         schema.reached()
-    for module in (proof, unsubscribe, preferences, subscribe, webhook, archive, tracking):
+    for module in (front, proof, unsubscribe, preferences, subscribe, webhook, archive, tracking):
         app.register_blueprint(module.bp)
     app.add_url_rule("/healthz", "healthz", _healthz)
     return app

@@ -24,6 +24,7 @@ def index() -> Any:
         "archive_index.html.j2",
         entries=entries(ctx.engine, ctx.settings),
         feed_url=site_link(ctx.settings.site_url, "/archive/feed.atom"),
+        home_url=site_link(ctx.settings.site_url, "/"),
     )
 
 

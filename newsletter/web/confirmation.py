@@ -10,17 +10,26 @@ from __future__ import annotations
 import uuid
 
 from flask import render_template
+from markupsafe import Markup
 
 from newsletter import tokens
 from newsletter.audience.consent import Mailing
 from newsletter.errors import DeliveryError
 from newsletter.models import FAILED, Recipient
 from newsletter.recipient_tags import TAG_MESSAGE_ID, TAG_RETURN_PATH
+from newsletter.safe_text import one_line
 from newsletter.sending.delivery import make_backend
 from newsletter.sending.mime.message import list_message_template
 from newsletter.web.context import context
 
 CONFIRM_MAX_AGE = 7 * 24 * 3600  # seconds a confirmation link stays valid
+
+
+def _subject(values: dict[str, str]) -> str:
+    """The subject from its template, one line. A header, not HTML: the values go in as they
+    are (the pages' environment would escape `&` to `&amp;`)."""
+    raw = {k: Markup(v) for k, v in values.items()}  # noqa: S704 - a header, never HTML
+    return one_line(render_template("confirm_email.subject.j2", **raw).strip())
 
 
 def send(mailing: Mailing, the_list: dict) -> bool:
@@ -36,7 +45,7 @@ def send(mailing: Mailing, the_list: dict) -> bool:
     template = list_message_template(
         settings,
         the_list,
-        subject=f"Please confirm your subscription to {the_list['name']}",
+        subject=_subject(values),
         html=render_template("confirm_email.html.j2", **values),
         text=render_template("confirm_email.txt.j2", **values),
         send_ref=f"confirm-{uuid.uuid4().hex[:16]}",

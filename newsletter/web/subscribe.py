@@ -42,7 +42,9 @@ def remember_lists(web: WebContext) -> None:
     answer names its list even if the database goes away before this process read it."""
     # The database away (or empty): lists are remembered as they are read.
     with contextlib.suppress(StoreError, SQLAlchemyError):
-        web.lists_seen.update((found["slug"], found) for found in all_lists(web.engine))
+        web.lists_seen.update(
+            (found["slug"], found) for found in all_lists(web.engine) if not found["private"]
+        )
 
 
 def _list(slug: str | None) -> dict:
@@ -54,6 +56,8 @@ def _list(slug: str | None) -> dict:
         raise
     except StoreError:
         raise NotFound() from None
+    if found["private"]:  # never subscribable on the web: the same 404 as an unknown list
+        raise NotFound()
     context().lists_seen[wanted] = found
     return found
 

@@ -30,8 +30,9 @@ def common_part(template: MessageTemplate) -> dict[str, Any]:
     """What every request of `template` shares: the body without personalizations, and which
     placeholders each context uses."""
     # Each context's own placeholder spelling, renamed in one pass like any substitution.
-    html = fill(template.html, {k: _in(_HTML, k) for k in PLACEHOLDERS})
-    subject = fill(template.subject, {k: _in(_SUBJECT, k) for k in PLACEHOLDERS})
+    keys = PLACEHOLDERS + template.readers
+    html = fill(template.html, {k: _in(_HTML, k) for k in keys})
+    subject = fill(template.subject, {k: _in(_SUBJECT, k) for k in keys})
     sender: dict[str, str] = {"email": template.from_address}
     if template.from_name:
         sender["name"] = template.from_name

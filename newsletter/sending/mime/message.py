@@ -14,7 +14,7 @@ import time
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
-from newsletter.authoring.placeholders import fill, values_for
+from newsletter.authoring.placeholders import fill, readers_in, values_for
 from newsletter.models import Recipient
 from newsletter.safe_text import one_line
 from newsletter.sending.mime.headers import (
@@ -77,6 +77,7 @@ class MessageTemplate:
         self.sender_domain = _atext(sender_domain)
         self._ref_atext = _atext(send_ref)
         self._boundary = "=_nl_" + binascii.b2a_hex(os.urandom(10)).decode()
+        self.readers = readers_in(subject, html, text)  # reader placeholders, filled per person
         self._personal_subject = "__NL_" in subject
         self._fixed_subject = "" if self._personal_subject else header_text("Subject", subject)
         self.common = {
@@ -156,7 +157,7 @@ class MessageTemplate:
         """The message, and whether a line of it may begin with a dot: only a body can start
         one (header lines begin with a name or, folded, a blank), so only the bodies' values
         are looked at per recipient."""
-        values = values_for(recipient)
+        values = values_for(recipient, self.readers)
         if self._personal_subject:
             subject = header_text("Subject", fill(self.subject, values.header))
         else:
