@@ -1,13 +1,15 @@
 """CSV import of list members, streamed in chunks with bounded memory.
 
 `email` (required), `name`, every other column an attribute (`status`/`joined_at`, which
-export writes, are ignored). The whole file is checked first (readable, UTF-8, has an `email`
-column), so a file that cannot be read writes nothing. Then rows go in chunks, each chunk one
-transaction of set-based statements (INSERT ... ON CONFLICT), so two imports at once end with
-each address once, and an interrupted import is finished by running it again. Suppression wins:
-an unsubscribed or suppressed address is counted as skipped, never re-subscribed. A bad row
-costs only itself (rules in `csv_rows`): it is reported by line, and every good row before and
-after it is imported.
+export writes, are ignored); other providers' column names and delimiters are recognised
+(`csv_columns`). The whole file is checked first (readable, UTF-8, has an address column), so
+a file that cannot be read writes nothing. With `as_reason` the rows become suppressions
+instead (`import_suppressions`): past opt-outs and bounces, nobody subscribed or mailed.
+Then rows go in chunks, each chunk one transaction of set-based statements (INSERT ... ON
+CONFLICT), so two imports at once end with each address once, and an interrupted import is
+finished by running it again. Suppression wins: an unsubscribed or suppressed address is
+counted as skipped, never re-subscribed. A bad row costs only itself (rules in `csv_rows`):
+it is reported by line, and every good row before and after it is imported.
 
 Duplicates in the file are found by 64-bit fingerprints of the address keys in a flat array
 (about 16 MB for a million distinct rows, a Python set would take 60; two different addresses
@@ -34,9 +36,10 @@ from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 
 from newsletter.audience.csv_rows import check_file, read_rows
 from newsletter.audience.import_chunk import ImportRow, apply_chunk
+from newsletter.audience.import_suppressions import AS_REASONS, suppress_chunk
 from newsletter.audience.lists import get_list
 from newsletter.db.errors import store_error
-from newsletter.errors import Problem
+from newsletter.errors import ImportFileError, Problem
 
 CHUNK = 10000
 MAX_PROBLEMS = 1000  # kept for the report; the count covers them all
@@ -54,6 +57,8 @@ class ImportReport:
     rejected: int = 0
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # which column was taken for what
+    as_reason: str | None = None  # rows imported as suppressions of this reason
 
     def counts(self) -> dict[str, int]:
         keys = ("added", "updated", "unchanged", "duplicates", "suppressed", "rejected")
@@ -79,14 +84,21 @@ def import_csv(
     status: str = "subscribed",
     chunk_size: int = CHUNK,
     on_progress: Callable[[ImportProgress], None] | None = None,
+    delimiter: str | None = None,
+    as_reason: str | None = None,
 ) -> ImportReport:
-    """Import the members in the CSV at `path` into a list (see the module's docstring).
-    `on_progress`, when given, is called at the start, after each chunk and at the end (with
-    every byte read), never twice with the same figures."""
+    """Import the members in the CSV at `path` into a list (see the module's docstring), or
+    with `as_reason` (unsubscribed, bounced, complained) suppress its addresses. The
+    delimiter is sniffed unless given. `on_progress`, when given, is called at the start,
+    after each chunk and at the end (with every byte read), never twice with the same
+    figures."""
     start = time.perf_counter()
     path = Path(path)
-    report = ImportReport(str(path), dry_run)
-    columns = check_file(path)
+    if as_reason is not None and as_reason not in AS_REASONS:
+        raise ImportFileError(f"import as '{as_reason}': use one of {', '.join(AS_REASONS)}")
+    report = ImportReport(str(path), dry_run, as_reason=as_reason)
+    columns = check_file(path, delimiter)
+    report.notes = columns.notes
     list_id = get_list(engine, list_slug)["id"]
     source = f"import:{path.name}"[:200]  # memberships.source
     seen = _Seen()
@@ -190,7 +202,11 @@ def _apply(
     for attempt in range(5):
         try:
             with engine.begin() as conn:
-                counts = apply_chunk(conn, list_id, rows, source, status, report.dry_run)
+                if report.as_reason:
+                    reason = report.as_reason
+                    counts = suppress_chunk(conn, list_id, rows, source, reason, report.dry_run)
+                else:
+                    counts = apply_chunk(conn, list_id, rows, source, status, report.dry_run)
             break
         except DataError as exc:
             if len(rows) == 1:
