@@ -19,6 +19,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from newsletter.safe_text import one_line
+
 DELIMITERS = (",", ";", "\t", "|")
 EMAIL_NAMES = ("email", "email_address", "e_mail", "e_mail_address", "emailaddress", "mail")
 NAME_NAMES = ("name", "full_name", "fullname", "display_name")
@@ -70,7 +72,7 @@ def plan(raw: list[str], delimiter: str, sniffed: bool) -> Columns:
     names = [normalise(c) for c in raw]
     clash = next((n for n, k in Counter(n for n in names if n).items() if k > 1), None)
     if clash:
-        both = [f"'{raw[i].strip()}'" for i, n in enumerate(names) if n == clash][:2]
+        both = [_quoted(raw[i]) for i, n in enumerate(names) if n == clash][:2]
         raise ValueError(
             f"column '{clash}' appears twice in the header (as {' and '.join(both)}): "
             "rename or remove one"
@@ -104,25 +106,33 @@ def _notes(raw: list[str], c: Columns, sniffed: bool) -> list[str]:
     notes = [f"columns separated by {shown_delimiter(c.delimiter)} (sniffed)"] if sniffed else []
     took = []
     if raw[c.email].strip() != "email":
-        took.append(f"email from '{raw[c.email].strip()}'")
+        took.append(f"email from {_quoted(raw[c.email])}")
     if c.name is not None and raw[c.name].strip() != "name":
-        took.append(f"name from '{raw[c.name].strip()}'")
+        took.append(f"name from {_quoted(raw[c.name])}")
     elif c.name is None and (c.first is not None or c.last is not None):
-        parts = [f"'{raw[i].strip()}'" for i in (c.first, c.last) if i is not None]
+        parts = [_quoted(raw[i]) for i in (c.first, c.last) if i is not None]
         took.append(f"name from {' + '.join(parts)}")
     if took:
         notes.append("; ".join(took))
-    renamed = [f"'{raw[i].strip()}' -> {n}" for i, n in c.attrs if raw[i].strip() != n]
+    renamed = [f"{_quoted(raw[i])} -> {n}" for i, n in c.attrs if raw[i].strip() != n]
     if renamed:
         notes.append("attribute names in lower_snake case: " + ", ".join(renamed))
-    dropped = [f"'{raw[i].strip()}'" for i, n in enumerate(c.names) if n in NOT_STORED]
+    dropped = [_quoted(raw[i]) for i, n in enumerate(c.names) if n in NOT_STORED]
     if dropped:
         notes.append(f"not stored (IP addresses): {', '.join(dropped)}")
     return notes
 
 
+def _quoted(header: str) -> str:
+    """A column's name as written, for a message: one line, at most 60 characters."""
+    return f"'{one_line(header, 60)}'"
+
+
+_MAY_SEPARATE = frozenset("!#$%&*+/:;<=>?^`|~,")  # punctuation a column name rarely holds
+
+
 def suspected_delimiter(line: str) -> str | None:
     """The character a one-column header seems to be separated by (the most frequent
     punctuation in it that an address or a column name would not hold), or None."""
-    counts = Counter(ch for ch in line if not ch.isalnum() and ch not in " _-.@'\"\ufeff")
+    counts = Counter(ch for ch in line if ch in _MAY_SEPARATE)
     return counts.most_common(1)[0][0] if counts else None
