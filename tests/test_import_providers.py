@@ -30,7 +30,7 @@ def _file(tmp_path: Path, text: str, name: str = "people.csv") -> Path:
 
 MAILCHIMP = (
     "Email Address,First Name,Last Name,MEMBER_RATING,OPTIN_TIME,OPTIN_IP,TAGS\r\n"
-    "ann@example.com,Ann,Lee,2,2024-01-02 10:00:00,192.0.2.1,\"vip,early\"\r\n"
+    'ann@example.com,Ann,Lee,2,2024-01-02 10:00:00,192.0.2.1,"vip,early"\r\n'
     "bo@example.com,Bo,,1,2024-02-03 11:00:00,,\r\n"
 )
 

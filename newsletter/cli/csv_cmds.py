@@ -225,9 +225,9 @@ def subscribers_export(
     A cell that begins with =, +, -, @, a tab or a CR is written with a leading ' so that a
     spreadsheet shows it as text instead of running it (import removes that '); --raw turns
     this off. --excel starts the file with a UTF-8 byte order mark (BOM), which Excel needs
-    to read it as UTF-8 (import skips it). Progress goes to stderr, never into the CSV: a bar on a terminal, otherwise a
-    line every 2 s once the export has run that long; none when the CSV itself goes to a
-    terminal."""
+    to read it as UTF-8 (import skips it). Progress goes to stderr, never into the CSV: a bar
+    on a terminal, otherwise a line every 2 s once the export has run that long; none when
+    the CSV itself goes to a terminal."""
     from newsletter.audience.csv_export import ExportProgress, export_csv
 
     if excel and raw:
