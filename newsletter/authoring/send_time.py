@@ -11,7 +11,7 @@ notes it (`overlap_note`); an offset before the zone name picks either
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from newsletter.errors import did_you_mean
@@ -55,7 +55,7 @@ def _in_zone(text: str, local: str, name: str) -> datetime | str:
         return f"send_at '{text}' is not an ISO 8601 date-time: write it like {EXAMPLE}"
     naive = when.replace(tzinfo=None)
     first, second = naive.replace(tzinfo=zone), naive.replace(tzinfo=zone, fold=1)
-    if first.astimezone(zone).replace(tzinfo=None) != naive:  # the wall clock skips it
+    if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:  # skipped
         return (
             f"send_at '{text}' never happens: clocks in {name} jump from "
             f"{_offset(first.utcoffset())} to {_offset(second.utcoffset())} that night, "
@@ -89,7 +89,7 @@ def overlap_note(when: datetime | None) -> str | None:
 
 
 def _utc(when: datetime) -> str:
-    return when.astimezone(ZoneInfo("UTC")).strftime("%H:%M UTC")
+    return when.astimezone(UTC).strftime("%H:%M UTC")
 
 
 def _offset(delta: timedelta | None) -> str:
