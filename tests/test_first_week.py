@@ -58,7 +58,7 @@ def test_init_keeps_what_is_there(workdir: Path):
     (workdir / "newsletter.toml").write_text('sender_name = "Mine"\n', encoding="utf-8")
     (workdir / ".gitignore").write_text("node_modules/\n/outbox/\n", encoding="utf-8")
     result = _run("init")
-    assert 'sender_name = "Mine"\n' == (workdir / "newsletter.toml").read_text(encoding="utf-8")
+    assert (workdir / "newsletter.toml").read_text(encoding="utf-8") == 'sender_name = "Mine"\n'
     ignored = (workdir / ".gitignore").read_text(encoding="utf-8").splitlines()
     assert ignored[:2] == ["node_modules/", "/outbox/"] and ignored.count("/outbox/") == 1
     assert "/newsletter.db*" in ignored

@@ -4,10 +4,12 @@ demand (`main`). One module per command family: `build_cmds` (build, preview), `
 check), `send_cmds` (send, test-send, worker), `schedule_cmds` (send-due, schedule), `status_cmds`,
 `report_cmds`, `list_cmds`, `subscriber_cmds` and `csv_cmds` (subscribers), `mailbox_cmds`,
 `prune_cmds`, `web_cmds` (serve, archive), `config_cmds` (config, db), `secret_cmds` (secret
-rotate, retire), `doctor_cmds`, `demo_cmds` and `init_cmds` (a new newsletter's folder); what they share: `progress` (bars or plain lines),
+rotate, retire), `doctor_cmds` and `demo_cmds`; what they share: `progress` (bars or plain lines),
 `times` (times as printed), `preflight` (the gate of every send path: check errors, placeholder
 settings, skeleton text) and `stopping` (Ctrl-C and SIGTERM: a graceful stop, then one line). Every
 project error becomes one line on stderr and exit code 1; `--debug` shows the traceback instead.
+Also command modules: `init_cmds` (init: a new newsletter's folder) and `history_cmds` (`lists
+--history`, growth per week).
 
 May import: `web`, `mailbox`, `sending`, `tracking`, `audience`, `authoring`, `db` and the
 kernel: everything, as the top.

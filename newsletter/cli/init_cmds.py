@@ -55,7 +55,7 @@ def _issues(root: Path) -> str:
     if path.is_dir():
         return f"kept {path}/ (already there)"
     path.mkdir()
-    return f"made {path}/ (empty: `newsletter new \"Title\"` writes an issue there)"
+    return f'made {path}/ (empty: `newsletter new "Title"` writes an issue there)'
 
 
 def _gitignore(root: Path) -> str:

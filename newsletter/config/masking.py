@@ -10,7 +10,6 @@ from urllib.parse import unquote_plus
 
 from newsletter.config.settings import SECRET_ENV, Settings, setting_fields
 
-
 # Settings whose empty value stands for one derived from others: (the property, how).
 DERIVED = {
     "database_url": ("effective_database_url", "default"),
