@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from typing import Any
 
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 16, 40
@@ -55,7 +56,7 @@ def _axes(peak: int) -> list[str]:
     ]
 
 
-def svg(weeks: Sequence[dict], summary: str) -> str:
+def svg(weeks: Sequence[dict[str, Any]], summary: str) -> str:
     """The chart of `weeks` (rows of `audience.growth.weekly_history`); `summary` (plain
     text) becomes its accessible title."""
     kinds = list(STYLE)
