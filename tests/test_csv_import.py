@@ -45,6 +45,7 @@ EXPECTED = {
     "duplicates": 1,
     "suppressed": 2,
     "rejected": 4,
+    "left": 0,
 }
 
 

@@ -256,3 +256,47 @@ def test_cli_export_excel_writes_a_bom_and_imports_back(run, workdir):
     assert "unchanged 1" in again.stdout
     both = run("subscribers", "export", "--list", "weekly", "--excel", "--raw", code=2)
     assert "choose one" in both.stderr
+
+
+def test_rows_whose_status_says_they_left_become_suppressions_never_members(store, tmp_path):
+    """An export of everyone (this tool's `--status all`, ConvertKit's `state`, Buttondown's
+    `subscriber_type`) holds the people who left: they are never subscribed again."""
+    text = (
+        "email,first_name,state\n"
+        "ann@example.com,Ann,active\n"
+        "bo@example.com,Bo,cancelled\n"
+        "cy@example.com,Cy,bounced\n"
+        "di@example.com,Di,complained\n"
+    )
+    report = import_csv(store, _file(tmp_path, text), "weekly")
+    assert (report.added, report.left, report.rejected) == (1, 3, 0)
+    assert any("says they left" in note for note in report.notes)
+    ann = get_subscriber(store, "ann@example.com")
+    assert _audience(store, "weekly") == [ann["id"]]
+    assert ann["attributes"] == {"first_name": "Ann", "state": "active"}
+    assert get_subscriber(store, "bo@example.com") is None  # nothing kept but the suppression
+    weekly = get_list(store, "weekly")["id"]
+    held = {
+        e: suppressions_of(store, e)[0] for e in ("bo@", "cy@", "di@") for e in [e + "example.com"]
+    }
+    assert [(h["reason"], h["list_id"]) for h in held.values()] == [
+        ("unsubscribed", weekly), ("bounced", 0), ("complained", 0),
+    ]  # fmt: skip
+
+
+def test_an_export_of_everyone_imports_elsewhere_without_mailing_who_left(store, tmp_path):
+    from newsletter.audience.csv_export import export_csv
+    from newsletter.audience.unsubscribe import unsubscribe
+
+    add_subscriber(store, "ann@example.com", "weekly")
+    bo = add_subscriber(store, "bo@example.com", "weekly")
+    unsubscribe(store, bo["id"], get_list(store, "weekly")["id"])
+    suppress_address(store, "ann@example.com", "bounced")
+    add_subscriber(store, "cy@example.com", "weekly")
+    out = tmp_path / "all.csv"
+    with out.open("w", encoding="utf-8", newline="") as f:
+        export_csv(store, "weekly", f, None)
+    report = import_csv(store, out, "daily")
+    assert (report.added, report.left) == (1, 2)
+    cy = get_subscriber(store, "cy@example.com")
+    assert _audience(store, "daily") == [cy["id"]]

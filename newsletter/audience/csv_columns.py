@@ -6,7 +6,10 @@ it: every column name is normalised to lower case with `_` (`First Name` -> `fir
 address, name, first-name and last-name columns are found under the names Mailchimp
 (`Email Address`, `First Name`, `Last Name`), Substack (`email`, `name`), Buttondown
 (`email_address`) and ConvertKit (`first_name`, `email`) use. Without a name column, the name
-is first and last name joined. The summary says which column was taken for what.
+is first and last name joined. The summary says which column was taken for what. A status
+column (this tool's export `status`, ConvertKit's `state`, Buttondown's `subscriber_type`) that
+says a person left makes their row a suppression (`LEFT`): an export of everyone, the people
+who unsubscribed included, never subscribes them again.
 
 The delimiter is sniffed from the header: the first of `,`, `;`, tab and `|` that splits it
 into a header with an address column. A file where none does is refused with the delimiter it
@@ -26,7 +29,18 @@ EMAIL_NAMES = ("email", "email_address", "e_mail", "e_mail_address", "emailaddre
 NAME_NAMES = ("name", "full_name", "fullname", "display_name")
 FIRST_NAMES = ("first_name", "firstname", "fname", "given_name")
 LAST_NAMES = ("last_name", "lastname", "lname", "surname", "family_name")
+STATUS_NAMES = ("status", "state", "subscriber_type", "subscription_status")
 IGNORED = {"status", "joined_at"}  # written by export, not attributes
+# A status column's values that say the person left, as this tool's own export and other
+# providers' write them (normalised), and the suppression each becomes.
+LEFT = {
+    **dict.fromkeys(
+        ("unsubscribed", "unsubscribe", "cancelled", "canceled", "removed", "opted_out"),
+        "unsubscribed",
+    ),
+    **dict.fromkeys(("bounced", "cleaned", "hard_bounce", "undeliverable"), "bounced"),
+    **dict.fromkeys(("complained", "complaint", "spam", "spam_complaint"), "complained"),
+}
 NOT_STORED = {"optin_ip", "confirm_ip", "ip_address", "signup_ip"}  # IP addresses: not kept
 
 _NON_WORD = re.compile(r"[\W_]+")
@@ -53,6 +67,7 @@ class Columns:
     name: int | None = None
     first: int | None = None
     last: int | None = None
+    status: int | None = None  # a column that may say the person left (LEFT)
     attrs: list[tuple[int, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -80,6 +95,7 @@ def plan(raw: list[str], delimiter: str, sniffed: bool) -> Columns:
     email = find_email(names)
     assert email is not None
     pick = {key: _first_of(names, options) for key, options in _ROLES.items()}
+    status = _first_of(names, STATUS_NAMES)
     roles = {email, pick["name"]}
     canonical = {pick["first"]: "first_name", pick["last"]: "last_name"}
     attrs = [
@@ -87,7 +103,9 @@ def plan(raw: list[str], delimiter: str, sniffed: bool) -> Columns:
         for i, n in enumerate(names)
         if n and i not in roles and n not in IGNORED and n not in NOT_STORED
     ]
-    columns = Columns(names, delimiter, email, pick["name"], pick["first"], pick["last"], attrs, [])
+    columns = Columns(
+        names, delimiter, email, pick["name"], pick["first"], pick["last"], status, attrs
+    )
     columns.notes.extend(_notes(raw, columns, sniffed))
     return columns
 
@@ -117,6 +135,11 @@ def _notes(raw: list[str], c: Columns, sniffed: bool) -> list[str]:
     renamed = [f"{_quoted(raw[i])} -> {n}" for i, n in c.attrs if raw[i].strip() != n]
     if renamed:
         notes.append("attribute names in lower_snake case: " + ", ".join(renamed))
+    if c.status is not None:
+        notes.append(
+            f"rows whose {_quoted(raw[c.status])} says they left (unsubscribed, cancelled, "
+            "bounced, cleaned, complained...) become suppressions, never members"
+        )
     dropped = [_quoted(raw[i]) for i, n in enumerate(c.names) if n in NOT_STORED]
     if dropped:
         notes.append(f"not stored (IP addresses): {', '.join(dropped)}")

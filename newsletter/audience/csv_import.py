@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 
 from newsletter.audience.csv_rows import check_file, read_rows
@@ -55,13 +55,14 @@ class ImportReport:
     duplicates: int = 0
     suppressed: int = 0
     rejected: int = 0
+    left: int = 0  # rows whose status column says they left: suppressions, not members
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # which column was taken for what
     as_reason: str | None = None  # rows imported as suppressions of this reason
 
     def counts(self) -> dict[str, int]:
-        keys = ("added", "updated", "unchanged", "duplicates", "suppressed", "rejected")
+        keys = ("added", "updated", "unchanged", "duplicates", "suppressed", "rejected", "left")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -202,11 +203,7 @@ def _apply(
     for attempt in range(5):
         try:
             with engine.begin() as conn:
-                if report.as_reason:
-                    reason = report.as_reason
-                    counts = suppress_chunk(conn, list_id, rows, source, reason, report.dry_run)
-                else:
-                    counts = apply_chunk(conn, list_id, rows, source, status, report.dry_run)
+                counts = _chunk(conn, list_id, rows, source, status, report)
             break
         except DataError as exc:
             if len(rows) == 1:
@@ -224,6 +221,29 @@ def _apply(
             raise store_error("import failed", exc) from None
     for k, v in counts.items():
         setattr(report, k, getattr(report, k) + v)
+
+
+def _chunk(
+    conn: Connection,
+    list_id: int,
+    rows: list[ImportRow],
+    source: str,
+    status: str,
+    report: ImportReport,
+) -> dict[str, int]:
+    """One chunk's writes: all suppressions with `--as`; else members, and suppressions for
+    the rows whose status column says they left (counted as `left`)."""
+    dry_run = report.dry_run
+    if report.as_reason:
+        return suppress_chunk(conn, list_id, rows, source, report.as_reason, dry_run)
+    members = [r for r in rows if r.left is None]
+    counts = apply_chunk(conn, list_id, members, source, status, dry_run) if members else {}
+    for reason in AS_REASONS:
+        gone = [r for r in rows if r.left == reason]
+        if gone:
+            suppress_chunk(conn, list_id, gone, source, reason, dry_run)
+            counts["left"] = counts.get("left", 0) + len(gone)
+    return counts
 
 
 def _first(exc: DataError) -> str:

@@ -23,6 +23,7 @@ from typing import TextIO
 from newsletter.audience.addresses import InvalidAddress, parse
 from newsletter.audience.csv_columns import (
     DELIMITERS,
+    LEFT,
     Columns,
     find_email,
     normalise,
@@ -67,14 +68,16 @@ def unquote_cell(value: str) -> str:
 
 def check_file(path: Path, delimiter: str | None = None) -> Columns:
     """Refuse, before anything is written, a file that cannot be imported at all. Returns
-    its layout (`csv_columns`), the delimiter sniffed unless one is given."""
+    its layout (`csv_columns`), the delimiter sniffed unless one is given: of those that give
+    the header an address column, the one that splits it into most columns (the first of
+    them on a tie)."""
     try:
         _check_utf8(path)
         tried = [delimiter] if delimiter else list(DELIMITERS)
-        for each in tried:
-            raw = _header(path, each)
-            if raw and find_email([normalise(c) for c in raw]) is not None:
-                return plan(raw, each, sniffed=delimiter is None and each != ",")
+        fits = [(raw, each) for each in tried if _has_email(raw := _header(path, each))]
+        if fits:  # the one that splits the header most: "email;x" is `email` only with ','
+            raw, best = max(fits, key=lambda fit: len(fit[0] or ()))
+            return plan(raw or [], best, sniffed=delimiter is None and best != ",")
         raw = _header(path, tried[0])
         if not raw:
             raise ImportFileError(
@@ -89,6 +92,10 @@ def check_file(path: Path, delimiter: str | None = None) -> Columns:
     except ValueError as exc:  # two columns with one name (csv_columns.plan)
         raise ImportFileError(f"{path}:1: {exc}") from None
     raise ImportFileError(f"{path}:1: {_no_email(raw, tried)}")
+
+
+def _has_email(raw: list[str] | None) -> bool:
+    return bool(raw) and find_email([normalise(c) for c in raw or ()]) is not None
 
 
 def _header(path: Path, delimiter: str) -> list[str] | None:
@@ -211,4 +218,5 @@ def _row(cells: list[str], at: Columns, line: int, reject: Reject) -> ImportRow 
         reject(line, f"the name is {len(name):,} characters; at most {NAME_MAX} fit")
         return None
     attrs = {c: cells[i] for i, c in at.attrs if cells[i] != ""}
-    return ImportRow(line, addr.email, addr.key, addr.hash, name, attrs)
+    left = LEFT.get(normalise(cells[at.status])) if at.status is not None else None
+    return ImportRow(line, addr.email, addr.key, addr.hash, name, attrs, left)

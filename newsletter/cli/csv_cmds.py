@@ -156,6 +156,8 @@ def _summary(report: ImportReport, as_json: bool) -> None:
             f"unchanged {c['unchanged']}, skipped {c['duplicates']} duplicates and "
             f"{c['suppressed']} suppressed"
         )
+        if c["left"]:
+            did += f", {c['left']} who had left (status column) kept as suppressions"
     click.echo(
         f"{report.path}: {did}, rejected {c['rejected']} ({report.seconds:.1f} s)"
         + (" [dry run]" if dry_run else "")
