@@ -100,6 +100,10 @@ def import_csv(
     report = ImportReport(str(path), dry_run, as_reason=as_reason)
     columns = check_file(path, delimiter)
     report.notes = columns.notes
+    if as_reason:  # nothing but the address is kept of people we will never mail
+        kept = [n.split("; name from")[0] for n in report.notes]
+        report.notes = [n for n in kept if n.startswith(("columns", "email"))]
+        report.notes.append("only the addresses are kept (--as): no names, no attributes")
     list_id = get_list(engine, list_slug)["id"]
     source = f"import:{path.name}"[:200]  # memberships.source
     seen = _Seen()
