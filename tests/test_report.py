@@ -165,14 +165,57 @@ def test_without_an_issue_the_last_sends_are_listed_side_by_side(web, scripted, 
     assert rows[1]["opens"] == EXPECTED["opens"] and "links" not in rows[1]
 
 
-def test_an_unsent_issue_and_html_without_an_issue_are_one_line_errors(web, report):
+def test_an_unsent_issue_is_a_one_line_error(web, report):
     result = report("2099-01-01-nothing", ok=False)
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         "error: 2099-01-01-nothing has not been sent (see `newsletter status`)"
     )
-    result = report("--html", "r.html", ok=False)
-    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+
+
+def _overview(web, report) -> str:  # type: ignore[no-untyped-def]
+    page_file = web.workdir / "overview.html"
+    out = report("--html", str(page_file))
+    assert out.stdout.splitlines()[-1] == f"wrote {page_file}"  # after the usual table
+    return page_file.read_text(encoding="utf-8")
+
+
+def test_html_without_an_issue_draws_growth_beside_the_last_sends(
+    web, scripted, report, database_url
+):
+    html = _overview(web, report)
+    assert "<script" not in html.lower() and "<link" not in html.lower()
+    assert " src=" not in html and "@import" not in html
+    assert html.count("url(") == html.count("url(#growth-")  # only the chart's own patterns
+    assert html.count('<svg class="growth"') == 1
+    history = CliRunner().invoke(
+        cli, ["lists", "--history", "--json"], env={"DATABASE_URL": database_url}
+    )
+    weeks = json.loads(history.stdout)
+    growth = html[html.index('id="growth-heading"') : html.index('id="sends-heading"')]
+    assert growth.count('<th scope="row">') == len(weeks) == 12
+    this_week = weeks[-1]
+    assert f'<th scope="row">{this_week["week"]}</th><td>{this_week["joins"]}</td>' in growth
+    assert (this_week["joins"], this_week["unsubscribes"]) == (10, 1)  # s10 left
+    sends = html[html.index('id="sends-heading"') :]
+    assert sends.count("<tr><td>#") == 1 and ISSUE_ID in sends and "40.0%" in sends
+
+
+@pytest.mark.browser
+def test_the_overview_page_is_accessible_and_fits_a_phone(web, scripted, report, chromium):
+    page_file = web.workdir / "overview.html"
+    _overview(web, report)
+    context = chromium.new_context(bypass_csp=True)  # only to inject axe-core
+    try:
+        page = context.new_page()
+        page.goto(page_file.as_uri())
+        assert page.locator("svg.growth").bounding_box()["height"] > 100
+        assert axe_serious(page) == []
+        page.set_viewport_size({"width": 375, "height": 800})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+        assert axe_serious(page) == []
+    finally:
+        context.close()
 
 
 def test_expired_hits_leave_the_same_totals_and_record_nothing_more(web, scripted, report):

@@ -4,8 +4,10 @@ changing them (`list_edits`: update, rename, delete), subscribers and their memb
 told apart), names as stored, one clean line (`names`),
 suppressions and unsubscribing (`suppressions`, `unsubscribe`), bounce and complaint records
 and the suppressions they call for (`bounces`), a person's own choices and double opt-in
-(`consent`), what a link may undo (`link_rule`), who gets a send (`recipients`), and CSV
-import and export (`csv_import`, `csv_rows`, `import_chunk`, `csv_export`).
+(`consent`), what a link may undo (`link_rule`), who gets a send (`recipients`), growth per
+week (`growth`), and CSV import and export (`csv_import`, `csv_rows`, `csv_columns`: other
+providers' headers and delimiters, `import_chunk`, `import_suppressions`: `--as`,
+`csv_export`).
 
 May import: `db` and the kernel; never `authoring` (a sibling), `tracking`, `sending`,
 `mailbox`, `web` or `cli`.

@@ -18,7 +18,8 @@ from typing import Any, TextIO
 
 from sqlalchemy import ColumnElement, Connection, Engine, Row, and_, func, select
 
-from newsletter.audience.csv_rows import IGNORED, quote_row
+from newsletter.audience.csv_columns import IGNORED
+from newsletter.audience.csv_rows import quote_row
 from newsletter.audience.lists import get_list
 from newsletter.audience.member_status import RETURNED, returned_reasons, shown_status
 from newsletter.db import tables

@@ -1,13 +1,15 @@
 """CSV import of list members, streamed in chunks with bounded memory.
 
 `email` (required), `name`, every other column an attribute (`status`/`joined_at`, which
-export writes, are ignored). The whole file is checked first (readable, UTF-8, has an `email`
-column), so a file that cannot be read writes nothing. Then rows go in chunks, each chunk one
-transaction of set-based statements (INSERT ... ON CONFLICT), so two imports at once end with
-each address once, and an interrupted import is finished by running it again. Suppression wins:
-an unsubscribed or suppressed address is counted as skipped, never re-subscribed. A bad row
-costs only itself (rules in `csv_rows`): it is reported by line, and every good row before and
-after it is imported.
+export writes, are ignored); other providers' column names and delimiters are recognised
+(`csv_columns`). The whole file is checked first (readable, UTF-8, has an address column), so
+a file that cannot be read writes nothing. With `as_reason` the rows become suppressions
+instead (`import_suppressions`): past opt-outs and bounces, nobody subscribed or mailed.
+Then rows go in chunks, each chunk one transaction of set-based statements (INSERT ... ON
+CONFLICT), so two imports at once end with each address once, and an interrupted import is
+finished by running it again. Suppression wins: an unsubscribed or suppressed address is
+counted as skipped, never re-subscribed. A bad row costs only itself (rules in `csv_rows`):
+it is reported by line, and every good row before and after it is imported.
 
 Duplicates in the file are found by 64-bit fingerprints of the address keys in a flat array
 (about 16 MB for a million distinct rows, a Python set would take 60; two different addresses
@@ -29,14 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, SQLAlchemyError
 
 from newsletter.audience.csv_rows import check_file, read_rows
 from newsletter.audience.import_chunk import ImportRow, apply_chunk
+from newsletter.audience.import_suppressions import AS_REASONS, suppress_chunk
 from newsletter.audience.lists import get_list
 from newsletter.db.errors import store_error
-from newsletter.errors import Problem
+from newsletter.errors import ImportFileError, Problem
 
 CHUNK = 10000
 MAX_PROBLEMS = 1000  # kept for the report; the count covers them all
@@ -52,11 +55,14 @@ class ImportReport:
     duplicates: int = 0
     suppressed: int = 0
     rejected: int = 0
+    left: int = 0  # rows whose status column says they left: suppressions, not members
     problems: list[Problem] = field(default_factory=list)
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # which column was taken for what
+    as_reason: str | None = None  # rows imported as suppressions of this reason
 
     def counts(self) -> dict[str, int]:
-        keys = ("added", "updated", "unchanged", "duplicates", "suppressed", "rejected")
+        keys = ("added", "updated", "unchanged", "duplicates", "suppressed", "rejected", "left")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -79,14 +85,25 @@ def import_csv(
     status: str = "subscribed",
     chunk_size: int = CHUNK,
     on_progress: Callable[[ImportProgress], None] | None = None,
+    delimiter: str | None = None,
+    as_reason: str | None = None,
 ) -> ImportReport:
-    """Import the members in the CSV at `path` into a list (see the module's docstring).
-    `on_progress`, when given, is called at the start, after each chunk and at the end (with
-    every byte read), never twice with the same figures."""
+    """Import the members in the CSV at `path` into a list (see the module's docstring), or
+    with `as_reason` (unsubscribed, bounced, complained) suppress its addresses. The
+    delimiter is sniffed unless given. `on_progress`, when given, is called at the start,
+    after each chunk and at the end (with every byte read), never twice with the same
+    figures."""
     start = time.perf_counter()
     path = Path(path)
-    report = ImportReport(str(path), dry_run)
-    columns = check_file(path)
+    if as_reason is not None and as_reason not in AS_REASONS:
+        raise ImportFileError(f"import as '{as_reason}': use one of {', '.join(AS_REASONS)}")
+    report = ImportReport(str(path), dry_run, as_reason=as_reason)
+    columns = check_file(path, delimiter)
+    report.notes = columns.notes
+    if as_reason:  # nothing but the address is kept of people we will never mail
+        kept = [n.split("; name from")[0] for n in report.notes]
+        report.notes = [n for n in kept if n.startswith(("columns", "email"))]
+        report.notes.append("only the addresses are kept (--as): no names, no attributes")
     list_id = get_list(engine, list_slug)["id"]
     source = f"import:{path.name}"[:200]  # memberships.source
     seen = _Seen()
@@ -190,7 +207,7 @@ def _apply(
     for attempt in range(5):
         try:
             with engine.begin() as conn:
-                counts = apply_chunk(conn, list_id, rows, source, status, report.dry_run)
+                counts = _chunk(conn, list_id, rows, source, status, report)
             break
         except DataError as exc:
             if len(rows) == 1:
@@ -208,6 +225,29 @@ def _apply(
             raise store_error("import failed", exc) from None
     for k, v in counts.items():
         setattr(report, k, getattr(report, k) + v)
+
+
+def _chunk(
+    conn: Connection,
+    list_id: int,
+    rows: list[ImportRow],
+    source: str,
+    status: str,
+    report: ImportReport,
+) -> dict[str, int]:
+    """One chunk's writes: all suppressions with `--as`; else members, and suppressions for
+    the rows whose status column says they left (counted as `left`)."""
+    dry_run = report.dry_run
+    if report.as_reason:
+        return suppress_chunk(conn, list_id, rows, source, report.as_reason, dry_run)
+    members = [r for r in rows if r.left is None]
+    counts = apply_chunk(conn, list_id, members, source, status, dry_run) if members else {}
+    for reason in AS_REASONS:
+        gone = [r for r in rows if r.left == reason]
+        if gone:
+            suppress_chunk(conn, list_id, gone, source, reason, dry_run)
+            counts["left"] = counts.get("left", 0) + len(gone)
+    return counts
 
 
 def _first(exc: DataError) -> str:

@@ -21,12 +21,21 @@ from pathlib import Path
 from typing import TextIO
 
 from newsletter.audience.addresses import InvalidAddress, parse
+from newsletter.audience.csv_columns import (
+    DELIMITERS,
+    LEFT,
+    Columns,
+    find_email,
+    normalise,
+    plan,
+    shown_delimiter,
+    suspected_delimiter,
+)
 from newsletter.audience.import_chunk import ImportRow
 from newsletter.audience.names import NAME_MAX
 from newsletter.errors import ImportFileError
 from newsletter.safe_text import one_line
 
-IGNORED = {"status", "joined_at"}  # written by export, not attributes
 FORMULA_START = frozenset("=+-@\t\r")
 
 Reject = Callable[[int, str], None]  # (file line, reason)
@@ -57,35 +66,62 @@ def unquote_cell(value: str) -> str:
     return value
 
 
-def check_file(path: Path) -> list[str]:
-    """Refuse, before anything is written, a file that cannot be imported at all.
-    Returns the normalised header."""
+def check_file(path: Path, delimiter: str | None = None) -> Columns:
+    """Refuse, before anything is written, a file that cannot be imported at all. Returns
+    its layout (`csv_columns`), the delimiter sniffed unless one is given: of those that give
+    the header an address column, the one that splits it into most columns (the first of
+    them on a tie)."""
     try:
         _check_utf8(path)
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            header = next(csv.reader(f), None)
+        tried = [delimiter] if delimiter else list(DELIMITERS)
+        fits = [(raw, each) for each in tried if _has_email(raw := _header(path, each))]
+        if fits:  # the one that splits the header most: "email;x" is `email` only with ','
+            raw, best = max(fits, key=lambda fit: len(fit[0] or ()))
+            return plan(raw or [], best, sniffed=delimiter is None and best != ",")
+        raw = _header(path, tried[0])
+        if not raw:
+            raise ImportFileError(
+                f"{path}: empty file; the first row must name the columns (email, ...)"
+            )
     except UnicodeDecodeError:
         raise ImportFileError(f"{path}: ends in the middle of a UTF-8 character") from None
     except OSError as exc:
         raise ImportFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except csv.Error as exc:
         raise ImportFileError(f"{path}:1: unreadable header row: {exc}") from None
-    if not header:
-        raise ImportFileError(
-            f"{path}: empty file; the first row must name the columns (email, ...)"
-        )
-    if any("\x00" in c for c in header):
+    except ValueError as exc:  # two columns with one name (csv_columns.plan)
+        raise ImportFileError(f"{path}:1: {exc}") from None
+    raise ImportFileError(f"{path}:1: {_no_email(raw, tried)}")
+
+
+def _has_email(raw: list[str] | None) -> bool:
+    return bool(raw) and find_email([normalise(c) for c in raw or ()]) is not None
+
+
+def _header(path: Path, delimiter: str) -> list[str] | None:
+    """The header row's cells read with `delimiter`, formula quotes removed (None: empty)."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        header = next(csv.reader(f, delimiter=delimiter), None)
+    if header and any("\x00" in c for c in header):
         raise ImportFileError(f"{path}:1: the header row holds a NUL byte; is this a CSV file?")
-    columns = [unquote_cell(c.strip()).lower() for c in header]
-    if "email" not in columns:
-        found = ", ".join(c for c in columns if c) or "nothing"
-        raise ImportFileError(
-            f"{path}:1: no 'email' column (header has: {found}); name the address column 'email'"
-        )
-    dupes = sorted({c for c in columns if c and columns.count(c) > 1})
-    if dupes:
-        raise ImportFileError(f"{path}:1: column '{dupes[0]}' appears twice in the header")
-    return columns
+    return [unquote_cell(c.strip()) for c in header] if header else None
+
+
+def _no_email(raw: list[str] | None, tried: list[str]) -> str:
+    """Why a header cannot be used: empty, or no address column under any delimiter tried."""
+    found = ", ".join(c for c in raw or [] if c) or "nothing"
+    fix = "name the address column 'email' (or 'Email Address')"
+    if len(tried) == 1:
+        how = f"read with {shown_delimiter(tried[0])} as the delimiter"
+        fix += ", or give the right --delimiter"
+    else:
+        others = ", ".join(map(shown_delimiter, tried[1:]))
+        how = f"read with {shown_delimiter(tried[0])}; {others} give none either"
+        guess = suspected_delimiter(raw[0]) if raw and len(raw) == 1 else None
+        if guess is not None:
+            fix = f"are the columns separated by {shown_delimiter(guess)}? "
+            fix += f"import with --delimiter '{guess}'"
+    return f"no 'email' column (header has: {_show(found)}; {how}); {fix}"
 
 
 def _check_utf8(path: Path) -> None:
@@ -105,11 +141,10 @@ def _check_utf8(path: Path) -> None:
         decoder.decode(b"", final=True)
 
 
-def read_rows(f: TextIO, columns: list[str], reject: Reject) -> Iterator[ImportRow]:
+def read_rows(f: TextIO, layout: Columns, reject: Reject) -> Iterator[ImportRow]:
     """Valid rows of `f` (header included, as checked by `check_file`) in file order; each bad
     one goes to `reject` with its line and reason, and reading goes on after it."""
-    layout = _Layout(columns)
-    reader = csv.reader(f)
+    reader = csv.reader(f, delimiter=layout.delimiter)
     next(reader)
     line = reader.line_num + 1
     while True:
@@ -136,18 +171,14 @@ def _broken(exc: csv.Error, start: int, end: int) -> str:
     return f"broken CSV ({exc}); fix the line and import the file again"
 
 
-class _Layout:
-    """Where the columns are: the address, the name, the attributes."""
+_SEPARATORS = {",": "commas", ";": "semicolons", "\t": "tabs"}
 
-    def __init__(self, columns: list[str]):
-        self.columns = columns
-        self.email = columns.index("email")
-        self.name = columns.index("name") if "name" in columns else None
-        self.attrs = [
-            (i, c)
-            for i, c in enumerate(columns)
-            if c and c not in ("email", "name") and c not in IGNORED
-        ]
+
+def _name(cells: list[str], at: Columns) -> str:
+    """The name column's value; without one, first and last name joined."""
+    if at.name is not None:
+        return cells[at.name]
+    return " ".join(cells[i].strip() for i in (at.first, at.last) if i is not None).strip()
 
 
 def _show(value: str) -> str:
@@ -156,20 +187,21 @@ def _show(value: str) -> str:
     return value if len(value) <= 60 else value[:57] + "..."
 
 
-def _row(cells: list[str], at: _Layout, line: int, reject: Reject) -> ImportRow | None:
+def _row(cells: list[str], at: Columns, line: int, reject: Reject) -> ImportRow | None:
     """The row on `line`, or None when it is blank or bad (bad ones go to `reject`)."""
     joined = "".join(cells)
     if not joined.strip():  # empty line, or only commas
         return None
-    width = len(at.columns)
+    width = len(at.names)
     if len(cells) > width:
         reject(
             line,
-            f"{len(cells)} fields but the header has {width} (quote values that contain commas)",
+            f"{len(cells)} fields but the header has {width} (quote values that contain "
+            f"{_SEPARATORS.get(at.delimiter, shown_delimiter(at.delimiter) + 's')})",
         )
         return None
     if "\x00" in joined:
-        column = at.columns[next(i for i, c in enumerate(cells) if "\x00" in c)]
+        column = at.names[next(i for i, c in enumerate(cells) if "\x00" in c)]
         reject(line, f"column '{column}' holds a NUL byte (binary data, not text)")
         return None
     cells += [""] * (width - len(cells))
@@ -181,9 +213,10 @@ def _row(cells: list[str], at: _Layout, line: int, reject: Reject) -> ImportRow 
         shown = _show(cells[at.email])
         reject(line, f"'{shown}': {exc}" if shown else "no email address")
         return None
-    name = one_line(cells[at.name]) if at.name is not None else ""
+    name = one_line(_name(cells, at))
     if len(name) > NAME_MAX:
         reject(line, f"the name is {len(name):,} characters; at most {NAME_MAX} fit")
         return None
     attrs = {c: cells[i] for i, c in at.attrs if cells[i] != ""}
-    return ImportRow(line, addr.email, addr.key, addr.hash, name, attrs)
+    left = LEFT.get(normalise(cells[at.status])) if at.status is not None else None
+    return ImportRow(line, addr.email, addr.key, addr.hash, name, attrs, left)

@@ -22,6 +22,7 @@ class ImportRow:
     hash: str  # sha256 of key
     name: str
     attrs: dict[str, str]
+    left: str | None = None  # the file's status column says they left: why (csv_columns)
 
 
 def _merge(r: ImportRow, sub: tuple, changes: list[tuple]) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from newsletter.authoring.send_time import parse_send_at
 from newsletter.errors import did_you_mean
 from newsletter.safe_text import one_line
 
@@ -172,16 +173,8 @@ def _switch(key: str, text: str, line: int, error: Report) -> bool | None:
 
 
 def _send_at(text: str, line: int, error: Report) -> datetime | None:
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        error(
-            line,
-            f"send_at '{text}' is not an ISO 8601 date-time: write it like "
-            f"2019-03-01T14:00:00+00:00",
-        )
-        return None
-    if when.tzinfo is None or when.utcoffset() is None:
-        error(line, f"send_at '{text}' has no timezone: add a UTC offset like +00:00")
+    when = parse_send_at(text)
+    if isinstance(when, str):
+        error(line, when)
         return None
     return when

@@ -22,11 +22,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from newsletter.authoring.front_matter import parse_front_matter
 from newsletter.authoring.readers import check_expressions
+from newsletter.authoring.send_time import overlap_note
 from newsletter.authoring.takeaways import split_sections
 from newsletter.errors import IssueFileError, Problem
 from newsletter.models import Issue
@@ -121,6 +122,10 @@ def _parse(path: Path, data: bytes, report: _Report) -> Issue | None:
     _check_sections(intro_md, headings, end, report)
     title, subject, preheader = _headers(meta, report)
     issue_date = _issue_date(meta, path)
+    value, send_at_line = meta.get("send_at", (None, 0))
+    send_at = value if isinstance(value, datetime) else None
+    if note := overlap_note(send_at):  # the autumn hour that happens twice
+        report.warn(send_at_line, note)
     if report.failed:
         return None
     return Issue(
@@ -131,7 +136,7 @@ def _parse(path: Path, data: bytes, report: _Report) -> Issue | None:
         preheader=preheader,
         date=issue_date,
         lists=tuple(meta.get("lists", ((), 0))[0]),
-        send_at=meta.get("send_at", (None, 0))[0],
+        send_at=send_at,
         intro_md=intro_md,
         takeaways=tuple(takeaways),
         source_hash=hashlib.sha256(data).hexdigest(),

@@ -8,6 +8,8 @@ rotate, retire), `doctor_cmds` and `demo_cmds`; what they share: `progress` (bar
 `times` (times as printed), `preflight` (the gate of every send path: check errors, placeholder
 settings, skeleton text) and `stopping` (Ctrl-C and SIGTERM: a graceful stop, then one line). Every
 project error becomes one line on stderr and exit code 1; `--debug` shows the traceback instead.
+Also command modules: `init_cmds` (init: a new newsletter's folder) and `history_cmds` (`lists
+--history`, growth per week).
 
 May import: `web`, `mailbox`, `sending`, `tracking`, `audience`, `authoring`, `db` and the
 kernel: everything, as the top.

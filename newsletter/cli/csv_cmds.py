@@ -18,6 +18,8 @@ from newsletter.errors import NewsletterError
 if TYPE_CHECKING:
     from newsletter.audience.csv_import import ImportReport
 
+BOM = "\ufeff"  # U+FEFF, which UTF-8 writes as EF BB BF
+
 # (done, total, info beside the bar, plain line); `done` and `total` in rows or bytes
 Update = Callable[[int, int, str, str], None]
 
@@ -56,18 +58,41 @@ def _mb(n: int) -> str:
 @click.option("--list", "list_slug", required=True)
 @click.option("--dry-run", is_flag=True, help="Report what would happen; write nothing.")
 @click.option("--unconfirmed", is_flag=True, help="New members need double opt-in.")
+@click.option(
+    "--as",
+    "as_reason",
+    type=click.Choice(["unsubscribed", "bounced", "complained"]),
+    default=None,
+    help="Past opt-outs or bounces from another provider: suppress these addresses (an "
+    "unsubscribe from this list, a bounce or complaint from every list); nobody is mailed.",
+)
+@click.option(
+    "--delimiter",
+    default=None,
+    help="The column separator (default: sniffed from the header: ',', ';', tab or '|').",
+)
 @click.option("--json", "as_json", is_flag=True, help="Only the summary, as JSON; no progress.")
 @click.pass_context
 def subscribers_import(
-    ctx: click.Context, path: str, list_slug: str, dry_run: bool, unconfirmed: bool, as_json: bool
+    ctx: click.Context,
+    path: str,
+    list_slug: str,
+    dry_run: bool,
+    unconfirmed: bool,
+    as_reason: str | None,
+    delimiter: str | None,
+    as_json: bool,
 ) -> None:
-    """Import a CSV (column 'email' required, 'name', others become attributes).
+    """Import a CSV (an address column such as 'email' or 'Email Address', a name, others
+    become attributes), or with --as bring past opt-outs and bounces in as suppressions.
 
     Progress goes to stderr, like the bad rows: a bar by bytes of the file on a terminal,
     otherwise a line every 2 s once the import has run that long; none with --json. The
     summary goes to stdout. A file whose every row was rejected exits with status 1."""
-    from newsletter.audience.csv_import import MAX_PROBLEMS, ImportProgress, import_csv
+    from newsletter.audience.csv_import import ImportProgress, import_csv
 
+    if as_reason and unconfirmed:
+        raise click.UsageError("--as and --unconfirmed do not go together: --as adds nobody")
     with _progress("importing", in_bytes=True) as update:
         started = time.monotonic()
         name = click.format_filename(path, shorten=True)
@@ -89,30 +114,68 @@ def subscribers_import(
             dry_run=dry_run,
             status="unconfirmed" if unconfirmed else "subscribed",
             on_progress=None if as_json else report_progress,
+            delimiter=_delimiter(delimiter),
+            as_reason=as_reason,
         )
+    _summary(report, as_json)
+    _fail_if_all_rejected(report)
+
+
+def _summary(report: ImportReport, as_json: bool) -> None:
+    """The import's summary on stdout (its bad rows on stderr), or as JSON."""
+    from newsletter.audience.csv_import import MAX_PROBLEMS
+
+    c, dry_run = report.counts(), report.dry_run
     if as_json:
         echo_json(
             {
-                **report.counts(),
+                **c,
                 "dry_run": dry_run,
+                "as": report.as_reason,
+                "columns": report.notes,
                 "seconds": round(report.seconds, 2),
                 "problems": [{"line": p.line, "message": p.message} for p in report.problems],
             }
         )
-        _fail_if_all_rejected(report)
         return
     for p in report.problems:
         click.echo(str(p), err=True)
     if report.rejected > len(report.problems):
         click.echo(f"... only the first {MAX_PROBLEMS} bad rows are listed", err=True)
-    c = report.counts()
-    verb = "would add" if dry_run else "added"
+    for note in report.notes:
+        click.echo(f"{report.path}: {note}")
+    if report.as_reason:
+        did = (
+            f"{'would suppress' if dry_run else 'suppressed'} {c['added']} as "
+            f"{report.as_reason} (mailed nobody), made {c['updated']} stronger, "
+            f"{c['unchanged']} already were, skipped {c['duplicates']} duplicates"
+        )
+    else:
+        did = (
+            f"{'would add' if dry_run else 'added'} {c['added']}, updated {c['updated']}, "
+            f"unchanged {c['unchanged']}, skipped {c['duplicates']} duplicates and "
+            f"{c['suppressed']} suppressed"
+        )
+        if c["left"]:
+            did += f", {c['left']} who had left (status column) kept as suppressions"
     click.echo(
-        f"{path}: {verb} {c['added']}, updated {c['updated']}, unchanged {c['unchanged']}, "
-        f"skipped {c['duplicates']} duplicates and {c['suppressed']} suppressed, "
-        f"rejected {c['rejected']} ({report.seconds:.1f} s)" + (" [dry run]" if dry_run else "")
+        f"{report.path}: {did}, rejected {c['rejected']} ({report.seconds:.1f} s)"
+        + (" [dry run]" if dry_run else "")
     )
-    _fail_if_all_rejected(report)
+
+
+def _delimiter(text: str | None) -> str | None:
+    """--delimiter as one character (`\\t` or `tab` spell a tab)."""
+    if text is None:
+        return None
+    value = "\t" if text in ("\\t", "tab") else text
+    if len(value) != 1 or value in '"\r\n' or value.isalnum():
+        raise click.BadParameter(
+            f"{text!r}: give one character that is no letter, digit or quote, such as ';', "
+            "'|' or '\\t' (a tab)",
+            param_hint="--delimiter",
+        )
+    return value
 
 
 def _fail_if_all_rejected(report: ImportReport) -> None:
@@ -149,19 +212,28 @@ def _fail_if_all_rejected(report: ImportReport) -> None:
     help="Write cells exactly as stored: no leading ' before cells a spreadsheet would run "
     "as a formula (=, +, -, @, tab, CR). For programs, not spreadsheets.",
 )
+@click.option(
+    "--excel",
+    is_flag=True,
+    help="Start the file with a UTF-8 byte order mark, so Excel reads accents and other "
+    "non-ASCII letters right when the file is double-clicked.",
+)
 @click.pass_context
 def subscribers_export(
-    ctx: click.Context, list_slug: str, status: str, output: str | None, raw: bool
+    ctx: click.Context, list_slug: str, status: str, output: str | None, raw: bool, excel: bool
 ) -> None:
     """Export members of a list as CSV.
 
     A cell that begins with =, +, -, @, a tab or a CR is written with a leading ' so that a
     spreadsheet shows it as text instead of running it (import removes that '); --raw turns
-    this off. Progress goes to stderr, never into the CSV: a bar on a terminal, otherwise a
-    line every 2 s once the export has run that long; none when the CSV itself goes to a
-    terminal."""
+    this off. --excel starts the file with a UTF-8 byte order mark (BOM), which Excel needs
+    to read it as UTF-8 (import skips it). Progress goes to stderr, never into the CSV: a bar
+    on a terminal, otherwise a line every 2 s once the export has run that long; none when
+    the CSV itself goes to a terminal."""
     from newsletter.audience.csv_export import ExportProgress, export_csv
 
+    if excel and raw:
+        raise click.UsageError("--excel is for a spreadsheet, --raw for programs: choose one")
     engine = reading_engine_from(ctx)
     chosen = None if status == "all" else status
     # Taken before any bar starts: on a terminal rich sends what is written to sys.stdout
@@ -181,6 +253,8 @@ def subscribers_export(
 
         if output is None:
             quiet = stdout.isatty()  # the rows on the screen show it is working
+            if excel:
+                stdout.write(BOM)
             export_csv(
                 engine,
                 list_slug,
@@ -191,7 +265,8 @@ def subscribers_export(
             )
             return
         try:
-            f = open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115 (closed below)
+            encoding = "utf-8-sig" if excel else "utf-8"  # -sig: the BOM first
+            f = open(output, "w", encoding=encoding, newline="")  # noqa: SIM115 (closed below)
         except OSError as exc:
             raise NewsletterError(f"{output}: cannot write: {exc.strerror or exc}") from None
         with f:

@@ -9,11 +9,29 @@ from newsletter.cli.root import cli, echo_json, engine_from, reading_engine_from
 
 @cli.group("lists", invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--history",
+    is_flag=True,
+    help="Per week: joins, confirmations, unsubscribes, bounces and complaints.",
+)
+@click.option(
+    "--weeks",
+    type=click.IntRange(1, 520),
+    default=None,
+    help="With --history: how many weeks, the current one last (default 12).",
+)
 @click.pass_context
-def lists_group(ctx: click.Context, as_json: bool) -> None:
-    """Show every list with its members by status (subcommands: create, update, rename,
-    delete)."""
+def lists_group(ctx: click.Context, as_json: bool, history: bool, weeks: int | None) -> None:
+    """Show every list with its members by status, or (--history) its growth per week
+    (subcommands: create, update, rename, delete)."""
     if ctx.invoked_subcommand:
+        return
+    if weeks is not None and not history:
+        raise click.UsageError("--weeks goes with --history: newsletter lists --history --weeks 8")
+    if history:
+        from newsletter.cli.history_cmds import DEFAULT_WEEKS, show_history
+
+        show_history(ctx, weeks or DEFAULT_WEEKS, as_json)
         return
     from newsletter.audience.lists import list_counts
 

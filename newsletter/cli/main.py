@@ -15,6 +15,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "db": ("newsletter.cli.config_cmds",),
     "demo": ("newsletter.cli.demo_cmds",),
     "doctor": ("newsletter.cli.doctor_cmds",),
+    "init": ("newsletter.cli.init_cmds",),
     "lists": ("newsletter.cli.list_cmds",),
     "mailbox": ("newsletter.cli.mailbox_cmds",),
     "new": ("newsletter.cli.issue_cmds",),

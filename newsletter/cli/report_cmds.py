@@ -14,6 +14,8 @@ from newsletter.cli.root import cli, echo_json, reading_engine_from, settings_fr
 from newsletter.cli.times import when
 from newsletter.errors import ConfigError, SendError
 
+GROWTH_WEEKS = 12  # the overview page's chart: about a quarter
+
 
 @cli.command("report")
 @click.argument("issue", required=False)
@@ -23,7 +25,8 @@ from newsletter.errors import ConfigError, SendError
     "html_file",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Also write the report of ISSUE as one self-contained HTML page.",
+    help="Also write the report as one self-contained HTML page: of ISSUE, or without one, "
+    "growth per week as a chart beside the last 20 sends.",
 )
 @click.pass_context
 def report_cmd(ctx: click.Context, issue: str | None, as_json: bool, html_file: str | None) -> None:
@@ -37,13 +40,16 @@ def report_cmd(ctx: click.Context, issue: str | None, as_json: bool, html_file: 
         outcomes = outcome_totals(conn, send["send_id"], send["backend"])
         return report.send_report(conn, send, outcomes, detail=detail)
 
-    if html_file and not issue:
-        raise ConfigError("--html needs an ISSUE: newsletter report ISSUE --html report.html")
     settings, engine = settings_from(ctx), reading_engine_from(ctx)
     retention.expire(engine, settings)
     with reading(engine) as conn:
+        weeks: list[dict[str, Any]] = []
         if not issue:
             rows = [one(conn, s, detail=False) for s in report.recent_sends(conn)]
+            if html_file:
+                from newsletter.audience.growth import weekly_history
+
+                weeks = weekly_history(conn, GROWTH_WEEKS)
         else:
             issue_id = Path(issue).stem
             send = report.latest_send(conn, issue_id)
@@ -51,7 +57,7 @@ def report_cmd(ctx: click.Context, issue: str | None, as_json: bool, html_file: 
                 raise SendError(f"{issue_id} has not been sent (see `newsletter status`)")
             rows = [one(conn, send)]
     if html_file:
-        _write_html(Path(html_file), rows[0], settings.language)
+        _write_html(Path(html_file), rows, weeks if not issue else None, settings.language)
     if as_json:
         echo_json(rows[0] if issue else rows)
     elif issue:
@@ -62,11 +68,18 @@ def report_cmd(ctx: click.Context, issue: str | None, as_json: bool, html_file: 
         click.echo(f"wrote {html_file}", err=as_json)
 
 
-def _write_html(path: Path, data: dict[str, Any], language: str) -> None:
-    """Write the page in one piece: a failed write leaves no half page behind."""
-    from newsletter.tracking.report_html import render
+def _write_html(
+    path: Path, rows: list[dict[str, Any]], weeks: list[dict[str, Any]] | None, language: str
+) -> None:
+    """Write the page (one send's, or with `weeks` the overview) in one piece: a failed write
+    leaves no half page behind."""
+    from newsletter.tracking import overview_html, report_html
 
-    page = render(data, generated_at=datetime.now(UTC), language=language)
+    now = datetime.now(UTC)
+    if weeks is None:
+        page = report_html.render(rows[0], generated_at=now, language=language)
+    else:
+        page = overview_html.render(rows, weeks, generated_at=now, language=language)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(page, encoding="utf-8")

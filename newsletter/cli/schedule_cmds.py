@@ -117,6 +117,7 @@ def schedule_cmd(
     ctx: click.Context, issues_dir: str | None, now_text: str | None, max_late: str | None
 ) -> None:
     """List scheduled issues (UTC and local time) and what send-due would do now."""
+    from newsletter.authoring.send_time import local_time
     from newsletter.sending.schedule import parse_duration, plan
 
     settings = settings_from(ctx)
@@ -131,6 +132,5 @@ def schedule_cmd(
         if e.send_at is None:
             click.echo(f"{e.issue_id}: {e.state}: {e.detail}")
             continue
-        utc = minute_utc(e.send_at)
-        local = e.send_at.astimezone().strftime("%Y-%m-%d %H:%M %Z")
+        utc, local = minute_utc(e.send_at), local_time(e.send_at)
         click.echo(f"{e.issue_id}  {utc}  ({local})  {e.state}: {e.detail}")

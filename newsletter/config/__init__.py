@@ -8,7 +8,8 @@ secrets), `loading` (load_settings: the file, then the environment, and where ea
 from), `keys` (which secret keys sign and verify; the outbox's generated key), `checks` (the
 rules a loaded value must keep), `preflight` (what a real send must not go out on: the shipped
 placeholders, unreachable sites and addresses) and `masking` (what `newsletter config` shows:
-secrets hidden). A new setting is a field in `settings` and, when it
+secrets hidden, derived values spelled out); `starter` is what `newsletter init` writes. A new
+setting is a field in `settings` and, when it
 has a rule, a line in `checks`. Import from here: `from newsletter.config import Settings`.
 
 Layer: the kernel; imports only its errors and models.

@@ -12,6 +12,8 @@
 - `optout` ("Don't track my opens and clicks"), `unsubscribes` (unsubscribes through an issue's
   links), `retention` (hits expire into totals).
 - `report`, `report_html`, `timeline`: the figures of a send, as JSON, text or one HTML page.
+- `overview_html`, `growth_chart`: the page without an issue, growth per week (a chart drawn
+  from `audience.growth`) beside the last 20 sends.
 
 May import: `authoring`, `audience`, `db` and the kernel; never `sending` (which imports this
 package to track a send), `mailbox`, `web` or `cli`.

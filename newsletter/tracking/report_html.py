@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsletter import times
 from newsletter.tracking import timeline
+
+if TYPE_CHECKING:
+    import jinja2
 
 TEMPLATE = Path(__file__).resolve().parent / "report.html.j2"
 
@@ -43,13 +46,20 @@ def _bars(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def render(report: dict[str, Any], *, generated_at: datetime, language: str = "en") -> str:
+def environment() -> jinja2.Environment:
+    """The reports' Jinja environment: escaping on, undefined names an error, the filters."""
     import jinja2
-    from markupsafe import Markup
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters.update(times.FILTERS, percent=_percent)
     env.filters["number"] = lambda n: "–" if n is None else f"{n:,}"
+    return env
+
+
+def render(report: dict[str, Any], *, generated_at: datetime, language: str = "en") -> str:
+    from markupsafe import Markup
+
+    env = environment()
     chart = _chart(report)
     if chart:
         chart["svg"] = Markup(chart["svg"])  # built from numbers and escaped text only
