@@ -57,4 +57,5 @@ GITIGNORE_LINES = (
     ".env",
     "/outbox/",
     "/dist/",
+    "/journal-*.jsonl",
 )
