@@ -23,12 +23,14 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from newsletter.db.derived import domain_default, hash_default, subscribed_at_default
+
 metadata = MetaData()
 
 # A BIGINT on PostgreSQL, INTEGER (and so the rowid alias) on SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
-# Tables whose ids travel in signed links, recipient tags or the ledger never hand an id out twice:
-# AUTOINCREMENT on SQLite (revision 0002); PostgreSQL's sequences never go back anyway.
+# Ids that travel in signed links, recipient tags or the ledger are never handed out twice:
+# AUTOINCREMENT on SQLite (revision 0002); PostgreSQL's sequences never go back.
 NEVER_REUSED = {"sqlite_autoincrement": True}
 
 lists = Table(
@@ -55,6 +57,11 @@ subscribers = Table(
     Column("attributes", JSON, nullable=False, default=dict),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Revision 0009, from email_key (`derived`): segments, suppression as an anti-join in SQL.
+    Column("address_hash", String(64), nullable=False, default=hash_default),
+    Column("domain", String(255), nullable=False, default=domain_default),
+    Index("ix_subscribers_address_hash", "address_hash"),
+    Index("ix_subscribers_domain", "domain"),
     **NEVER_REUSED,
 )
 
@@ -68,7 +75,17 @@ memberships = Table(
     Column("source", String(200), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # When this membership last became `subscribed` (revision 0009; segments, sequences).
+    Column("subscribed_at", DateTime(timezone=True), nullable=True, default=subscribed_at_default),
     Index("ix_memberships_list_status", "list_id", "status", "subscriber_id"),
+)
+
+# Every attribute name an import wrote (revision 0009): segments warn about any other name.
+attribute_names = Table(
+    "attribute_names",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
 # reason: unsubscribed | bounced | complained | manual. list_id 0 = every list (global).
@@ -99,9 +116,8 @@ subscriber_events = Table(
     Index("ix_subscriber_events_subscriber", "subscriber_id", "id"),
 )
 
-# One row per send of an issue. The rendered content is stored so that a resumed send or a
-# worker on another machine sends exactly the same bytes.
-# status: running | paused | cancelled | done
+# One row per send of an issue, with the rendered content: a resumed send or another machine's
+# worker sends exactly the same bytes. status: running | paused | cancelled | done
 sends = Table(
     "sends",
     metadata,
@@ -141,8 +157,7 @@ deliveries = Table(
     Index("ix_deliveries_send_status", "send_id", "status", "subscriber_id"),
 )
 
-# Notices given once (revision 0006): `send-due` says an issue is too late to send
-# automatically once, not on every cron run.
+# Notices given once (revision 0006): `send-due` says an issue is too late only once.
 notices = Table(
     "notices",
     metadata,
@@ -160,10 +175,9 @@ locks = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
-# What each worker of a running send has learned about its SMTP relay (revision 0005): open
-# sessions, the session limit, the rate in messages a second (0: not limited), whether it is
-# throttled now and for how long. Written about once a second while the send runs; the send's
-# processes read each other's, `status` shows them.
+# What each worker of a running send knows of its SMTP relay (revision 0005): open sessions,
+# the session limit, the rate in messages a second (0: not limited), whether and how long it is
+# throttled. Written about once a second; the send's processes and `status` read them.
 send_pacing = Table(
     "send_pacing",
     metadata,
@@ -178,9 +192,9 @@ send_pacing = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-# Mail that came back about one delivery: a bounce (DSN, or a provider's bounce event), a
-# complaint (ARF, or a provider's spam report) or a delay notice (information only). One row per
-# (send, subscriber, kind), so a report read twice counts once. send_id 0: a confirmation mail.
+# Mail that came back about one delivery: a bounce (DSN, or a provider's event), a complaint
+# (ARF, or a spam report) or a delay notice (information only). One row per (send, subscriber,
+# kind): a report read twice counts once. send_id 0: a confirmation mail.
 # category: hard | soft | blocked for bounces; the feedback type for complaints.
 # `diagnostic` may name the address: `subscribers forget` erases it.
 bounces = Table(
@@ -200,10 +214,9 @@ bounces = Table(
 )
 
 # --- Click and open tracking (newsletter/tracking; revision 0003) -----------------------------
-
-# A send's links, stored once when the send starts: a tracked URL carries only the id, and the
-# redirect reads the target here (never from the URL). kind: link | trap (the hidden link only
-# machines follow). The click totals are filled in when the send's hits expire.
+# A send's links, stored once when it starts: a tracked URL carries only the id, the redirect
+# reads the target here. kind: link | trap (the hidden link only machines follow). The click
+# totals are filled in when the send's hits expire.
 tracked_links = Table(
     "tracked_links",
     metadata,
@@ -245,9 +258,9 @@ tracking_hits = Table(
     sqlite_with_rowid=False,  # stored in its primary key's order: one b-tree less per hit
 )
 
-# PostgreSQL's per-recipient judging state (tracking/hits_pg.py): every recorded hit bumps the
-# version and moves last_at, so hits of one recipient in several processes queue on this row
-# and each sees the one before (SQLite's single writer needs no such row).
+# PostgreSQL's per-recipient judging state (tracking/hits_pg.py): each hit bumps the version and
+# moves last_at, so one recipient's hits in several processes queue on this row and each sees
+# the one before (SQLite's single writer needs no such row).
 tracking_recipients = Table(
     "tracking_recipients",
     metadata,
@@ -278,8 +291,7 @@ tracking_totals = Table(
     Column("folded_at", DateTime(timezone=True), nullable=False),
 )
 
-# The IMAP folders read since processed mail is marked with the keyword NewsletterProcessed
-# (revision 0006): `user@host:port/folder` and when its first such run was.
+# IMAP folders (`user@host:port/folder`) marking processed mail NewsletterProcessed, since when.
 mailbox_folders = Table(
     "mailbox_folders",
     metadata,

@@ -1,0 +1,90 @@
+"""What a segment's comparisons need that SQLite and PostgreSQL spell differently, so that both
+give the same answers. Every value and every attribute name is a bound parameter here; the only
+constants in the SQL text are this module's own.
+
+- An attribute is read as text through a bound JSON path (SQLite: `json_extract` with `$."NAME"`;
+  PostgreSQL: `->>` with the bound key). A missing attribute is NULL: it matches nothing.
+- An attribute is a number when, trimmed of spaces, it matches `^-?[0-9]+(\\.[0-9]+)?$` (and is
+  at most 300 characters): PostgreSQL tests the pattern before its CAST (which would raise),
+  SQLite with GLOB patterns (its CAST would turn anything into 0). Both compare as doubles.
+- Text order is binary: SQLite's default, `COLLATE "C"` on PostgreSQL.
+- `contains`, `starts with`, `ends with` match literally: PostgreSQL with LIKE and `%`, `_`, `\\`
+  escaped in the bound pattern; SQLite with instr/substr (its LIKE ignores ASCII case).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Float,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    not_,
+    null,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+Expr = ColumnElement[Any]
+_PG_NUMBER = literal_column("'^-?[0-9]+(\\.[0-9]+)?$'")
+_MAX_NUMBER = 300  # characters: beyond, a double overflows (PostgreSQL raises)
+
+
+def _text(value: object) -> Expr:
+    return cast(literal(value, Text), Text)
+
+
+def attribute_text(sqlite: bool, column: Expr, name: str) -> Expr:
+    """The attribute `name` of a subscriber's JSON as text (NULL when missing)."""
+    if sqlite:
+        path = literal('$."' + name + '"', Text)  # NAME is letters, digits, _ and - only
+        return cast(func.json_extract(column, path), Text)
+    return column.op("->>", return_type=Text)(_text(name))
+
+
+def attribute_number(sqlite: bool, column: Expr, name: str) -> Expr:
+    """The attribute as a double, or NULL when it is missing or not a number."""
+    text = func.trim(attribute_text(sqlite, column, name))
+    short = func.length(text) <= _MAX_NUMBER
+    if sqlite:
+        digits = case((text.op("GLOB")(literal_column("'-*'")), func.substr(text, 2)), else_=text)
+        is_number = and_(
+            short,
+            digits != literal_column("''"),
+            not_(digits.op("GLOB")(literal_column("'*[^0-9.]*'"))),
+            not_(digits.op("GLOB")(literal_column("'*.*.*'"))),
+            not_(digits.op("GLOB")(literal_column("'.*'"))),
+            not_(digits.op("GLOB")(literal_column("'*.'"))),
+        )
+        return case((is_number, cast(text, Float)), else_=null())
+    is_number = and_(short, text.op("~")(_PG_NUMBER))
+    return case((is_number, cast(text, Float)), else_=null())
+
+
+def ordered(sqlite: bool, expr: Expr) -> Expr:
+    """`expr` compared in binary order."""
+    return expr if sqlite else expr.collate("C")
+
+
+def like_escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def text_match(sqlite: bool, op: str, expr: Expr, value: str) -> Expr:
+    """`contains`, `starts with` or `ends with`, literally and case-sensitively."""
+    if sqlite:
+        v = bindparam(None, value, Text)
+        if op == "contains":
+            return func.instr(expr, v) > 0
+        if op == "starts with":
+            return func.substr(expr, 1, func.length(v)) == v
+        return func.substr(expr, func.length(expr) - func.length(v) + 1) == v
+    escaped = like_escaped(value)
+    pattern = {"contains": f"%{escaped}%", "starts with": f"{escaped}%"}.get(op, f"%{escaped}")
+    return ordered(False, expr).like(literal(pattern, Text), escape="\\")
