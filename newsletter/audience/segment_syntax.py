@@ -58,8 +58,8 @@ def tokens(source: str, where: str = "segment") -> list[Token]:
     while pos < len(source):
         m = _TOKEN.match(source, pos)
         col = pos - line_start + 1
-        if m is None:
-            char = source[pos]
+        if m is None or "\x00" in m.group():
+            char = source[pos] if m is None else "\x00"
             why = 'unterminated string (close it with ")' if char == '"' else f"unexpected {char!r}"
             raise SegmentError(why, where, line, col)
         kind = m.lastgroup or ""

@@ -2,16 +2,16 @@
 sends with human and machine hits, a suppression, an opt-out. The expected answers of the
 issue's examples are worked out by hand in tests/test_segments.py from this table:
 
-| who              | weekly       | attributes                    | subscribed | hits / ledger            |
-|------------------|--------------|-------------------------------|------------|--------------------------|
-| ann@example.com  | subscribed   | city Oslo, plan pro, age 34   | 10 days    | A: sent, human click     |
-| bob@example.org  | subscribed   | city Oslo, plan free, age " 29 " | 40 days | A: sent; B: human open   |
-| cat@other.net    | subscribed   | city Bergen, plan pro, age x  | 5 days     | A: bounced; C: machine   |
-| dan@example.com  | subscribed   | city Oslo, age 41.5           | 100 days   | A: sent; opted out       |
-| eve@example.com  | subscribed   | city Oslo                     | 1 day      | suppressed (manual)      |
-| fay@example.net  | unsubscribed | city Oslo, plan pro           | -          |                          |
-| gus@sample.com   | subscribed   | city oslo, plan Pro           | (none)     | A: unknown, human open   |
-| hal@sample.org   | unconfirmed  | city Oslo                     | -          |                          |
+| who | weekly | attributes | joined | ledger, hits |
+| --- | --- | --- | --- | --- |
+| ann@example.com | subscribed | city Oslo, plan pro, age 34 | 10 days | A sent, human click |
+| bob@example.org | subscribed | city Oslo, plan free, age " 29 " | 40 days | A sent, B human open |
+| cat@other.net | subscribed | city Bergen, plan pro, age x | 5 days | A bounced, C machine |
+| dan@example.com | subscribed | city Oslo, age 41.5 | 100 days | A sent, opted out |
+| eve@example.com | subscribed | city Oslo | 1 day | suppressed (manual) |
+| fay@example.net | unsubscribed | city Oslo, plan pro | - |  |
+| gus@sample.com | subscribed | city oslo, plan Pro | (none) | A unknown, human open |
+| hal@sample.org | unconfirmed | city Oslo | - |  |
 
 Sends: A = #1 "2019-03-01-hanoi-summit", B = #2 "i2", C = #3 "i3", all to weekly, tracked.
 """
