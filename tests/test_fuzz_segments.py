@@ -122,8 +122,8 @@ def _revalue(node: Node, data: Any) -> Node:
     def one() -> Value:
         return _number(data.draw(numbers)) if numeric else _string(data.draw(text_values))
 
-    if node.op in ("in", "not in"):
-        values = tuple(one() for _ in range(data.draw(st.integers(0, 3))))
+    if node.op in ("in", "not in") and values:  # (an empty list has no type: it stays empty)
+        values = tuple(one() for _ in range(data.draw(st.integers(1, 3))))
     elif values and values[0].kind in ("string", "number"):
         values = (one(),)
     return Comparison(fld, node.op, values)
