@@ -35,6 +35,7 @@ class Issue:
     # Front matter `track_clicks` / `track_opens`: None follows the settings of the same name.
     track_clicks: bool | None = None
     track_opens: bool | None = None
+    segment: str = ""  # front matter `segment:`, a segment expression (audience.segments)
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,15 @@ def engagement(node: Engagement, scope: Scope) -> Any:
     if node.verb == "bounced":
         b = tables.bounces
         since = scope.now - timedelta(days=scope.bounce_days)
-        return exists().where(
-            b.c.subscriber_id == S.c.id,
-            b.c.kind == literal("bounce", Text),
-            b.c.category.in_(bindparam(None, ["hard", "soft"], Text, expanding=True)),
-            b.c.at >= literal(since, b.c.at.type),
+        return (
+            exists()
+            .where(
+                b.c.subscriber_id == S.c.id,
+                b.c.kind == literal("bounce", Text),
+                b.c.category.in_(bindparam(None, ["hard", "soft"], Text, expanding=True)),
+                b.c.at >= literal(since, b.c.at.type),
+            )
+            .correlate(S)
         )
     if node.verb == "received":
         return _received(node, scope)
@@ -52,10 +56,14 @@ def _received(node: Engagement, scope: Scope) -> Any:
     d = tables.deliveries
 
     def has(statuses: tuple[str, ...]) -> Any:
-        return exists().where(
-            d.c.send_id.in_(_ids(ids)),
-            d.c.subscriber_id == S.c.id,
-            d.c.status.in_(bindparam(None, list(statuses), Text, expanding=True)),
+        return (
+            exists()
+            .where(
+                d.c.send_id.in_(_ids(ids)),
+                d.c.subscriber_id == S.c.id,
+                d.c.status.in_(bindparam(None, list(statuses), Text, expanding=True)),
+            )
+            .correlate(S)
         )
 
     return case((has(SENT), true()), (has(IN_FLIGHT), null()), else_=~true())
@@ -75,8 +83,10 @@ def _opened_or_clicked(node: Engagement, scope: Scope) -> Any:
     if node.since is not None:
         where.append(h.c.last_at >= literal(instant(node.since, scope.now), h.c.last_at.type))
     o = tables.tracking_optouts
-    opted_out = exists().where(o.c.subscriber_id == S.c.id)
-    return case((opted_out, null()), else_=exists().where(*where))
+    # Correlated to the subscriber however deep the segment sits (the send's snapshot nests it
+    # in a membership EXISTS).
+    opted_out = exists().where(o.c.subscriber_id == S.c.id).correlate(S)
+    return case((opted_out, null()), else_=exists().where(*where).correlate(S))
 
 
 def _all_sends(scope: Scope) -> list[Any]:

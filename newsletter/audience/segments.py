@@ -95,7 +95,7 @@ def unknown_attributes(conn: Connection, node: Node) -> list[str]:
 
 
 def _suppressed(list_id: Any) -> Any:
-    return exists().where(X.c.address_hash == S.c.address_hash, X.c.list_id == list_id)
+    return exists().where(X.c.address_hash == S.c.address_hash, X.c.list_id == list_id).correlate(S)
 
 
 def members(scope: Scope, segment: Segment | None) -> Any:

@@ -23,6 +23,7 @@ FRONT_MATTER_KEYS = (
     "date",
     "lists",
     "send_at",
+    "segment",  # a segment expression applied to every list (audience.segments)
     "track_clicks",  # per-issue tracking switches (true/false): see newsletter/tracking
     "track_opens",
 )

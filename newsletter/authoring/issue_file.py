@@ -136,6 +136,7 @@ def _parse(path: Path, data: bytes, report: _Report) -> Issue | None:
         source_hash=hashlib.sha256(data).hexdigest(),
         track_clicks=_switch(meta, "track_clicks"),
         track_opens=_switch(meta, "track_opens"),
+        segment=str(meta.get("segment", ("", 0))[0] or ""),
     )
 
 

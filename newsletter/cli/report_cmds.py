@@ -94,8 +94,9 @@ def _kinds(r: dict[str, Any]) -> str:
 
 def _print_one(r: dict[str, Any]) -> None:
     click.echo(
-        f"{r['issue']}: send #{r['send_id']} to {', '.join(r['lists'])} through "
-        f"{r['backend']}, started {when(r['started_at'])}"
+        f"{r['issue']}: send #{r['send_id']} to {', '.join(r['lists'])}"
+        + (f" where {r['segment']}" if r.get("segment") else "")
+        + f" through {r['backend']}, started {when(r['started_at'])}"
     )
     click.echo(
         f"  sent {_num(r['sent'])}  delivered {_num(r['delivered'])}  bounced "

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -148,9 +149,13 @@ def send_due(
     verbose: bool = False,
     gate: Gate | None = None,
     force_preflight: bool = False,
+    now: datetime | None = None,
+    named: tuple[tuple[str, str], ...] = (),
 ) -> bool:
-    """Start or resume every due send, oldest first, each after `gate` let it through. Returns
-    False when something failed."""
+    """Start or resume every due send, oldest first, each after `gate` let it through. An
+    issue's `segment:` counts relative times back from `now` and may use the `named` segments.
+    Returns False when something failed."""
+    segments = {"now": now, "named": named}
     ok = True
     for entry in entries:
         if STOP.asked:
@@ -163,7 +168,14 @@ def send_due(
                 log(f"not sending {entry.issue_id}: {entry.detail}", False)
         elif entry.state in (DUE, RESUME):
             run = _run_one(
-                engine, settings, entry, dry_run=dry_run, log=log, gate=gate, force=force_preflight
+                engine,
+                settings,
+                entry,
+                dry_run=dry_run,
+                log=log,
+                gate=gate,
+                force=force_preflight,
+                segments=segments,
             )
             ok = run and ok
         elif verbose:
@@ -180,6 +192,7 @@ def _run_one(
     log: Log,
     gate: Gate | None,
     force: bool,
+    segments: dict[str, Any],
 ) -> bool:
     owner = locks.new_owner()
     name = f"send-due:{entry.issue_id}"
@@ -190,7 +203,9 @@ def _run_one(
     try:
         if gate is not None:
             gate(entry.path)
-        options = SendOptions(resume=entry.state == RESUME, dry_run=dry_run, force_preflight=force)
+        options = SendOptions(
+            resume=entry.state == RESUME, dry_run=dry_run, force_preflight=force, **segments
+        )
         plan = prepare(engine, settings, entry.path, options)
         if plan.nothing_to_do:
             log(f"{entry.issue_id}: {plan.nothing_to_do}", False)

@@ -9,9 +9,11 @@ import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from newsletter.audience.segment_sql import compile_segment
 from newsletter.authoring.render import render_issue
 from newsletter.config import Settings
 from newsletter.db.connection import reading
@@ -126,25 +128,30 @@ def _start_helpers(
 def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: workers.Worker) -> int:
     issue, opts = plan.issue, plan.options
     slugs = [lst["slug"] for lst in plan.lists]
+    ids = [lst["id"] for lst in plan.lists]
     rendered = None
     if plan.existing is None or (opts.rerender and plan.existing.source_hash != issue.source_hash):
         rendered = render_issue(issue, settings, list_name=plan.lists[0].get("name", ""))
+        if opts.subject:  # a follow-up's own subject
+            rendered = replace(rendered, subject=opts.subject)
     with engine.begin() as conn:
         sends.lock_issue(conn, issue.id)
-        existing = sends.find_send(conn, issue.id, slugs)  # a racing `send` may have won
+        # a racing `send` may have won
+        existing = sends.find_send(conn, issue.id, slugs, list_ids=ids, followup=plan.followup)
         if existing is None:
             assert rendered is not None
             send_id = sends.create_send(
                 conn,
                 issue_id=issue.id,
                 list_slugs=slugs,
-                list_ids=[lst["id"] for lst in plan.lists],
+                list_ids=ids,
                 backend=plan.backend,
                 subject=rendered.subject,
                 html=rendered.html,
                 text_body=rendered.text,
                 source_hash=issue.source_hash,
-                options={"lists": slugs, "force_preflight": opts.force_preflight},
+                options=_stored_options(plan),
+                segment=_condition(conn, settings, plan),
             )
         else:
             send_id = existing.id
@@ -166,6 +173,28 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
             ledger.requeue(conn, send_id, opts.retry)
             sends.set_status(conn, send_id, "running")
     return send_id
+
+
+def _stored_options(plan: Plan) -> dict[str, Any]:
+    """What the send keeps beside its content: lists by id, and its segment (shown by `status`
+    and `report`; with the subject, a follow-up's identity)."""
+    slugs = [lst["slug"] for lst in plan.lists]
+    options: dict[str, Any] = {
+        "lists": slugs,
+        "list_ids": [lst["id"] for lst in plan.lists],
+        "force_preflight": plan.options.force_preflight,
+    }
+    if plan.segment is not None:
+        options.update(segment=plan.segment.normal, segment_given=plan.segment.given)
+    if plan.followup is not None:
+        options.update(kind="followup", subject=plan.options.subject)
+    return options
+
+
+def _condition(conn: Connection, settings: Settings, plan: Plan) -> Any:
+    if plan.segment is None:
+        return None
+    return compile_segment(plan.segment.node, plan.scope(conn, settings))
 
 
 def cancel(engine: Engine, issue_id: str, lists: Sequence[str] | None = None) -> int:

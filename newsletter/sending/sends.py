@@ -53,15 +53,36 @@ def lock_issue(conn: Connection, issue_id: str) -> None:
 
 
 def find_send(
-    conn: Connection, issue_id: str, list_slugs: Sequence[str] | None = None
+    conn: Connection,
+    issue_id: str,
+    list_slugs: Sequence[str] | None = None,
+    *,
+    list_ids: Sequence[int] | None = None,
+    followup: tuple[str, str] | None = None,
 ) -> SendRow | None:
-    """The latest send of this issue (to these lists), or None. A cancelled send is returned
-    too: starting afresh would mail again those it already reached."""
+    """The latest send of this issue (to these lists), or None: the issue's own send, or with
+    `followup` = (normalised segment, subject) that follow-up (`send --again`). Lists match by
+    id where the send stored them, else by slug. A cancelled send is returned too: starting
+    afresh would mail again those it already reached."""
     rows = conn.execute(select(S).where(S.c.issue_id == issue_id).order_by(S.c.id.desc())).all()
     for r in rows:
-        if list_slugs is None or sorted(r.list_slugs) == sorted(list_slugs):
+        options = dict(r.options or {})
+        if followup_of(options) != followup:
+            continue
+        stored = options.get("list_ids")
+        if list_ids is not None and stored:
+            if sorted(int(i) for i in stored) == sorted(list_ids):
+                return _row(r)
+        elif list_slugs is None or sorted(r.list_slugs) == sorted(list_slugs):
             return _row(r)
     return None
+
+
+def followup_of(options: dict[str, Any]) -> tuple[str, str] | None:
+    """A follow-up's identity beside its issue and lists: (normalised segment, subject)."""
+    if options.get("kind") != "followup":
+        return None
+    return (str(options.get("segment", "")), str(options.get("subject", "")))
 
 
 def get_send(conn: Connection, send_id: int) -> SendRow | None:
@@ -81,9 +102,11 @@ def create_send(
     text_body: str,
     source_hash: str,
     options: dict[str, Any],
+    segment: Any = None,
 ) -> int:
     """Insert the send and snapshot its audience in one statement (INSERT ... SELECT), so a
-    million subscribers never pass through Python."""
+    million subscribers never pass through Python. `segment`: the compiled segment's condition
+    on (subscriber, membership), or None for the whole lists."""
     now = utcnow()
     send_id = conn.execute(
         S.insert()
@@ -102,15 +125,21 @@ def create_send(
         )
         .returning(S.c.id)
     ).scalar_one()
-    _snapshot_audience(conn, int(send_id), list_ids, now)
+    _snapshot_audience(conn, int(send_id), list_ids, now, segment)
     return int(send_id)
 
 
-def _snapshot_audience(conn: Connection, send_id: int, list_ids: Sequence[int], now: Any) -> None:
-    """One `queued` ledger row per subscribed member of the lists (INSERT ... SELECT)."""
+def _snapshot_audience(
+    conn: Connection, send_id: int, list_ids: Sequence[int], now: Any, segment: Any
+) -> None:
+    """One `queued` ledger row per subscribed member of the lists for whom the segment holds
+    on that membership (INSERT ... SELECT)."""
     m, sub = tables.memberships, tables.subscribers
     member = exists().where(
-        m.c.subscriber_id == sub.c.id, m.c.list_id.in_(list(list_ids)), m.c.status == "subscribed"
+        m.c.subscriber_id == sub.c.id,
+        m.c.list_id.in_(list(list_ids)),
+        m.c.status == "subscribed",
+        *([] if segment is None else [segment]),
     )
     audience = select(
         literal(send_id),
@@ -170,6 +199,7 @@ def all_sends(conn: Connection, issue_id: str | None = None) -> list[Any]:
         S.c.created_at,
         S.c.started_at,
         S.c.finished_at,
+        S.c.options,
     ).order_by(S.c.id)
     if issue_id:
         q = q.where(S.c.issue_id == issue_id)

@@ -44,6 +44,7 @@ def _send_row(r: Any) -> dict[str, Any]:
         "backend": r.backend,
         "status": r.status,
         "started_at": as_utc(r.started_at or r.created_at),
+        "segment": (r.options or {}).get("segment"),  # the audience's segment, if it had one
     }
 
 
@@ -56,6 +57,7 @@ _SEND_COLUMNS = (
     S.c.status,
     S.c.started_at,
     S.c.created_at,
+    S.c.options,
 )
 
 
@@ -216,6 +218,7 @@ def send_report(
         "send_id": send_id,
         "subject": send["subject"],
         "lists": send["lists"],
+        "segment": send.get("segment"),
         "backend": send["backend"],
         "started_at": send["started_at"],
         "open_rate": outcomes.rate(human_opens),

@@ -88,11 +88,12 @@ def _sends(engine: Engine, ids: dict[str, int], list_id: int) -> None:
         for send_id, issue in ((1, HANOI), (2, "i2"), (3, "i3")):
             conn.execute(
                 tables.sends.insert().values(
-                    id=send_id, issue_id=issue, list_slugs=["weekly"], status="done",
+                    issue_id=issue, list_slugs=["weekly"], status="done",
                     backend="outbox", subject=issue, html="", text="", source_hash="",
                     options={"list_ids": [list_id]}, created_at=now,
                 )
             )  # fmt: skip
+            # ids 1, 2, 3 in the fresh database (the sequence moves on, as for a real send)
             conn.execute(
                 tables.tracked_sends.insert().values(
                     send_id=send_id, clicks=True, opens=True, html=""
