@@ -129,16 +129,13 @@ def _revalue(node: Node, data: Any) -> Node:
     return Comparison(fld, node.op, values)
 
 
-@pytest.fixture(scope="module")
-def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Engine]]:
-    from tests.conftest import postgres_schema
-
-    sqlite = make_engine(f"sqlite:///{Path(tmp_path_factory.mktemp('seg')) / 'seg.db'}")
-    with postgres_schema() as url:
-        pg = make_engine(url)
-        build_world(sqlite), build_world(pg)
-        yield {"sqlite": sqlite, "postgresql": pg}
-        pg.dispose()
+@pytest.fixture
+def engines(tmp_path: Path, postgres_url: str) -> Iterator[dict[str, Engine]]:
+    """The same world on SQLite and PostgreSQL (once per test; the examples only read)."""
+    sqlite, pg = make_engine(f"sqlite:///{tmp_path / 'seg.db'}"), make_engine(postgres_url)
+    build_world(sqlite), build_world(pg)
+    yield {"sqlite": sqlite, "postgresql": pg}
+    pg.dispose()
     sqlite.dispose()
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Text, bindparam, case, exists, literal, null, select, true
 
-from newsletter.audience.segment_sql import Scope, instant
+from newsletter.audience.segment_scope import Scope, instant
 from newsletter.audience.segment_syntax import Engagement, SegmentError
 from newsletter.db import tables
 from newsletter.errors import did_you_mean

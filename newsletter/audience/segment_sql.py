@@ -10,12 +10,13 @@ the rest: neither the condition nor its `not` matches them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Float, Text, and_, bindparam, literal, not_, or_, true
+from sqlalchemy import DateTime, Float, Text, and_, bindparam, literal, not_, or_, true
 
+from newsletter.audience.segment_engagement import engagement
+from newsletter.audience.segment_scope import Scope, instant
 from newsletter.audience.segment_syntax import (
     And,
     Comparison,
@@ -23,30 +24,12 @@ from newsletter.audience.segment_syntax import (
     Node,
     Not,
     Or,
-    Value,
 )
 from newsletter.db import segment_dialect as dialect
 from newsletter.db import tables
-from newsletter.db.dialect import is_sqlite
 
 S, M = tables.subscribers, tables.memberships
 _ORDER = {"=", "!=", "<", "<=", ">", ">="}
-
-
-@dataclass
-class Scope:
-    """What a segment is evaluated against: the audience's lists, the time that relative
-    times count back from, and the soft-bounce window (days)."""
-
-    conn: Connection
-    list_ids: tuple[int, ...]
-    now: datetime
-    bounce_days: int = 30
-    uses_tracking: bool = field(default=False)  # set once an opened/clicked is compiled
-
-    @property
-    def sqlite(self) -> bool:
-        return is_sqlite(self.conn)
 
 
 def compile_segment(node: Node, scope: Scope) -> Any:
@@ -58,17 +41,8 @@ def compile_segment(node: Node, scope: Scope) -> Any:
     if isinstance(node, Not):
         return not_(compile_segment(node.inner, scope))
     if isinstance(node, Engagement):
-        from newsletter.audience.segment_engagement import engagement
-
         return engagement(node, scope)
     return _comparison(node, scope)
-
-
-def instant(value: Value, now: datetime) -> datetime:
-    """A date (midnight UTC) or a relative time, as an aware datetime."""
-    if value.kind == "ago":
-        return now - timedelta(**{value.unit: value.number})
-    return datetime.combine(date.fromisoformat(value.text), datetime.min.time(), UTC)
 
 
 def _comparison(c: Comparison, scope: Scope) -> Any:

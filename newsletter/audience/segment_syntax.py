@@ -8,7 +8,8 @@ The grammar is in the README ("Segments"); `segment_parse` reads it, `segment_sq
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Union
 
 from newsletter.errors import NewsletterError
@@ -120,7 +121,7 @@ class Comparison:
     field: Field
     op: str  # = != < <= > >= in, not in, contains, starts with, ends with, is set, is not set
     values: tuple[Value, ...] = ()
-    at: tuple[int, int] = field(default=(0, 0), compare=False)
+    at: tuple[int, int] = dataclass_field(default=(0, 0), compare=False)
 
     def __str__(self) -> str:
         if self.op in ("is set", "is not set"):
@@ -136,7 +137,7 @@ class Engagement:
     issue: str | None = None
     last: int | None = None  # in last N sends
     since: Value | None = None
-    at: tuple[int, int] = field(default=(0, 0), compare=False)
+    at: tuple[int, int] = dataclass_field(default=(0, 0), compare=False)
 
     def __str__(self) -> str:
         parts = [self.verb]

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, Text, bindparam, exists, func, literal, select
 
 from newsletter.audience.segment_parse import parse
-from newsletter.audience.segment_sql import Scope, compile_segment
+from newsletter.audience.segment_scope import Scope
+from newsletter.audience.segment_sql import compile_segment
 from newsletter.audience.segment_syntax import Comparison, Node, walk
 from newsletter.db import tables
 from newsletter.errors import ConfigError
@@ -95,7 +96,9 @@ def unknown_attributes(conn: Connection, node: Node) -> list[str]:
 
 
 def _suppressed(list_id: Any) -> Any:
-    return exists().where(X.c.address_hash == S.c.address_hash, X.c.list_id == list_id).correlate(S)
+    return (
+        exists().where(X.c.address_hash == S.c.address_hash, X.c.list_id == list_id).correlate(S, M)
+    )
 
 
 def members(scope: Scope, segment: Segment | None) -> Any:

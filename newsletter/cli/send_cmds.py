@@ -113,10 +113,7 @@ def send_cmd(
         send_id = cancel(engine, path.stem, lists or None)
         click.echo(f"send #{send_id} of {path.stem} cancelled; workers finish what is on the wire")
         return
-    if workers and workers > 1 and limit:
-        raise click.UsageError("--workers cannot be combined with --limit")
-    if subject and not again:
-        raise click.UsageError("--subject is for a follow-up: add --again --where ...")
+    _check_flags(workers, limit, subject, again)
     options = SendOptions(
         lists=lists,
         backend=backend or "",
@@ -142,6 +139,13 @@ def send_cmd(
         return
     _confirm(plan, yes)
     _run(ctx, plan, as_json)
+
+
+def _check_flags(workers: int | None, limit: int | None, subject: str, again: bool) -> None:
+    if workers and workers > 1 and limit:
+        raise click.UsageError("--workers cannot be combined with --limit")
+    if subject and not again:
+        raise click.UsageError("--subject is for a follow-up: add --again --where ...")
 
 
 def _say(line: str) -> None:

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import ColumnElement
 
 Expr = ColumnElement[Any]
-_PG_NUMBER = literal_column("'^-?[0-9]+(\\.[0-9]+)?$'")
+_PG_NUMBER: Expr = literal_column("'^-?[0-9]+(\\.[0-9]+)?$'")
 _MAX_NUMBER = 300  # characters: beyond, a double overflows (PostgreSQL raises)
 
 

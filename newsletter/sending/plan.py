@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, func, select
 from newsletter import tokens
 from newsletter.audience.lists import get_list
 from newsletter.audience.recipients import audience_ids
-from newsletter.audience.segment_sql import Scope
+from newsletter.audience.segment_scope import Scope
 from newsletter.audience.segments import (
     Segment,
     audience_count,
