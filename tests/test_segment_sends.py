@@ -5,6 +5,7 @@ each reader once. The world is tests/support/segment_world.py's."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,29 @@ def test_named_segments_come_from_segments_toml(world: World, workdir: Path, dat
     assert counted.stdout.strip() == "3", counted.stderr  # ann, bob, dan
     typo = run_cli("audience", "--list", "weekly", "--where", "@olso", env=env, cwd=workdir)
     assert "unknown named segment '@olso' (did you mean 'oslo'?)" in typo.stderr
+
+
+def test_report_status_cancel_and_resume_act_on_the_latest_send(
+    world: World, send_settings: Settings, workdir: Path, database_url: str
+) -> None:
+    from newsletter.sending.send import cancel
+
+    path = issue_file(workdir, HANOI)
+    where = f'received "{HANOI}" and not opened issue "{HANOI}"'
+    follow_up = send(world, send_settings, path, again=True, where=where)
+    env = {"DATABASE_URL": database_url}
+    shown = run_cli("report", HANOI, "--json", env=env, cwd=workdir)
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["send_id"] == follow_up and data["segment"] == where
+    assert data["together"]["sends"] == [1, follow_up]
+    assert data["together"]["sent"] == sum(r["sent"] for r in data["all_sends"])
+    listed = run_cli("status", HANOI, env=env, cwd=workdir)
+    assert f"where {where}" in listed.stdout
+    with world.engine.begin() as conn:
+        sends.set_status(conn, follow_up, "running")
+    assert cancel(world.engine, HANOI) == follow_up  # the latest, not the issue's own send #1
+    plan = prepare(world.engine, send_settings, path, SendOptions(resume=True))
+    assert plan.existing is not None and plan.existing.id == follow_up
+    picked = prepare(world.engine, send_settings, path, SendOptions(send_id=1))
+    assert "already sent" in picked.nothing_to_do

@@ -25,10 +25,14 @@ from newsletter.errors import ConfigError, SendError
     default=None,
     help="Also write the report of ISSUE as one self-contained HTML page.",
 )
+@click.option("--send", "send_id", type=int, default=None, help="Report send N of ISSUE.")
 @click.pass_context
-def report_cmd(ctx: click.Context, issue: str | None, as_json: bool, html_file: str | None) -> None:
-    """Opens, clicks (people and machines, with why), unsubscribes and bounces of ISSUE's send;
-    without ISSUE, the last 20 sends side by side."""
+def report_cmd(
+    ctx: click.Context, issue: str | None, as_json: bool, html_file: str | None, send_id: int | None
+) -> None:
+    """Opens, clicks (people and machines, with why), unsubscribes and bounces of ISSUE's latest
+    send (and of all its sends, apart and together, when it had follow-ups); without ISSUE, the
+    last 20 sends side by side."""
     from newsletter.db.connection import reading
     from newsletter.sending.outcomes import outcome_totals
     from newsletter.tracking import report, retention
@@ -46,16 +50,20 @@ def report_cmd(ctx: click.Context, issue: str | None, as_json: bool, html_file: 
             rows = [one(conn, s, detail=False) for s in report.recent_sends(conn)]
         else:
             issue_id = Path(issue).stem
-            send = report.latest_send(conn, issue_id)
-            if send is None:
-                raise SendError(f"{issue_id} has not been sent (see `newsletter status`)")
-            rows = [one(conn, send)]
+            sends = [s for s in report.sends_of(conn, issue_id) if send_id in (None, s["send_id"])]
+            if not sends:
+                raise SendError(f"{issue_id} has no such send (see `newsletter status`)")
+            rows = [one(conn, sends[-1])]
+            if len(sends) > 1:  # follow-ups: each send apart, and together
+                rows[0]["all_sends"] = [one(conn, s, detail=False) for s in sends]
+                rows[0]["together"] = report.together(conn, rows[0]["all_sends"])
     if html_file:
         _write_html(Path(html_file), rows[0], settings.language)
     if as_json:
         echo_json(rows[0] if issue else rows)
     elif issue:
         _print_one(rows[0])
+        _print_all(rows[0])
     else:
         _print_table(rows)
     if html_file:
@@ -121,6 +129,25 @@ def _print_one(r: dict[str, Any]) -> None:
         click.echo("  links (people / machines):")
     for link in r["links"]:
         click.echo(f"    {link['human']:>6,} / {link['machine']:<6,} {link['url']}")
+
+
+def _print_all(r: dict[str, Any]) -> None:
+    """Each send of the issue apart, then together (unique people across them)."""
+    if "all_sends" not in r:
+        return
+    click.echo("every send of this issue:")
+    _print_table(r["all_sends"])
+    t = r["together"]
+    people = (
+        f"opened {_num(t['opens']['human'])} people ({_pct(t['open_rate'])}), clicked "
+        f"{_num(t['clicks']['human'])} ({_pct(t['click_rate'])})"
+        if t["opens"] is not None
+        else "opens and clicks: hits expired, unique people unknown"
+    )
+    click.echo(
+        f"together (sends {', '.join(f'#{i}' for i in t['sends'])}): sent {_num(t['sent'])}, "
+        f"bounced {_num(t['bounced'])}, {people}"
+    )
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:

@@ -73,6 +73,7 @@ def _rate(value: str | None) -> float | None:
 @click.option("--where", default="", help="Only to the subscribers of this segment.")
 @click.option("--again", is_flag=True, help="A follow-up of a sent issue, to --where.")
 @click.option("--subject", default="", help="With --again: the follow-up's own subject.")
+@click.option("--send", "send_id", type=int, default=None, help="Resume or cancel send N.")
 @click.option(FORCE_FLAG, "force_preflight", is_flag=True, help=FORCE_HELP)
 @click.option(
     "--workers",
@@ -102,6 +103,7 @@ def send_cmd(
     where: str,
     again: bool,
     subject: str,
+    send_id: int | None,
 ) -> None:
     """Send ISSUE (a file or an issue id) to its lists, through the ledger."""
     from newsletter.sending.plan import SendOptions, prepare
@@ -110,8 +112,8 @@ def send_cmd(
     settings, engine = settings_from(ctx), engine_from(ctx)
     path = _issue_path(issue, settings)
     if cancel_send:
-        send_id = cancel(engine, path.stem, lists or None)
-        click.echo(f"send #{send_id} of {path.stem} cancelled; workers finish what is on the wire")
+        stopped = cancel(engine, path.stem, lists or None, send_id)
+        click.echo(f"send #{stopped} of {path.stem} cancelled; workers finish what is on the wire")
         return
     _check_flags(workers, limit, subject, again)
     options = SendOptions(
@@ -130,6 +132,7 @@ def send_cmd(
         again=again,
         subject=subject,
         named=named_from(ctx),
+        send_id=send_id,
     )
     preflight(settings, path, backend or settings.backend, force=force_preflight, say=_say)
     plan = prepare(engine, settings, path, options)

@@ -53,6 +53,7 @@ class SendOptions:
     subject: str = ""  # --subject: the follow-up's own subject
     named: tuple[tuple[str, str], ...] = ()  # segments.toml's named segments
     now: datetime | None = None  # what relative times count back from (send-due's --now)
+    send_id: int | None = None  # --send N: act on this send of the issue
 
     @property
     def retry(self) -> list[str]:
@@ -106,11 +107,29 @@ def prepare(engine: Engine, settings: Settings, path: str | Path, options: SendO
         ids = [lst["id"] for lst in lists]
         if options.again:
             _check_again(conn, plan)
-        plan.existing = sends.find_send(conn, issue.id, slugs, list_ids=ids, followup=plan.followup)
+        plan.existing = _existing(conn, plan, slugs, ids)
         if plan.existing is None:
             return _plan_new(conn, settings, plan, slugs)
         counts = ledger.counts(conn, plan.existing.id)
     return _plan_existing(engine, plan, counts, Path(path))
+
+
+def _existing(
+    conn: Connection, plan: Plan, slugs: Sequence[str], ids: Sequence[int]
+) -> sends.SendRow | None:
+    """The send this run continues: --send N; with --resume the issue's latest send when it is
+    an unfinished follow-up; else the issue's own send (or the follow-up --again names)."""
+    opts, issue_id = plan.options, plan.issue.id
+    if opts.send_id is not None:
+        found = sends.latest_send(conn, issue_id, opts.send_id)
+        if found is None:
+            raise SendError(f"{issue_id} has no send #{opts.send_id} (see `newsletter status`)")
+        return found
+    if opts.resume and not opts.again:
+        latest = sends.latest_send(conn, issue_id)
+        if latest and latest.status != "done" and sends.followup_of(latest.options):
+            return latest
+    return sends.find_send(conn, issue_id, slugs, list_ids=ids, followup=plan.followup)
 
 
 def _segment(issue: Issue, options: SendOptions) -> Segment | None:

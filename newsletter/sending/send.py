@@ -136,8 +136,9 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
             rendered = replace(rendered, subject=opts.subject)
     with engine.begin() as conn:
         sends.lock_issue(conn, issue.id)
-        # a racing `send` may have won
-        existing = sends.find_send(conn, issue.id, slugs, list_ids=ids, followup=plan.followup)
+        existing = plan.existing or sends.find_send(  # a racing `send` may have won
+            conn, issue.id, slugs, list_ids=ids, followup=plan.followup
+        )
         if existing is None:
             assert rendered is not None
             send_id = sends.create_send(
@@ -197,10 +198,16 @@ def _condition(conn: Connection, settings: Settings, plan: Plan) -> Any:
     return compile_segment(plan.segment.node, plan.scope(conn, settings))
 
 
-def cancel(engine: Engine, issue_id: str, lists: Sequence[str] | None = None) -> int:
-    """Stop the issue's unfinished send: workers stop claiming after their current batch."""
+def cancel(
+    engine: Engine, issue_id: str, lists: Sequence[str] | None = None, send_id: int | None = None
+) -> int:
+    """Stop the issue's unfinished send (its latest, follow-ups included; or send `send_id`;
+    or its own send to `lists`): workers stop claiming after their current batch."""
     with engine.begin() as conn:
-        send = sends.find_send(conn, issue_id, lists or None)
+        if lists and send_id is None:
+            send = sends.find_send(conn, issue_id, lists)
+        else:
+            send = sends.latest_send(conn, issue_id, send_id)
         if send is None or send.status in ("done", "cancelled"):
             raise SendError(f"{issue_id} has no unfinished send to cancel")
         sends.set_status(conn, send.id, "cancelled")

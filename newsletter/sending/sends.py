@@ -85,6 +85,15 @@ def followup_of(options: dict[str, Any]) -> tuple[str, str] | None:
     return (str(options.get("segment", "")), str(options.get("subject", "")))
 
 
+def latest_send(conn: Connection, issue_id: str, send_id: int | None = None) -> SendRow | None:
+    """The issue's newest send of any kind (its own or a follow-up), or its send `send_id`."""
+    q = select(S).where(S.c.issue_id == issue_id)
+    if send_id is not None:
+        q = q.where(S.c.id == send_id)
+    r = conn.execute(q.order_by(S.c.id.desc()).limit(1)).first()
+    return _row(r) if r else None
+
+
 def get_send(conn: Connection, send_id: int) -> SendRow | None:
     r = conn.execute(select(S).where(S.c.id == send_id)).first()
     return _row(r) if r else None
