@@ -28,6 +28,7 @@ from sqlalchemy import (
     literal_column,
     not_,
     null,
+    select,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -50,21 +51,32 @@ def attribute_text(sqlite: bool, column: Expr, name: str) -> Expr:
 
 def attribute_number(sqlite: bool, column: Expr, name: str) -> Expr:
     """The attribute as a double, or NULL when it is missing or not a number."""
-    text = func.trim(attribute_text(sqlite, column, name))
-    short = func.length(text) <= _MAX_NUMBER
-    if sqlite:
-        digits = case((text.op("GLOB")(literal_column("'-*'")), func.substr(text, 2)), else_=text)
-        is_number = and_(
-            short,
-            digits != literal_column("''"),
-            not_(digits.op("GLOB")(literal_column("'*[^0-9.]*'"))),
-            not_(digits.op("GLOB")(literal_column("'*.*.*'"))),
-            not_(digits.op("GLOB")(literal_column("'.*'"))),
-            not_(digits.op("GLOB")(literal_column("'*.'"))),
+    if sqlite:  # the JSON parsed once a row (json_each), not once per test of its text
+        j = func.json_each(column).table_valued("key", "value").alias("j")
+        text = func.trim(cast(j.c.value, Text))
+        return (
+            select(case((_sqlite_number(text), cast(text, Float)), else_=null()))
+            .where(j.c.key == literal(name, Text))
+            .correlate(column.table)  # however deep the segment sits (the send's snapshot)
+            .scalar_subquery()
         )
-        return case((is_number, cast(text, Float)), else_=null())
-    is_number = and_(short, text.op("~")(_PG_NUMBER))
+    text = func.trim(attribute_text(sqlite, column, name))
+    is_number = and_(func.length(text) <= _MAX_NUMBER, text.op("~")(_PG_NUMBER))
     return case((is_number, cast(text, Float)), else_=null())
+
+
+def _sqlite_number(text: Expr) -> Expr:
+    """`^-?[0-9]+(\\.[0-9]+)?$` in GLOB patterns: a sign, then digits with at most one dot,
+    neither first nor last."""
+    digits = case((text.op("GLOB")(literal_column("'-*'")), func.substr(text, 2)), else_=text)
+    return and_(
+        func.length(text) <= _MAX_NUMBER,
+        digits != literal_column("''"),
+        not_(digits.op("GLOB")(literal_column("'*[^0-9.]*'"))),
+        not_(digits.op("GLOB")(literal_column("'*.*.*'"))),
+        not_(digits.op("GLOB")(literal_column("'.*'"))),
+        not_(digits.op("GLOB")(literal_column("'*.'"))),
+    )
 
 
 def ordered(sqlite: bool, expr: Expr) -> Expr:
