@@ -38,6 +38,7 @@ from newsletter.db.engine import make_engine  # noqa: E402
 
 SEGMENT = 'attributes.city = "Oslo" and not clicked in last 3 sends'
 WHOLE = "attributes.age >= 0"  # every subscriber has an age: a segment of the whole list
+ENGAGED = "not clicked in last 3 sends"  # about 85% of the list
 CITIES = ("Oslo", "Bergen", "Lisbon", "Hanoi", "Lyon")
 SENDS = 10
 # (link id, verdict, percent of readers, two odd multipliers): human opens (the pixel), human
@@ -125,6 +126,13 @@ def cli(url: str, *args: str) -> tuple[float, str, int]:
         return took, out.read(), usage.ru_maxrss
 
 
+def _best(url: str, *args: str) -> tuple[float, str]:
+    """The fastest of three runs of `newsletter audience --list l ARGS` (a shared machine)."""
+    runs = [cli(url, "audience", "--list", "l", *args) for _ in range(3)]
+    took, out, _ = min(runs)
+    return took, out
+
+
 def counted(engine: Engine, where: str | None) -> float:
     """Seconds of the count query alone (in this process: no start-up, no imports)."""
     from newsletter.audience.segments import audience_count, read_segment, scope_for
@@ -162,23 +170,26 @@ def run(name: str, url: str, n: int) -> None:
     t = time.perf_counter()
     populate(engine, n)
     print(f"\n== {name}: {n:,} subscribers, {SENDS} sends, fixture {time.perf_counter() - t:.0f} s")
-    base_t, base_out, _ = cli(url, "audience", "--list", "l", "--count")
-    seg_t, seg_out, _ = cli(url, "audience", "--list", "l", "--where", SEGMENT, "--count")
+    base_t, base_out = _best(url, "--count")
+    seg_t, seg_out = _best(url, "--where", SEGMENT, "--count")
     base_q, seg_q = counted(engine, None), counted(engine, SEGMENT)
-    print(f"the count query alone: whole list {base_q:.2f} s, with the segment {seg_q:.2f} s "
-          f"({seg_q / base_q:.2f}x)")  # fmt: skip
+    ok = "ok" if seg_t <= 2 else "MISSED"
     print(f"audience --count, whole list:   {base_t:6.2f} s ({base_out.strip()} subscribers)")
-    print(f"audience --count, with segment: {seg_t:6.2f} s ({seg_out.strip()} subscribers), "
-          f"{seg_t / base_t:.2f}x the baseline; target <= 2 s: {'ok' if seg_t <= 2 else 'MISSED'}")  # fmt: skip
+    print(f"audience --count, with segment: {seg_t:6.2f} s ({seg_out.strip()} subscribers)")
+    print(f"  {seg_t / base_t:.2f}x the baseline; target <= 2 s: {ok}")
+    print(f"  the count query alone: {seg_q:.2f} s, whole list {base_q:.2f} s")
     whole = min(snapshot(engine, None) for _ in range(2))
-    seg = min(snapshot(engine, WHOLE) for _ in range(2))
     print(f"snapshot, whole list:           {whole:6.2f} s")
-    print(f"snapshot, segment of the whole: {seg:6.2f} s, {seg / whole:.2f}x; target <= 1.5x: "
-          f"{'ok' if seg <= 1.5 * whole else 'MISSED'}")  # fmt: skip
+    for where in (WHOLE, ENGAGED):
+        seg = min(snapshot(engine, where) for _ in range(2))
+        ok = "ok" if seg <= 1.5 * whole else "MISSED"
+        print(f"snapshot, `{where}`: {seg:.2f} s, {seg / whole:.2f}x; target <= 1.5x: {ok}")
     _, _, count_rss = cli(url, "audience", "--list", "l", "--count")
     _, listed, list_rss = cli(url, "audience", "--list", "l", "--where", WHOLE)
-    print(f"memory, listing {len(listed.splitlines()):,} subscribers: peak {list_rss / 1024:.0f} MB; "
-          f"counting them: {count_rss / 1024:.0f} MB (each process's whole life)")  # fmt: skip
+    print(
+        f"memory: listing {len(listed.splitlines()):,} subscribers peaks at "
+        f"{list_rss / 1024:.0f} MB, counting them at {count_rss / 1024:.0f} MB (whole process)"
+    )
     engine.dispose()
 
 

@@ -183,3 +183,26 @@ def test_report_status_cancel_and_resume_act_on_the_latest_send(
     assert plan.existing is not None and plan.existing.id == follow_up
     picked = prepare(world.engine, send_settings, path, SendOptions(send_id=1))
     assert "already sent" in picked.nothing_to_do
+
+
+def test_send_due_sends_a_scheduled_issue_to_its_segment(
+    world: World, workdir: Path, database_url: str
+) -> None:
+    """A scheduled issue's `segment:` goes out through send-due: `subscribed_at > 30 days
+    ago` is ann (10 days) and cat (5 days)."""
+    path = issue_file(workdir, "2026-01-07-new", "subscribed_at > 30 days ago")
+    text = path.read_text().replace(
+        "send_at: 2019-03-01T14:00:00+00:00", "send_at: 2020-01-01T00:00:00+00:00"
+    )
+    path.write_text(text)
+    env = {
+        "DATABASE_URL": database_url,
+        "NEWSLETTER_SECRET_KEY": "k" * 32,
+        "NEWSLETTER_MAX_LATE": "100000d",
+    }
+    ran = run_cli("send-due", env=env, cwd=workdir)
+    assert ran.returncode == 0, ran.stderr
+    with world.engine.connect() as conn:
+        found = sends.find_send(conn, "2026-01-07-new", ["weekly"])
+    assert found is not None and found.options["segment"] == "subscribed_at > 30 days ago"
+    assert queued(world, found.id) == {"ann", "cat"}
