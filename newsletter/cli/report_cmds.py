@@ -50,9 +50,13 @@ def report_cmd(
             rows = [one(conn, s, detail=False) for s in report.recent_sends(conn)]
         else:
             issue_id = Path(issue).stem
-            sends = [s for s in report.sends_of(conn, issue_id) if send_id in (None, s["send_id"])]
+            sends = report.sends_of(conn, issue_id)
             if not sends:
-                raise SendError(f"{issue_id} has no such send (see `newsletter status`)")
+                raise SendError(f"{issue_id} has not been sent (see `newsletter status`)")
+            if send_id is not None:
+                sends = [s for s in sends if s["send_id"] == send_id]
+                if not sends:
+                    raise SendError(f"{issue_id} has no send #{send_id} (see `newsletter status`)")
             rows = [one(conn, sends[-1])]
             if len(sends) > 1:  # follow-ups: each send apart, and together
                 rows[0]["all_sends"] = [one(conn, s, detail=False) for s in sends]
