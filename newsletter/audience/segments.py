@@ -146,11 +146,12 @@ def left_out_untracked(scope: Scope, segment: Segment | None) -> int:
         return 0
     o = tables.tracking_optouts
     base = members(Scope(scope.conn, scope.list_ids, scope.now, scope.bounce_days), None)
-    q = (
+    q = (  # driven by the (few) opt-outs, not by the list
         select(func.count(func.distinct(S.c.id)))
-        .select_from(S)
+        .select_from(o)
+        .join(S, S.c.id == o.c.subscriber_id)
         .join(M, M.c.subscriber_id == S.c.id)
-        .where(*base, exists().where(o.c.subscriber_id == S.c.id), condition.is_(None))
+        .where(*base, condition.is_(None))
     )
     return int(scope.conn.execute(q).scalar_one())
 
