@@ -206,3 +206,16 @@ def test_send_due_sends_a_scheduled_issue_to_its_segment(
         found = sends.find_send(conn, "2026-01-07-new", ["weekly"])
     assert found is not None and found.options["segment"] == "subscribed_at > 30 days ago"
     assert queued(world, found.id) == {"ann", "cat"}
+
+
+def test_check_reads_the_front_matter_segment(workdir: Path) -> None:
+    path = issue_file(workdir, "2026-01-08-bad", "attributes.age >=")
+    checked = run_cli("check", str(path), env={}, cwd=workdir)
+    assert checked.returncode == 1
+    line = next(
+        n for n, text in enumerate(path.read_text().splitlines(), 1) if text.startswith("segment:")
+    )
+    assert (
+        f"{path}:{line}: error: segment: column 18: expected a value after '>=' "
+        "(example: attributes.age >= 30)"
+    ) in checked.stdout

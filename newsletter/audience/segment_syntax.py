@@ -20,6 +20,7 @@ class SegmentError(NewsletterError):
 
     def __init__(self, message: str, where: str = "segment", line: int = 0, col: int = 0):
         self.message = message
+        self.at = (line, col)
         self.line = f"{where}:{line}:{col}: error: {message}" if line else f"{where}: {message}"
         super().__init__(self.line)
 
