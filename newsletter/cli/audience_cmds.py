@@ -6,6 +6,7 @@ current folder."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -61,30 +62,46 @@ def audience_cmd(
         out: dict[str, Any] = {"lists": list(lists), "segment": segment and segment.normal}
         out["count"] = audience_count(scope, segment)
         out["left_out_untracked"] = left_out_untracked(scope, segment)
-        warnings = unknown_attributes(conn, segment.node) if segment else []
-        if not count_only:
-            rows = islice(audience_rows(scope, segment), limit)
-            out["subscribers"] = [{"id": i, "email": e, "name": n} for i, e, n in rows]
-    _print(out, warnings, as_json, count_only)
+        out["warnings"] = unknown_attributes(conn, segment.node) if segment else []
+        _notes(out)
+        if count_only and not as_json:
+            click.echo(out["count"])
+            return
+        rows = () if count_only else islice(audience_rows(scope, segment), limit)
+        shown = _json(out, rows) if as_json else _lines(rows)
+    if not as_json:
+        more = f" (showing {shown})" if shown < out["count"] else ""
+        click.echo(f"{out['count']} subscriber(s){more}", err=True)
 
 
-def _print(out: dict[str, Any], warnings: list[str], as_json: bool, count_only: bool) -> None:
-    notes = [f"warning: attribute '{n}' was never written by an import" for n in warnings]
+def _notes(out: dict[str, Any]) -> None:
+    for name in out["warnings"]:
+        click.echo(f"warning: attribute '{name}' was never written by an import", err=True)
     if out["left_out_untracked"]:
-        notes.append(
+        click.echo(
             f"note: {out['left_out_untracked']} member(s) left out: they opted out of tracking "
-            "and the segment asks about opens or clicks"
+            "and the segment asks about opens or clicks",
+            err=True,
         )
-    for note in notes:
-        click.echo(note, err=True)
-    if as_json:
-        click.echo(json.dumps({**out, "warnings": warnings}, indent=2))
-        return
-    if count_only:
-        click.echo(out["count"])
-        return
-    for row in out["subscribers"]:
-        click.echo(f"{row['email']}\t{row['name']}".rstrip("\t"))
-    shown = len(out["subscribers"])
-    more = f" (showing {shown})" if shown < out["count"] else ""
-    click.echo(f"{out['count']} subscriber(s){more}", err=True)
+
+
+def _lines(rows: Iterable[tuple[int, str, str]]) -> int:
+    """One subscriber a line, as the rows stream from the database (memory stays bounded)."""
+    shown = 0
+    for _id, email, name in rows:
+        click.echo(f"{email}\t{name}".rstrip("\t"))
+        shown += 1
+    return shown
+
+
+def _json(out: dict[str, Any], rows: Iterable[tuple[int, str, str]]) -> int:
+    """The JSON object, its subscribers written as they stream."""
+    head = json.dumps(out, indent=2)[:-2]  # without the closing "\n}"
+    click.echo(head + ',\n  "subscribers": [', nl=False)
+    shown = 0
+    for i, email, name in rows:
+        item = json.dumps({"id": i, "email": email, "name": name})
+        click.echo(("," if shown else "") + "\n    " + item, nl=False)
+        shown += 1
+    click.echo("\n  ]\n}")
+    return shown
