@@ -19,6 +19,7 @@ from sqlalchemy import Text, bindparam, case, literal, null, select, true
 from newsletter.audience.segment_scope import Scope, instant
 from newsletter.audience.segment_syntax import Engagement, SegmentError
 from newsletter.db import tables
+from newsletter.db.segment_dialect import among
 from newsletter.errors import did_you_mean
 
 S = tables.subscribers
@@ -31,7 +32,9 @@ def engagement(node: Engagement, scope: Scope) -> Any:
     if node.verb == "bounced":
         b = tables.bounces
         since = scope.now - timedelta(days=scope.bounce_days)
-        return _among(
+        return among(
+            scope.sqlite,
+            S.c.id,
             b.c.subscriber_id,
             b.c.kind == literal("bounce", Text),
             b.c.category.in_(bindparam(None, ["hard", "soft"], Text, expanding=True)),
@@ -40,13 +43,6 @@ def engagement(node: Engagement, scope: Scope) -> Any:
     if node.verb == "received":
         return _received(node, scope)
     return _opened_or_clicked(node, scope)
-
-
-def _among(column: Any, *where: Any) -> Any:
-    """The subscriber is among the ids the (uncorrelated) subquery finds: worked out once per
-    statement (SQLite builds an index of them, PostgreSQL a hash), then one probe a reader,
-    instead of one search per send a reader; correct however deep the segment sits."""
-    return S.c.id.in_(select(column).where(*where))
 
 
 def _ids(values: list[int]) -> Any:
@@ -59,7 +55,9 @@ def _received(node: Engagement, scope: Scope) -> Any:
     d = tables.deliveries
 
     def has(statuses: tuple[str, ...]) -> Any:
-        return _among(
+        return among(
+            scope.sqlite,
+            S.c.id,
             d.c.subscriber_id,
             d.c.send_id.in_(_ids(ids)),
             d.c.status.in_(bindparam(None, list(statuses), Text, expanding=True)),
@@ -77,8 +75,8 @@ def _opened_or_clicked(node: Engagement, scope: Scope) -> Any:
         where.append(h.c.link_id != literal(0, h.c.link_id.type))
     if node.since is not None:
         where.append(h.c.last_at >= literal(instant(node.since, scope.now), h.c.last_at.type))
-    opted_out = _among(tables.tracking_optouts.c.subscriber_id)
-    return case((opted_out, null()), else_=_among(h.c.subscriber_id, *where))
+    opted_out = among(scope.sqlite, S.c.id, tables.tracking_optouts.c.subscriber_id)
+    return case((opted_out, null()), else_=among(scope.sqlite, S.c.id, h.c.subscriber_id, *where))
 
 
 def _all_sends(scope: Scope) -> list[Any]:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    exists,
     func,
     literal,
     literal_column,
@@ -100,3 +101,14 @@ def text_match(sqlite: bool, op: str, expr: Expr, value: str) -> Expr:
     escaped = like_escaped(value)
     pattern = {"contains": f"%{escaped}%", "starts with": f"{escaped}%"}.get(op, f"%{escaped}")
     return ordered(False, expr).like(literal(pattern, Text), escape="\\")
+
+
+def among(sqlite: bool, outer_id: Expr, column: Expr, *where: Expr) -> Expr:
+    """`outer_id` is among the values of `column` in the rows matching `where`. SQLite: an
+    uncorrelated IN, worked out once per statement into an index and probed once a row (a
+    correlated EXISTS searches once per send a row). PostgreSQL: a correlated EXISTS, an index
+    search a row: an IN over more ids than work_mem holds is no hashed subplan, and would be
+    scanned again for every row."""
+    if sqlite:
+        return outer_id.in_(select(column).where(*where))
+    return exists().where(column == outer_id, *where).correlate(outer_id.table)
