@@ -37,6 +37,7 @@ class Issue:
     track_clicks: bool | None = None
     track_opens: bool | None = None
     archive: bool = True  # front matter `archive: false`: never in the web archive
+    segment: str = ""  # front matter `segment:`, a segment expression (audience.segments)
 
 
 @dataclass(frozen=True)

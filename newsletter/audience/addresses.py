@@ -20,13 +20,13 @@ else (quoted or Unicode local parts, IDNA domains, over-long addresses) goes to 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
+from newsletter.db.derived import key_hash
 from newsletter.errors import StoreError
 
 # RFC 5322 atext, the characters email-validator accepts in an ASCII local part, as the body of
@@ -56,7 +56,7 @@ class Address:
 
 
 def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return key_hash(key)  # one rule, shared with the subscribers.address_hash column
 
 
 def parse(email: str) -> Address:

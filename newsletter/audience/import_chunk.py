@@ -55,6 +55,7 @@ class _Plan:
     new: list[tuple] = field(default_factory=list)  # (email, key, name, attributes JSON)
     changes: list[tuple] = field(default_factory=list)  # (subscriber id, name, attributes JSON)
     join: list[str] = field(default_factory=list)  # keys of addresses to make members
+    rows: list[ImportRow] = field(default_factory=list)  # those written (their attribute names)
 
 
 def apply_chunk(
@@ -121,6 +122,7 @@ def _plan(rows: list[ImportRow], known: _Known, counts: dict[str, int]) -> _Plan
         if r.hash in known.blocked or (sub and known.member.get(sub[0]) == "unsubscribed"):
             counts["suppressed"] += 1
             continue
+        plan.rows.append(r)
         if sub is None:
             plan.new.append((r.email, r.key, r.name, json.dumps(r.attrs)))
             plan.join.append(r.key)
@@ -138,6 +140,9 @@ def _write(
 ) -> None:
     """Insert the new subscribers, update the changed ones, add the memberships; count them."""
     now = d.ts(utcnow())
+    names = {name for r in plan.rows for name in r.attrs}
+    if names:
+        d.record_names(names, now)
     if plan.new:
         plan.new.sort(key=lambda v: v[1])  # one lock order for imports running at once
         d.insert_subscribers(plan.new, now)

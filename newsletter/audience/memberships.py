@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, and_, select
+from sqlalchemy import Connection, Engine, and_, case, literal, select
 
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
@@ -20,7 +20,10 @@ def membership_status(conn: Connection, sub_id: int, list_id: int) -> str | None
 
 
 def set_membership(conn: Connection, sub_id: int, list_id: int, status: str, source: str) -> None:
+    """Insert or change the membership. `subscribed_at` moves only on a transition into
+    `subscribed` (confirm, resubscribe, an operator's add): staying subscribed keeps it."""
     m, now = tables.memberships, utcnow()
+    became = now if status == "subscribed" else None
     stmt = insert_for(conn, m).values(
         subscriber_id=sub_id,
         list_id=list_id,
@@ -28,11 +31,20 @@ def set_membership(conn: Connection, sub_id: int, list_id: int, status: str, sou
         source=source,
         created_at=now,
         updated_at=now,
+        subscribed_at=became,
+    )
+    since = (
+        m.c.subscribed_at
+        if became is None
+        else case(
+            (m.c.status == "subscribed", m.c.subscribed_at),
+            else_=literal(now, m.c.subscribed_at.type),
+        )
     )
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["subscriber_id", "list_id"],
-            set_={"status": status, "source": source, "updated_at": now},
+            set_={"status": status, "source": source, "updated_at": now, "subscribed_at": since},
         )
     )
 

@@ -1,58 +1,23 @@
-"""Who gets a send: subscribed members of the lists, minus suppressions.
-
-Suppressions are matched on the sha256 of the normalised address, which SQLite cannot compute,
-so the hash is taken here in Python while rows stream past (about 1 us a row); only the
-suppressions of the lists concerned are held in memory.
-"""
+"""Who gets a send: subscribed members of the lists, minus suppressions, matched in SQL on the
+indexed `subscribers.address_hash` (an anti-join: `segments.members`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from itertools import groupby
 
 from sqlalchemy import Connection, and_, select
 
-from newsletter.audience.addresses import hash_key
+from newsletter.audience.segments import audience_rows, scope_for
 from newsletter.db import tables
-
-
-def _suppression_sets(
-    conn: Connection, list_ids: list[int]
-) -> tuple[set[str], set[tuple[str, int]]]:
-    x = tables.suppressions
-    glob: set[str] = set()
-    per_list: set[tuple[str, int]] = set()
-    q = select(x.c.address_hash, x.c.list_id).where(x.c.list_id.in_([0, *list_ids]))
-    for h, list_id in conn.execute(q):
-        if list_id == 0:
-            glob.add(h)
-        else:
-            per_list.add((h, list_id))
-    return glob, per_list
+from newsletter.db.clock import utcnow
 
 
 def audience_ids(conn: Connection, list_ids: Iterable[int]) -> Iterator[tuple[int, str, str]]:
     """(subscriber_id, email, name) in id order, each subscriber once: subscribed on at least
     one of the lists and suppressed neither globally nor for every such list. Streams."""
     ids = list(list_ids)
-    if not ids:
-        return
-    glob, per_list = _suppression_sets(conn, ids)
-    s, m = tables.subscribers, tables.memberships
-    q = (
-        select(s.c.id, s.c.email, s.c.name, s.c.email_key, m.c.list_id)
-        .join(m, m.c.subscriber_id == s.c.id)
-        .where(and_(m.c.list_id.in_(ids), m.c.status == "subscribed"))
-        .order_by(s.c.id, m.c.list_id)
-        .execution_options(yield_per=5000)
-    )
-    for sub_id, rows in groupby(conn.execute(q), key=lambda r: r.id):
-        rows = list(rows)
-        h = hash_key(rows[0].email_key)
-        if h in glob:
-            continue
-        if any((h, r.list_id) not in per_list for r in rows):
-            yield sub_id, rows[0].email, rows[0].name
+    if ids:
+        yield from audience_rows(scope_for(conn, ids, utcnow()), None)
 
 
 def live_memberships(
@@ -89,27 +54,25 @@ def blocked(
     conn: Connection, list_ids: Iterable[int], rows: Iterable[tuple[int, str, str, int]]
 ) -> set[int]:
     """Subscribers among `rows` (from `live_memberships`) that a suppression now keeps from
-    every one of these lists."""
+    every one of these lists (joined on the indexed address hash)."""
     ids = list(list_ids)
-    live: dict[int, tuple[str, list[int]]] = {}
-    for sub_id, _name, key, list_id in rows:
-        live.setdefault(sub_id, (hash_key(key), []))[1].append(list_id)
+    live: dict[int, list[int]] = {}
+    for sub_id, _name, _key, list_id in rows:
+        live.setdefault(sub_id, []).append(list_id)
     if not live:
         return set()
-    x = tables.suppressions
-    hashes = {h for h, _ in live.values()}
-    found = {
-        (h, list_id)
-        for h, list_id in conn.execute(
-            select(x.c.address_hash, x.c.list_id).where(
-                and_(x.c.address_hash.in_(hashes), x.c.list_id.in_([0, *ids]))
-            )
-        )
-    }
+    s, x = tables.subscribers, tables.suppressions
+    found: dict[int, set[int]] = {}
+    for sub_id, list_id in conn.execute(
+        select(s.c.id, x.c.list_id)
+        .join(x, x.c.address_hash == s.c.address_hash)
+        .where(and_(s.c.id.in_(list(live)), x.c.list_id.in_([0, *ids])))
+    ):
+        found.setdefault(int(sub_id), set()).add(int(list_id))
     return {
         sub_id
-        for sub_id, (h, lists) in live.items()
-        if (h, 0) in found or all((h, lid) in found for lid in lists)
+        for sub_id, lists in live.items()
+        if 0 in found.get(sub_id, ()) or all(lid in found.get(sub_id, ()) for lid in lists)
     }
 
 

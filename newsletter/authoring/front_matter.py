@@ -24,6 +24,7 @@ FRONT_MATTER_KEYS = (
     "date",
     "lists",
     "send_at",
+    "segment",  # a segment expression applied to every list (audience.segments)
     "track_clicks",  # per-issue tracking switches (true/false): see newsletter/tracking
     "track_opens",
     "archive",  # false: never in the web archive (true by default)
@@ -40,7 +41,7 @@ def parse_front_matter(lines: list[str], error: Report) -> dict[str, tuple[objec
     """{key: (value, line)} from the YAML between the '---' lines (file line 2 onwards)."""
     import yaml
 
-    text = "\n".join(lines)
+    text = "\n".join(_named_segment_quoted(line) for line in lines)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -85,6 +86,14 @@ def parse_front_matter(lines: list[str], error: Report) -> dict[str, tuple[objec
     elif meta["title"][0] == "":
         error(meta["title"][1], "'title' is empty: write the issue's title after it")
     return meta
+
+
+def _named_segment_quoted(line: str) -> str:
+    """`segment: @engaged` as written in the issue (YAML reserves a leading `@`): quoted."""
+    key, colon, value = line.partition(":")
+    if key == "segment" and colon and value.strip().startswith("@"):
+        return "segment: '" + value.strip().replace("'", "''") + "'"
+    return line
 
 
 def _yaml_error(exc: MarkedYAMLError) -> tuple[int, str]:

@@ -1,7 +1,8 @@
 """The command line: the only part of the package that prints. The root group (`root`: settings and
 the engine, loaded once per invocation) and the table of which module adds each command, loaded on
 demand (`main`). One module per command family: `build_cmds` (build, preview), `issue_cmds` (new,
-check), `send_cmds` (send, test-send, worker), `schedule_cmds` (send-due, schedule), `status_cmds`,
+check), `send_cmds` (send), `worker_cmds` (test-send, worker), `audience_cmds` (audience, and
+the named segments of segments.toml), `schedule_cmds` (send-due, schedule), `status_cmds`,
 `report_cmds`, `list_cmds`, `subscriber_cmds` and `csv_cmds` (subscribers), `mailbox_cmds`,
 `prune_cmds`, `web_cmds` (serve, archive), `config_cmds` (config, db), `secret_cmds` (secret
 rotate, retire), `doctor_cmds` and `demo_cmds`; what they share: `progress` (bars or plain lines),

@@ -113,6 +113,7 @@ def check(ctx: click.Context, files: tuple[str, ...], strict: bool) -> None:
     settings = settings_from(ctx)
     paths = _issue_files(files, settings.issues_dir)
     problems = check_files(paths, settings)
+    problems += _segment_problems(ctx, paths)
     listed, note = _list_problems(paths, settings)
     problems += listed
     for problem in problems:
@@ -130,6 +131,27 @@ def check(ctx: click.Context, files: tuple[str, ...], strict: bool) -> None:
     )
     if errors or (strict and warnings):
         ctx.exit(1)
+
+
+def _segment_problems(ctx: click.Context, paths: list[Path]) -> list[Problem]:
+    """The front matter's `segment:` read as `send` reads it (named segments included)."""
+    from newsletter.audience.segment_syntax import SegmentError
+    from newsletter.audience.segments import read_segment
+    from newsletter.authoring.issue_file import parse_issue
+    from newsletter.cli.audience_cmds import named_from
+
+    problems = []
+    for path in paths:
+        issue, _ = parse_issue(path)
+        if issue is None or not issue.segment:
+            continue
+        try:
+            read_segment(issue.segment, dict(named_from(ctx)))
+        except SegmentError as exc:
+            line = _key_line(path, "segment:")
+            where = f"column {exc.at[1]}: " if exc.at[0] == 1 else ""
+            problems.append(Problem(str(path), line, f"segment: {where}{exc.message}"))
+    return problems
 
 
 def _list_problems(paths: list[Path], settings: Settings) -> tuple[list[Problem], str]:
@@ -154,7 +176,7 @@ def _list_problems(paths: list[Path], settings: Settings) -> tuple[list[Problem]
         issue, _ = parse_issue(path)
         if issue is None:
             continue
-        line = _lists_line(path)
+        line = _key_line(path, "lists:")
         for slug in issue.lists or (settings.default_list,):
             if slug not in known:
                 problems.append(
@@ -168,10 +190,10 @@ def _list_problems(paths: list[Path], settings: Settings) -> tuple[list[Problem]
     return problems, ""
 
 
-def _lists_line(path: Path) -> int:
-    """The line of the front matter's `lists:` (0, the file, when the default list is meant)."""
+def _key_line(path: Path, key: str) -> int:
+    """The line of a front matter key like `lists:` (0, the file, when it is not there)."""
     text = path.read_bytes().decode("utf-8", errors="replace")
     for number, line in enumerate(text.splitlines(), 1):
-        if line.startswith("lists:"):
+        if line.startswith(key):
             return number
     return 0

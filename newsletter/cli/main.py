@@ -9,6 +9,7 @@ from newsletter.cli.root import cli
 
 COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "archive": ("newsletter.cli.web_cmds",),
+    "audience": ("newsletter.cli.audience_cmds",),
     "build": ("newsletter.cli.build_cmds",),
     "check": ("newsletter.cli.issue_cmds",),
     "config": ("newsletter.cli.config_cmds",),
@@ -29,9 +30,9 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "serve": ("newsletter.cli.web_cmds",),
     "status": ("newsletter.cli.status_cmds",),
     "subscribers": ("newsletter.cli.subscriber_cmds", "newsletter.cli.csv_cmds"),
-    "test-send": ("newsletter.cli.send_cmds",),
+    "test-send": ("newsletter.cli.worker_cmds",),
     "unsubscribe-mailbox": ("newsletter.cli.mailbox_cmds",),
-    "worker": ("newsletter.cli.send_cmds",),
+    "worker": ("newsletter.cli.worker_cmds",),
 }
 
 

@@ -28,10 +28,14 @@ GROWTH_WEEKS = 12  # the overview page's chart: about a quarter
     help="Also write the report as one self-contained HTML page: of ISSUE, or without one, "
     "growth per week as a chart beside the last 20 sends.",
 )
+@click.option("--send", "send_id", type=int, default=None, help="Report send N of ISSUE.")
 @click.pass_context
-def report_cmd(ctx: click.Context, issue: str | None, as_json: bool, html_file: str | None) -> None:
-    """Opens, clicks (people and machines, with why), unsubscribes and bounces of ISSUE's send;
-    without ISSUE, the last 20 sends side by side."""
+def report_cmd(
+    ctx: click.Context, issue: str | None, as_json: bool, html_file: str | None, send_id: int | None
+) -> None:
+    """Opens, clicks (people and machines, with why), unsubscribes and bounces of ISSUE's latest
+    send (and of all its sends, apart and together, when it had follow-ups); without ISSUE, the
+    last 20 sends side by side."""
     from newsletter.db.connection import reading
     from newsletter.sending.outcomes import outcome_totals
     from newsletter.tracking import report, retention
@@ -52,16 +56,24 @@ def report_cmd(ctx: click.Context, issue: str | None, as_json: bool, html_file: 
                 weeks = weekly_history(conn, GROWTH_WEEKS)
         else:
             issue_id = Path(issue).stem
-            send = report.latest_send(conn, issue_id)
-            if send is None:
+            sends = report.sends_of(conn, issue_id)
+            if not sends:
                 raise SendError(f"{issue_id} has not been sent (see `newsletter status`)")
-            rows = [one(conn, send)]
+            if send_id is not None:
+                sends = [s for s in sends if s["send_id"] == send_id]
+                if not sends:
+                    raise SendError(f"{issue_id} has no send #{send_id} (see `newsletter status`)")
+            rows = [one(conn, sends[-1])]
+            if len(sends) > 1:  # follow-ups: each send apart, and together
+                rows[0]["all_sends"] = [one(conn, s, detail=False) for s in sends]
+                rows[0]["together"] = report.together(conn, rows[0]["all_sends"])
     if html_file:
         _write_html(Path(html_file), rows, weeks if not issue else None, settings.language)
     if as_json:
         echo_json(rows[0] if issue else rows)
     elif issue:
         _print_one(rows[0])
+        _print_all(rows[0])
     else:
         _print_table(rows)
     if html_file:
@@ -107,8 +119,9 @@ def _kinds(r: dict[str, Any]) -> str:
 
 def _print_one(r: dict[str, Any]) -> None:
     click.echo(
-        f"{r['issue']}: send #{r['send_id']} to {', '.join(r['lists'])} through "
-        f"{r['backend']}, started {when(r['started_at'])}"
+        f"{r['issue']}: send #{r['send_id']} to {', '.join(r['lists'])}"
+        + (f" where {r['segment']}" if r.get("segment") else "")
+        + f" through {r['backend']}, started {when(r['started_at'])}"
     )
     click.echo(
         f"  sent {_num(r['sent'])}  delivered {_num(r['delivered'])}  bounced "
@@ -133,6 +146,25 @@ def _print_one(r: dict[str, Any]) -> None:
         click.echo("  links (people / machines):")
     for link in r["links"]:
         click.echo(f"    {link['human']:>6,} / {link['machine']:<6,} {link['url']}")
+
+
+def _print_all(r: dict[str, Any]) -> None:
+    """Each send of the issue apart, then together (unique people across them)."""
+    if "all_sends" not in r:
+        return
+    click.echo("every send of this issue:")
+    _print_table(r["all_sends"])
+    t = r["together"]
+    people = (
+        f"opened {_num(t['opens']['human'])} people ({_pct(t['open_rate'])}), clicked "
+        f"{_num(t['clicks']['human'])} ({_pct(t['click_rate'])})"
+        if t["opens"] is not None
+        else "opens and clicks: hits expired, unique people unknown"
+    )
+    click.echo(
+        f"together (sends {', '.join(f'#{i}' for i in t['sends'])}): sent {_num(t['sent'])}, "
+        f"bounced {_num(t['bounced'])}, {people}"
+    )
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from newsletter.cli.audience_cmds import named_from
 from newsletter.cli.preflight import FORCE_FLAG, FORCE_HELP, preflight
 from newsletter.cli.root import (
     cli,
@@ -94,6 +95,8 @@ def send_due_cmd(
             verbose=verbose,
             gate=gate,
             force_preflight=force_preflight,
+            now=now,
+            named=named_from(ctx),
         )
     if STOP.asked:
         stopped_exit("send-due stopped; its next run continues what is left")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from newsletter.cli.audience_cmds import named_from
 from newsletter.cli.preflight import FORCE_FLAG, FORCE_HELP, preflight
 from newsletter.cli.progress import Reporter
 from newsletter.cli.root import cli, engine_from, settings_from
@@ -69,6 +70,10 @@ def _rate(value: str | None) -> float | None:
     "--cancel", "cancel_send", is_flag=True, help="Stop the unfinished send of this issue."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
+@click.option("--where", default="", help="Only to the subscribers of this segment.")
+@click.option("--again", is_flag=True, help="A follow-up of a sent issue, to --where.")
+@click.option("--subject", default="", help="With --again: the follow-up's own subject.")
+@click.option("--send", "send_id", type=int, default=None, help="Resume or cancel send N.")
 @click.option(FORCE_FLAG, "force_preflight", is_flag=True, help=FORCE_HELP)
 @click.option(
     "--workers",
@@ -95,6 +100,10 @@ def send_cmd(
     as_json: bool,
     force_preflight: bool,
     workers: int | None,
+    where: str,
+    again: bool,
+    subject: str,
+    send_id: int | None,
 ) -> None:
     """Send ISSUE (a file or an issue id) to its lists, through the ledger."""
     from newsletter.sending.plan import SendOptions, prepare
@@ -104,11 +113,8 @@ def send_cmd(
     replay_journals(ctx)
     path = _issue_path(issue, settings)
     if cancel_send:
-        send_id = cancel(engine, path.stem, lists or None)
-        click.echo(f"send #{send_id} of {path.stem} cancelled; workers finish what is on the wire")
-        return
-    if workers and workers > 1 and limit:
-        raise click.UsageError("--workers cannot be combined with --limit")
+        return _cancel(cancel(engine, path.stem, lists or None, send_id), path.stem)
+    _check_flags(workers, limit, subject, again)
     options = SendOptions(
         lists=lists,
         backend=backend or "",
@@ -121,6 +127,11 @@ def send_cmd(
         retry_unknown=retry_unknown,
         workers=workers,
         force_preflight=force_preflight,
+        where=where,
+        again=again,
+        subject=subject,
+        named=named_from(ctx),
+        send_id=send_id,
     )
     preflight(settings, path, backend or settings.backend, force=force_preflight, say=_say)
     plan = prepare(engine, settings, path, options)
@@ -132,19 +143,34 @@ def send_cmd(
     _run(ctx, plan, as_json)
 
 
+def _cancel(stopped: int, issue_id: str) -> None:
+    click.echo(f"send #{stopped} of {issue_id} cancelled; workers finish what is on the wire")
+
+
+def _check_flags(workers: int | None, limit: int | None, subject: str, again: bool) -> None:
+    if workers and workers > 1 and limit:
+        raise click.UsageError("--workers cannot be combined with --limit")
+    if subject and not again:
+        raise click.UsageError("--subject is for a follow-up: add --again --where ...")
+
+
 def _say(line: str) -> None:
     click.echo(line, err=True)
 
 
 def _describe(plan: Plan) -> str:
     slugs = ", ".join(lst["slug"] for lst in plan.lists)
-    return f"{plan.issue.id} to {plan.audience} recipient(s) of {slugs} via {plan.backend}"
+    what = plan.issue.id + (" (follow-up)" if plan.followup else "")
+    where = f" where {plan.segment.normal}" if plan.segment else ""
+    return f"{what} to {plan.audience} recipient(s) of {slugs}{where} via {plan.backend}"
 
 
 def _nothing_to_send(plan: Plan, as_json: bool) -> bool:
     """Print the summary of a send that delivers nothing (already sent, dry run); True if so."""
     slugs = ", ".join(lst["slug"] for lst in plan.lists)
     summary: dict[str, Any] = {"issue": plan.issue.id, "lists": slugs}
+    if plan.segment is not None:
+        summary.update(segment=plan.segment.normal, left_out_untracked=plan.untracked)
     if plan.nothing_to_do:
         _summary(as_json, {**summary, "message": plan.nothing_to_do})
         return True
@@ -236,56 +262,3 @@ def _worker_command(ctx: click.Context) -> list[str]:
 
 def _summary(as_json: bool, data: dict) -> None:
     click.echo(json.dumps(data, indent=2, default=str) if as_json else data["message"])
-
-
-@cli.command("test-send")
-@click.argument("issue")
-@click.option("--to", "addresses", multiple=True, required=True, help="Recipient address.")
-@click.option(
-    "--list", "slug", default="", help="Send it as this list gets it (default: the issue's first)."
-)
-@click.option("--backend", type=click.Choice(BACKENDS), default=None)
-@click.option(FORCE_FLAG, "force_preflight", is_flag=True, help=FORCE_HELP)
-@click.pass_context
-def test_send_cmd(
-    ctx: click.Context,
-    issue: str,
-    addresses: tuple[str, ...],
-    slug: str,
-    backend: str | None,
-    force_preflight: bool,
-) -> None:
-    """Send ISSUE to the given addresses only ("[TEST]" subject), outside the ledger, with the
-    list's own sender, Reply-To and name."""
-    from newsletter.cli.build_cmds import proof_list_of
-    from newsletter.sending.proof import send_proof
-
-    settings = settings_from(ctx)
-    path = _issue_path(issue, settings)
-    preflight(settings, path, backend or settings.backend, force=force_preflight, say=_say)
-    the_list = proof_list_of(ctx, path, slug)  # no database yet: the configured sender
-    results = send_proof(settings, path, addresses, backend or "", the_list=the_list)
-    for address, result in zip(addresses, results, strict=False):
-        detail = f" ({result.detail})" if result.detail else ""
-        click.echo(f"{address}: {result.status}{detail}")
-    if any(r.status != "sent" for r in results):
-        sys.exit(1)
-
-
-@cli.command("worker")
-@click.option("--once", is_flag=True, help="Exit when no running send has work left.")
-@click.option("--send", "send_id", type=int, default=None, help="Work on this send id only.")
-@click.option("--rate", default=None, help="At most N messages per second from this worker.")
-@click.pass_context
-def worker_cmd(ctx: click.Context, once: bool, send_id: int | None, rate: str | None) -> None:
-    """Claim and send batches of any running send (several may run, on several machines)."""
-    from newsletter.sending.worker_loop import run_worker
-
-    replay_journals(ctx)
-    with graceful_stop():
-        done = run_worker(
-            engine_from(ctx), settings_from(ctx), once=once, only_send=send_id, rate=_rate(rate)
-        )
-    if STOP.asked:
-        stopped_exit(f"worker processed {done:,} recipient(s); it left nothing claimed")
-    click.echo(f"worker finished: {done} recipient(s) processed")

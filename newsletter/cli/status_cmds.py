@@ -60,6 +60,7 @@ def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
             "send_id": s.id,
             "issue": s.issue_id,
             "lists": list(s.list_slugs),
+            "segment": (s.options or {}).get("segment"),
             "status": s.status,
             "backend": s.backend,
             "counts": c,  # ledger rows by status
@@ -115,8 +116,9 @@ def _print_row(row: dict[str, Any]) -> None:
     doubt = f" ({row['in_doubt']} in doubt: their worker stopped)" if row["in_doubt"] else ""
     took = "took" if row["finished_at"] else "running for"
     click.echo(
-        f"#{row['send_id']} {row['issue']} -> {', '.join(row['lists'])} "
-        f"[{row['status']}, {row['backend']}] queued {c['queued']} {_sent(row)} "
+        f"#{row['send_id']} {row['issue']} -> {', '.join(row['lists'])}"
+        + (f" where {row['segment']}" if row["segment"] else "")
+        + f" [{row['status']}, {row['backend']}] queued {c['queued']} {_sent(row)} "
         f"failed {c['failed']} skipped {c['skipped']} unknown {c['unknown']} "
         f"in flight {c['claimed']}{doubt} | started {when(row['started_at'])}"
         + (f", finished {when(row['finished_at'])}" if row["finished_at"] else "")

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from newsletter.db.derived import key_domain, key_hash
 from newsletter.db.dialect import is_sqlite
 from newsletter.db.driver_sql import stored_datetime
 
@@ -58,19 +59,23 @@ class BulkStatements:
         return self.run(sql, (values, *params)).all()
 
     def insert_subscribers(self, new: list[tuple], now: object) -> None:
-        cols = "email, email_key, name, attributes, created_at, updated_at"
+        """Rows of (email, key, name, attributes JSON), with the columns derived from the key
+        (`derived`) computed here: plain SQL gets no column defaults."""
+        cols = "email, email_key, name, attributes, created_at, updated_at, address_hash, domain"
         end = "ON CONFLICT (email_key) DO NOTHING"
+        derived = [(key_hash(row[1]), key_domain(row[1])) for row in new]
         if self.sqlite:
             self.run(
-                f"INSERT INTO subscribers ({cols}) VALUES (?,?,?,?,?,?) {end}",
-                [(*row, now, now) for row in new],
+                f"INSERT INTO subscribers ({cols}) VALUES (?,?,?,?,?,?,?,?) {end}",
+                [(*row, now, now, *more) for row, more in zip(new, derived, strict=True)],
             )
             return
         arrays = [list(col) for col in zip(*new, strict=True)]
+        arrays += [list(col) for col in zip(*derived, strict=True)]
         self.run(
-            f"INSERT INTO subscribers ({cols}) SELECT e, k, n, a::json, %s, %s FROM "
-            "unnest(%b::text[], %b::text[], %b::text[], %b::text[]) AS t(e, k, n, a) "
-            f"ORDER BY k {end}",
+            f"INSERT INTO subscribers ({cols}) SELECT e, k, n, a::json, %s, %s, h, d FROM "
+            "unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) "
+            f"AS t(e, k, n, a, h, d) ORDER BY k {end}",
             (now, now, *arrays),
         )
 
@@ -92,17 +97,27 @@ class BulkStatements:
     def insert_memberships(
         self, ids: list[int], list_id: int, status: str, source: str, now: object
     ) -> int:
-        cols = "subscriber_id, list_id, status, source, created_at, updated_at"
+        cols = "subscriber_id, list_id, status, source, created_at, updated_at, subscribed_at"
         end = "ON CONFLICT (subscriber_id, list_id) DO NOTHING"
+        since = now if status == "subscribed" else None  # a new member is subscribed from now
         if self.sqlite:
             result = self.run(
-                f"INSERT INTO memberships ({cols}) VALUES (?,?,?,?,?,?) {end}",
-                [(i, list_id, status, source, now, now) for i in ids],
+                f"INSERT INTO memberships ({cols}) VALUES (?,?,?,?,?,?,?) {end}",
+                [(i, list_id, status, source, now, now, since) for i in ids],
             )
         else:
             result = self.run(
-                f"INSERT INTO memberships ({cols}) SELECT i, %s, %s, %s, %s, %s "
+                f"INSERT INTO memberships ({cols}) SELECT i, %s, %s, %s, %s, %s, %s "
                 f"FROM unnest(%b::bigint[]) AS t(i) ORDER BY i {end}",
-                (list_id, status, source, now, now, ids),
+                (list_id, status, source, now, now, since, ids),
             )
         return max(result.rowcount, 0)
+
+    def record_names(self, names: set[str], now: object) -> None:
+        """The attribute names this chunk writes, kept once each (`tables.attribute_names`)."""
+        mark = "?" if self.sqlite else "%s"
+        self.run(
+            f"INSERT INTO attribute_names (name, created_at) VALUES ({mark}, {mark}) "
+            "ON CONFLICT (name) DO NOTHING",
+            [(name, now) for name in sorted(names)],
+        )

@@ -25,12 +25,13 @@ from sqlalchemy import (
     text,
 )
 
+from newsletter.db.derived import domain_default, hash_default, subscribed_at_default
+
 metadata = MetaData()
 
-# A BIGINT on PostgreSQL, INTEGER (and so the rowid alias) on SQLite.
+# BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite. Ids in signed links, tags or the
+# ledger are never reused: AUTOINCREMENT on SQLite (revision 0002), sequences on PostgreSQL.
 Id = BigInteger().with_variant(Integer(), "sqlite")
-# Tables whose ids travel in signed links, recipient tags or the ledger never hand an id out twice:
-# AUTOINCREMENT on SQLite (revision 0002); PostgreSQL's sequences never go back anyway.
 NEVER_REUSED = {"sqlite_autoincrement": True}
 
 lists = Table(
@@ -44,8 +45,7 @@ lists = Table(
     Column("from_address", String(320), nullable=False, default=""),
     Column("reply_to", String(320), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    # Revision 0008: never subscribable on the web nor in the archive; a deleted list kept as
-    # a tombstone so that links already mailed keep unsubscribing (NULL: a live list).
+    # 0008: never subscribable nor archived; a deleted list's tombstone (its links still work)
     Column("private", Boolean, nullable=False, default=False, server_default=false()),
     Column("deleted_at", DateTime(timezone=True), nullable=True),
     **NEVER_REUSED,
@@ -61,6 +61,11 @@ subscribers = Table(
     Column("attributes", JSON, nullable=False, default=dict),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Revision 0009, from email_key (`derived`): segments, suppression as an anti-join in SQL.
+    Column("address_hash", String(64), nullable=False, default=hash_default),
+    Column("domain", String(255), nullable=False, default=domain_default),
+    Index("ix_subscribers_address_hash", "address_hash"),
+    Index("ix_subscribers_domain", "domain"),
     **NEVER_REUSED,
 )
 
@@ -74,11 +79,21 @@ memberships = Table(
     Column("source", String(200), nullable=False, default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # When this membership last became `subscribed` (revision 0009; segments, sequences).
+    Column("subscribed_at", DateTime(timezone=True), nullable=True, default=subscribed_at_default),
     Index("ix_memberships_list_status", "list_id", "status", "subscriber_id"),
 )
 
-# reason: unsubscribed | bounced | complained | manual. list_id 0 = every list (global).
-# Matched on address_hash (sha256 of the normalised address) so `forget` can erase the address.
+# Every attribute name an import wrote (revision 0009): segments warn about any other name.
+attribute_names = Table(
+    "attribute_names",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# reason: unsubscribed | bounced | complained | manual; list_id 0: every list. Matched on
+# address_hash (sha256 of the normalised address), so `forget` can erase the address.
 suppressions = Table(
     "suppressions",
     metadata,
@@ -105,16 +120,14 @@ subscriber_events = Table(
     Index("ix_subscriber_events_subscriber", "subscriber_id", "id"),
 )
 
-# One row per send of an issue. The rendered content is stored so that a resumed send or a
-# worker on another machine sends exactly the same bytes.
+# One row per send of an issue, with its rendered content (resumed, the same bytes go out).
 # status: running | paused | cancelled | done
 sends = Table(
     "sends",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("issue_id", String(200), nullable=False),
-    Column("list_slugs", JSON, nullable=False),  # as the lists were named then
-    # What a send is matched by (revision 0008; '[]' for rows written without it).
+    Column("list_slugs", JSON, nullable=False),  # as named then; matched by list_ids (0008)
     Column("list_ids", JSON, nullable=False, server_default=text("'[]'")),
     Column("status", String(20), nullable=False),
     Column("backend", String(20), nullable=False),
@@ -151,8 +164,7 @@ deliveries = Table(
     Index("ix_deliveries_send_status", "send_id", "status", "subscriber_id"),
 )
 
-# Notices given once (revision 0006): `send-due` says an issue is too late to send
-# automatically once, not on every cron run.
+# Notices given once (revision 0006): `send-due` says an issue is too late only once.
 notices = Table(
     "notices",
     metadata,
@@ -170,10 +182,8 @@ locks = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 
-# What each worker of a running send has learned about its SMTP relay (revision 0005): open
-# sessions, the session limit, the rate in messages a second (0: not limited), whether it is
-# throttled now and for how long. Written about once a second while the send runs; the send's
-# processes read each other's, `status` shows them.
+# Each worker's view of its SMTP relay (revision 0005): sessions, their limit, rate (0: none),
+# throttling; written about once a second, read by the send's processes and `status`.
 send_pacing = Table(
     "send_pacing",
     metadata,
@@ -188,10 +198,8 @@ send_pacing = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-# Mail that came back about one delivery: a bounce (DSN, or a provider's bounce event), a
-# complaint (ARF, or a provider's spam report) or a delay notice (information only). One row per
-# (send, subscriber, kind), so a report read twice counts once. send_id 0: a confirmation mail.
-# category: hard | soft | blocked for bounces; the feedback type for complaints.
+# Mail that came back: a bounce, a complaint or a delay notice; one row per (send, subscriber,
+# kind), send_id 0 a confirmation mail. category: hard | soft | blocked, or the feedback type.
 # `diagnostic` may name the address: `subscribers forget` erases it.
 bounces = Table(
     "bounces",
@@ -209,11 +217,8 @@ bounces = Table(
     Index("ix_bounces_subscriber", "subscriber_id", "at"),
 )
 
-# --- Click and open tracking (newsletter/tracking; revision 0003) -----------------------------
-
-# A send's links, stored once when the send starts: a tracked URL carries only the id, and the
-# redirect reads the target here (never from the URL). kind: link | trap (the hidden link only
-# machines follow). The click totals are filled in when the send's hits expire.
+# --- Click and open tracking (revision 0003). A send's links, stored once: a tracked URL carries
+# the id only. kind: link | trap (only machines follow it). Totals filled when hits expire.
 tracked_links = Table(
     "tracked_links",
     metadata,
@@ -237,9 +242,8 @@ tracked_sends = Table(
     Column("html", Text, nullable=False),
 )
 
-# Hits, one row per (send, subscriber, link or open, verdict): no IP, no user agent, only what
-# was judged on arrival. link_id 0 = the open pixel. verdict: human | machine; reason e.g.
-# `human`, `machine:trap`. Erased with the subscriber (`forget`), folded into totals on expiry.
+# Hits, one per (send, subscriber, link or open, verdict), no IP or user agent. link_id 0: the
+# pixel. verdict: human | machine (reason: `machine:trap`). Erased by `forget`; expire to totals.
 tracking_hits = Table(
     "tracking_hits",
     metadata,
@@ -255,9 +259,8 @@ tracking_hits = Table(
     sqlite_with_rowid=False,  # stored in its primary key's order: one b-tree less per hit
 )
 
-# PostgreSQL's per-recipient judging state (tracking/hits_pg.py): every recorded hit bumps the
-# version and moves last_at, so hits of one recipient in several processes queue on this row
-# and each sees the one before (SQLite's single writer needs no such row).
+# PostgreSQL's per-recipient judging state (tracking/hits_pg.py): hits of one recipient queue on
+# this row and each sees the one before (SQLite's single writer needs none).
 tracking_recipients = Table(
     "tracking_recipients",
     metadata,
@@ -288,8 +291,7 @@ tracking_totals = Table(
     Column("folded_at", DateTime(timezone=True), nullable=False),
 )
 
-# The IMAP folders read since processed mail is marked with the keyword NewsletterProcessed
-# (revision 0006): `user@host:port/folder` and when its first such run was.
+# IMAP folders (`user@host:port/folder`) marking processed mail NewsletterProcessed, since when.
 mailbox_folders = Table(
     "mailbox_folders",
     metadata,

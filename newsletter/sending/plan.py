@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,21 @@ from sqlalchemy import Connection, Engine, func, select
 from newsletter import tokens
 from newsletter.audience.lists import get_list
 from newsletter.audience.recipients import audience_ids
+from newsletter.audience.segment_scope import Scope
+from newsletter.audience.segments import (
+    Segment,
+    audience_count,
+    combine,
+    left_out_untracked,
+    read_segment,
+    scope_for,
+    unknown_attributes,
+)
 from newsletter.authoring.issue_file import read_issue
 from newsletter.authoring.link_checks import local_images
 from newsletter.config import Settings
 from newsletter.db import tables
+from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
 from newsletter.errors import SendError
 from newsletter.models import Issue
@@ -37,6 +49,12 @@ class SendOptions:
     retry_unknown: bool = False
     workers: int | None = 1  # processes sharing this send (None: by audience, `worker_count`)
     force_preflight: bool = False  # the CLI's pre-flight gate was overridden (recorded)
+    where: str = ""  # --where: a segment, joined with the front matter's `segment:` by `and`
+    again: bool = False  # --again: a follow-up send of an issue already sent, to `where`
+    subject: str = ""  # --subject: the follow-up's own subject
+    named: tuple[tuple[str, str], ...] = ()  # segments.toml's named segments
+    now: datetime | None = None  # what relative times count back from (send-due's --now)
+    send_id: int | None = None  # --send N: act on this send of the issue
 
     @property
     def retry(self) -> list[str]:
@@ -58,6 +76,20 @@ class Plan:
     existing: sends.SendRow | None = None
     notes: list[str] = field(default_factory=list)
     nothing_to_do: str = ""
+    segment: Segment | None = None
+    untracked: int = 0  # left out: opted out of tracking, and the segment asks about it
+
+    @property
+    def followup(self) -> tuple[str, str] | None:
+        """What identifies a follow-up (`sends.find_send`): its segment and subject."""
+        if not self.options.again or self.segment is None:
+            return None
+        return (self.segment.normal, self.options.subject)
+
+    def scope(self, conn: Connection, settings: Settings) -> Scope:
+        now = self.options.now or utcnow()
+        ids = [lst["id"] for lst in self.lists]
+        return scope_for(conn, ids, now, settings.soft_bounce_days)
 
 
 def prepare(engine: Engine, settings: Settings, path: str | Path, options: SendOptions) -> Plan:
@@ -67,16 +99,19 @@ def prepare(engine: Engine, settings: Settings, path: str | Path, options: SendO
     lists = [get_list(engine, slug) for slug in slugs]  # StoreError for an unknown list
     backend = options.backend or settings.backend
     signer = tokens.signer_for(settings, allow_generated=backend == "outbox")  # no key: refuse
-    plan = Plan(issue, lists, backend, options, 0)
+    plan = Plan(issue, lists, backend, options, 0, segment=_segment(issue, options))
     if signer.generated_key_path:
         plan.notes.append(
             f"NEWSLETTER_SECRET_KEY is not set: unsubscribe links are signed with "
             f"the generated key in {signer.generated_key_path}"
         )
     with reading(engine) as conn:
-        plan.existing = sends.find_send(conn, issue.id, [lst["id"] for lst in lists])
+        ids = [lst["id"] for lst in lists]
+        if options.again:
+            _check_again(conn, plan)
+        plan.existing = _existing(conn, plan, slugs, ids)
         if plan.existing is None:
-            return _plan_new(conn, plan, slugs)
+            return _plan_new(conn, settings, plan, slugs)
         counts = ledger.counts(conn, plan.existing.id)
     return _plan_existing(engine, plan, counts, Path(path))
 
@@ -95,18 +130,77 @@ def refuse_local_images(issue: Issue) -> None:
         )
 
 
-def _plan_new(conn: Connection, plan: Plan, slugs: Sequence[str]) -> Plan:
+def _existing(
+    conn: Connection, plan: Plan, slugs: Sequence[str], ids: Sequence[int]
+) -> sends.SendRow | None:
+    """The send this run continues: --send N; with --resume the issue's latest send when it is
+    an unfinished follow-up; else the issue's own send (or the follow-up --again names)."""
+    opts, issue_id = plan.options, plan.issue.id
+    if opts.send_id is not None:
+        found = sends.latest_send(conn, issue_id, opts.send_id)
+        if found is None:
+            raise SendError(f"{issue_id} has no send #{opts.send_id} (see `newsletter status`)")
+        return found
+    if opts.resume and not opts.again:
+        latest = sends.latest_send(conn, issue_id)
+        if latest and latest.status != "done" and sends.followup_of(latest.options):
+            return latest
+    return sends.find_send(conn, issue_id, ids, followup=plan.followup)
+
+
+def _segment(issue: Issue, options: SendOptions) -> Segment | None:
+    """The front matter's `segment:` and --where, joined with `and`; SegmentError if bad."""
+    if options.again and not options.where.strip():
+        raise SendError("--again needs --where: who should get the follow-up")
+    text = combine(issue.segment, options.where)
+    return read_segment(text, dict(options.named)) if text else None
+
+
+def _check_again(conn: Connection, plan: Plan) -> None:
+    """A follow-up is made of an issue already sent, while none of its sends is unfinished."""
+    earlier = sends.all_sends(conn, plan.issue.id)
+    if not earlier:
+        raise SendError(f"{plan.issue.id} was never sent: --again follows up an earlier send")
+    for row in earlier:
+        if row.status not in ("done", "cancelled"):
+            raise SendError(
+                f"send #{row.id} of {plan.issue.id} is unfinished: finish it (--resume) or "
+                "cancel it before a follow-up"
+            )
+
+
+def _plan_new(conn: Connection, settings: Settings, plan: Plan, slugs: Sequence[str]) -> Plan:
     list_ids = [lst["id"] for lst in plan.lists]
-    if plan.options.dry_run:  # exact, suppressions taken off (streams; no ledger rows)
+    if plan.segment is not None:  # exact, in the database, suppressions taken off
+        scope = plan.scope(conn, settings)
+        plan.audience = audience_count(scope, plan.segment)
+        plan.untracked = left_out_untracked(scope, plan.segment)
+        plan.notes.extend(_segment_notes(conn, plan))
+    elif plan.options.dry_run:  # exact, suppressions taken off (no ledger rows)
         plan.audience = sum(1 for _ in audience_ids(conn, list_ids))
     else:  # fast; suppressed members are snapshotted and then skipped with a reason
         plan.audience = _audience_size(conn, list_ids)
     if plan.audience == 0:
+        where = f" matching {plan.segment.normal}" if plan.segment else ""
         raise SendError(
-            f"no subscribed members in list(s) {', '.join(slugs)}; "
-            "nothing to send (add subscribers first)"
+            f"no subscribed members{where} in list(s) {', '.join(slugs)}; nothing to send"
+            + ("" if where else " (add subscribers first)")
         )
     return plan
+
+
+def _segment_notes(conn: Connection, plan: Plan) -> list[str]:
+    assert plan.segment is not None
+    notes = [
+        f"attribute '{name}' was never written by an import: check its spelling"
+        for name in unknown_attributes(conn, plan.segment.node)
+    ]
+    if plan.untracked:
+        notes.append(
+            f"{plan.untracked} member(s) left out: they opted out of tracking, and the segment "
+            "asks about opens or clicks"
+        )
+    return notes
 
 
 def _plan_existing(engine: Engine, plan: Plan, counts: dict[str, int], path: Path) -> Plan:

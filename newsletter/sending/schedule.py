@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -152,9 +153,13 @@ def send_due(
     verbose: bool = False,
     gate: Gate | None = None,
     force_preflight: bool = False,
+    now: datetime | None = None,
+    named: tuple[tuple[str, str], ...] = (),
 ) -> bool:
-    """Start or resume every due send, oldest first, each after `gate` let it through. Returns
-    False when something failed."""
+    """Start or resume every due send, oldest first, each after `gate` let it through. An
+    issue's `segment:` counts relative times back from `now` and may use the `named` segments.
+    Returns False when something failed."""
+    segments = {"now": now, "named": named}
     ok = True
     for entry in entries:
         if STOP.asked:
@@ -167,7 +172,14 @@ def send_due(
                 log(f"not sending {entry.issue_id}: {entry.detail}", False)
         elif entry.state in (DUE, RESUME):
             run = _run_one(
-                engine, settings, entry, dry_run=dry_run, log=log, gate=gate, force=force_preflight
+                engine,
+                settings,
+                entry,
+                dry_run=dry_run,
+                log=log,
+                gate=gate,
+                force=force_preflight,
+                segments=segments,
             )
             ok = run and ok
         elif verbose:
@@ -184,6 +196,7 @@ def _run_one(
     log: Log,
     gate: Gate | None,
     force: bool,
+    segments: dict[str, Any],
 ) -> bool:
     owner = locks.new_owner()
     name = f"send-due:{entry.issue_id}"
@@ -196,7 +209,9 @@ def _run_one(
     try:
         if gate is not None:
             gate(entry.path)
-        options = SendOptions(resume=entry.state == RESUME, dry_run=dry_run, force_preflight=force)
+        options = SendOptions(
+            resume=entry.state == RESUME, dry_run=dry_run, force_preflight=force, **segments
+        )
         plan = prepare(engine, settings, entry.path, options)
         if plan.nothing_to_do:
             log(f"{entry.issue_id}: {plan.nothing_to_do}", False)
@@ -211,15 +226,7 @@ def _run_one(
             log(f"{entry.issue_id}: {note}", False)
         if dry_run:
             return True
-        last = [time.monotonic()]
-
-        def keep_lock(_progress: object) -> None:
-            if time.monotonic() - last[0] > 20:
-                with contextlib.suppress(SQLAlchemyError):  # the ttl covers a missed one
-                    locks.refresh(engine, name, owner, ttl)
-                last[0] = time.monotonic()
-
-        progress = execute(engine, settings, plan, keep_lock)
+        progress = execute(engine, settings, plan, _lock_keeper(engine, name, owner, ttl))
         counts = progress.counts if progress else {}
         if STOP.asked:
             _stopped(entry, counts, log)
@@ -234,6 +241,19 @@ def _run_one(
     finally:
         if not dry_run:
             locks.release(engine, name, owner)
+
+
+def _lock_keeper(engine: Engine, name: str, owner: str, ttl: timedelta) -> Callable[[object], None]:
+    """A progress callback that refreshes the send-due lock every 20 s."""
+    last = [time.monotonic()]
+
+    def keep_lock(_progress: object) -> None:
+        if time.monotonic() - last[0] > 20:
+            with contextlib.suppress(SQLAlchemyError):  # the ttl covers a missed one
+                locks.refresh(engine, name, owner, ttl)
+            last[0] = time.monotonic()
+
+    return keep_lock
 
 
 def _stopped(entry: Entry, counts: dict[str, int], log: Log) -> None:

@@ -9,10 +9,12 @@ import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from newsletter.audience.lists import get_list
+from newsletter.audience.segment_sql import compile_segment
 from newsletter.authoring.render import render_issue
 from newsletter.config import Settings
 from newsletter.db.connection import reading
@@ -128,6 +130,7 @@ def _start_helpers(
 def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: workers.Worker) -> int:
     issue, opts = plan.issue, plan.options
     slugs = [lst["slug"] for lst in plan.lists]
+    ids = [lst["id"] for lst in plan.lists]
     rendered = None
     if plan.existing is None or (opts.rerender and plan.existing.source_hash != issue.source_hash):
         rendered = render_issue(
@@ -136,28 +139,28 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
             list_name=plan.lists[0].get("name", ""),
             published=archive_options(issue, plan.lists)["public"] and issue.archive,
         )
+        if opts.subject:  # a follow-up's own subject
+            rendered = replace(rendered, subject=opts.subject)
     with engine.begin() as conn:
         sends.lock_issue(conn, issue.id)
-        list_ids = [lst["id"] for lst in plan.lists]
-        existing = sends.find_send(conn, issue.id, list_ids)  # a racing `send` may have won
+        existing = plan.existing or sends.find_send(  # a racing `send` may have won
+            conn, issue.id, ids, followup=plan.followup
+        )
         if existing is None:
             assert rendered is not None
             send_id = sends.create_send(
                 conn,
                 issue_id=issue.id,
                 list_slugs=slugs,
-                list_ids=list_ids,
+                list_ids=ids,
                 backend=plan.backend,
                 subject=rendered.subject,
                 html=rendered.html,
                 text_body=rendered.text,
                 source_hash=issue.source_hash,
-                options={
-                    "lists": slugs,
-                    "force_preflight": opts.force_preflight,
-                    **archive_options(issue, plan.lists),
-                },
+                options={**_stored_options(plan), **archive_options(issue, plan.lists)},
                 web_html=rendered.web_html,
+                segment=_condition(conn, settings, plan),
             )
         else:
             send_id = existing.id
@@ -182,11 +185,38 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
     return send_id
 
 
-def cancel(engine: Engine, issue_id: str, lists: Sequence[str] | None = None) -> int:
-    """Stop the issue's unfinished send: workers stop claiming after their current batch."""
+def _stored_options(plan: Plan) -> dict[str, Any]:
+    """What the send keeps beside its content: lists by id, and its segment (shown by `status`
+    and `report`; with the subject, a follow-up's identity)."""
+    slugs = [lst["slug"] for lst in plan.lists]
+    options: dict[str, Any] = {
+        "lists": slugs,
+        "force_preflight": plan.options.force_preflight,
+    }
+    if plan.segment is not None:
+        options.update(segment=plan.segment.normal, segment_given=plan.segment.given)
+    if plan.followup is not None:
+        options.update(kind="followup", subject=plan.options.subject)
+    return options
+
+
+def _condition(conn: Connection, settings: Settings, plan: Plan) -> Any:
+    if plan.segment is None:
+        return None
+    return compile_segment(plan.segment.node, plan.scope(conn, settings))
+
+
+def cancel(
+    engine: Engine, issue_id: str, lists: Sequence[str] | None = None, send_id: int | None = None
+) -> int:
+    """Stop the issue's unfinished send (its latest, follow-ups included; or send `send_id`;
+    or its own send to `lists`): workers stop claiming after their current batch."""
     list_ids = [get_list(engine, slug)["id"] for slug in lists] if lists else None
     with engine.begin() as conn:
-        send = sends.find_send(conn, issue_id, list_ids)
+        if list_ids and send_id is None:
+            send = sends.find_send(conn, issue_id, list_ids)
+        else:
+            send = sends.latest_send(conn, issue_id, send_id)
         if send is None or send.status in ("done", "cancelled"):
             raise SendError(f"{issue_id} has no unfinished send to cancel")
         sends.set_status(conn, send.id, "cancelled")

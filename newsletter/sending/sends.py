@@ -55,13 +55,20 @@ def lock_issue(conn: Connection, issue_id: str) -> None:
 
 
 def find_send(
-    conn: Connection, issue_id: str, list_ids: Sequence[int] | None = None
+    conn: Connection,
+    issue_id: str,
+    list_ids: Sequence[int] | None = None,
+    *,
+    followup: tuple[str, str] | None = None,
 ) -> SendRow | None:
-    """The latest send of this issue (to these lists), or None. A cancelled send is returned
-    too: starting afresh would mail again those it already reached. Lists are matched by id,
-    never by slug: a renamed list is the same list (`lists rename`)."""
+    """The latest send of this issue (to these lists), or None: the issue's own send, or with
+    `followup` = (normalised segment, subject) that follow-up (`send --again`). A cancelled
+    send is returned too: starting afresh would mail again those it already reached. Lists are
+    matched by id, never by slug: a renamed list is the same list (`lists rename`)."""
     rows = conn.execute(select(S).where(S.c.issue_id == issue_id).order_by(S.c.id.desc())).all()
     for r in rows:
+        if followup_of(dict(r.options or {})) != followup:
+            continue
         if list_ids is None or same_lists(r.list_ids, list_ids):
             return _row(r)
     return None
@@ -70,6 +77,22 @@ def find_send(
 def same_lists(stored: Sequence[int] | None, wanted: Sequence[int]) -> bool:
     """Whether a send went to exactly these lists (by id, in any order)."""
     return sorted(int(i) for i in stored or ()) == sorted(int(i) for i in wanted)
+
+
+def followup_of(options: dict[str, Any]) -> tuple[str, str] | None:
+    """A follow-up's identity beside its issue and lists: (normalised segment, subject)."""
+    if options.get("kind") != "followup":
+        return None
+    return (str(options.get("segment", "")), str(options.get("subject", "")))
+
+
+def latest_send(conn: Connection, issue_id: str, send_id: int | None = None) -> SendRow | None:
+    """The issue's newest send of any kind (its own or a follow-up), or its send `send_id`."""
+    q = select(S).where(S.c.issue_id == issue_id)
+    if send_id is not None:
+        q = q.where(S.c.id == send_id)
+    r = conn.execute(q.order_by(S.c.id.desc()).limit(1)).first()
+    return _row(r) if r else None
 
 
 def get_send(conn: Connection, send_id: int) -> SendRow | None:
@@ -90,9 +113,11 @@ def create_send(
     source_hash: str,
     options: dict[str, Any],
     web_html: str | None = None,
+    segment: Any = None,
 ) -> int:
     """Insert the send and snapshot its audience in one statement (INSERT ... SELECT), so a
-    million subscribers never pass through Python."""
+    million subscribers never pass through Python. `segment`: the compiled segment's condition
+    on (subscriber, membership), or None for the whole lists."""
     now = utcnow()
     send_id = conn.execute(
         S.insert()
@@ -113,15 +138,21 @@ def create_send(
         )
         .returning(S.c.id)
     ).scalar_one()
-    _snapshot_audience(conn, int(send_id), list_ids, now)
+    _snapshot_audience(conn, int(send_id), list_ids, now, segment)
     return int(send_id)
 
 
-def _snapshot_audience(conn: Connection, send_id: int, list_ids: Sequence[int], now: Any) -> None:
-    """One `queued` ledger row per subscribed member of the lists (INSERT ... SELECT)."""
+def _snapshot_audience(
+    conn: Connection, send_id: int, list_ids: Sequence[int], now: Any, segment: Any
+) -> None:
+    """One `queued` ledger row per subscribed member of the lists for whom the segment holds
+    on that membership (INSERT ... SELECT)."""
     m, sub = tables.memberships, tables.subscribers
     member = exists().where(
-        m.c.subscriber_id == sub.c.id, m.c.list_id.in_(list(list_ids)), m.c.status == "subscribed"
+        m.c.subscriber_id == sub.c.id,
+        m.c.list_id.in_(list(list_ids)),
+        m.c.status == "subscribed",
+        *([] if segment is None else [segment]),
     )
     audience = select(
         literal(send_id),
@@ -190,6 +221,7 @@ def all_sends(conn: Connection, issue_id: str | None = None) -> list[Any]:
         S.c.created_at,
         S.c.started_at,
         S.c.finished_at,
+        S.c.options,
     ).order_by(S.c.id)
     if issue_id:
         q = q.where(S.c.issue_id == issue_id)

@@ -44,6 +44,7 @@ def _send_row(r: Any) -> dict[str, Any]:
         "backend": r.backend,
         "status": r.status,
         "started_at": as_utc(r.started_at or r.created_at),
+        "segment": (r.options or {}).get("segment"),  # the audience's segment, if it had one
     }
 
 
@@ -56,6 +57,7 @@ _SEND_COLUMNS = (
     S.c.status,
     S.c.started_at,
     S.c.created_at,
+    S.c.options,
 )
 
 
@@ -66,6 +68,12 @@ def latest_send(conn: Connection, issue_id: str) -> dict[str, Any] | None:
         select(*_SEND_COLUMNS).where(S.c.issue_id == issue_id).order_by(S.c.id.desc()).limit(1)
     ).first()
     return _send_row(row) if row else None
+
+
+def sends_of(conn: Connection, issue_id: str) -> list[dict[str, Any]]:
+    """Every send of an issue (its own and its follow-ups), oldest first."""
+    rows = conn.execute(select(*_SEND_COLUMNS).where(S.c.issue_id == issue_id).order_by(S.c.id))
+    return [_send_row(r) for r in rows]
 
 
 def recent_sends(conn: Connection, limit: int = RECENT_SENDS) -> list[dict[str, Any]]:
@@ -216,6 +224,7 @@ def send_report(
         "send_id": send_id,
         "subject": send["subject"],
         "lists": send["lists"],
+        "segment": send.get("segment"),
         "backend": send["backend"],
         "started_at": send["started_at"],
         "open_rate": outcomes.rate(human_opens),
@@ -230,4 +239,29 @@ def send_report(
         start = send["started_at"]
         expired = engagement["hits_expired"] or start is None
         out["timeline"] = None if expired else _timeline(conn, send_id, start)
+    return out
+
+
+def together(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """An issue's sends (its own and its follow-ups, `send_report` rows) as one: the ledger
+    figures added up, opens and clicks as unique people across the sends (None once a send's
+    hits were folded into totals: who they were is gone), rates of sent - bounced."""
+    ids = [r["send_id"] for r in rows]
+    out: dict[str, Any] = {  # a figure a backend does not know (None) stays unknown
+        key: None if any(r[key] is None for r in rows) else sum(r[key] for r in rows)
+        for key in ("sent", "delivered", "bounced", "complained", "unsubscribed")
+    }
+    out["sends"] = ids
+    if any(r["hits_expired"] for r in rows):
+        out.update(opens=None, clicks=None, open_rate=None, click_rate=None)
+        return out
+    opened = _unique(conn, and_(H.c.send_id.in_(ids), or_(H.c.link_id == 0, L.c.kind == LINK)))
+    clicked = _unique(conn, and_(H.c.send_id.in_(ids), L.c.kind == LINK))
+    base = (out["sent"] or 0) - (out["bounced"] or 0)
+    out.update(
+        opens={"human": opened[0], "machine": opened[1]},
+        clicks={"human": clicked[0], "machine": clicked[1]},
+        open_rate=_rate(opened[0], base),
+        click_rate=_rate(clicked[0], base),
+    )
     return out
