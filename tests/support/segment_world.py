@@ -88,9 +88,9 @@ def _sends(engine: Engine, ids: dict[str, int], list_id: int) -> None:
         for send_id, issue in ((1, HANOI), (2, "i2"), (3, "i3")):
             conn.execute(
                 tables.sends.insert().values(
-                    issue_id=issue, list_slugs=["weekly"], status="done",
+                    issue_id=issue, list_slugs=["weekly"], list_ids=[list_id], status="done",
                     backend="outbox", subject=issue, html="", text="", source_hash="",
-                    options={"list_ids": [list_id]}, created_at=now,
+                    options={}, created_at=now,
                 )
             )  # fmt: skip
             # ids 1, 2, 3 in the fresh database (the sequence moves on, as for a real send)
