@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -16,7 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -25,13 +24,10 @@ from sqlalchemy import (
     text,
 )
 
-metadata = MetaData()
+from newsletter.db.ab_tables import ab_tests, send_variants
+from newsletter.db.schema_base import NEVER_REUSED, Id, metadata
 
-# A BIGINT on PostgreSQL, INTEGER (and so the rowid alias) on SQLite.
-Id = BigInteger().with_variant(Integer(), "sqlite")
-# Tables whose ids travel in signed links, recipient tags or the ledger never hand an id out twice:
-# AUTOINCREMENT on SQLite (revision 0002); PostgreSQL's sequences never go back anyway.
-NEVER_REUSED = {"sqlite_autoincrement": True}
+__all__ = ["ab_tests", "metadata", "send_variants"]  # subject-line tests: `ab_tables`
 
 lists = Table(
     "lists",
@@ -132,7 +128,7 @@ sends = Table(
     **NEVER_REUSED,
 )
 
-# The per-recipient ledger. status: queued | claimed | sent | failed | skipped | unknown
+# The per-recipient ledger. status: queued | claimed | sent | failed | skipped | unknown | held
 deliveries = Table(
     "deliveries",
     metadata,
@@ -148,6 +144,7 @@ deliveries = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # What the provider said since (SendGrid: "" | deferred | delivered), revision 0006.
     Column("stage", String(20), nullable=False, default="", server_default=""),
+    Column("variant", SmallInteger, nullable=True),  # subject-line test: 0 = A (revision 0010)
     Index("ix_deliveries_send_status", "send_id", "status", "subscriber_id"),
 )
 
