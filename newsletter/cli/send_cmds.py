@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from newsletter.authoring.ab_front import LETTERS
 from newsletter.cli.preflight import FORCE_FLAG, FORCE_HELP, preflight
 from newsletter.cli.progress import Reporter
 from newsletter.cli.root import cli, engine_from, settings_from
@@ -71,6 +72,11 @@ def _rate(value: str | None) -> float | None:
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON.")
 @click.option(FORCE_FLAG, "force_preflight", is_flag=True, help=FORCE_HELP)
 @click.option(
+    "--winner",
+    type=click.Choice(list(LETTERS), case_sensitive=False),
+    help="A subject-line test's winner by hand (once its test phase is sent): send it now.",
+)
+@click.option(
     "--workers",
     type=click.IntRange(1, 32),
     default=None,
@@ -94,6 +100,7 @@ def send_cmd(
     cancel_send: bool,
     as_json: bool,
     force_preflight: bool,
+    winner: str | None,
     workers: int | None,
 ) -> None:
     """Send ISSUE (a file or an issue id) to its lists, through the ledger."""
@@ -121,6 +128,7 @@ def send_cmd(
         retry_unknown=retry_unknown,
         workers=workers,
         force_preflight=force_preflight,
+        winner=LETTERS.index(winner.upper()) if winner else None,
     )
     preflight(settings, path, backend or settings.backend, force=force_preflight, say=_say)
     plan = prepare(engine, settings, path, options)
@@ -216,7 +224,8 @@ def _run(ctx: click.Context, plan: Plan, as_json: bool) -> None:
             "message": (
                 f"send #{progress.send_id}: {counts['sent']} sent, {counts['failed']} "
                 f"failed, {counts['skipped']} skipped, {counts['unknown']} unknown, "
-                f"{counts['queued']} still queued{see}"
+                f"{counts['queued']} still queued"
+                + (f", {counts['held']} held for the winner{see}" if counts["held"] else see)
             ),
         },
     )

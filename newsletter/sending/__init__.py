@@ -1,5 +1,7 @@
 """Sending: what a send will do (`plan`), the send itself (`send`), the batch loop (`batches`,
-`pace`), a graceful stop on a signal (`stopping`), units in flight (`inflight`, and what they
+`pace`, and how a flight that went wrong ends: `flight_end`), a graceful stop on a signal
+(`stopping`), subject-line tests (`ab_store`: variants stored with the send, `ab_sample`: the
+test share chosen in SQL, `ab_phase`: testing, waiting, winner, `ab_winner`: the decision), units in flight (`inflight`, and what they
 decide when things go wrong: `flight_trouble`), their recorder (`recorder`) and what it writes
 (`recording`), a worker's patience with its database gone (`patience`) and the journal of what it
 delivered but could not record (`journal`), what the workers learn about their relay (`pacing`),

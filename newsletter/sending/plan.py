@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from newsletter.db import tables
 from newsletter.db.connection import reading
 from newsletter.errors import SendError
 from newsletter.models import Issue
-from newsletter.sending import ledger, sends, workers
+from newsletter.sending import ab_winner, ledger, sends, workers
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,6 +38,8 @@ class SendOptions:
     retry_unknown: bool = False
     workers: int | None = 1  # processes sharing this send (None: by audience, `worker_count`)
     force_preflight: bool = False  # the CLI's pre-flight gate was overridden (recorded)
+    winner: int | None = None  # a subject-line test's winner chosen by hand (0 = A)
+    now: datetime | None = None  # `send-due --now`: when a test's winner is due against
 
     @property
     def retry(self) -> list[str]:
@@ -115,6 +118,9 @@ def _plan_existing(engine: Engine, plan: Plan, counts: dict[str, int], path: Pat
     retry = options.retry
     slugs = ", ".join(lst["slug"] for lst in plan.lists)
     plan.audience = counts["queued"] + sum(counts[s] for s in retry)
+    if existing.status == "waiting" or options.winner is not None:  # a subject-line test
+        plan.audience = ab_winner.check(engine, existing.id, options.winner, options.now)
+        return plan
     if existing.status == "done" and not retry:
         plan.nothing_to_do = already_sent(issue.id, slugs, existing.id, counts)
         return plan

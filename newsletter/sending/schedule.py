@@ -25,7 +25,7 @@ from newsletter.config import Settings
 from newsletter.db.connection import reading
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.models import Issue
-from newsletter.sending import locks, notices, sends
+from newsletter.sending import ab_phase, locks, notices, sends
 from newsletter.sending.plan import SendOptions, prepare
 from newsletter.sending.send import execute
 from newsletter.sending.stopping import STOP
@@ -58,6 +58,7 @@ class Entry:
     issue: Issue | None
     state: str
     detail: str
+    now: datetime | None = None  # `--now`: a subject-line test's winner is due against it
 
     @property
     def issue_id(self) -> str:
@@ -107,6 +108,8 @@ def _entry(
         lists = ", ".join(other.list_slugs)
         return Entry(issue.path, issue, DONE, f"sent to {lists} (send #{other.id})")
     if existing is not None:
+        if existing.status == "waiting":
+            return _winner_entry(engine, issue, existing.id, now, max_late)
         if existing.status == "done":
             return Entry(issue.path, issue, DONE, f"sent (send #{existing.id})")
         if existing.status == "cancelled":
@@ -124,6 +127,30 @@ def _entry(
             f"automatically; send it by hand with `newsletter send {issue.path}` or move send_at",
         )
     return Entry(issue.path, issue, DUE, f"due since {_human(late)}")
+
+
+def _winner_entry(
+    engine: Engine, issue: Issue, send_id: int, now: datetime, max_late: timedelta
+) -> Entry:
+    """A subject-line test between its phases: silent until the winner is due (test phase sent
+    + wait), then resumed; `max_late` counts again from that moment."""
+    with reading(engine) as conn:
+        state = ab_phase.state_of(conn, send_id)
+    due = state.winner_due_at if state else None
+    if due is None or due > now:
+        left = f"in {_human(due - now)}" if due else "after the test phase"
+        return Entry(issue.path, issue, WAITING, f"send #{send_id}: winner due {left}", now)
+    if now - due > max_late:
+        return Entry(
+            issue.path,
+            issue,
+            STALE,
+            f"send #{send_id}: winner due {_human(now - due)} ago (more than max_late "
+            f"{_human(max_late)}): not sent automatically; send it by hand with "
+            f"`newsletter send {issue.path} --resume` (or --winner)",
+            now,
+        )
+    return Entry(issue.path, issue, RESUME, f"send #{send_id}: winner due", now)
 
 
 def _human(delta: timedelta) -> str:
@@ -196,7 +223,9 @@ def _run_one(
     try:
         if gate is not None:
             gate(entry.path)
-        options = SendOptions(resume=entry.state == RESUME, dry_run=dry_run, force_preflight=force)
+        options = SendOptions(
+            resume=entry.state == RESUME, dry_run=dry_run, force_preflight=force, now=entry.now
+        )
         plan = prepare(engine, settings, entry.path, options)
         if plan.nothing_to_do:
             log(f"{entry.issue_id}: {plan.nothing_to_do}", False)
