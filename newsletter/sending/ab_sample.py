@@ -5,6 +5,8 @@ are dealt to the variants in turn (A first, so A gets the extra one). Every othe
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import BigInteger, Connection, cast, func, select, update
 
 from newsletter.db import tables
@@ -21,7 +23,7 @@ def sample_size(audience: int, share: float) -> int:
     return int(audience * share + 0.5)
 
 
-def hash_order(send_id: int) -> object:
+def hash_order(send_id: int) -> Any:
     """The SQL expression rows of `send_id` are sampled in."""
     return (cast(D.c.subscriber_id, BigInteger) * MULTIPLIER + send_id) % MODULUS
 

@@ -18,7 +18,7 @@ SENT = ("sent", "bounced", "complained")  # accepted by the server: outcomes' `s
 
 def variant_figures(conn: Connection, send_id: int, variants: int) -> list[dict[str, Any]]:
     """[{variant, recipients, bounced, reached, opens: {human, machine}, clicks: {...}}]."""
-    out = [
+    out: list[dict[str, Any]] = [
         {"variant": v, "recipients": 0, "bounced": 0, "opens": {}, "clicks": {}}
         for v in range(variants)
     ]
@@ -32,10 +32,10 @@ def variant_figures(conn: Connection, send_id: int, variants: int) -> list[dict[
         out[variant]["bounced"] += int(n) if status == "bounced" else 0
     opens = _people(conn, send_id, or_(H.c.link_id == 0, L.c.kind == LINK))
     clicks = _people(conn, send_id, L.c.kind == LINK)
-    for figures in out:
+    for v, figures in enumerate(out):
         figures["reached"] = figures["recipients"] - figures["bounced"]
-        figures["opens"] = opens.get(figures["variant"], {"human": 0, "machine": 0})
-        figures["clicks"] = clicks.get(figures["variant"], {"human": 0, "machine": 0})
+        figures["opens"] = opens.get(v, {"human": 0, "machine": 0})
+        figures["clicks"] = clicks.get(v, {"human": 0, "machine": 0})
     return out
 
 
