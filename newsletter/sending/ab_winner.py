@@ -7,7 +7,6 @@ it nothing changed; after it the winner phase is an ordinary send to resume."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -97,14 +96,13 @@ def begin_winner_phase(
     return chosen
 
 
-def summary(state: ab_phase.AbState) -> dict[str, Any]:
-    """The stored decision, as `status` and `report` show it."""
-    return {
-        "phase": state.phase,
-        "winner": letter(state.winner) if state.winner is not None else None,
-        "winner_due_at": state.winner_due_at,
-        "decided_by": state.decided_by,
-        "conclusive": state.conclusive,
-        "p_value": state.p_value,
-        "metric": state.metric,
-    }
+def phase_line(state: ab_phase.AbState, send_status: str) -> str:
+    """Where a send's test stands, for `status`: testing, waiting for the winner, or sending
+    (or done sending) the winner."""
+    if state.winner is None:
+        if state.tested_at is None:
+            return f"testing: {state.sample:,} readers get one of {state.variants} subjects"
+        return f"test phase sent; winner due at {due_text(state.winner_due_at)}"
+    how = "chosen by hand" if state.decided_by == "hand" else f"on people's {state.metric}"
+    doing = "sent" if send_status == "done" else "sending"
+    return f"{doing} the winner {letter(state.winner)} ({how}) to the rest"
