@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from newsletter.db import tables
 from newsletter.db.clock import as_utc, utcnow
@@ -79,6 +79,22 @@ def test_phase_sent(conn: Connection, send_id: int) -> bool:
         update(S).where(S.c.id == send_id, S.c.status == "running").values(status="waiting")
     )
     return True
+
+
+def shift_clock(engine: Engine, send_id: int, since: datetime, offset: timedelta) -> None:
+    """`send-due --now`: a test phase that finished during this run (after `since`) finished
+    at the pretended time, so its winner is due against the same clock."""
+    with engine.begin() as conn:
+        state = state_of(conn, send_id)
+        if state is None or state.winner is not None or state.tested_at is None:
+            return
+        if state.tested_at < since or state.winner_due_at is None:
+            return
+        conn.execute(
+            update(A)
+            .where(A.c.send_id == send_id)
+            .values(tested_at=state.tested_at + offset, winner_due_at=state.winner_due_at + offset)
+        )
 
 
 def start_winner(
