@@ -149,3 +149,17 @@ def test_hostile_ab_test_values_give_problems_never_exceptions(value: str) -> No
         text = _front(["A", "B"], f"ab_test:\n  share: {value!r}\n  wait: {value!r}\n")
         issue, problems = parse_issue(write(Path(folder), text))
     assert (issue is None) == any(p.severity == "error" for p in problems)
+
+
+def test_the_102_kb_rule_applies_to_each_variant(workdir: Path) -> None:
+    from newsletter.authoring.lint import GMAIL_CLIP_BYTES, check_issue
+    from newsletter.config import Settings
+
+    long_preheader = "x" * (GMAIL_CLIP_BYTES + 1000)  # only variant B's email is too big
+    text = _front(["A", "B"], f"preheaders: [short, {long_preheader}]\n" + TEST)
+    path = workdir / "2019-03-01-big.md"
+    path.write_text(text.replace("preheader: P\n", ""), encoding="utf-8")
+    errors = [p for p in check_issue(path, Settings()) if p.severity == "error"]
+    assert len(errors) == 1 and "over Gmail's 102,000-byte limit" in errors[0].message
+    path.write_text(text.replace(long_preheader, "fine"), encoding="utf-8")
+    assert [p for p in check_issue(path, Settings()) if p.severity == "error"] == []

@@ -5,6 +5,7 @@ A worker builds one MIME skeleton per variant from here (`variant_send`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 from sqlalchemy import Connection, Engine, exists, select
@@ -70,17 +71,23 @@ def variant_send(conn: Connection, send: SendRow, variant: int) -> tuple[SendRow
     return replace(send, subject=r.subject, html=r.html, text=r.text), r.tracked_html
 
 
-def pending_variants(engine: Engine, send_id: int) -> list[int | None]:
-    """The variants to claim in turn: [None] for a send without a test (claims ignore the
-    column); the decided winner first, then any variant with rows queued again (a retry)."""
+def pending_variants(engine: Engine, send_id: int) -> Iterator[int | None]:
+    """The variants to claim in turn: None for a send without a test (claims ignore the
+    column); the decided winner first, then any variant with rows queued again (a retry).
+    Each is looked at when its turn comes: by then the winner's rows are sent, so looking
+    for another variant's queued rows is quick."""
     with reading(engine) as conn:
         row = conn.execute(select(A.c.variants, A.c.winner).where(A.c.send_id == send_id)).first()
-        if row is None:
-            return [None]
-        order = [v for v in range(int(row.variants)) if v != row.winner]
-        if row.winner is not None:
-            order.insert(0, int(row.winner))
-        return [v for v in order if _has_queued(conn, send_id, v)]
+    if row is None:
+        yield None
+        return
+    order = [v for v in range(int(row.variants)) if v != row.winner]
+    if row.winner is not None:
+        order.insert(0, int(row.winner))
+    for variant in order:
+        with reading(engine) as conn:
+            if _has_queued(conn, send_id, variant):
+                yield variant
 
 
 def _has_queued(conn: Connection, send_id: int, variant: int) -> bool:

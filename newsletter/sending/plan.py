@@ -23,6 +23,7 @@ from newsletter.db.connection import reading
 from newsletter.errors import SendError
 from newsletter.models import Issue
 from newsletter.sending import ab_winner, ledger, sends, workers
+from newsletter.sending.ab_sample import sample_size
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +109,13 @@ def _plan_new(conn: Connection, plan: Plan, slugs: Sequence[str]) -> Plan:
         raise SendError(
             f"no subscribed members in list(s) {', '.join(slugs)}; "
             "nothing to send (add subscribers first)"
+        )
+    if test := plan.issue.ab_test:  # this run sends the test phase only
+        whole, plan.audience = plan.audience, sample_size(plan.audience, test.share)
+        plan.notes.append(
+            f"subject-line test: {plan.audience} of {whole} readers get one of "
+            f"{len(plan.issue.subjects)} subjects now; the rest get the winner "
+            f"{test.wait_seconds // 60} minutes after the test phase is sent"
         )
     return plan
 
