@@ -147,8 +147,9 @@ def test_people_choose_the_winner_and_the_machine_heavy_variant_loses(web):
     for sid, (_, variant) in after.items():
         if sid not in a and sid not in b:  # the rest: only the winner
             assert variant == 1 and mailed[sid] == [SUBJECTS[1]]
-    with web.engine.connect() as conn:
-        assert conn.execute(select(tables.sends.c.status)).scalar_one() == "done"
+    with web.engine.connect() as conn:  # the send, and the archive, are the winner's version
+        status, subject = conn.execute(select(tables.sends.c.status, tables.sends.c.subject)).one()
+    assert (status, subject) == ("done", SUBJECTS[1])
 
 
 def test_no_significance_sends_variant_a_and_says_so(web):
@@ -182,3 +183,12 @@ def test_an_unsubscribe_during_the_wait_is_honoured(web):
     _send(web, winner=0)
     assert _rows(web)[held[0]][0] == "skipped"
     assert held[0] not in _mailed(web) and len(ids) == 30
+
+
+def test_people_who_join_during_the_wait_are_not_included(web):
+    _members(web, 20)
+    _send(web)
+    late = web.member("late@example.org")["id"]
+    _send(web, winner=0)
+    assert late not in _rows(web) and late not in _mailed(web)
+    assert len(_mailed(web)) == 20

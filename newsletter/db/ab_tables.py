@@ -32,6 +32,7 @@ send_variants = Table(
     Column("html", Text, nullable=False),
     Column("text", Text, nullable=False),
     Column("tracked_html", Text, nullable=True),  # with tracked links and pixel (when on)
+    Column("web_html", Text, nullable=False),  # the archive's page of this variant
 )
 
 ab_tests = Table(

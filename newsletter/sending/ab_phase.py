@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, select, update
 from newsletter.db import tables
 from newsletter.db.clock import as_utc, utcnow
 
-A, D, S = tables.ab_tests, tables.deliveries, tables.sends
+A, D, S, V = tables.ab_tests, tables.deliveries, tables.sends, tables.send_variants
 TESTING, WAITING, WINNER = "testing", "waiting", "winner"
 
 
@@ -128,5 +128,17 @@ def start_winner(
         .where(D.c.send_id == send_id, D.c.status == "held")
         .values(status="queued", variant=winner, updated_at=utcnow())
     ).rowcount
-    conn.execute(update(S).where(S.c.id == send_id).values(status="running", finished_at=None))
+    won = conn.execute(select(V).where(V.c.send_id == send_id, V.c.variant == winner)).one()
+    conn.execute(  # the send, and so the archive, is the winner's version from now on
+        update(S)
+        .where(S.c.id == send_id)
+        .values(
+            status="running",
+            finished_at=None,
+            subject=won.subject,
+            html=won.html,
+            text=won.text,
+            web_html=won.web_html,
+        )
+    )
     return int(queued)

@@ -48,6 +48,7 @@ def begin(
                 html=rendered.html,
                 text=rendered.text,
                 tracked_html=tracked,
+                web_html=rendered.web_html,
             )
         )
     sample = ab_sample.assign(conn, send_id, test.share, len(pairs))

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("html", sa.Text(), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("tracked_html", sa.Text(), nullable=True),
+        sa.Column("web_html", sa.Text(), nullable=False),
     )
     op.create_table(
         "ab_tests",
