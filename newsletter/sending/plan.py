@@ -80,6 +80,8 @@ def prepare(engine: Engine, settings: Settings, path: str | Path, options: SendO
     with reading(engine) as conn:
         plan.existing = sends.find_send(conn, issue.id, [lst["id"] for lst in lists])
         if plan.existing is None:
+            if options.winner is not None:
+                raise SendError(f"{issue.id} has no send yet: --winner follows a test phase")
             return _plan_new(conn, plan, slugs)
         counts = ledger.counts(conn, plan.existing.id)
     return _plan_existing(engine, plan, counts, Path(path))

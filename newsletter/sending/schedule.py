@@ -59,7 +59,7 @@ class Entry:
     issue: Issue | None
     state: str
     detail: str
-    now: datetime | None = None  # `--now`: a subject-line test's winner is due against it
+    now: datetime | None = None  # `--now` (only): a subject-line test's wait runs on its clock
 
     @property
     def issue_id(self) -> str:
@@ -71,9 +71,16 @@ class Entry:
 
 
 def plan(
-    engine: Engine, settings: Settings, issues_dir: Path, now: datetime, max_late: timedelta
+    engine: Engine,
+    settings: Settings,
+    issues_dir: Path,
+    now: datetime,
+    max_late: timedelta,
+    *,
+    pretend: bool = False,
 ) -> list[Entry]:
-    """Every scheduled (or broken) issue file with what send-due would do now, oldest first."""
+    """Every scheduled (or broken) issue file with what send-due would do now, oldest first.
+    `pretend`: `now` is `--now`'s, and a subject-line test's wait runs on that clock."""
     if not issues_dir.is_dir():
         raise ConfigError(f"{issues_dir}: issues folder not found (check --issues or issues_dir)")
     entries: list[Entry] = []
@@ -90,7 +97,8 @@ def plan(
             continue
         if issue.send_at is None:
             continue
-        entries.append(replace(_entry(engine, settings, issue, now, max_late), now=now))
+        entry = _entry(engine, settings, issue, now, max_late)
+        entries.append(replace(entry, now=now) if pretend else entry)
     far = datetime.max.replace(tzinfo=now.tzinfo)
     return sorted(entries, key=lambda e: (e.send_at or far, e.issue_id))
 
@@ -140,7 +148,7 @@ def _winner_entry(
     due = state.winner_due_at if state else None
     if due is None or due > now:
         left = f"in {_human(due - now)}" if due else "after the test phase"
-        return Entry(issue.path, issue, WAITING, f"send #{send_id}: winner due {left}", now)
+        return Entry(issue.path, issue, WAITING, f"send #{send_id}: winner due {left}")
     if now - due > max_late:
         return Entry(
             issue.path,
@@ -149,9 +157,8 @@ def _winner_entry(
             f"send #{send_id}: winner due {_human(now - due)} ago (more than max_late "
             f"{_human(max_late)}): not sent automatically; send it by hand with "
             f"`newsletter send {issue.path} --resume` (or --winner)",
-            now,
         )
-    return Entry(issue.path, issue, RESUME, f"send #{send_id}: winner due", now)
+    return Entry(issue.path, issue, RESUME, f"send #{send_id}: winner due")
 
 
 def _human(delta: timedelta) -> str:
