@@ -248,16 +248,8 @@ def _run_one(
             log(f"{entry.issue_id}: {note}", False)
         if dry_run:
             return True
-        last = [time.monotonic()]
-
-        def keep_lock(_progress: object) -> None:
-            if time.monotonic() - last[0] > 20:
-                with contextlib.suppress(SQLAlchemyError):  # the ttl covers a missed one
-                    locks.refresh(engine, name, owner, ttl)
-                last[0] = time.monotonic()
-
         started = utcnow()
-        progress = execute(engine, settings, plan, keep_lock)
+        progress = execute(engine, settings, plan, _lock_keeper(engine, name, owner, ttl))
         if progress and entry.now:  # a test phase that ended now: its wait runs on --now's clock
             ab_phase.shift_clock(engine, progress.send_id, started, entry.now - started)
         counts = progress.counts if progress else {}
@@ -274,6 +266,19 @@ def _run_one(
     finally:
         if not dry_run:
             locks.release(engine, name, owner)
+
+
+def _lock_keeper(engine: Engine, name: str, owner: str, ttl: timedelta) -> Callable[[object], None]:
+    """A progress callback that refreshes the send-due lock every 20 s while the send runs."""
+    last = [time.monotonic()]
+
+    def keep_lock(_progress: object) -> None:
+        if time.monotonic() - last[0] > 20:
+            with contextlib.suppress(SQLAlchemyError):  # the ttl covers a missed one
+                locks.refresh(engine, name, owner, ttl)
+            last[0] = time.monotonic()
+
+    return keep_lock
 
 
 def _stopped(entry: Entry, counts: dict[str, int], log: Log) -> None:
