@@ -29,9 +29,10 @@ def hash_order(send_id: int) -> Any:
 
 
 def assign(conn: Connection, send_id: int, share: float, variants: int) -> int:
-    """Hold the whole snapshot, then queue the sample with its variants; returns its size."""
+    """Hold the whole snapshot (a test's is snapshotted `held` already: no row to rewrite),
+    then queue the sample with its variants; returns its size."""
     audience = conn.execute(
-        select(func.count()).select_from(D).where(D.c.send_id == send_id, D.c.status == "queued")
+        select(func.count()).select_from(D).where(D.c.send_id == send_id)
     ).scalar_one()
     size = sample_size(int(audience), share)
     conn.execute(

@@ -156,6 +156,7 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
                     **archive_options(issue, plan.lists),
                 },
                 web_html=rendered.web_html,
+                held=issue.ab_test is not None,  # a test: the sample is queued below
             )
         else:
             send_id = existing.id

@@ -90,9 +90,11 @@ def create_send(
     source_hash: str,
     options: dict[str, Any],
     web_html: str | None = None,
+    held: bool = False,
 ) -> int:
     """Insert the send and snapshot its audience in one statement (INSERT ... SELECT), so a
-    million subscribers never pass through Python."""
+    million subscribers never pass through Python. `held`: every row waits (a subject-line
+    test queues its sample afterwards, `ab_sample`)."""
     now = utcnow()
     send_id = conn.execute(
         S.insert()
@@ -113,12 +115,14 @@ def create_send(
         )
         .returning(S.c.id)
     ).scalar_one()
-    _snapshot_audience(conn, int(send_id), list_ids, now)
+    _snapshot_audience(conn, int(send_id), list_ids, now, "held" if held else "queued")
     return int(send_id)
 
 
-def _snapshot_audience(conn: Connection, send_id: int, list_ids: Sequence[int], now: Any) -> None:
-    """One `queued` ledger row per subscribed member of the lists (INSERT ... SELECT)."""
+def _snapshot_audience(
+    conn: Connection, send_id: int, list_ids: Sequence[int], now: Any, status: str
+) -> None:
+    """One `status` ledger row per subscribed member of the lists (INSERT ... SELECT)."""
     m, sub = tables.memberships, tables.subscribers
     member = exists().where(
         m.c.subscriber_id == sub.c.id, m.c.list_id.in_(list(list_ids)), m.c.status == "subscribed"
@@ -127,7 +131,7 @@ def _snapshot_audience(conn: Connection, send_id: int, list_ids: Sequence[int], 
         literal(send_id),
         sub.c.id,
         sub.c.email,
-        literal("queued"),
+        literal(status),
         literal(0),
         literal(""),
         literal(""),
