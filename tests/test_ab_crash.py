@@ -101,3 +101,21 @@ def test_sigkill_in_both_phases_then_resume_sends_one_variant_each_exactly_once(
     assert len(tested) == N // 4  # A was in the test only; everyone else got B
     status = run_cli("status", path.stem, env=env, cwd=workdir)
     assert "sent the winner B (chosen by hand)" in status.stdout, status.stdout
+
+
+def test_two_worker_processes_share_both_phases_and_nobody_gets_two_variants(
+    engine, database_url, issue_path, workdir, sink_process
+):
+    port, record = sink_process
+    populate(engine, "weekly", N)
+    path = _ab_issue(issue_path)
+    env = env_for(database_url, port, NEWSLETTER_BATCH_SIZE="5")
+    first = run_cli(*weekly_send(path, "--workers", "2"), env=env, cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    second = run_cli(*weekly_send(path, "--winner", "A", "--workers", "2"), env=env, cwd=workdir)
+    assert second.returncode == 0, second.stderr
+    got = _subjects(record)
+    assert len(got) == N and all(len(s) == 1 for s in got.values())
+    for address, (status, variant) in _ledger(engine).items():
+        assert status == "sent" and got[address] == [SUBJECTS[variant]]
+    assert sum(1 for _, v in _ledger(engine).values() if v == 1) == N // 4
