@@ -21,6 +21,18 @@ class Takeaway:
 
 
 @dataclass(frozen=True)
+class AbTest:
+    """A subject-line test (front matter `ab_test:`): `share` of the audience split evenly
+    between the variants, then after `wait_seconds` the winner by `metric` (people only) goes
+    to the rest. `tie`: what an inconclusive test picks, "first" (variant A) or "best"."""
+
+    share: float  # 0.05 ..= 0.5
+    wait_seconds: int
+    metric: str = "opens"  # "opens" | "clicks"
+    tie: str = "first"
+
+
+@dataclass(frozen=True)
 class Issue:
     id: str  # the file stem, e.g. "2019-03-01-hanoi-summit"
     path: Path
@@ -38,6 +50,10 @@ class Issue:
     track_opens: bool | None = None
     archive: bool = True  # front matter `archive: false`: never in the web archive
     segment: str = ""  # front matter `segment:`, a segment expression (audience.segments)
+    # A subject-line test: every variant's subject and preheader, A first (A is `subject`).
+    subjects: tuple[str, ...] = ()
+    preheaders: tuple[str, ...] = ()
+    ab_test: AbTest | None = None
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Authoring: issue files (`issue_file`, `front_matter`, `takeaways`, `send_time`: send_at
+"""Authoring: issue files (`issue_file`, `front_matter`, a subject-line test's variants:
+`ab_front`, `takeaways`, `send_time`: send_at
 with a UTC offset or an IANA zone name), their Markdown (`markdown`,
 `link_checks`), rendering once to email and web page (`render`), the per-recipient placeholders
 and their one substitution routine (`placeholders`), a reader's own values in templates and

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from newsletter.authoring import ab_front
 from newsletter.authoring.send_time import parse_send_at
 from newsletter.errors import did_you_mean
 from newsletter.safe_text import one_line
@@ -28,6 +29,9 @@ FRONT_MATTER_KEYS = (
     "track_clicks",  # per-issue tracking switches (true/false): see newsletter/tracking
     "track_opens",
     "archive",  # false: never in the web archive (true by default)
+    "subjects",  # a subject-line test: the variants, A first (`ab_front`)
+    "preheaders",
+    "ab_test",
 )
 SWITCHES = ("track_clicks", "track_opens", "archive")
 _YES, _NO = ("true", "yes", "on"), ("false", "no", "off")
@@ -134,6 +138,10 @@ def _scalar(node: object) -> str | None:
 def _front_value(key: str, node: object, line: int, error: Report) -> object:
     import yaml
 
+    if key in ("subjects", "preheaders"):
+        return ab_front.variant_list(key, node, line, error)
+    if key == "ab_test":
+        return ab_front.ab_settings(node, line, error)
     if key == "lists":
         if isinstance(node, yaml.SequenceNode):
             items = [_scalar(item) for item in node.value]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from newsletter.authoring import ab_front
 from newsletter.authoring.front_matter import parse_front_matter
 from newsletter.authoring.readers import check_expressions
 from newsletter.authoring.send_time import overlap_note
@@ -121,6 +122,13 @@ def _parse(path: Path, data: bytes, report: _Report) -> Issue | None:
         return None
     _check_sections(intro_md, headings, end, report)
     title, subject, preheader = _headers(meta, report)
+    subjects, preheaders, ab_test = ab_front.variants(
+        meta, _text(meta, "subject"), preheader, report.error
+    )
+    if subjects:
+        subject, preheader = subjects[0], preheaders[0]
+        for text, line in ab_front.items(meta, "subjects")[1:]:
+            _check_subject(text, line, report)
     issue_date = _issue_date(meta, path)
     value, send_at_line = meta.get("send_at", (None, 0))
     send_at = value if isinstance(value, datetime) else None
@@ -144,6 +152,9 @@ def _parse(path: Path, data: bytes, report: _Report) -> Issue | None:
         track_opens=_switch(meta, "track_opens"),
         archive=_switch(meta, "archive") is not False,
         segment=str(meta.get("segment", ("", 0))[0] or ""),
+        subjects=subjects,
+        preheaders=preheaders,
+        ab_test=ab_test,
     )
 
 
@@ -186,21 +197,28 @@ def _headers(meta: dict[str, tuple[object, int]], report: _Report) -> tuple[str,
     """(title, subject, preheader); the subject defaults to the title."""
     title, title_line = _text(meta, "title")
     subject, subject_line = _text(meta, "subject")
+    if "subjects" in meta:  # variant A: checked with the others
+        subject, subject_line = next(iter(ab_front.items(meta, "subjects")), ("", 0))
     if not subject:
         subject, subject_line = title, title_line or 1
-    check_expressions(subject, subject_line, report.error)  # {{ first_name }} in a subject
-    if len(subject) > SUBJECT_MAX:
-        report.warn(
-            subject_line,
-            f"subject is {len(subject)} characters; inboxes cut it near "
-            f"{SUBJECT_MAX}: shorten it (or set a shorter 'subject')",
-        )
+    _check_subject(subject, subject_line, report)
     preheader = _text(meta, "preheader")[0]
-    if not preheader:
+    if not preheader and "preheaders" not in meta:
         report.warn(
             1, "no preheader: add 'preheader: ...' (the preview line shown after the subject)"
         )
     return title, subject, preheader
+
+
+def _check_subject(subject: str, line: int, report: _Report) -> None:
+    """The rules every subject (each variant of a test) follows."""
+    check_expressions(subject, line, report.error)  # {{ first_name }} in a subject
+    if len(subject) > SUBJECT_MAX:
+        report.warn(
+            line,
+            f"subject is {len(subject)} characters; inboxes cut it near "
+            f"{SUBJECT_MAX}: shorten it (or set a shorter 'subject')",
+        )
 
 
 def _issue_date(meta: dict[str, tuple[object, int]], path: Path) -> date | None:

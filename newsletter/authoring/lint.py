@@ -93,12 +93,18 @@ def as_sent(
 def _render_problems(path: str | Path, issue: models.Issue, settings: Settings) -> list[Problem]:
     from newsletter.authoring.render import render_issue
 
-    try:
-        rendered = render_issue(issue, settings)
-    except NewsletterError as exc:
-        return [Problem(str(path), 0, f"cannot render: {exc}")]
-    final = personalise(as_sent(rendered, issue, settings), _sample_recipient(settings))
-    return size_problems(path, final.html)
+    problems: list[Problem] = []
+    # Each variant of a subject-line test is its own email: each must stay under the limit.
+    pairs = list(zip(issue.subjects, issue.preheaders, strict=True))
+    for subject, preheader in pairs or [(issue.subject, issue.preheader)]:
+        variant = replace(issue, subject=subject, preheader=preheader)
+        try:
+            rendered = render_issue(variant, settings)
+        except NewsletterError as exc:
+            return [Problem(str(path), 0, f"cannot render: {exc}")]
+        final = personalise(as_sent(rendered, issue, settings), _sample_recipient(settings))
+        problems += [p for p in size_problems(path, final.html) if p not in problems]
+    return problems
 
 
 def template_problems(settings: Settings) -> list[Problem]:

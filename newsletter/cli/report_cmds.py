@@ -13,6 +13,7 @@ import click
 from newsletter.cli.root import cli, echo_json, reading_engine_from, settings_from
 from newsletter.cli.times import when
 from newsletter.errors import ConfigError, SendError
+from newsletter.safe_text import one_line
 
 GROWTH_WEEKS = 12  # the overview page's chart: about a quarter
 
@@ -137,6 +138,8 @@ def _print_one(r: dict[str, Any]) -> None:
             f"{_num(r[key]['machine'])} machines"
         )
     click.echo(f"  click-to-open (people) {_pct(r['click_to_open'])}")
+    if r.get("ab_test"):
+        _print_variants(r)
     if r["machine_reasons"]:
         reasons = ", ".join(f"{k} {v:,}" for k, v in r["machine_reasons"].items())
         click.echo(f"  machines by reason: {reasons}")
@@ -165,6 +168,21 @@ def _print_all(r: dict[str, Any]) -> None:
         f"together (sends {', '.join(f'#{i}' for i in t['sends'])}): sent {_num(t['sent'])}, "
         f"bounced {_num(t['bounced'])}, {people}"
     )
+
+
+def _print_variants(r: dict[str, Any]) -> None:
+    """One row per variant of a subject-line test, then its verdict."""
+    from newsletter.tracking.ab_report import verdict_line
+
+    click.echo("  subject-line test (opened / clicked: people, machines):")
+    for v in r["variants"]:
+        click.echo(
+            f"    {v['variant']} {_num(v['recipients']):>8} recipients  opened "
+            f"{_num(v['opens']['human'])} ({_pct(v['open_rate'])}), {_num(v['opens']['machine'])}"
+            f"  clicked {_num(v['clicks']['human'])} ({_pct(v['click_rate'])}), "
+            f"{_num(v['clicks']['machine'])}  {one_line(v['subject'])}"
+        )
+    click.echo(f"  {verdict_line(r['ab_test'])}")
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:

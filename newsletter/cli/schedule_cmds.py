@@ -73,7 +73,7 @@ def send_due_cmd(
     folder = Path(issues_dir or settings.issues_dir)
     engine = engine_from(ctx)
     replay_journals(ctx)
-    entries = plan(engine, settings, folder, now, late)
+    entries = plan(engine, settings, folder, now, late, pretend=now_text is not None)
 
     def log(line: str, problem: bool) -> None:
         warn_kept_key(ctx)  # once, and only when there is something to say

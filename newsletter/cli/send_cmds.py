@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from newsletter.authoring.ab_front import LETTERS
 from newsletter.cli.audience_cmds import named_from
 from newsletter.cli.preflight import FORCE_FLAG, FORCE_HELP, preflight
 from newsletter.cli.progress import Reporter
@@ -76,6 +77,11 @@ def _rate(value: str | None) -> float | None:
 @click.option("--send", "send_id", type=int, default=None, help="Resume or cancel send N.")
 @click.option(FORCE_FLAG, "force_preflight", is_flag=True, help=FORCE_HELP)
 @click.option(
+    "--winner",
+    type=click.Choice(list(LETTERS), case_sensitive=False),
+    help="A subject-line test's winner by hand (once its test phase is sent): send it now.",
+)
+@click.option(
     "--workers",
     type=click.IntRange(1, 32),
     default=None,
@@ -99,6 +105,7 @@ def send_cmd(
     cancel_send: bool,
     as_json: bool,
     force_preflight: bool,
+    winner: str | None,
     workers: int | None,
     where: str,
     again: bool,
@@ -132,11 +139,11 @@ def send_cmd(
         subject=subject,
         named=named_from(ctx),
         send_id=send_id,
+        winner=LETTERS.index(winner.upper()) if winner else None,
     )
     preflight(settings, path, backend or settings.backend, force=force_preflight, say=_say)
     plan = prepare(engine, settings, path, options)
-    for note in plan.notes:
-        click.echo(f"note: {note}", err=True)
+    click.echo("".join(f"note: {note}\n" for note in plan.notes), err=True, nl=False)
     if _nothing_to_send(plan, as_json):
         return
     _confirm(plan, yes)
@@ -242,7 +249,8 @@ def _run(ctx: click.Context, plan: Plan, as_json: bool) -> None:
             "message": (
                 f"send #{progress.send_id}: {counts['sent']} sent, {counts['failed']} "
                 f"failed, {counts['skipped']} skipped, {counts['unknown']} unknown, "
-                f"{counts['queued']} still queued{see}"
+                f"{counts['queued']} still queued"
+                + (f", {counts['held']} held for the winner{see}" if counts["held"] else see)
             ),
         },
     )

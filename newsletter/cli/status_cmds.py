@@ -41,7 +41,8 @@ def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
     from newsletter.audience.bounces import counts_by_category
     from newsletter.db.clock import as_utc
     from newsletter.db.connection import reading
-    from newsletter.sending import ledger, pacing, sends, workers
+    from newsletter.sending import ab_phase, ledger, pacing, sends, workers
+    from newsletter.sending.ab_winner import phase_line
     from newsletter.sending.outcomes import outcome_totals
 
     out = []
@@ -52,6 +53,7 @@ def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
         returns = {s.id: counts_by_category(conn, s.id) for s in found}
         problems = {s.id: ledger.problems(conn, s.id) for s in found} if issue_id else {}
         paces = {s.id: pacing.of_send(conn, s.id) for s in found if s.status == "running"}
+        tests = {s.id: state for s in found if (state := ab_phase.state_of(conn, s.id))}
     for s in found:
         start, end = as_utc(s.started_at), as_utc(s.finished_at)
         span = ((end or datetime.now(UTC)) - start).total_seconds() if start else 0.0
@@ -72,6 +74,7 @@ def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
             "seconds": round(span, 1),
             "rate": round(outcomes[s.id].sent / span, 1) if span > 0 else None,
             "relay": _relay(paces.get(s.id)),
+            "ab_test": phase_line(tests[s.id], s.status) if s.id in tests else None,
         }
         if issue_id:
             row["problems"] = [
@@ -124,6 +127,8 @@ def _print_row(row: dict[str, Any]) -> None:
         + (f", finished {when(row['finished_at'])}" if row["finished_at"] else "")
         + f", {took} {duration(row['seconds'])} | {row['rate'] or 0}/s"
     )
+    if row.get("ab_test"):
+        click.echo(f"  subject-line test: {row['ab_test']}")
     if relay := row["relay"]:
         pace = f"{relay['rate']} msg/s" if relay["rate"] else "no rate limit"
         click.echo(

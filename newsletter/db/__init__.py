@@ -4,9 +4,10 @@ write lock, read-only transactions, PostgreSQL's idle ping), timestamps (`clock`
 between SQLite and PostgreSQL (`dialect`), the one translation of SQLAlchemy's errors into
 StoreError (`errors`), transactions (`transaction`), the hot paths' plain SQL on the driver
 (`driver_sql`), the CSV import's set-based statements in each database's fast form (`bulk`),
-the schema at the newest revision (`tables`, with the columns derived from others in
-`derived`), what segments spell differently per database (`segment_dialect`) and the Alembic
-migrations that build the schema (`migrate`, `migrations/`).
+the schema at the newest revision (`tables`, with its shared base `schema_base`, the columns
+derived from others in `derived` and the subject-line test tables `ab_tables`), what segments
+spell differently per database (`segment_dialect`) and the Alembic migrations that build the
+schema (`migrate`, `migrations/`).
 
 May import: the kernel (errors, models, config, tokens), and nothing else.
 """

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -16,7 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -25,14 +24,11 @@ from sqlalchemy import (
     text,
 )
 
+from newsletter.db.ab_tables import ab_tests, send_variants
 from newsletter.db.derived import domain_default, hash_default, subscribed_at_default
+from newsletter.db.schema_base import NEVER_REUSED, Id, metadata
 
-metadata = MetaData()
-
-# BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite. Ids in signed links, tags or the
-# ledger are never reused: AUTOINCREMENT on SQLite (revision 0002), sequences on PostgreSQL.
-Id = BigInteger().with_variant(Integer(), "sqlite")
-NEVER_REUSED = {"sqlite_autoincrement": True}
+__all__ = ["ab_tests", "metadata", "send_variants"]  # subject-line tests: `ab_tables`
 
 lists = Table(
     "lists",
@@ -145,7 +141,7 @@ sends = Table(
     **NEVER_REUSED,
 )
 
-# The per-recipient ledger. status: queued | claimed | sent | failed | skipped | unknown
+# The per-recipient ledger. status: queued | claimed | sent | failed | skipped | unknown | held
 deliveries = Table(
     "deliveries",
     metadata,
@@ -161,6 +157,7 @@ deliveries = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # What the provider said since (SendGrid: "" | deferred | delivered), revision 0006.
     Column("stage", String(20), nullable=False, default="", server_default=""),
+    Column("variant", SmallInteger, nullable=True),  # subject-line test: 0 = A (revision 0010)
     Index("ix_deliveries_send_status", "send_id", "status", "subscriber_id"),
 )
 

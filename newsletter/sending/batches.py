@@ -21,12 +21,13 @@ from newsletter.audience.recipients import attributes_of, blocked, live_membersh
 from newsletter.authoring import placeholders, readers
 from newsletter.config import Settings
 from newsletter.db.connection import reading
-from newsletter.errors import BackendConfigError, DatabaseUnavailable, RelayOutage
+from newsletter.errors import DatabaseUnavailable
 from newsletter.models import Recipient
 from newsletter.recipient_tags import TAG_LINK, TAG_MESSAGE_ID, TAG_RETURN_PATH
-from newsletter.sending import ledger, sends
+from newsletter.sending import ab_store, ledger, sends
 from newsletter.sending.crashpoints import CRASH_AT, HeldBatch, held_batch, test_hook
 from newsletter.sending.delivery.base import Backend
+from newsletter.sending.flight_end import database_gone, stop_on_error
 from newsletter.sending.inflight import Batch, Flight
 from newsletter.sending.mime.message import MessageTemplate, list_message_template
 from newsletter.sending.pace import Pace
@@ -78,10 +79,14 @@ class _Batchmaker:
     attribute_fields: frozenset[str]  # attributes the reader placeholders read (often none)
 
     @classmethod
-    def for_send(cls, engine: Engine, settings: Settings, send: sends.SendRow) -> _Batchmaker:
+    def for_send(
+        cls, engine: Engine, settings: Settings, send: sends.SendRow, variant: int | None = None
+    ) -> _Batchmaker:
         lists = [lst for i in send.list_ids if (lst := get_list_by_id(engine, i))]
         with reading(engine) as conn:  # click/open tracking: the HTML stored with its links
             tracked = html_to_send(conn, send.id)
+            if variant is not None:  # a subject-line test's variant: its own content
+                send, tracked = ab_store.variant_send(conn, send, variant)
         return cls(
             settings=settings,
             send=send,
@@ -170,15 +175,39 @@ def deliver(
     on_progress: Callback | None = None,
 ) -> Progress:
     """Claim and send batches of one send until none is left (or `limit` is reached, or the
-    send is cancelled elsewhere); returns this worker's progress."""
+    send is cancelled elsewhere); returns this worker's progress. A subject-line test's
+    variants go one after another, each with its own MIME skeleton (`ab_store`)."""
     with reading(engine) as conn:
         send = sends.get_send(conn, send_id)
         counts = ledger.counts(conn, send_id)
     assert send is not None
-    maker = _Batchmaker.for_send(engine, settings, send)
+    progress = Progress(send_id, sum(counts.values()), counts)
+    for variant in ab_store.pending_variants(engine, send_id):
+        left = None if limit is None else limit - progress.this_run
+        if left is not None and left <= 0:
+            break
+        maker = _Batchmaker.for_send(engine, settings, send, variant)
+        if not _run(engine, maker, worker, backend, progress, variant, rate, left, on_progress):
+            break
+    ledger.finish_if_complete(engine, send_id)
+    return progress
+
+
+def _run(
+    engine: Engine,
+    maker: _Batchmaker,
+    worker: Worker,
+    backend: Backend,
+    progress: Progress,
+    variant: int | None,
+    rate: float | None,
+    limit: int | None,
+    on_progress: Callback | None,
+) -> bool:
+    """One flight: claim, prepare and send batches (of one variant); False when stopped."""
+    settings, send_id = maker.settings, maker.send.id
     per_second = settings.rate if rate is None else rate
     size = _batch_size(settings.batch_size, per_second)
-    progress = Progress(send_id, sum(counts.values()), counts)
     pace = Pace(per_second, sleep=STOP.wait)  # a stop cuts a --rate pause short
     # Claim the next batch while fewer than two wait for a lane; one batch at a time with one
     # unit at a time (the outbox), or while a crash test is armed (its crash point is exact).
@@ -197,7 +226,7 @@ def deliver(
                     stopped = True  # stopped here, or cancelled (paused) elsewhere: what is
                     break  # claimed ahead goes back to the queue, what is out finishes
                 want = size if limit is None else min(size, limit - claimed)
-                batch = ledger.claim_again(engine, send_id, worker, want)
+                batch = ledger.claim_again(engine, send_id, worker, want, variant)
                 if not batch:
                     break
                 number += 1
@@ -212,11 +241,10 @@ def deliver(
         last = flight.abort() if stopped else flight.close()
     _report(progress, last, on_progress)
     if isinstance(flight.error, DatabaseUnavailable):
-        raise _database_gone(flight, send.issue_id) from flight.error
+        raise database_gone(flight, maker.send.issue_id) from flight.error
     if flight.error is not None:
-        _stop_on_error(engine, send_id, flight.error)
-    ledger.finish_if_complete(engine, send_id)
-    return progress
+        stop_on_error(engine, send_id, flight.error)
+    return not stopped
 
 
 def _flight(
@@ -253,29 +281,3 @@ def _still_running(engine: Engine, send_id: int) -> bool:
     with reading(engine) as conn:
         current = sends.get_send(conn, send_id)
     return current is not None and current.status == "running"
-
-
-def _database_gone(flight: Flight, issue_id: str) -> DatabaseUnavailable:
-    """The database stayed away: what was delivered meanwhile is in the journal."""
-    journal = flight.recorder.journal
-    kept = (
-        f"; {journal.kept:,} delivered results are kept in {journal.path} and recorded by the "
-        "next send, worker or send-due on this host"
-        if journal.kept
-        else ""
-    )
-    return DatabaseUnavailable(
-        f"stopped: {flight.error}{kept}; continue with: newsletter send {issue_id} --resume"
-    )
-
-
-def _stop_on_error(engine: Engine, send_id: int, error: BaseException) -> None:
-    """Fatal (bad key, unreachable host): what the backend reported is recorded and what it
-    never attempted is back in the queue (the flight did both); pause the send (or drop it
-    if nothing happened), then stop with the error."""
-    if isinstance(error, RelayOutage) or (
-        isinstance(error, BackendConfigError) and not ledger.discard_if_untouched(engine, send_id)
-    ):  # an outage keeps the send, however little went out: --resume continues it
-        with engine.begin() as conn:
-            sends.set_status(conn, send_id, "paused")
-    raise error

@@ -29,11 +29,14 @@ from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from newsletter.db.driver_sql import Sql
 from newsletter.models import SendResult
+from newsletter.sending import ab_phase
 from newsletter.sending.workers import Worker
 
 D = tables.deliveries
 S = tables.sends
-STATUSES = ("queued", "claimed", "sent", "failed", "skipped", "unknown", "bounced", "complained")
+# `held`: outside a subject-line test's sample until its winner (`ab_phase`): never claimed.
+_TRIED = ("sent", "failed", "skipped", "unknown", "bounced", "complained")
+STATUSES = ("queued", "claimed", *_TRIED, "held")
 # The final statuses of mail that came back after it was sent: one set whichever way the news
 # arrived (a DSN or ARF report in the bounce mailbox, or a provider's webhook), so counts agree.
 # A complaint outranks a bounce; neither is ever undone by a later "delivered".
@@ -49,14 +52,21 @@ class Claimed:
 
 
 def claim(
-    engine: Engine, send_id: int, worker: Worker, size: int, at: datetime | None = None
+    engine: Engine,
+    send_id: int,
+    worker: Worker,
+    size: int,
+    at: datetime | None = None,
+    variant: int | None = None,
 ) -> list[Claimed]:
     """Atomically claim up to `size` queued rows (SKIP LOCKED on PostgreSQL; SQLite's
-    BEGIN IMMEDIATE makes the single UPDATE exclusive), stamped `at`."""
+    BEGIN IMMEDIATE makes the single UPDATE exclusive), stamped `at`; of one `variant` of a
+    subject-line test when given (a request carries one variant)."""
     q = D.alias("q")
+    one = q.c.variant == variant if variant is not None else q.c.send_id == send_id
     pick = (
         select(q.c.subscriber_id)
-        .where(q.c.send_id == send_id, q.c.status == "queued")
+        .where(q.c.send_id == send_id, q.c.status == "queued", one)
         .order_by(q.c.subscriber_id)
         .limit(size)
         .with_for_update(skip_locked=True)
@@ -79,7 +89,9 @@ def claim(
     return sorted((Claimed(r.subscriber_id, r.email) for r in rows), key=lambda c: c.subscriber_id)
 
 
-def claim_again(engine: Engine, send_id: int, worker: Worker, size: int) -> list[Claimed]:
+def claim_again(
+    engine: Engine, send_id: int, worker: Worker, size: int, variant: int | None = None
+) -> list[Claimed]:
     """`claim`, tried again while the database is away (`worker.patience`). A claim whose
     commit went through but whose answer the outage cut is found again by its stamp, so no
     row stays claimed by a worker that does not know it."""
@@ -99,7 +111,7 @@ def claim_again(engine: Engine, send_id: int, worker: Worker, size: int) -> list
             if rows:
                 return sorted((Claimed(*r) for r in rows), key=lambda c: c.subscriber_id)
         tried[0] = True
-        return claim(engine, send_id, worker, size, at)
+        return claim(engine, send_id, worker, size, at, variant)
 
     return worker.patience.run(attempt)
 
@@ -253,14 +265,15 @@ def problems(conn: Connection, send_id: int, limit: int = 200) -> list[tuple[str
 
 
 def finish_if_complete(engine: Engine, send_id: int) -> bool:
-    """Mark the send `done` once nothing is queued or claimed."""
+    """Mark the send `done` once nothing is queued or claimed (`waiting` instead when a
+    subject-line test's test phase is what was sent)."""
     with engine.begin() as conn:
         pending = conn.execute(
             select(func.count())
             .select_from(D)
             .where(and_(D.c.send_id == send_id, D.c.status.in_(["queued", "claimed"])))
         ).scalar_one()
-        if pending:
+        if pending or ab_phase.test_phase_sent(conn, send_id):
             return False
         conn.execute(
             update(S)

@@ -7,13 +7,16 @@ the expiry with `refresh`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import Engine, delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from newsletter.db import tables
 from newsletter.db.clock import as_utc, utcnow
@@ -90,3 +93,17 @@ def release(engine: Engine, name: str, owner: str) -> None:
         conn.execute(
             delete(tables.locks).where(tables.locks.c.name == name, tables.locks.c.owner == owner)
         )
+
+
+def keeper(engine: Engine, name: str, owner: str, ttl: timedelta) -> Callable[[object], None]:
+    """A progress callback that refreshes the lock every 20 s while the work runs; a missed
+    refresh (the database away) is covered by the ttl."""
+    last = [time.monotonic()]
+
+    def keep_lock(_progress: object) -> None:
+        if time.monotonic() - last[0] > 20:
+            with contextlib.suppress(SQLAlchemyError):
+                refresh(engine, name, owner, ttl)
+            last[0] = time.monotonic()
+
+    return keep_lock

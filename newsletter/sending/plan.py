@@ -33,7 +33,8 @@ from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
 from newsletter.errors import SendError
 from newsletter.models import Issue
-from newsletter.sending import ledger, sends, workers
+from newsletter.sending import ab_winner, ledger, sends, workers
+from newsletter.sending.ab_sample import sample_size
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +56,7 @@ class SendOptions:
     named: tuple[tuple[str, str], ...] = ()  # segments.toml's named segments
     now: datetime | None = None  # what relative times count back from (send-due's --now)
     send_id: int | None = None  # --send N: act on this send of the issue
+    winner: int | None = None  # a subject-line test's winner chosen by hand (0 = A)
 
     @property
     def retry(self) -> list[str]:
@@ -111,6 +113,8 @@ def prepare(engine: Engine, settings: Settings, path: str | Path, options: SendO
             _check_again(conn, plan)
         plan.existing = _existing(conn, plan, slugs, ids)
         if plan.existing is None:
+            if options.winner is not None:
+                raise SendError(f"{issue.id} has no send yet: --winner follows a test phase")
             return _plan_new(conn, settings, plan, slugs)
         counts = ledger.counts(conn, plan.existing.id)
     return _plan_existing(engine, plan, counts, Path(path))
@@ -186,6 +190,13 @@ def _plan_new(conn: Connection, settings: Settings, plan: Plan, slugs: Sequence[
             f"no subscribed members{where} in list(s) {', '.join(slugs)}; nothing to send"
             + ("" if where else " (add subscribers first)")
         )
+    if test := plan.issue.ab_test:  # this run sends the test phase only
+        whole, plan.audience = plan.audience, sample_size(plan.audience, test.share)
+        plan.notes.append(
+            f"subject-line test: {plan.audience} of {whole} readers get one of "
+            f"{len(plan.issue.subjects)} subjects now; the rest get the winner "
+            f"{test.wait_seconds // 60} minutes after the test phase is sent"
+        )
     return plan
 
 
@@ -209,6 +220,9 @@ def _plan_existing(engine: Engine, plan: Plan, counts: dict[str, int], path: Pat
     retry = options.retry
     slugs = ", ".join(lst["slug"] for lst in plan.lists)
     plan.audience = counts["queued"] + sum(counts[s] for s in retry)
+    if existing.status == "waiting" or options.winner is not None:  # a subject-line test
+        plan.audience = ab_winner.check(engine, existing.id, options.winner, options.now)
+        return plan
     if existing.status == "done" and not retry:
         plan.nothing_to_do = already_sent(issue.id, slugs, existing.id, counts)
         return plan

@@ -8,25 +8,23 @@ not sent: a restored backup or a long outage must not mail last month's issue.
 
 from __future__ import annotations
 
-import contextlib
 import re
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
 from newsletter.audience.lists import list_ids_for
 from newsletter.authoring.issue_file import parse_issue
 from newsletter.config import Settings
+from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
 from newsletter.errors import ConfigError, NewsletterError
 from newsletter.models import Issue
-from newsletter.sending import locks, notices, sends
+from newsletter.sending import ab_phase, locks, notices, sends
 from newsletter.sending.plan import SendOptions, prepare
 from newsletter.sending.send import execute
 from newsletter.sending.stopping import STOP
@@ -59,6 +57,7 @@ class Entry:
     issue: Issue | None
     state: str
     detail: str
+    now: datetime | None = None  # `--now` (only): a subject-line test's wait runs on its clock
 
     @property
     def issue_id(self) -> str:
@@ -70,9 +69,16 @@ class Entry:
 
 
 def plan(
-    engine: Engine, settings: Settings, issues_dir: Path, now: datetime, max_late: timedelta
+    engine: Engine,
+    settings: Settings,
+    issues_dir: Path,
+    now: datetime,
+    max_late: timedelta,
+    *,
+    pretend: bool = False,
 ) -> list[Entry]:
-    """Every scheduled (or broken) issue file with what send-due would do now, oldest first."""
+    """Every scheduled (or broken) issue file with what send-due would do now, oldest first.
+    `pretend`: `now` is `--now`'s, and a subject-line test's wait runs on that clock."""
     if not issues_dir.is_dir():
         raise ConfigError(f"{issues_dir}: issues folder not found (check --issues or issues_dir)")
     entries: list[Entry] = []
@@ -89,7 +95,8 @@ def plan(
             continue
         if issue.send_at is None:
             continue
-        entries.append(_entry(engine, settings, issue, now, max_late))
+        entry = _entry(engine, settings, issue, now, max_late)
+        entries.append(replace(entry, now=now) if pretend else entry)
     far = datetime.max.replace(tzinfo=now.tzinfo)
     return sorted(entries, key=lambda e: (e.send_at or far, e.issue_id))
 
@@ -108,6 +115,8 @@ def _entry(
         lists = ", ".join(other.list_slugs)
         return Entry(issue.path, issue, DONE, f"sent to {lists} (send #{other.id})")
     if existing is not None:
+        if existing.status == "waiting":
+            return _winner_entry(engine, issue, existing.id, now, max_late)
         if existing.status == "done":
             return Entry(issue.path, issue, DONE, f"sent (send #{existing.id})")
         if existing.status == "cancelled":
@@ -125,6 +134,29 @@ def _entry(
             f"automatically; send it by hand with `newsletter send {issue.path}` or move send_at",
         )
     return Entry(issue.path, issue, DUE, f"due since {_human(late)}")
+
+
+def _winner_entry(
+    engine: Engine, issue: Issue, send_id: int, now: datetime, max_late: timedelta
+) -> Entry:
+    """A subject-line test between its phases: silent until the winner is due (test phase sent
+    + wait), then resumed; `max_late` counts again from that moment."""
+    with reading(engine) as conn:
+        state = ab_phase.state_of(conn, send_id)
+    due = state.winner_due_at if state else None
+    if due is None or due > now:
+        left = f"in {_human(due - now)}" if due else "after the test phase"
+        return Entry(issue.path, issue, WAITING, f"send #{send_id}: winner due {left}")
+    if now - due > max_late:
+        return Entry(
+            issue.path,
+            issue,
+            STALE,
+            f"send #{send_id}: winner due {_human(now - due)} ago (more than max_late "
+            f"{_human(max_late)}): not sent automatically; send it by hand with "
+            f"`newsletter send {issue.path} --resume` (or --winner)",
+        )
+    return Entry(issue.path, issue, RESUME, f"send #{send_id}: winner due")
 
 
 def _human(delta: timedelta) -> str:
@@ -226,7 +258,10 @@ def _run_one(
             log(f"{entry.issue_id}: {note}", False)
         if dry_run:
             return True
-        progress = execute(engine, settings, plan, _lock_keeper(engine, name, owner, ttl))
+        started = utcnow()
+        progress = execute(engine, settings, plan, locks.keeper(engine, name, owner, ttl))
+        if progress and entry.now:  # a test phase that ended now: its wait runs on --now's clock
+            ab_phase.shift_clock(engine, progress.send_id, started, entry.now - started)
         counts = progress.counts if progress else {}
         if STOP.asked:
             _stopped(entry, counts, log)
@@ -241,19 +276,6 @@ def _run_one(
     finally:
         if not dry_run:
             locks.release(engine, name, owner)
-
-
-def _lock_keeper(engine: Engine, name: str, owner: str, ttl: timedelta) -> Callable[[object], None]:
-    """A progress callback that refreshes the send-due lock every 20 s."""
-    last = [time.monotonic()]
-
-    def keep_lock(_progress: object) -> None:
-        if time.monotonic() - last[0] > 20:
-            with contextlib.suppress(SQLAlchemyError):  # the ttl covers a missed one
-                locks.refresh(engine, name, owner, ttl)
-            last[0] = time.monotonic()
-
-    return keep_lock
 
 
 def _stopped(entry: Entry, counts: dict[str, int], log: Log) -> None:

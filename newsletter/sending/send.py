@@ -19,7 +19,7 @@ from newsletter.authoring.render import render_issue
 from newsletter.config import Settings
 from newsletter.db.connection import reading
 from newsletter.errors import SendError
-from newsletter.sending import ledger, sends, workers
+from newsletter.sending import ab_store, ab_winner, ledger, sends, workers
 from newsletter.sending.archive import archive_options
 from newsletter.sending.batches import Callback, Progress, deliver
 from newsletter.sending.delivery import make_backend
@@ -132,12 +132,10 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
     slugs = [lst["slug"] for lst in plan.lists]
     ids = [lst["id"] for lst in plan.lists]
     rendered = None
+    public = archive_options(issue, plan.lists)["public"] and issue.archive
     if plan.existing is None or (opts.rerender and plan.existing.source_hash != issue.source_hash):
         rendered = render_issue(
-            issue,
-            settings,
-            list_name=plan.lists[0].get("name", ""),
-            published=archive_options(issue, plan.lists)["public"] and issue.archive,
+            issue, settings, list_name=plan.lists[0].get("name", ""), published=public
         )
         if opts.subject:  # a follow-up's own subject
             rendered = replace(rendered, subject=opts.subject)
@@ -161,6 +159,7 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
                 options={**_stored_options(plan), **archive_options(issue, plan.lists)},
                 web_html=rendered.web_html,
                 segment=_condition(conn, settings, plan),
+                held=issue.ab_test is not None,  # a test: the sample is queued below
             )
         else:
             send_id = existing.id
@@ -176,6 +175,10 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
                 )
         if rendered is not None:  # links stored and rewritten once per send (click tracking)
             track_send(conn, settings, issue, send_id, rendered.html)
+        if existing is None and issue.ab_test:  # variants stored, the sample queued, rest held
+            ab_store.begin(conn, settings, issue, send_id, plan.lists[0].get("name", ""), public)
+        elif existing is not None and (existing.status == "waiting" or opts.winner is not None):
+            ab_winner.begin_winner_phase(conn, send_id, opts.winner, opts.now)
         workers.join(conn, send_id, worker)
     workers.recover(engine, send_id)  # rows of dead workers -> unknown (before any retry)
     if opts.retry or opts.resume:

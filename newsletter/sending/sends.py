@@ -114,10 +114,12 @@ def create_send(
     options: dict[str, Any],
     web_html: str | None = None,
     segment: Any = None,
+    held: bool = False,
 ) -> int:
     """Insert the send and snapshot its audience in one statement (INSERT ... SELECT), so a
     million subscribers never pass through Python. `segment`: the compiled segment's condition
-    on (subscriber, membership), or None for the whole lists."""
+    on (subscriber, membership), or None for the whole lists. `held`: every row waits (a
+    subject-line test queues its sample afterwards, `ab_sample`)."""
     now = utcnow()
     send_id = conn.execute(
         S.insert()
@@ -138,14 +140,19 @@ def create_send(
         )
         .returning(S.c.id)
     ).scalar_one()
-    _snapshot_audience(conn, int(send_id), list_ids, now, segment)
+    _snapshot_audience(conn, int(send_id), list_ids, now, segment, "held" if held else "queued")
     return int(send_id)
 
 
 def _snapshot_audience(
-    conn: Connection, send_id: int, list_ids: Sequence[int], now: Any, segment: Any
+    conn: Connection,
+    send_id: int,
+    list_ids: Sequence[int],
+    now: Any,
+    segment: Any,
+    status: str = "queued",
 ) -> None:
-    """One `queued` ledger row per subscribed member of the lists for whom the segment holds
+    """One `status` ledger row per subscribed member of the lists for whom the segment holds
     on that membership (INSERT ... SELECT)."""
     m, sub = tables.memberships, tables.subscribers
     member = exists().where(
@@ -158,7 +165,7 @@ def _snapshot_audience(
         literal(send_id),
         sub.c.id,
         sub.c.email,
-        literal("queued"),
+        literal(status),
         literal(0),
         literal(""),
         literal(""),

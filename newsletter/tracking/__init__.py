@@ -11,7 +11,9 @@
 - `provider`: SendGrid's own open and click events, through the same judging.
 - `optout` ("Don't track my opens and clicks"), `unsubscribes` (unsubscribes through an issue's
   links), `retention` (hits expire into totals).
-- `report`, `report_html`, `timeline`: the figures of a send, as JSON, text or one HTML page.
+- `report`, `report_html`, `timeline`: the figures of a send, as JSON, text or one HTML page;
+  a subject-line test's figures per variant (`ab_figures`), its verdict (`ab_verdict`) and its
+  part of the report (`ab_report`).
 - `overview_html`, `growth_chart`: the page without an issue, growth per week (a chart drawn
   from `audience.growth`) beside the last 20 sends.
 

@@ -21,6 +21,7 @@ from newsletter.db import tables
 from newsletter.db.clock import as_utc
 from newsletter.models import SendOutcomes
 from newsletter.tracking import links as stored_links
+from newsletter.tracking.ab_report import ab_section
 from newsletter.tracking.judge import LINK
 from newsletter.tracking.unsubscribes import unsubscribed_through
 
@@ -234,6 +235,8 @@ def send_report(
         "tracking": {"clicks": switches[0], "opens": switches[1]} if switches else None,
         "hits_expired": engagement["hits_expired"],
     }
+    if test := ab_section(conn, send_id):  # a subject-line test: per variant, and its verdict
+        out.update(test)
     if detail:
         out["links"] = _link_figures(conn, send_id, engagement["hits_expired"])
         start = send["started_at"]

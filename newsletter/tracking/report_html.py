@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from newsletter import times
 from newsletter.tracking import timeline
+from newsletter.tracking.ab_report import verdict_line
 
 if TYPE_CHECKING:
     import jinja2
@@ -46,6 +47,20 @@ def _bars(links: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def _variant_bars(variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A subject-line test's variants: opens and clicks as bars of the variant's recipients."""
+    out = []
+    for v in variants:
+        whole = max(1, v["recipients"])
+        bars = {
+            f"{key}_{who}_pct": round(100 * v[key][who] / whole, 1)
+            for key in ("opens", "clicks")
+            for who in ("human", "machine")
+        }
+        out.append({**v, **bars})
+    return out
+
+
 def environment() -> jinja2.Environment:
     """The reports' Jinja environment: escaping on, undefined names an error, the filters."""
     import jinja2
@@ -68,6 +83,8 @@ def render(report: dict[str, Any], *, generated_at: datetime, language: str = "e
         r=report,
         chart=chart,
         links=_bars(report.get("links") or []),
+        variants=_variant_bars(report.get("variants") or []),
+        verdict=verdict_line(report["ab_test"]) if report.get("ab_test") else "",
         generated_at=generated_at,
         language=language,
         colours={"opens": timeline.OPENS_COLOUR, "clicks": timeline.CLICKS_COLOUR},
