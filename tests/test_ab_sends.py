@@ -192,3 +192,21 @@ def test_people_who_join_during_the_wait_are_not_included(web):
     _send(web, winner=0)
     assert late not in _rows(web) and late not in _mailed(web)
     assert len(_mailed(web)) == 20
+
+
+def test_a_follow_up_of_a_test_goes_out_with_the_winners_subject_and_no_test(web):
+    _members(web, 30)
+    _send(web)
+    _send(web, winner=1)  # B, by hand: the rest get B
+    before = _mailed(web)
+    assert sum(len(s) for s in before.values()) == 30
+    follow = _send(web, again=True, where=f'received "{NAME}"')
+    after = _mailed(web)
+    new = [s[-1] for sid, s in after.items() if len(s) == len(before.get(sid, [])) + 1]
+    assert len(new) == 30 and set(new) == {SUBJECTS[1]}  # everyone once, the winner's subject
+    d = tables.deliveries
+    with web.engine.connect() as conn:
+        rows = conn.execute(
+            select(d.c.status, d.c.variant).where(d.c.send_id == follow.send_id)
+        ).all()
+    assert {r.status for r in rows} == {"sent"} and {r.variant for r in rows} == {None}

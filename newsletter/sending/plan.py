@@ -190,7 +190,7 @@ def _plan_new(conn: Connection, settings: Settings, plan: Plan, slugs: Sequence[
             f"no subscribed members{where} in list(s) {', '.join(slugs)}; nothing to send"
             + ("" if where else " (add subscribers first)")
         )
-    if test := plan.issue.ab_test:  # this run sends the test phase only
+    if (test := plan.issue.ab_test) and not plan.options.again:  # the test phase only
         whole, plan.audience = plan.audience, sample_size(plan.audience, test.share)
         plan.notes.append(
             f"subject-line test: {plan.audience} of {whole} readers get one of "

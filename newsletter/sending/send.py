@@ -139,11 +139,14 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
         )
         if opts.subject:  # a follow-up's own subject
             rendered = replace(rendered, subject=opts.subject)
+    testing = issue.ab_test is not None and not opts.again  # a follow-up is never a test
     with engine.begin() as conn:
         sends.lock_issue(conn, issue.id)
         existing = plan.existing or sends.find_send(  # a racing `send` may have won
             conn, issue.id, ids, followup=plan.followup
         )
+        if opts.again and not opts.subject and rendered is not None:
+            rendered = _winners_subject(conn, rendered, issue.id, ids)
         if existing is None:
             assert rendered is not None
             send_id = sends.create_send(
@@ -159,7 +162,7 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
                 options={**_stored_options(plan), **archive_options(issue, plan.lists)},
                 web_html=rendered.web_html,
                 segment=_condition(conn, settings, plan),
-                held=issue.ab_test is not None,  # a test: the sample is queued below
+                held=testing,  # a test: the sample is queued below
             )
         else:
             send_id = existing.id
@@ -175,7 +178,7 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
                 )
         if rendered is not None:  # links stored and rewritten once per send (click tracking)
             track_send(conn, settings, issue, send_id, rendered.html)
-        if existing is None and issue.ab_test:  # variants stored, the sample queued, rest held
+        if existing is None and testing:  # variants stored, the sample queued, rest held
             ab_store.begin(conn, settings, issue, send_id, plan.lists[0].get("name", ""), public)
         elif existing is not None and (existing.status == "waiting" or opts.winner is not None):
             ab_winner.begin_winner_phase(conn, send_id, opts.winner, opts.now)
@@ -186,6 +189,13 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
             ledger.requeue(conn, send_id, opts.retry)
             sends.set_status(conn, send_id, "running")
     return send_id
+
+
+def _winners_subject(conn: Connection, rendered: Any, issue_id: str, ids: list[int]) -> Any:
+    """A follow-up without --subject goes out with the subject its issue's own send ended with:
+    after a subject-line test, the winner's."""
+    own = sends.find_send(conn, issue_id, ids)
+    return replace(rendered, subject=own.subject) if own is not None else rendered
 
 
 def _stored_options(plan: Plan) -> dict[str, Any]:
