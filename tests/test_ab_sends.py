@@ -96,6 +96,23 @@ def test_the_test_phase_sends_exactly_the_share_split_evenly_and_holds_the_rest(
     assert send == "waiting"
 
 
+def test_the_sample_is_the_share_of_the_snapshot_less_suppressed_readers(web):
+    from newsletter.audience.addresses import hash_key
+    from newsletter.audience.suppressions import insert_suppression
+
+    ids = _members(web, 30)
+    with web.engine.begin() as conn:  # suppressed, memberships untouched: never mailable
+        for i in range(5):
+            insert_suppression(conn, hash_key(f"reader{i}@example.org"), None, 0, "manual", "t")
+    _send(web)
+    rows = _rows(web)
+    sent = {i: v for i, (s, v) in rows.items() if s == "sent"}
+    assert sample_size(25, 0.2) == 5 and len(sent) == 5  # 20% of 25, not of 30
+    assert Counter(sent.values()) == {0: 3, 1: 2}
+    assert not set(sent) & set(ids[:5])
+    assert all(rows[i][0] == "held" for i in ids[:5])
+
+
 def test_an_odd_sample_gives_variant_a_the_extra_reader(web):
     _members(web, 50)  # 25% of 50 = 12.5 -> 13
     _send(web, AB_ISSUE.replace("share: 20%", "share: 25%"))
