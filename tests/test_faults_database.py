@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from newsletter.db import tables
 from newsletter.db.engine import make_engine
@@ -47,23 +48,33 @@ def _quiet(record: Path) -> object:
     return check
 
 
+def _audience(server: PrivatePostgres, n: int) -> tuple[str, Engine]:
+    """A new database on the private server with `n` members of the list `weekly`."""
+    url = server.create_database()
+    engine = make_engine(url)
+    populate(engine, "weekly", n)
+    return url, engine
+
+
+def _until_sent(engine: Engine, at_least: int) -> None:
+    wait_until(
+        lambda: the_send(engine)[1]["sent"] >= at_least,
+        timeout=300,
+        what="a part sent",
+        ignore=(ValueError,),
+    )
+
+
 def test_postgres_restarted_mid_send_two_workers_finish_with_nobody_lost_doubled_or_unknown(
     private_postgres: PrivatePostgres, issue_path: Path, workdir: Path
 ):
     n = 20_000
-    url = private_postgres.create_database()
-    engine = make_engine(url)
-    populate(engine, "weekly", n)
+    url, engine = _audience(private_postgres, n)
     record = workdir / "sink.jsonl"
     with sink_running(record, "--fast", "--latency-ms", "5") as port:
         env = smtp_env(url, port, **TWO_WORKERS)
         proc = spawn_cli(*weekly_send(issue_path), env=env, cwd=workdir)
-        wait_until(
-            lambda: the_send(engine)[1]["sent"] >= 3000,
-            timeout=300,
-            what="a part sent",
-            ignore=(ValueError,),
-        )
+        _until_sent(engine, 3000)
         engine.dispose()
         private_postgres.stop()  # every session ends: both workers' locks are gone
         wait_until(_quiet(record), timeout=120, interval=1.0, what="no new work taken")
@@ -111,20 +122,13 @@ def test_database_away_past_the_timeout_journal_then_the_next_run_records_it(
     private_postgres: PrivatePostgres, issue_path: Path, workdir: Path
 ):
     n = 3000
-    url = private_postgres.create_database()
-    engine = make_engine(url)
-    populate(engine, "weekly", n)
+    url, engine = _audience(private_postgres, n)
     record = workdir / "sink.jsonl"
     # Slow answers: messages are still on the network when the database goes.
     with sink_running(record, "--fast", "--latency-ms", "400") as port:
         env = smtp_env(url, port, NEWSLETTER_DB_OUTAGE_TIMEOUT="3")
         proc = spawn_cli(*weekly_send(issue_path), env=env, cwd=workdir)
-        wait_until(
-            lambda: the_send(engine)[1]["sent"] >= 300,
-            timeout=300,
-            what="a part sent",
-            ignore=(ValueError,),
-        )
+        _until_sent(engine, 300)
         engine.dispose()
         private_postgres.stop()
         _, err = proc.communicate(timeout=300)
