@@ -12,8 +12,8 @@ project error becomes one line on stderr and exit code 1; `--debug` shows the tr
 Also command modules: `init_cmds` (init: a new newsletter's folder) and `history_cmds` (`lists
 --history`, growth per week).
 
-May import: `web`, `mailbox`, `sending`, `tracking`, `audience`, `authoring`, `db` and the
-kernel: everything, as the top.
+May import: `web`, `mailbox`, `sequences`, `sending`, `tracking`, `audience`, `authoring`,
+`db` and the kernel: everything, as the top.
 """
 
 from newsletter.cli.main import main  # registers every command on `cli`

@@ -37,10 +37,21 @@ LAYERS: dict[str, frozenset[str]] = {
     "sending": frozenset({"tracking", "authoring", "audience", "db", "kernel"}),
     "sending.mime": frozenset({"authoring", "audience", "kernel"}),
     "sending.delivery": frozenset({"sending.mime", "authoring", "kernel"}),
+    "sequences": frozenset({"sending", "tracking", "authoring", "audience", "db", "kernel"}),
     "mailbox": frozenset({"sending", "audience", "db", "kernel"}),
-    "web": frozenset({"sending", "tracking", "audience", "db", "kernel"}),
+    "web": frozenset({"sequences", "sending", "tracking", "audience", "db", "kernel"}),
     "cli": frozenset(
-        {"web", "mailbox", "sending", "tracking", "audience", "authoring", "db", "kernel"}
+        {
+            "web",
+            "mailbox",
+            "sequences",
+            "sending",
+            "tracking",
+            "audience",
+            "authoring",
+            "db",
+            "kernel",
+        }
     ),
 }
 
