@@ -6,9 +6,10 @@ every link to the site), `recipient_tags` (one opaque tag per purpose: links, re
 Message-ID), `safe_text` (outside text made one safe line, for every header and
 everything printed) and `times` (the two ways a moment is written); `__main__` runs the CLI for
 `python -m newsletter`. Each folder is one part of the product: `db`, `authoring`, `audience`,
-`tracking`, `sending`, `sequences`, `mailbox`, `web` and `cli`. The last paragraph of each part's docstring
-says what it may import, as the one table in tests/support/layers.py has it (the layer test
-holds the code to that table, and these docstrings and the README's "Code map" to it too).
+`tracking`, `sending`, `sequences`, `mailbox`, `web` and `cli`. The last paragraph of each
+part's docstring says what it may import, as the one table in tests/support/layers.py has it
+(the layer test holds the code to that table, and these docstrings and the README's "Code map"
+to it too).
 
 May import: nothing; every part imports the kernel.
 """

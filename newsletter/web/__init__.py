@@ -14,10 +14,10 @@ Production: ``gunicorn 'newsletter.web:create_app()'`` behind a TLS proxy. Devel
 ``newsletter serve`` (`dev_server.py`: Werkzeug's server, with the security headers on the
 errors it writes itself).
 
-May import: `sequences`, `sending`, `tracking`, `audience`, `db` and the kernel. Only `app.py` opens the
-engine (`db.engine`, `db.connection`): views reach the database through functions of the
-packages below, never through connections, tables, transactions or SQL of their own, and from
-SQLAlchemy they import only `Engine` (for typing) and `sqlalchemy.exc`.
+May import: `sequences`, `sending`, `tracking`, `audience`, `db` and the kernel. Only `app.py`
+opens the engine (`db.engine`, `db.connection`): views reach the database through functions of
+the packages below, never through connections, tables, transactions or SQL of their own, and
+from SQLAlchemy they import only `Engine` (for typing) and `sqlalchemy.exc`.
 """
 
 from newsletter.web.app import create_app
