@@ -2,7 +2,9 @@
 expressions with hostile strings in every position and checks that every value and attribute
 name reaches the database as a bound parameter, that expressions differing only in values or
 attribute names compile to the same SQL text, and that SQLite and PostgreSQL return the same
-subscribers for the same data (the world of tests/support/segment_world.py)."""
+subscribers for the same data (the world of tests/support/segment_world.py). The compiler pushes
+`not` down to the leaves; the subscribers it picks are checked against SQL's own three-valued
+logic over the same leaves."""
 
 from __future__ import annotations
 
@@ -14,9 +16,12 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, and_, case, event, false, not_, null, or_, select, true
 
+from newsletter.audience.segment_engagement import engagement
 from newsletter.audience.segment_parse import parse
+from newsletter.audience.segment_scope import Scope
+from newsletter.audience.segment_sql import comparison, holds
 from newsletter.audience.segment_syntax import (
     And,
     Comparison,
@@ -30,6 +35,7 @@ from newsletter.audience.segment_syntax import (
     walk,
 )
 from newsletter.audience.segments import Segment, audience_query, audience_rows, scope_for
+from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from newsletter.db.engine import make_engine
 from tests.support.segment_world import HANOI, build_world
@@ -40,7 +46,9 @@ HOSTILE = [
     *("'", '"', "\\", "%", "_", "--", "/*", "*/", ";", '$."x"', "é", "日本", "😀", "\n", "\u2028"),
     *("Oslo", "oslo", "pro", "Pro", "example.com", "@example.com", "34", " 29 ", "41.5"),
 ]
-_any_text = st.text(st.characters(blacklist_characters="\x00"), max_size=8)
+_any_text = st.text(
+    st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=8
+)  # the tokenizer refuses NUL and lone surrogates (tests/test_segments.py)
 text_values = st.lists(st.sampled_from(HOSTILE) | _any_text, max_size=3).map("".join)
 numbers = st.integers(-100, 100).map(lambda n: n / 2)
 attribute_names = st.sampled_from(
@@ -233,3 +241,44 @@ def test_a_hostile_issue_id_is_bound_and_refused(engines: dict[str, Engine]) -> 
         assert seen and not any(hostile in statement for statement, _ in seen)
         assert any(hostile in map(str, _flat(params)) for _, params in seen)
         assert len(_run(engine, parse("attributes.city is set"))[0]) == 5  # nothing dropped
+
+
+def _three_valued(node: Node, scope: Scope) -> Any:
+    """The oracle: the expression in SQL's three-valued logic, `not` left where it is, each
+    engagement leaf TRUE, FALSE or NULL (unknown) as its two conditions say."""
+    if isinstance(node, And | Or):
+        parts = [_three_valued(i, scope) for i in node.items]
+        return and_(*parts) if isinstance(node, And) else or_(*parts)
+    if isinstance(node, Not):
+        return not_(_three_valued(node.inner, scope))
+    if isinstance(node, Engagement):
+        yes, no = engagement(node, scope, True), engagement(node, scope, False)
+        return case((yes, true()), (no, false()), else_=null())
+    return comparison(node, scope)
+
+
+def _matching(engine: Engine, condition: Any) -> set[int]:
+    s, m = tables.subscribers, tables.memberships
+    with engine.connect() as conn:
+        q = select(s.c.id).join(m, m.c.subscriber_id == s.c.id).where(m.c.list_id == 1)
+        return {int(i) for (i,) in conn.execute(q.where(condition(conn)))}
+
+
+@given(expressions)
+def test_pushing_not_down_picks_what_three_valued_logic_picks(
+    engines: dict[str, Engine], node: Node
+) -> None:
+    for engine in engines.values():
+
+        def scoped(conn: Any, build: Any) -> Any:
+            return build(scope_for(conn, [1], utcnow()))
+
+        try:
+            expected = _matching(engine, lambda c: scoped(c, lambda sc: _three_valued(node, sc)))
+        except SegmentError:  # (a send whose hits are gone: an error for both compiles)
+            continue
+        picked = _matching(engine, lambda c: scoped(c, lambda sc: holds(node, sc, True)))
+        refused = _matching(engine, lambda c: scoped(c, lambda sc: holds(node, sc, False)))
+        negated = _matching(engine, lambda c: scoped(c, lambda sc: holds(Not(node), sc, True)))
+        assert picked == expected
+        assert negated == refused and not picked & refused

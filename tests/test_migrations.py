@@ -156,6 +156,29 @@ def test_a_release_010_postgresql_database_upgrades_in_place(database_url):
     engine.dispose()
 
 
+@pytest.mark.parametrize(
+    "database_url", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_postgresql_keeps_attributes_as_jsonb_and_compiles_no_statement(database_url):
+    """Revision 0013 turns the attributes into jsonb, keeping them; sessions run without JIT."""
+    engine = make_engine(database_url, upgrade=False)
+    upgrade(engine, "0010")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO subscribers (email, email_key, name, attributes, created_at, updated_at,"
+            " address_hash, domain) VALUES ('a@x.org', 'a@x.org', '', '{\"city\": \"Oslo\"}',"
+            " now(), now(), 'h', 'x.org')"
+        )
+    upgrade(engine)
+    with reading(engine) as conn:
+        kind, city = conn.exec_driver_sql(
+            "SELECT pg_typeof(attributes)::text, attributes->>'city' FROM subscribers"
+        ).one()
+        assert (kind, city) == ("jsonb", "Oslo")
+        assert conn.exec_driver_sql("SHOW jit").scalar_one() == "off"
+    engine.dispose()
+
+
 def _autoincrement_tables(engine) -> set[str]:
     with reading(engine) as conn:
         rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'")

@@ -3,6 +3,10 @@ tests/support/segment_world.py on SQLite and PostgreSQL; errors are one line wit
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from newsletter.audience.segment_syntax import SegmentError
@@ -14,6 +18,7 @@ from newsletter.audience.segments import (
     scope_for,
     unknown_attributes,
 )
+from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from tests.support.segment_world import HANOI, World
 
@@ -113,3 +118,34 @@ def test_an_unknown_attribute_is_a_warning_read_from_the_names_table(world: Worl
         assert unknown_attributes(
             conn, read_segment('attributes.city = "x" or attributes.ctiy = "y"').node
         ) == ["ctiy"]
+
+
+def test_an_opted_out_reader_with_clicks_matches_neither_clicked_nor_its_not(world: World) -> None:
+    """Hits recorded before the opt-out (or by a machine mistaken for them) never decide."""
+    dan = world.ids["dan"]
+    with world.engine.begin() as conn:
+        conn.execute(
+            tables.tracking_hits.insert().values(
+                send_id=1, subscriber_id=dan, link_id=5, verdict="human", reason="human",
+                first_at=utcnow(), last_at=utcnow(), hits=1,
+            )
+        )  # fmt: skip
+    assert "dan" not in matching(world, "clicked") | matching(world, "not clicked")
+    assert "dan" not in matching(world, "not (clicked or bounced)")
+    assert matching(world, "clicked") == {"ann"}
+
+
+def test_bytes_that_are_not_utf8_are_one_line_with_the_column(tmp_path) -> None:
+    """A shell argument with a byte that is not UTF-8 reaches Python as a lone surrogate."""
+    with pytest.raises(SegmentError, match=r"^segment:1:16: error: not UTF-8 text"):
+        read_segment('attributes.x = "\udcff"')
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'n.db'}"}
+    cli = [sys.executable, "-m", "newsletter"]
+    subprocess.run([*cli, "lists", "create", "x", "--name", "X"], env=env, cwd=tmp_path, check=True)
+    args = [*cli, "audience", "--list", "x", "--count"]
+    done = subprocess.run(
+        [os.fsencode(a) for a in args] + [b"--where", b'email = "\xff"'],
+        env=env, capture_output=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode != 0 and b"Traceback" not in done.stderr
+    assert b"segment:1:9: error: not UTF-8 text" in done.stderr

@@ -7,6 +7,9 @@ Which sends a predicate means is worked out first, in Python, from the small `se
 reach the database as one bound list. Where the data is gone the predicate says so: a named
 send whose hits were folded into totals, or that tracked neither opens nor clicks, is an error.
 A reader who opted out of tracking is NULL for opened/clicked: neither it nor its `not`.
+
+Each predicate is asked for as the condition that it is true or that it is false (`truth`),
+both two-valued, so that an unknown (opted out; a delivery still in flight) is in neither.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Text, bindparam, case, literal, null, select, true
+from sqlalchemy import Text, and_, bindparam, literal, select
 
 from newsletter.audience.segment_scope import Scope, instant
 from newsletter.audience.segment_syntax import Engagement, SegmentError
@@ -28,11 +31,12 @@ IN_FLIGHT = ("unknown", "queued", "claimed")  # neither received nor not: never 
 FOLLOW_UP_KINDS = ("followup", "test", "sequence")  # not counted by `in last N sends`
 
 
-def engagement(node: Engagement, scope: Scope) -> Any:
+def engagement(node: Engagement, scope: Scope, truth: bool = True) -> Any:
+    """The condition that the predicate is `truth` for a subscriber."""
     if node.verb == "bounced":
         b = tables.bounces
         since = scope.now - timedelta(days=scope.bounce_days)
-        return among(
+        bounced = among(
             scope.sqlite,
             S.c.id,
             b.c.subscriber_id,
@@ -40,16 +44,19 @@ def engagement(node: Engagement, scope: Scope) -> Any:
             b.c.category.in_(bindparam(None, ["hard", "soft"], Text, expanding=True)),
             b.c.at >= literal(since, b.c.at.type),
         )
+        return bounced if truth else ~bounced
     if node.verb == "received":
-        return _received(node, scope)
-    return _opened_or_clicked(node, scope)
+        return _received(node, scope, truth)
+    return _opened_or_clicked(node, scope, truth)
 
 
 def _ids(values: list[int]) -> Any:
     return bindparam(None, values, tables.sends.c.id.type, expanding=True)
 
 
-def _received(node: Engagement, scope: Scope) -> Any:
+def _received(node: Engagement, scope: Scope, truth: bool) -> Any:
+    """True where some send of the issue has the reader's row as received; false where none
+    has it received nor in flight; unknown (neither) while a row is in flight."""
     assert node.issue is not None
     ids = [row.id for row in _sends_of(scope, node.issue, node)]
     d = tables.deliveries
@@ -63,10 +70,10 @@ def _received(node: Engagement, scope: Scope) -> Any:
             d.c.status.in_(bindparam(None, list(statuses), Text, expanding=True)),
         )
 
-    return case((has(SENT), true()), (has(IN_FLIGHT), null()), else_=~true())
+    return has(SENT) if truth else and_(~has(SENT), ~has(IN_FLIGHT))
 
 
-def _opened_or_clicked(node: Engagement, scope: Scope) -> Any:
+def _opened_or_clicked(node: Engagement, scope: Scope, truth: bool) -> Any:
     scope.uses_tracking = True
     ids = _tracked_sends(node, scope)
     h = tables.tracking_hits
@@ -76,7 +83,8 @@ def _opened_or_clicked(node: Engagement, scope: Scope) -> Any:
     if node.since is not None:
         where.append(h.c.last_at >= literal(instant(node.since, scope.now), h.c.last_at.type))
     opted_out = among(scope.sqlite, S.c.id, tables.tracking_optouts.c.subscriber_id)
-    return case((opted_out, null()), else_=among(scope.sqlite, S.c.id, h.c.subscriber_id, *where))
+    engaged = among(scope.sqlite, S.c.id, h.c.subscriber_id, *where)
+    return and_(~opted_out, engaged if truth else ~engaged)
 
 
 def _all_sends(scope: Scope) -> list[Any]:

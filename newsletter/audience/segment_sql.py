@@ -6,6 +6,12 @@ predicates are in `segment_engagement`.
 A condition that cannot be decided for a subscriber (a missing or non-numeric attribute, the
 opens of someone who opted out of tracking) is SQL's NULL, and SQL's three-valued logic does
 the rest: neither the condition nor its `not` matches them.
+
+`not` is pushed down to the leaves (`holds`: the condition that a node is true, or that it is
+false), so `and`/`or` only ever join two-valued pieces and the engagement predicates stay plain
+`EXISTS`/`NOT EXISTS` conjuncts, which PostgreSQL turns into (hashed) semi- and anti-joins
+rather than a search a row. Whether a combination is true depends only on which of its pieces
+are true, so this gives the same subscribers as three-valued logic over the whole expression.
 """
 
 from __future__ import annotations
@@ -33,19 +39,29 @@ _ORDER = {"=", "!=", "<", "<=", ">", ">="}
 
 
 def compile_segment(node: Node, scope: Scope) -> Any:
-    """The segment as a boolean (or NULL) Core expression."""
-    if isinstance(node, And):
-        return and_(*(compile_segment(i, scope) for i in node.items))
-    if isinstance(node, Or):
-        return or_(*(compile_segment(i, scope) for i in node.items))
+    """The segment as a Core condition: true for exactly the subscribers it matches."""
+    return holds(node, scope, True)
+
+
+def undecided(node: Node, scope: Scope) -> Any:
+    """True where the segment is neither true nor false (SQL's NULL for the whole)."""
+    return and_(holds(node, scope, True).is_not(True), holds(node, scope, False).is_not(True))
+
+
+def holds(node: Node, scope: Scope, truth: bool) -> Any:
+    """The condition that `node` is `truth` (true, or false): `not` goes down to the leaves."""
+    if isinstance(node, And | Or):
+        parts = [holds(i, scope, truth) for i in node.items]
+        return and_(*parts) if isinstance(node, And) == truth else or_(*parts)
     if isinstance(node, Not):
-        return not_(compile_segment(node.inner, scope))
+        return holds(node.inner, scope, not truth)
     if isinstance(node, Engagement):
-        return engagement(node, scope)
-    return _comparison(node, scope)
+        return engagement(node, scope, truth)
+    condition = comparison(node, scope)
+    return condition if truth else not_(condition)
 
 
-def _comparison(c: Comparison, scope: Scope) -> Any:
+def comparison(c: Comparison, scope: Scope) -> Any:
     f = c.field
     if f.name == "subscribed_at":
         return _time(c, M.c.subscribed_at, scope.now)

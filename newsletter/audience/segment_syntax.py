@@ -52,6 +52,9 @@ _TOKEN = re.compile(
 _ESCAPE = re.compile(r"\\(.)", re.S)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def tokens(source: str, where: str = "segment") -> list[Token]:
     """The expression's tokens, ending with an `end` token; SegmentError at the first character
     that starts none."""
@@ -64,6 +67,9 @@ def tokens(source: str, where: str = "segment") -> list[Token]:
             char = source[pos] if m is None else "\x00"
             why = 'unterminated string (close it with ")' if char == '"' else f"unexpected {char!r}"
             raise SegmentError(why, where, line, col)
+        bad = _SURROGATE.search(m.group())
+        if bad:  # a byte that was not UTF-8 (the shell's argument, decoded with surrogateescape)
+            raise SegmentError("not UTF-8 text: write the expression in UTF-8", where, line, col)
         kind = m.lastgroup or ""
         text = m.group()
         if kind == "string":

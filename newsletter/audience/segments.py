@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Text, bindparam, exists, func, literal, selec
 
 from newsletter.audience.segment_parse import parse
 from newsletter.audience.segment_scope import Scope
-from newsletter.audience.segment_sql import compile_segment
+from newsletter.audience.segment_sql import compile_segment, undecided
 from newsletter.audience.segment_syntax import Comparison, Node, walk
 from newsletter.db import tables
 from newsletter.errors import ConfigError
@@ -141,7 +141,7 @@ def left_out_untracked(scope: Scope, segment: Segment | None) -> int:
     opens or clicks (for them such a condition is unknown, so the segment does not hold)."""
     if segment is None:
         return 0
-    condition = compile_segment(segment.node, scope)
+    condition = undecided(segment.node, scope)
     if not scope.uses_tracking:
         return 0
     o = tables.tracking_optouts
@@ -151,7 +151,7 @@ def left_out_untracked(scope: Scope, segment: Segment | None) -> int:
         .select_from(o)
         .join(S, S.c.id == o.c.subscriber_id)
         .join(M, M.c.subscriber_id == S.c.id)
-        .where(*base, condition.is_(None))
+        .where(*base, condition)
     )
     return int(scope.conn.execute(q).scalar_one())
 

@@ -73,7 +73,7 @@ class BulkStatements:
         arrays = [list(col) for col in zip(*new, strict=True)]
         arrays += [list(col) for col in zip(*derived, strict=True)]
         self.run(
-            f"INSERT INTO subscribers ({cols}) SELECT e, k, n, a::json, %s, %s, h, d FROM "
+            f"INSERT INTO subscribers ({cols}) SELECT e, k, n, a::jsonb, %s, %s, h, d FROM "
             "unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) "
             f"AS t(e, k, n, a, h, d) ORDER BY k {end}",
             (now, now, *arrays),
@@ -88,7 +88,7 @@ class BulkStatements:
             return
         ids, names, attrs = (list(col) for col in zip(*changes, strict=True))
         self.run(
-            "UPDATE subscribers AS s SET name = t.n, attributes = t.a::json, updated_at = %s "
+            "UPDATE subscribers AS s SET name = t.n, attributes = t.a::jsonb, updated_at = %s "
             "FROM unnest(%b::bigint[], %b::text[], %b::text[]) AS t(i, n, a) "
             "WHERE s.id = t.i",
             (now, ids, names, attrs),

@@ -26,7 +26,7 @@ from sqlalchemy import (
 
 from newsletter.db.ab_tables import ab_tests, send_variants
 from newsletter.db.derived import domain_default, hash_default, subscribed_at_default
-from newsletter.db.schema_base import NEVER_REUSED, Id, metadata
+from newsletter.db.schema_base import NEVER_REUSED, Attributes, Id, metadata
 
 __all__ = ["ab_tests", "metadata", "send_variants"]  # subject-line tests: `ab_tables`
 
@@ -54,7 +54,7 @@ subscribers = Table(
     Column("email", String(320), nullable=False),  # as given
     Column("email_key", String(320), nullable=False, unique=True),  # normalised for lookups
     Column("name", String(200), nullable=False, default=""),
-    Column("attributes", JSON, nullable=False, default=dict),
+    Column("attributes", Attributes, nullable=False, default=dict),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # Revision 0009, from email_key (`derived`): segments, suppression as an anti-join in SQL.
