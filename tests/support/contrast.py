@@ -9,6 +9,7 @@ inheritance of `color`, `font-size` and `font-weight`, and the nearest ancestor'
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,3 +189,27 @@ def failing(pairs: list[Pair]) -> list[str]:
         for p in pairs
         if p.ratio < p.needed
     ]
+
+
+def mean_luma(png: bytes) -> float:
+    """Mean luma of a screenshot, 0 (black) to 1 (white): Pillow's greyscale mean."""
+    import io
+
+    from PIL import Image, ImageStat
+
+    with Image.open(io.BytesIO(png)) as image:
+        return ImageStat.Stat(image.convert("L")).mean[0] / 255
+
+
+def pixel_contrast(image: Any, boxes: list[list[float]]) -> float:
+    """Contrast of text drawn in `boxes` (x, y, width, height, in the image's pixels) of a
+    Pillow RGB image: its most common colour is the background, and the pixel farthest from
+    it in contrast is the text's own colour (anti-aliased edges lie between the two)."""
+    colours: Counter[tuple[int, ...]] = Counter()
+    for x, y, width, height in boxes:
+        box = (int(x), int(y), int(x + width + 0.999), int(y + height + 0.999))
+        region = image.crop(box)
+        for count, colour in region.getcolors(region.width * region.height) or []:
+            colours[colour] += count
+    background = colours.most_common(1)[0][0]
+    return max(ratio(colour, background) for colour in colours)
