@@ -68,6 +68,21 @@ def test_dark_styles_survive_premailer_into_the_final_html(sample):
     assert "nl-card" in html and "nl-outer" in html and "nl-page" in html
 
 
+def test_dark_styles_reach_the_built_message(workdir):
+    """The .eml `build` writes (tracked links, personalised, quoted-printable) keeps them."""
+    from email import policy
+    from email.parser import BytesParser
+
+    result = CliRunner().invoke(cli, ["build", str(SAMPLE), "--out", "out"])
+    assert result.exit_code == 0, result.output
+    eml = (workdir / "out" / SAMPLE.stem / "sample.eml").read_bytes()
+    html = BytesParser(policy=policy.default).parsebytes(eml).get_body(("html",)).get_content()
+    assert '<meta name="color-scheme" content="light dark">' in html
+    [media] = _DARK_MEDIA.findall(html)
+    assert ".nl-card a { color: #7ab7ff !important; }" in media
+    assert "[data-ogsc] .nl-card a { color: #7ab7ff !important; }" in html
+
+
 def test_outlook_rules_repeat_the_media_query_palette(sample):
     html, _ = sample
     media, outlook = _dark_rules(html)
