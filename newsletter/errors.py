@@ -30,7 +30,7 @@ class Problem:
     path: str
     line: int
     message: str
-    severity: str = "error"  # "error" | "warning"
+    severity: str = "error"  # "error" | "warning" | "note" (never fails a command)
 
     @property
     def where(self) -> str:

@@ -2,9 +2,10 @@
 
 Parse problems come from `issue_file.parse_issue`; when the file parses, it is rendered once to
 check what only the final email shows (its size against Gmail's clipping limit, measured with
-click and open tracking written in as a send writes them), and the
-project's templates are checked for the postal address and the unsubscribe link. Text left
-from the `newsletter new` skeleton is a warning (`skeleton_text`).
+click and open tracking written in as a send writes them), and the project's templates are
+checked for the postal address and the unsubscribe link (an email template that declares no
+`color-scheme` gets a note). Text left from the `newsletter new` skeleton is a warning
+(`skeleton_text`).
 """
 
 from __future__ import annotations
@@ -141,8 +142,9 @@ def check_files(paths: Iterable[str | Path], settings: Settings) -> list[Problem
 
 
 def check_templates(settings: Settings) -> list[Problem]:
-    """Problems with the project's templates: syntax errors, and email templates that lack the
-    postal address or the unsubscribe placeholder (every bulk email must carry both)."""
+    """Problems with the project's templates: syntax errors, email templates that lack the
+    postal address or the unsubscribe placeholder (every bulk email must carry both), and a
+    note for an email template that declares no `color-scheme` (dark mode)."""
     from newsletter.authoring import render
 
     env = render.environment(settings)
@@ -155,7 +157,16 @@ def check_templates(settings: Settings) -> list[Problem]:
         elif name != render.WEB_TEMPLATE:
             where, out = rendered
             problems += _required_parts(where, out, settings)
+            if name == render.EMAIL_TEMPLATE and "color-scheme" not in out:
+                problems.append(Problem(where, 1, _NO_COLOR_SCHEME, "note"))
     return problems
+
+
+_NO_COLOR_SCHEME = (
+    "declares no color-scheme, so dark-mode mail apps recolour it as they guess; add "
+    '<meta name="color-scheme" content="light dark"> and a dark palette (as the default '
+    'template does), or content="light only" to ask for the light one'
+)
 
 
 def _sample_issue() -> models.Issue:

@@ -105,8 +105,8 @@ def _line(problem: Problem) -> str:
 def check(ctx: click.Context, files: tuple[str, ...], strict: bool) -> None:
     """Validate and lint issue files (default: every *.md in the issues folder).
 
-    Prints `file:line: error|warning: message` per problem; exits 1 on any error
-    (with --strict, on any warning too).
+    Prints `file:line: error|warning|note: message` per problem; exits 1 on any error
+    (with --strict, on any warning too; a note never fails it).
     """
     from newsletter.authoring.lint import check_files
 
@@ -119,7 +119,8 @@ def check(ctx: click.Context, files: tuple[str, ...], strict: bool) -> None:
     for problem in problems:
         click.echo(_line(problem))
     errors = sum(p.severity == "error" for p in problems)
-    warnings = len(problems) - errors
+    warnings = sum(p.severity == "warning" for p in problems)
+    notes = len(problems) - errors - warnings
     checked = f"{len(paths)} file{'s' if len(paths) != 1 else ''}"
     note = f"; {note}" if note else ""
     if not problems:
@@ -127,7 +128,8 @@ def check(ctx: click.Context, files: tuple[str, ...], strict: bool) -> None:
         return
     click.echo(
         f"{checked} checked: {errors} error{'s' if errors != 1 else ''}, "
-        f"{warnings} warning{'s' if warnings != 1 else ''}{note}"
+        f"{warnings} warning{'s' if warnings != 1 else ''}"
+        f"{f', {notes} note' + ('s' if notes != 1 else '') if notes else ''}{note}"
     )
     if errors or (strict and warnings):
         ctx.exit(1)
