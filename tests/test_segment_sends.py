@@ -176,6 +176,12 @@ def test_report_status_cancel_and_resume_act_on_the_latest_send(
     assert data["together"]["sent"] == sum(r["sent"] for r in data["all_sends"])
     listed = run_cli("status", HANOI, env=env, cwd=workdir)
     assert f"where {where}" in listed.stdout
+    first = run_cli("status", HANOI, "--send", "1", "--json", env=env, cwd=workdir)
+    assert [r["send_id"] for r in json.loads(first.stdout)] == [1]
+    earlier = run_cli("report", HANOI, "--send", "1", "--json", env=env, cwd=workdir)
+    assert json.loads(earlier.stdout)["send_id"] == 1
+    missing = run_cli("status", HANOI, "--send", "99", env=env, cwd=workdir)
+    assert missing.returncode != 0 and "has no send #99" in missing.stderr
     with world.engine.begin() as conn:
         sends.set_status(conn, follow_up, "running")
     assert cancel(world.engine, HANOI) == follow_up  # the latest, not the issue's own send #1

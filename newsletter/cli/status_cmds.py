@@ -15,18 +15,26 @@ import click
 
 from newsletter.cli.root import cli, reading_engine_from
 from newsletter.cli.times import duration, when
+from newsletter.errors import SendError
 from newsletter.safe_text import one_line
 
 
 @cli.command("status")
 @click.argument("issue", required=False)
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--send", "send_id", type=int, default=None, help="Only send N (of ISSUE).")
 @click.pass_context
-def status_cmd(ctx: click.Context, issue: str | None, as_json: bool) -> None:
-    """Sends with their counts by status; for one ISSUE also the failures and unknowns."""
+def status_cmd(ctx: click.Context, issue: str | None, as_json: bool, send_id: int | None) -> None:
+    """Sends with their counts by status; for one ISSUE (or send N) also the failures and
+    unknowns."""
     engine = reading_engine_from(ctx)
     issue_id = Path(issue).stem if issue else None
-    rows = _rows(engine, issue_id)
+    rows = _rows(engine, issue_id, detail=bool(issue_id or send_id))
+    if send_id is not None:
+        rows = [r for r in rows if r["send_id"] == send_id]
+        if not rows:
+            of = f"{issue_id} has" if issue_id else "there is"
+            raise SendError(f"{of} no send #{send_id} (see `newsletter status`)")
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
         return
@@ -36,7 +44,7 @@ def status_cmd(ctx: click.Context, issue: str | None, as_json: bool) -> None:
         _print_row(row)
 
 
-def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
+def _rows(engine: Any, issue_id: str | None, detail: bool) -> list[dict[str, Any]]:
     # Not at import time: every command loads this module, and this pulls in SQLAlchemy.
     from newsletter.audience.bounces import counts_by_category
     from newsletter.db.clock import as_utc
@@ -51,7 +59,7 @@ def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
         counts = {s.id: ledger.counts(conn, s.id) for s in found}
         outcomes = {s.id: outcome_totals(conn, s.id, s.backend) for s in found}
         returns = {s.id: counts_by_category(conn, s.id) for s in found}
-        problems = {s.id: ledger.problems(conn, s.id) for s in found} if issue_id else {}
+        problems = {s.id: ledger.problems(conn, s.id) for s in found} if detail else {}
         paces = {s.id: pacing.of_send(conn, s.id) for s in found if s.status == "running"}
         tests = {s.id: state for s in found if (state := ab_phase.state_of(conn, s.id))}
     for s in found:
@@ -76,7 +84,7 @@ def _rows(engine: Any, issue_id: str | None) -> list[dict[str, Any]]:
             "relay": _relay(paces.get(s.id)),
             "ab_test": phase_line(tests[s.id], s.status) if s.id in tests else None,
         }
-        if issue_id:
+        if detail:
             row["problems"] = [
                 {"email": e, "status": st, "detail": d} for e, st, d in problems[s.id]
             ]
