@@ -16,13 +16,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Text, bindparam, exists, func, literal, select
+from sqlalchemy import Connection, Text, bindparam, func, literal, select
 
 from newsletter.audience.segment_parse import parse
 from newsletter.audience.segment_scope import Scope
 from newsletter.audience.segment_sql import compile_segment, undecided
 from newsletter.audience.segment_syntax import Comparison, Node, walk
 from newsletter.db import tables
+from newsletter.db.segment_dialect import absent
 from newsletter.errors import ConfigError
 
 S, M, X = tables.subscribers, tables.memberships, tables.suppressions
@@ -95,10 +96,18 @@ def unknown_attributes(conn: Connection, node: Node) -> list[str]:
     return [n for n in used if n not in known]
 
 
-def _suppressed(list_id: Any) -> Any:
-    return (
-        exists().where(X.c.address_hash == S.c.address_hash, X.c.list_id == list_id).correlate(S, M)
-    )
+def _not_suppressed(scope: Scope) -> list[Any]:
+    """Neither suppressed for every list nor for the membership's own."""
+    lists = bindparam(None, list(scope.list_ids), X.c.list_id.type, expanding=True)
+    everywhere = X.c.list_id == literal(0, X.c.list_id.type)
+    return [
+        absent(scope.sqlite, [(S.c.address_hash, X.c.address_hash)], everywhere),
+        absent(
+            scope.sqlite,
+            [(S.c.address_hash, X.c.address_hash), (M.c.list_id, X.c.list_id)],
+            X.c.list_id.in_(lists),
+        ),
+    ]
 
 
 def members(scope: Scope, segment: Segment | None) -> Any:
@@ -107,8 +116,7 @@ def members(scope: Scope, segment: Segment | None) -> Any:
         M.c.subscriber_id == S.c.id,
         M.c.list_id.in_(bindparam(None, list(scope.list_ids), M.c.list_id.type, expanding=True)),
         M.c.status == literal("subscribed", Text),
-        ~_suppressed(literal(0, X.c.list_id.type)),
-        ~_suppressed(M.c.list_id),
+        *_not_suppressed(scope),
     ]
     if segment is not None:
         where.append(compile_segment(segment.node, scope))

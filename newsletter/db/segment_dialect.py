@@ -29,7 +29,9 @@ from sqlalchemy import (
     literal_column,
     not_,
     null,
+    or_,
     select,
+    tuple_,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -52,31 +54,32 @@ def attribute_text(sqlite: bool, column: Expr, name: str) -> Expr:
 
 def attribute_number(sqlite: bool, column: Expr, name: str) -> Expr:
     """The attribute as a double, or NULL when it is missing or not a number."""
-    if sqlite:  # the JSON parsed once a row (json_each), not once per test of its text
-        j = func.json_each(column).table_valued("key", "value").alias("j")
-        text = func.trim(cast(j.c.value, Text))
-        return (
-            select(case((_sqlite_number(text), cast(text, Float)), else_=null()))
-            .where(j.c.key == literal(name, Text))
+    if sqlite:  # the text read once a row (a derived table), not once per test of it
+        read = (
+            select(func.trim(attribute_text(True, column, name)).label("t"))
             .correlate(column.table)  # however deep the segment sits (the send's snapshot)
-            .scalar_subquery()
+            .subquery("a")
         )
+        is_number = _sqlite_number(read.c.t)
+        return select(case((is_number, cast(read.c.t, Float)), else_=null())).scalar_subquery()
     text = func.trim(attribute_text(sqlite, column, name))
     is_number = and_(func.length(text) <= _MAX_NUMBER, text.op("~")(_PG_NUMBER))
     return case((is_number, cast(text, Float)), else_=null())
 
 
 def _sqlite_number(text: Expr) -> Expr:
-    """`^-?[0-9]+(\\.[0-9]+)?$` in GLOB patterns: a sign, then digits with at most one dot,
-    neither first nor last."""
-    digits = case((text.op("GLOB")(literal_column("'-*'")), func.substr(text, 2)), else_=text)
+    """`^-?[0-9]+(\\.[0-9]+)?$` in GLOB patterns: a digit or `-` and a digit first, a digit
+    last, nothing but digits and dots after the first character, at most one dot."""
+
+    def glob(value: Expr, pattern: str) -> Expr:
+        return value.op("GLOB")(literal_column(f"'{pattern}'"))
+
     return and_(
         func.length(text) <= _MAX_NUMBER,
-        digits != literal_column("''"),
-        not_(digits.op("GLOB")(literal_column("'*[^0-9.]*'"))),
-        not_(digits.op("GLOB")(literal_column("'*.*.*'"))),
-        not_(digits.op("GLOB")(literal_column("'.*'"))),
-        not_(digits.op("GLOB")(literal_column("'*.'"))),
+        glob(text, "*[0-9]"),
+        or_(glob(text, "[0-9]*"), glob(text, "-[0-9]*")),
+        not_(glob(func.substr(text, 2), "*[^0-9.]*")),
+        not_(glob(text, "*.*.*")),
     )
 
 
@@ -112,3 +115,17 @@ def among(sqlite: bool, outer_id: Expr, column: Expr, *where: Expr) -> Expr:
     if sqlite:
         return outer_id.in_(select(column).where(*where))
     return exists().where(column == outer_id, *where).correlate(outer_id.table)
+
+
+def absent(sqlite: bool, pairs: list[tuple[Expr, Expr]], *where: Expr) -> Expr:
+    """No row matching `where` has each pair's inner column equal to its outer one (a
+    suppression for this address and list). SQLite: an uncorrelated NOT IN, its list built
+    once into an index and probed once a row (a correlated NOT EXISTS searches the table's
+    own index, a deeper tree, for each); PostgreSQL: NOT EXISTS, which it plans as a hashed
+    anti-join."""
+    outer, inner = [o for o, _ in pairs], [i for _, i in pairs]
+    if sqlite:
+        found = select(*inner).where(*where)
+        return (outer[0] if len(outer) == 1 else tuple_(*outer)).not_in(found)
+    first = inner[0].table
+    return ~exists().where(*(i == o for o, i in pairs), *where).correlate_except(first)
