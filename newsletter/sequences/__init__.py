@@ -9,6 +9,10 @@ Modules:
 - `lint`: "newsletter check" for sequences (the file rules, then each step rendered).
 - `starter`: the welcome sequence "newsletter new --sequence NAME" writes (from the folder
   starter/ beside it).
+- `registry`, `enrol`, `steps`, `screen`, `run`: what send-due registers, who joins, a step's
+  one send and its ledger rows, lateness at claim, and the sequence pass of send-due.
+- `overview`: what operators read (newsletter sequences: per step sent, waiting, skipped),
+  pausing and resuming, and whether a list's confirmation page announces a welcome mail.
 
 May import: `sending`, `tracking`, `authoring`, `audience`, `db` and the kernel.
 """
