@@ -6,10 +6,11 @@ the database's numbering in it, a forged or altered tag decrypts to five zero by
 1 in 2**40, and lower-case hex (32 characters) survives MTAs that fold the case of local parts.
 
 Four purposes, none computed from another: the tracked links and pixel (readers share and
-forward those), the VERP return path, the Message-ID, and the web copy of a sequence step. A bounce or complaint counts only
-through the last two, which a forwarded copy does not carry in its body. Mail sent before tags
-had purposes carried one value for all three: it is still read (`ReadTag.legacy`), for clicks
-and opens for good, for bounces and complaints while its send is under `LEGACY_TAG_DAYS` old.
+forward those), the VERP return path, the Message-ID, and a sequence step's web copy (one
+reader's). A bounce or complaint counts only through the return path and the Message-ID, which
+a forwarded copy does not carry in its body. Mail sent before tags had purposes carried one
+value for the first three: it is still read (`ReadTag.legacy`), for clicks and opens for good,
+for bounces and complaints while its send is under `LEGACY_TAG_DAYS` old.
 """
 
 from __future__ import annotations
