@@ -201,12 +201,12 @@ def _segment_problems(ctx: click.Context, paths: list[Path]) -> list[Problem]:
 def _list_problems(
     paths: list[Path], sequences: list[Path], settings: Settings
 ) -> tuple[list[Problem], str]:
-    """An error for each list an issue or a sequence names that the database does not have,
-    and a note when the lists could not be checked. The database is opened read-only: never
-    created or migrated by a check."""
+    """An error for each list an issue or a sequence names that the database does not have, a
+    warning for each step edited after readers got it, and a note when the database could not
+    be read. The database is opened read-only: never created or migrated by a check."""
     from newsletter.audience.lists import list_counts
     from newsletter.authoring.issue_file import parse_issue
-    from newsletter.cli.sequence_files import sequence_lists
+    from newsletter.cli.sequence_files import edited_steps, sequence_lists
     from newsletter.db.engine import open_for_reading
 
     try:
@@ -216,6 +216,7 @@ def _list_problems(
         return [], f"lists not checked ({reason})"
     try:
         known = sorted(row["slug"] for row in list_counts(engine))
+        edited = edited_steps(engine, sequences)
     finally:
         engine.dispose()
     named: list[tuple[str, int, tuple[str, ...]]] = []
@@ -234,7 +235,7 @@ def _list_problems(
         for slug in slugs or (settings.default_list,)
         if slug not in known
     ]
-    return problems, ""
+    return problems + edited, ""
 
 
 def _key_line(path: Path, key: str) -> int:

@@ -6,7 +6,8 @@ Modules:
   rules between a sequence's files (names, "after:" never going backwards).
 - `sequence_toml`: a sequence's sequence.toml (lists, join, stop_on_unsubscribe).
 - `step_file`: one step, a file in the issue format with "after:" (the issue reader reads it).
-- `lint`: "newsletter check" for sequences (the file rules, then each step rendered).
+- `lint`: "newsletter check" for sequences (the file rules, then each step rendered); `edits`:
+  its warning about a step edited after readers got it (read from the database).
 - `starter`: the welcome sequence "newsletter new --sequence NAME" writes (from the folder
   starter/ beside it).
 - `registry`, `enrol`, `steps`, `screen`, `run`: what send-due registers, who joins, a step's
