@@ -315,3 +315,18 @@ def test_check_warns_that_a_step_changed_after_readers_got_it(
     ) in after.stdout.splitlines()
     assert "02-tips.md:1: warning: the text changed" not in after.stdout
     assert run(database_url, "check", "--strict").exit_code == 1
+
+
+def test_an_issue_reference_is_a_step_id_only_where_it_cannot_be_a_path(workdir: Path) -> None:
+    from newsletter.cli.sequence_cmds import issue_id_of
+
+    write_sequence(workdir, "welcome")
+    (workdir / "issues").mkdir()
+    (workdir / "issues" / "2026-01-01-a.md").write_text("x", encoding="utf-8")
+    assert issue_id_of("welcome/02-tips") == "welcome/02-tips"
+    assert issue_id_of("sequences/welcome/02-tips.md") == "welcome/02-tips"
+    assert issue_id_of("sequences/welcome/02-tips") == "welcome/02-tips"
+    assert issue_id_of("issues/2026-01-01-a.md") == "2026-01-01-a"
+    assert issue_id_of("issues/2026-01-01-a") == "2026-01-01-a"
+    assert issue_id_of("issues/2026-01-01-gone") == "2026-01-01-gone"  # a folder: a path
+    assert issue_id_of("2026-01-01-a") == "2026-01-01-a"

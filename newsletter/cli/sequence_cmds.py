@@ -24,9 +24,10 @@ def issue_id_of(ref: str) -> str:
     (`welcome/02-tips`), a step file's step id (`sequences/welcome/02-tips.md`), else the file
     name without `.md` (an issue's path or id, as before)."""
     path = Path(ref)
-    if path.suffix == ".md" and (path.parent / TOML).is_file():
-        return f"{path.parent.name}/{path.stem}"
-    if _STEP_ID.match(ref) and not path.exists() and not Path(ref + ".md").exists():
+    file = path if path.suffix == ".md" else Path(ref + ".md")
+    if file.is_file() and (file.parent / TOML).is_file():
+        return f"{file.parent.name}/{file.stem}"
+    if _STEP_ID.match(ref) and not file.exists() and not path.parent.is_dir():
         return ref
     return path.stem
 
