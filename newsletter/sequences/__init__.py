@@ -9,6 +9,16 @@ Modules:
 - `lint`: "newsletter check" for sequences (the file rules, then each step rendered).
 - `starter`: the welcome sequence "newsletter new --sequence NAME" writes (from the folder
   starter/ beside it).
+- `run`: send-due's sequence pass, top to bottom: register, enrol, each due step sent under its
+  own lock through the sending package's batch loop.
+- `registry`: the sequences and steps as send-due registers them (paused, removed steps, the
+  readers' cursors moved when steps change).
+- `enrol`: who joins, incrementally from memberships.subscribed_at, and who left.
+- `steps`: a step's one send (rendered once per file version) and its ledger rows as readers
+  fall due.
+- `screen`: what a step adds to each claimed batch: lateness (max_late) and the reader's link.
+- `web_copy`: a reader's signed web copy of a step they got.
+- `restart`: subscribers add --restart-sequence.
 
 May import: `sending`, `tracking`, `authoring`, `audience`, `db` and the kernel.
 """
