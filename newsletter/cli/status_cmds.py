@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import click
@@ -24,8 +23,10 @@ from newsletter.safe_text import one_line
 @click.pass_context
 def status_cmd(ctx: click.Context, issue: str | None, as_json: bool) -> None:
     """Sends with their counts by status; for one ISSUE also the failures and unknowns."""
+    from newsletter.cli.sequence_cmds import issue_id_of
+
     engine = reading_engine_from(ctx)
-    issue_id = Path(issue).stem if issue else None
+    issue_id = issue_id_of(issue) if issue else None  # a step id (welcome/02-tips) too
     rows = _rows(engine, issue_id)
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))

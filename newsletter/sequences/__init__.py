@@ -19,6 +19,8 @@ Modules:
 - `screen`: what a step adds to each claimed batch: lateness (max_late) and the reader's link.
 - `web_copy`: a reader's signed web copy of a step they got.
 - `restart`: subscribers add --restart-sequence.
+- `overview`: what operators read (newsletter sequences: per step sent, waiting, skipped),
+  pausing and resuming, and whether a list's confirmation page announces a welcome mail.
 
 May import: `sending`, `tracking`, `authoring`, `audience`, `db` and the kernel.
 """

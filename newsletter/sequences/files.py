@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from newsletter.errors import IssueFileError, Problem
 from newsletter.sequences.model import Sequence, Step
 from newsletter.sequences.sequence_toml import FILE_NAME, read_sequence_toml
-from newsletter.sequences.step_file import read_step
+from newsletter.sequences.step_file import delay_text, read_step
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]+$")
 MAX_NAME = 90  # with a step key, a step id fits a send's issue id column (200)
@@ -122,8 +121,8 @@ def _order_problems(steps: list[Step]) -> list[Problem]:
                 Problem(
                     str(step.issue.path),
                     after_line_of(step),
-                    f"'after: {_short(step.after)}' is earlier than "
-                    f"{latest.issue.path.name}'s 'after: {_short(latest.after)}': steps go out "
+                    f"'after: {delay_text(step.after)}' is earlier than "
+                    f"{latest.issue.path.name}'s 'after: {delay_text(latest.after)}': steps go out "
                     "in file-name order, so a later file needs an equal or longer delay "
                     "(rename the files or change 'after:')",
                 )
@@ -140,14 +139,3 @@ def after_line_of(step: Step) -> int:
         if line.startswith("after:"):
             return number
     return 1
-
-
-def _short(delay: timedelta) -> str:
-    """A delay as the shortest `1w2d3h4m` text (`0h` for none)."""
-    minutes = int(delay.total_seconds()) // 60
-    out = ""
-    for unit, size in (("w", 7 * 24 * 60), ("d", 24 * 60), ("h", 60), ("m", 1)):
-        if minutes >= size:
-            out += f"{minutes // size}{unit}"
-            minutes %= size
-    return out or "0h"

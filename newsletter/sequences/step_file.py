@@ -113,3 +113,14 @@ def _after(
         problems.append(Problem(str(path), line, f"'after: {shown}' {reason}: {_FIX}"))
         return None
     return delay
+
+
+def delay_text(delay: timedelta) -> str:
+    """A delay as `after:` writes it at its shortest: `0h`, `90m` -> `1h30m`, `2d`, `1w2d`."""
+    minutes = int(delay.total_seconds()) // 60
+    out = ""
+    for unit, size in (("w", 7 * 24 * 60), ("d", 24 * 60), ("h", 60), ("m", 1)):
+        if minutes >= size:
+            out += f"{minutes // size}{unit}"
+            minutes %= size
+    return out or "0h"
