@@ -155,6 +155,10 @@ def test_an_edited_step_goes_to_the_rest_in_its_new_version_and_is_never_resent(
             select(tables.sends.c.source_hash).where(tables.sends.c.issue_id == WELCOME)
         ).all()
     assert sends == [(ledger[bob][2],)]  # one send for ever, holding the new version
+    write_step(folder, "01-welcome", "0h", "Welcome aboard", "Edited once more.")
+    env = {"DATABASE_URL": database_url, "NEWSLETTER_SECRET_KEY": SECRET}
+    check = run_cli("check", env=env, cwd=seq_project)
+    assert "warning: the text changed after 2 reader(s) got this step" in check.stdout
 
 
 def test_a_reader_imported_with_no_sequences_never_joins(

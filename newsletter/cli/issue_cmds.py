@@ -8,7 +8,7 @@ import unicodedata
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -216,6 +216,7 @@ def _list_problems(
         return [], f"lists not checked ({reason})"
     try:
         known = sorted(row["slug"] for row in list_counts(engine))
+        edited = _edited_steps(engine, sequences)
     finally:
         engine.dispose()
     named: list[tuple[str, int, tuple[str, ...]]] = []
@@ -234,7 +235,16 @@ def _list_problems(
         for slug in slugs or (settings.default_list,)
         if slug not in known
     ]
-    return problems, ""
+    return problems + edited, ""
+
+
+def _edited_steps(engine: Any, sequences: list[Path]) -> list[Problem]:
+    """Steps whose text changed after readers got them (a warning: never resent)."""
+    from newsletter.sequences.files import read_sequence
+    from newsletter.sequences.versions import edited_after_sent
+
+    found = [s for path in sequences if (s := read_sequence(path).sequence) is not None]
+    return edited_after_sent(engine, found) if found else []
 
 
 def _key_line(path: Path, key: str) -> int:

@@ -19,6 +19,7 @@ Modules:
 - `screen`: what a step adds to each claimed batch: lateness (max_late) and the reader's link.
 - `web_copy`: a reader's signed web copy of a step they got.
 - `restart`: subscribers add --restart-sequence.
+- `versions`: check's warning about a step edited after readers got it.
 - `overview`: what operators read (newsletter sequences: per step sent, waiting, skipped),
   pausing and resuming, and whether a list's confirmation page announces a welcome mail.
 
