@@ -17,6 +17,7 @@ from newsletter.audience.unsubscribe import unsubscribe
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from newsletter.sequences.registry import set_paused
+from tests.support.sending import SECRET, run_cli
 from tests.support.sequences import (
     at,
     outbox_messages,
@@ -154,6 +155,10 @@ def test_an_edited_step_goes_to_the_rest_in_its_new_version_and_is_never_resent(
             select(tables.sends.c.source_hash).where(tables.sends.c.issue_id == WELCOME)
         ).all()
     assert sends == [(ledger[bob][2],)]  # one send for ever, holding the new version
+    write_step(folder, "01-welcome", "0h", "Welcome aboard", "Edited once more.")
+    env = {"DATABASE_URL": database_url, "NEWSLETTER_SECRET_KEY": SECRET}
+    check = run_cli("check", env=env, cwd=seq_project)
+    assert "warning: the text changed after 2 reader(s) got this step" in check.stdout
 
 
 def test_a_reader_imported_with_no_sequences_never_joins(
@@ -170,3 +175,30 @@ def test_a_reader_imported_with_no_sequences_never_joins(
     assert set(step_ledger(engine, WELCOME)) == {ann}
     with engine.connect() as conn:
         assert conn.execute(select(M.c.subscriber_id)).scalars().all() == [ann]
+
+
+def test_restart_sequence_starts_the_clock_again_without_resending(
+    engine: Engine, database_url: str, seq_project: Path
+) -> None:
+    list_id = _weekly(engine)
+    send_due(database_url, seq_project)
+    start = utcnow()
+    ann = add_subscriber(engine, "ann@example.com", "weekly")["id"]
+    send_due(database_url, seq_project)
+    unsubscribe(engine, ann, list_id, source="link")
+    send_due(database_url, seq_project, "--now", at(start, days=2, minutes=5))
+    assert sent_to(engine, TIPS) == set()  # left before step 2
+    env = {"DATABASE_URL": database_url, "NEWSLETTER_SECRET_KEY": SECRET}
+    args = ("subscribers", "add", "ann@example.com", "--list", "weekly")
+    again = run_cli(
+        *args, "--resubscribe", "asked", "--restart-sequence", "welcome", env=env, cwd=seq_project
+    )
+    assert again.returncode == 0 and "starts again" in again.stdout, again.stderr
+    restarted = utcnow()
+    send_due(database_url, seq_project, "--now", at(restarted, minutes=1))
+    assert len(outbox_messages(seq_project)) == 1  # the welcome she had is not sent again
+    send_due(database_url, seq_project, "--now", at(restarted, days=2, minutes=1))
+    assert sent_to(engine, TIPS) == {ann} and len(outbox_messages(seq_project)) == 2
+    unknown = run_cli(*args, "--restart-sequence", "nosuch", env=env, cwd=seq_project)
+    assert unknown.returncode != 0 and "Traceback" not in unknown.stderr
+    assert "not registered" in unknown.stderr

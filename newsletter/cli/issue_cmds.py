@@ -8,7 +8,7 @@ import unicodedata
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -206,7 +206,7 @@ def _list_problems(
     be read. The database is opened read-only: never created or migrated by a check."""
     from newsletter.audience.lists import list_counts
     from newsletter.authoring.issue_file import parse_issue
-    from newsletter.cli.sequence_files import edited_steps, sequence_lists
+    from newsletter.cli.sequence_files import sequence_lists
     from newsletter.db.engine import open_for_reading
 
     try:
@@ -216,7 +216,7 @@ def _list_problems(
         return [], f"lists not checked ({reason})"
     try:
         known = sorted(row["slug"] for row in list_counts(engine))
-        edited = edited_steps(engine, sequences)
+        edited = _edited_steps(engine, sequences)
     finally:
         engine.dispose()
     named: list[tuple[str, int, tuple[str, ...]]] = []
@@ -236,6 +236,15 @@ def _list_problems(
         if slug not in known
     ]
     return problems + edited, ""
+
+
+def _edited_steps(engine: Any, sequences: list[Path]) -> list[Problem]:
+    """Steps whose text changed after readers got them (a warning: never resent)."""
+    from newsletter.sequences.files import read_sequence
+    from newsletter.sequences.versions import edited_after_sent
+
+    found = [s for path in sequences if (s := read_sequence(path).sequence) is not None]
+    return edited_after_sent(engine, found) if found else []
 
 
 def _key_line(path: Path, key: str) -> int:

@@ -81,7 +81,7 @@ def send_due_cmd(
         click.echo(f"{stamp_utc()} send-due: {line}", err=problem)
 
     with graceful_stop():  # sequence steps first: a long issue send never holds back a welcome
-        ok = dry_run or _sequences(ctx, engine, settings, now, late, log, verbose)
+        ok = dry_run or _sequences(engine, settings, now, late, log, verbose)
     entries = plan(engine, settings, folder, now, late, pretend=now_text is not None)
 
     def gate(path: Path) -> None:
@@ -115,12 +115,10 @@ def send_due_cmd(
             log(f"send #{send_id}: hits older than the retention period folded into totals", False)
     if verbose and not entries:
         log(f"no scheduled issues in {folder}", False)
-    if not ok:
-        sys.exit(1)
+    sys.exit(0 if ok else 1)
 
 
 def _sequences(
-    ctx: click.Context,
     engine: Any,
     settings: Any,
     now: datetime,

@@ -1,11 +1,10 @@
 """The sequences' part of `new` and `check` (`issue_cmds`): which folders `check` reads as
-sequences, their problems, the lists their `sequence.toml` names, the steps edited after
-readers got them, and `new --sequence NAME`."""
+sequences, their problems, the lists their `sequence.toml` names, and `new --sequence NAME`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -87,14 +86,3 @@ def new_sequence(settings: Settings, name: str) -> None:
 
     for path in write_starter(settings.sequences_dir, name, settings.default_list):
         click.echo(str(path))
-
-
-def edited_steps(engine: Any, folders: list[Path]) -> list[Problem]:
-    """A warning for each step of these sequences edited after readers got it."""
-    from newsletter.sequences.edits import edited_after_sending
-    from newsletter.sequences.files import read_sequence
-
-    if not folders:
-        return []
-    steps = [step for folder in folders for step in read_sequence(folder).steps]
-    return edited_after_sending(engine, steps)

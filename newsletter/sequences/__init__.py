@@ -6,12 +6,20 @@ Modules:
   rules between a sequence's files (names, "after:" never going backwards).
 - `sequence_toml`: a sequence's sequence.toml (lists, join, stop_on_unsubscribe).
 - `step_file`: one step, a file in the issue format with "after:" (the issue reader reads it).
-- `lint`: "newsletter check" for sequences (the file rules, then each step rendered); `edits`:
-  its warning about a step edited after readers got it (read from the database).
+- `lint`: "newsletter check" for sequences (the file rules, then each step rendered).
 - `starter`: the welcome sequence "newsletter new --sequence NAME" writes (from the folder
   starter/ beside it).
-- `registry`, `enrol`, `steps`, `screen`, `run`: what send-due registers, who joins, a step's
-  one send and its ledger rows, lateness at claim, and the sequence pass of send-due.
+- `run`: send-due's sequence pass, top to bottom: register, enrol, each due step sent under its
+  own lock through the sending package's batch loop.
+- `registry`: the sequences and steps as send-due registers them (paused, removed steps, the
+  readers' cursors moved when steps change).
+- `enrol`: who joins, incrementally from memberships.subscribed_at, and who left.
+- `steps`: a step's one send (rendered once per file version) and its ledger rows as readers
+  fall due.
+- `screen`: what a step adds to each claimed batch: lateness (max_late) and the reader's link.
+- `web_copy`: a reader's signed web copy of a step they got.
+- `restart`: subscribers add --restart-sequence.
+- `versions`: check's warning about a step edited after readers got it.
 - `overview`: what operators read (newsletter sequences: per step sent, waiting, skipped),
   pausing and resuming, and whether a list's confirmation page announces a welcome mail.
 

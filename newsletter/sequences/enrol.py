@@ -11,7 +11,8 @@ first seen; `"everyone"`: current members too, their clock starting then. Member
 
 Leaving is checked when a reader's next step falls due (`leave_due`), so a run never visits
 readers with nothing due: without any subscribed membership of the sequence's lists a reader has
-left; with `stop_on_unsubscribe`, unsubscribing from any one of them is leaving.
+left; with `stop_on_unsubscribe`, unsubscribing from any one of them after joining is leaving
+(an unsubscribe from before they joined is not).
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def leave_due(conn: Connection, seq: Registered, key: str, cutoff: datetime, now
     subscribed = exists().where(mine, M.c.status == "subscribed")
     gone = ~subscribed
     if seq.stop_on_unsubscribe:
-        gone = gone | exists().where(mine, M.c.status == "unsubscribed")
+        left_since = M.c.updated_at > MEMBERS.c.joined_at  # not an old unsubscribe
+        gone = gone | exists().where(mine, M.c.status == "unsubscribed", left_since)
     return conn.execute(
         update(MEMBERS)
         .where(*due_members(seq, key, cutoff), gone)
