@@ -133,14 +133,16 @@ def _step_counts(conn: Connection, reg: dict[str, Any], waiting: dict[int, int])
 
 
 def _still_in(row: Any) -> Any:
-    """A member who has not left the sequence's lists (as `send-due` will find them)."""
+    """A member who has not left the sequence's lists: the rule of `enrol.leave_due`, which
+    `send-due` applies when their next step falls due (kept the same by hand)."""
     mine = and_(
         M.c.subscriber_id == MEMBERS.c.subscriber_id,
         M.c.list_id.in_([int(i) for i in row.list_ids]),
     )
     kept = exists().where(mine, M.c.status == "subscribed")
-    if row.stop_on_unsubscribe:
-        kept = kept & ~exists().where(mine, M.c.status == "unsubscribed")
+    if row.stop_on_unsubscribe:  # an unsubscribe from before they joined does not count
+        left_since = M.c.updated_at > MEMBERS.c.joined_at
+        kept = kept & ~exists().where(mine, M.c.status == "unsubscribed", left_since)
     return kept
 
 
