@@ -306,3 +306,11 @@ def test_an_issue_reference_is_a_step_id_only_where_it_cannot_be_a_path(workdir:
     assert issue_id_of("issues/2026-01-01-a") == "2026-01-01-a"
     assert issue_id_of("issues/2026-01-01-gone") == "2026-01-01-gone"  # a folder: a path
     assert issue_id_of("2026-01-01-a") == "2026-01-01-a"
+
+
+def test_sequences_without_a_database_lists_the_folder_and_creates_nothing(workdir: Path) -> None:
+    assert run(f"sqlite:///{workdir / 'news.db'}", "new", "--sequence", "welcome").exit_code == 0
+    result = run(f"sqlite:///{workdir / 'news.db'}", "sequences")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0].startswith("welcome: not registered yet")
+    assert not (workdir / "news.db").exists()

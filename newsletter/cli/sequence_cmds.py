@@ -45,7 +45,7 @@ def sequences_cmd(ctx: click.Context, as_json: bool) -> None:
 
     settings = settings_from(ctx)
     found, problems = read_sequences(settings.sequences_dir)
-    rows = overview(reading_engine_from(ctx), found)
+    rows = overview(_engine_if_any(ctx), found)
     broken = sorted(
         Path(p.path).relative_to(settings.sequences_dir).parts[0]
         for p in problems
@@ -62,6 +62,16 @@ def sequences_cmd(ctx: click.Context, as_json: bool) -> None:
             f"warning: sequence '{name}' has errors and is not sent: run `newsletter check`",
             err=True,
         )
+
+
+def _engine_if_any(ctx: click.Context) -> Any:
+    """The database as it is, or None when there is none yet (nothing is registered)."""
+    try:
+        return reading_engine_from(ctx)
+    except NewsletterError as exc:
+        if "no database" not in str(exc):
+            raise
+        return None
 
 
 def _below(path: str, folder: str) -> bool:
@@ -128,15 +138,13 @@ def _engine(ctx: click.Context, name: str) -> Any:
     """The database, as it is (pausing creates none): without one, nothing is registered."""
     from newsletter.sequences.overview import UnknownSequence
 
-    try:
-        return reading_engine_from(ctx)
-    except NewsletterError as exc:
-        if "no database" not in str(exc):
-            raise
+    engine = _engine_if_any(ctx)
+    if engine is None:
         raise UnknownSequence(
             f"sequence '{name}' is not registered: there is no database yet (send-due creates "
             "it and registers the sequences)"
-        ) from None
+        )
+    return engine
 
 
 @sequences_cmd.command("pause")

@@ -38,9 +38,12 @@ class UnknownSequence(LookupError):
     """`pause`/`resume` of a name no sequence has, or one `send-due` never registered."""
 
 
-def overview(engine: Engine, found: list[Sequence]) -> list[dict[str, Any]]:
+def overview(engine: Engine | None, found: list[Sequence]) -> list[dict[str, Any]]:
     """Every sequence of the folder (`found`) and every registered one, by name, with its
-    steps and their counts. A sequence not registered yet has no counts (None)."""
+    steps and their counts. A sequence not registered yet (all of them without a database:
+    `engine` None) has no counts (None)."""
+    if engine is None:
+        return [_sequence(None, s.name, s, None, {}) for s in sorted(found, key=lambda s: s.name)]
     slugs = {int(lst["id"]): lst["slug"] for lst in all_lists(engine)}
     by_name = {seq.name: seq for seq in found}
     with reading(engine) as conn:
@@ -53,7 +56,7 @@ def overview(engine: Engine, found: list[Sequence]) -> list[dict[str, Any]]:
 
 
 def _sequence(
-    conn: Connection, name: str, seq: Sequence | None, row: Any, slugs: dict[int, str]
+    conn: Connection | None, name: str, seq: Sequence | None, row: Any, slugs: dict[int, str]
 ) -> dict[str, Any]:
     if seq is not None:
         lists, join, stop = list(seq.lists), seq.join, seq.stop_on_unsubscribe
@@ -71,8 +74,9 @@ def _sequence(
         "members": None,
         "left": None,
     }
-    stored = step_rows(conn, name) if row is not None else []
-    if row is not None:
+    stored: list[dict[str, Any]] = []
+    if conn is not None and row is not None:
+        stored = step_rows(conn, name)
         out["members"], out["left"] = _member_counts(conn, name)
     out["steps"] = _steps(conn, name, row, seq, stored)
     return out
@@ -90,10 +94,10 @@ def step_rows(conn: Connection, name: str) -> list[dict[str, Any]]:
 
 
 def _steps(
-    conn: Connection, name: str, row: Any, seq: Sequence | None, stored: list[dict[str, Any]]
+    conn: Connection | None, name: str, row: Any, seq: Sequence | None, stored: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """The folder's steps in order, then registered steps the folder no longer has."""
-    waiting = _waiting_by_position(conn, row) if row is not None else {}
+    waiting = _waiting_by_position(conn, row) if conn is not None and row is not None else {}
     known = {s["key"]: s for s in stored}
     keys = [step.key for step in seq.steps] if seq is not None else []
     keys += [s["key"] for s in stored if s["key"] not in keys]
@@ -112,7 +116,7 @@ def _steps(
             "waiting": None,
             "skipped": None,
         }
-        if reg is not None:
+        if conn is not None and reg is not None:
             step.update(_step_counts(conn, reg, waiting))
         out.append(step)
     return out
