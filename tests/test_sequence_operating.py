@@ -309,8 +309,16 @@ def test_an_issue_reference_is_a_step_id_only_where_it_cannot_be_a_path(workdir:
 
 
 def test_sequences_without_a_database_lists_the_folder_and_creates_nothing(workdir: Path) -> None:
+    none = run(f"sqlite:///{workdir / 'news.db'}", "sequences")
+    assert none.stdout == "no sequences (none in sequences/, none registered)\n"
     assert run(f"sqlite:///{workdir / 'news.db'}", "new", "--sequence", "welcome").exit_code == 0
     result = run(f"sqlite:///{workdir / 'news.db'}", "sequences")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0].startswith("welcome: not registered yet")
+    assert result.stderr == ""
     assert not (workdir / "news.db").exists()
+    write_sequence(workdir, "broken", steps=(("01-hello", "soon", "Hello"),))
+    result = run(f"sqlite:///{workdir / 'news.db'}", "sequences")
+    assert result.stderr == (
+        "warning: sequence 'broken' has errors and is not sent: run `newsletter check`\n"
+    )

@@ -55,8 +55,9 @@ def sequences_cmd(ctx: click.Context, as_json: bool) -> None:
         echo_json(rows)
     elif not rows:
         click.echo(f"no sequences (none in {settings.sequences_dir}/, none registered)")
-    for row in rows if not as_json else ():
-        _print_sequence(row)
+    else:
+        for row in rows:
+            _print_sequence(row)
     for name in dict.fromkeys(broken):
         click.echo(
             f"warning: sequence '{name}' has errors and is not sent: run `newsletter check`",
