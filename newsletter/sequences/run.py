@@ -27,6 +27,8 @@ from newsletter.sequences.screen import StepScreen
 from newsletter.sequences.steps import enqueue, ensure_send, pending
 
 Log = Callable[[str, bool], None]  # (line, is_problem)
+# The CLI's pre-flight gate (settings half): raises NewsletterError when it refuses sending.
+Gate = Callable[[], None]
 
 
 def send_sequences(
@@ -38,8 +40,10 @@ def send_sequences(
     max_late: timedelta,
     log: Log,
     verbose: bool = False,
+    gate: Gate | None = None,
 ) -> bool:
-    """Register, enrol and send every due step of `found`; False when something failed."""
+    """Register, enrol and send every due step of `found`; False when something failed.
+    `gate` is asked before a step is sent (the first time something is due)."""
     ok = True
     for seq in found:
         if STOP.asked:
@@ -58,7 +62,8 @@ def send_sequences(
         for row in reg.steps:
             if STOP.asked:
                 break
-            ok = _run_step(engine, settings, reg, steps[row.key], row, now, max_late, log) and ok
+            step = steps[row.key]
+            ok = _run_step(engine, settings, reg, step, row, (now, max_late), log, gate) and ok
     return ok
 
 
@@ -82,11 +87,11 @@ def _run_step(
     reg: Registered,
     step: Step,
     row: StepRow,
-    now: datetime,
-    max_late: timedelta,
+    clock: tuple[datetime, timedelta],  # (now, max_late)
     log: Log,
+    gate: Gate | None,
 ) -> bool:
-    owner, name = locks.new_owner(), f"send-due:{step.step_id}"
+    (now, max_late), owner, name = clock, locks.new_owner(), f"send-due:{step.step_id}"
     ttl = locks.TTL + timedelta(seconds=settings.db_outage_timeout)
     holder = locks.acquire(engine, name, owner, ttl)
     if holder is not None:
@@ -98,6 +103,8 @@ def _run_step(
             enqueue(conn, reg, row, send_id, step.issue.source_hash, now)
         if not pending(engine, send_id):
             return True
+        if gate is not None:
+            gate()
         signer = tokens.signer_for(settings, allow_generated=settings.backend == "outbox")
         screen = StepScreen(reg.name, row, send_id, now, max_late, settings.site_url, signer)
         progress = _deliver(
