@@ -17,7 +17,7 @@ from newsletter.config import Settings
 from newsletter.db.dialect import lock_for_transaction
 from newsletter.errors import NewsletterError
 from newsletter.sending import locks, workers
-from newsletter.sending.batches import Progress, deliver
+from newsletter.sending.batches import Callback, Progress, deliver
 from newsletter.sending.delivery import make_backend
 from newsletter.sending.stopping import STOP
 from newsletter.sequences.enrol import enrol
@@ -125,7 +125,7 @@ def _run_step(
 
 
 def _deliver(
-    engine: Engine, settings: Settings, send_id: int, screen: StepScreen, keep: object
+    engine: Engine, settings: Settings, send_id: int, screen: StepScreen, keep: Callback
 ) -> Progress:
     backend = make_backend(settings.backend, settings)
     worker = workers.Worker(engine, settings.db_outage_timeout)
@@ -133,7 +133,7 @@ def _deliver(
         with engine.begin() as conn:
             workers.join(conn, send_id, worker)
         workers.recover(engine, send_id)  # a killed run's rows: unknown, or back in the queue
-        return deliver(engine, settings, send_id, worker, backend, on_progress=keep, screen=screen)  # type: ignore[arg-type]
+        return deliver(engine, settings, send_id, worker, backend, on_progress=keep, screen=screen)
     finally:
         backend.close()
         worker.close()
