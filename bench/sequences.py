@@ -117,9 +117,17 @@ def due(folder: Path, url: str, n: int) -> tuple[float, float]:
     readers(engine, n)
     engine.dispose()
     issue = cli(folder, env, "send", str(ISSUE), "--list", "news", "--yes")
+    _outbox_holds(folder, n)
     shutil.rmtree(folder / "outbox", ignore_errors=True)
     step = cli(folder, env, "send-due")  # registers, enrols everyone, sends the welcome
+    _outbox_holds(folder, n)
     return issue, step
+
+
+def _outbox_holds(folder: Path, n: int) -> None:
+    found = sum(1 for _ in (folder / "outbox" / "new").iterdir())
+    if found != n:
+        raise SystemExit(f"the outbox holds {found} messages, not {n}")
 
 
 def main() -> None:

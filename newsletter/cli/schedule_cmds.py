@@ -20,7 +20,7 @@ from newsletter.cli.root import (
     warn_kept_key,
 )
 from newsletter.cli.stopping import graceful_stop, replay_journals, stopped_exit
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, NewsletterError
 from newsletter.sending.stopping import STOP
 from newsletter.times import minute_utc, stamp_utc
 
@@ -81,7 +81,7 @@ def send_due_cmd(
         click.echo(f"{stamp_utc()} send-due: {line}", err=problem)
 
     with graceful_stop():  # sequence steps first: a long issue send never holds back a welcome
-        ok = dry_run or _sequences(engine, settings, now, late, log, verbose)
+        ok = dry_run or _sequences(engine, settings, (now, late), log, verbose, force_preflight)
     entries = plan(engine, settings, folder, now, late, pretend=now_text is not None)
 
     def gate(path: Path) -> None:
@@ -121,15 +121,32 @@ def send_due_cmd(
 def _sequences(
     engine: Any,
     settings: Any,
-    now: datetime,
-    late: timedelta,
+    clock: tuple[datetime, timedelta],
     log: Callable[[str, bool], None],
     verbose: bool,
+    force: bool,
 ) -> bool:
     """The sequences folder's steps that are due (README: Sequences); False if any failed.
-    A sequence with an error in its files is reported and left alone; the others go on."""
+    A sequence with an error in its files is reported and left alone; the others go on. The
+    settings half of the pre-flight gate is asked once, when a step is first about to go out."""
+    from newsletter.cli.preflight import settings_gate
     from newsletter.sequences.files import read_sequences
     from newsletter.sequences.run import send_sequences
+
+    verdict: list[Exception | None] = []
+
+    def say(line: str) -> None:
+        log(f"sequences: {line}", ": error: " in line or line.startswith("error"))
+
+    def gate() -> None:
+        if not verdict:
+            try:
+                settings_gate(settings, force=force, say=say)
+                verdict.append(None)
+            except NewsletterError as exc:
+                verdict.append(exc)
+        if verdict[0] is not None:
+            raise verdict[0]
 
     found, problems = read_sequences(settings.sequences_dir)
     errors = [p for p in problems if p.severity == "error"]
@@ -137,7 +154,10 @@ def _sequences(
         log(f"sequence not sent: {problem}", True)
     if STOP.asked:
         return not errors
-    sent = send_sequences(engine, settings, found, now=now, max_late=late, log=log, verbose=verbose)
+    now, late = clock
+    sent = send_sequences(
+        engine, settings, found, now=now, max_late=late, log=log, verbose=verbose, gate=gate
+    )
     return sent and not errors
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     DateTime,
     and_,
@@ -75,7 +76,7 @@ def enrol(conn: Connection, seq: Registered, now: datetime) -> None:
     conn.execute(update(SEQ).where(SEQ.c.name == seq.name).values(enrolled_to=now))
 
 
-def due_members(seq: Registered, key: str, cutoff: datetime) -> list:
+def due_members(seq: Registered, key: str, cutoff: datetime) -> list[ColumnElement[bool]]:
     """The conditions of the readers due for step `key`: waiting for it, joined by `cutoff`,
     still in the sequence (one range of the index (sequence, next_key, joined_at))."""
     return [

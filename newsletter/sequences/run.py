@@ -17,7 +17,7 @@ from newsletter.config import Settings
 from newsletter.db.dialect import lock_for_transaction
 from newsletter.errors import NewsletterError
 from newsletter.sending import locks, workers
-from newsletter.sending.batches import Progress, deliver
+from newsletter.sending.batches import Callback, Progress, deliver
 from newsletter.sending.delivery import make_backend
 from newsletter.sending.stopping import STOP
 from newsletter.sequences.enrol import enrol
@@ -27,6 +27,8 @@ from newsletter.sequences.screen import StepScreen
 from newsletter.sequences.steps import enqueue, ensure_send, pending
 
 Log = Callable[[str, bool], None]  # (line, is_problem)
+# The CLI's pre-flight gate (settings half): raises NewsletterError when it refuses sending.
+Gate = Callable[[], None]
 
 
 def send_sequences(
@@ -38,8 +40,10 @@ def send_sequences(
     max_late: timedelta,
     log: Log,
     verbose: bool = False,
+    gate: Gate | None = None,
 ) -> bool:
-    """Register, enrol and send every due step of `found`; False when something failed."""
+    """Register, enrol and send every due step of `found`; False when something failed.
+    `gate` is asked before a step is sent (the first time something is due)."""
     ok = True
     for seq in found:
         if STOP.asked:
@@ -58,7 +62,8 @@ def send_sequences(
         for row in reg.steps:
             if STOP.asked:
                 break
-            ok = _run_step(engine, settings, reg, steps[row.key], row, now, max_late, log) and ok
+            step = steps[row.key]
+            ok = _run_step(engine, settings, reg, step, row, (now, max_late), log, gate) and ok
     return ok
 
 
@@ -82,11 +87,11 @@ def _run_step(
     reg: Registered,
     step: Step,
     row: StepRow,
-    now: datetime,
-    max_late: timedelta,
+    clock: tuple[datetime, timedelta],  # (now, max_late)
     log: Log,
+    gate: Gate | None,
 ) -> bool:
-    owner, name = locks.new_owner(), f"send-due:{step.step_id}"
+    (now, max_late), owner, name = clock, locks.new_owner(), f"send-due:{step.step_id}"
     ttl = locks.TTL + timedelta(seconds=settings.db_outage_timeout)
     holder = locks.acquire(engine, name, owner, ttl)
     if holder is not None:
@@ -98,6 +103,8 @@ def _run_step(
             enqueue(conn, reg, row, send_id, step.issue.source_hash, now)
         if not pending(engine, send_id):
             return True
+        if gate is not None:
+            gate()
         signer = tokens.signer_for(settings, allow_generated=settings.backend == "outbox")
         screen = StepScreen(reg.name, row, send_id, now, max_late, settings.site_url, signer)
         progress = _deliver(
@@ -118,7 +125,7 @@ def _run_step(
 
 
 def _deliver(
-    engine: Engine, settings: Settings, send_id: int, screen: StepScreen, keep: object
+    engine: Engine, settings: Settings, send_id: int, screen: StepScreen, keep: Callback
 ) -> Progress:
     backend = make_backend(settings.backend, settings)
     worker = workers.Worker(engine, settings.db_outage_timeout)
@@ -126,7 +133,7 @@ def _deliver(
         with engine.begin() as conn:
             workers.join(conn, send_id, worker)
         workers.recover(engine, send_id)  # a killed run's rows: unknown, or back in the queue
-        return deliver(engine, settings, send_id, worker, backend, on_progress=keep, screen=screen)  # type: ignore[arg-type]
+        return deliver(engine, settings, send_id, worker, backend, on_progress=keep, screen=screen)
     finally:
         backend.close()
         worker.close()

@@ -47,7 +47,8 @@ class StepScreen:
                     )
                 )
                 for sid, joined in rows:
-                    due = max(as_utc(joined) + after, self.step.first_seen_at)  # type: ignore[operator]
+                    start = as_utc(joined) or self.step.first_seen_at
+                    due = max(start + after, self.step.first_seen_at)
                     if self.now - due > self.max_late:
                         out[sid] = (
                             f"late: due {due:%Y-%m-%d %H:%M} UTC, more than max_late "

@@ -20,7 +20,7 @@ def edited_after_sent(engine: Engine, found: list[Sequence]) -> list[Problem]:
     problems = []
     with reading(engine) as conn:
         for seq in found:
-            stored = dict(
+            stored: dict[str, str] = dict(
                 conn.execute(
                     select(STEPS.c.key, S.c.source_hash)
                     .join(S, S.c.id == STEPS.c.send_id)
