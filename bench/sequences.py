@@ -5,8 +5,9 @@ settings (outbox backend), each figure beside its same-run baseline:
     same run on the same database without it (target: at most 1 s more). Also the worst case:
     the same readers subscribed within the last minutes (enrolment re-reads what is within its
     look-back, `sequences.enrol.LOOKBACK`).
-(b) 10,000 readers due for one step: `send-due`'s send rate, and `newsletter send` of an issue
-    to 10,000 readers in the same run (target: at least 0.8x); four rounds, each on a fresh
+(b) 10,000 readers due for one step (the sample issue as the welcome step: the same message):
+    `send-due`'s send rate, and `newsletter send` of that issue to 10,000 readers in the same
+    run (target: at least 0.8x); four rounds, each on a fresh
     database, issue first in two and step first in the other two, the disk synced before each.
 
     PYTHONPATH=. python bench/sequences.py [--readers 100000] [--due 10000]
@@ -47,12 +48,24 @@ ISSUE = ROOT / "issues" / "2019-03-01-hanoi-summit.md"
 STEP = "---\ntitle: {title}\nafter: {after}\n---\nHello {{{{ name }}}}, this is {title}.\n"
 
 
+def _as_step(issue: str) -> str:
+    """The sample issue as a step (the same message as the baseline's): `after: 0h` in place
+    of what a step may not have."""
+    kept = [
+        line for line in issue.splitlines() if not line.startswith(("lists:", "send_at:", "date:"))
+    ]
+    kept.insert(1, "after: 0h")
+    return "\n".join(kept) + "\n"
+
+
 def project(folder: Path, url: str) -> dict[str, str]:
     (folder / "issues").mkdir(parents=True, exist_ok=True)
     seq = folder / "sequences" / "welcome"
     seq.mkdir(parents=True, exist_ok=True)
     (seq / "sequence.toml").write_text('lists = ["news"]\njoin = "everyone"\n', encoding="utf-8")
-    (seq / "01-welcome.md").write_text(STEP.format(title="Welcome", after="0h"), encoding="utf-8")
+    (seq / "01-welcome.md").write_text(
+        _as_step(ISSUE.read_text(encoding="utf-8")), encoding="utf-8"
+    )
     (seq / "02-tips.md").write_text(STEP.format(title="Tips", after="2d"), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSLETTER_")}
     return {**env, "DATABASE_URL": url, "NEWSLETTER_SECRET_KEY": "bench-secret-0123456789abcdef"}

@@ -86,3 +86,8 @@ def test_a_batch_delivered_but_not_recorded_is_unknown_never_resent(
     statuses = Counter(s for s, _, _ in step_ledger(engine, WELCOME).values())
     assert statuses == Counter(sent=N - 10, unknown=10), rerun.stdout + rerun.stderr
     assert delivered(record) == Counter(dict.fromkeys(EVERYONE, 1))  # nobody got it twice
+    assert rerun.returncode == 1 and "10 unknown" in rerun.stderr  # said once, by this run
+    populate(engine, "weekly", 1, start=N)  # a new reader: the step's old doubt is no failure
+    later = run_cli("send-due", "--now", at(start, minutes=3), env=env, cwd=seq_project)
+    assert later.returncode == 0 and "1 sent" in later.stdout, later.stderr
+    assert delivered(record)["user40@example.com"] == 1

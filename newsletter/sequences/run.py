@@ -14,9 +14,10 @@ from sqlalchemy import Engine
 from newsletter import tokens
 from newsletter.audience.lists import get_list_by_id, list_ids_for
 from newsletter.config import Settings
+from newsletter.db.connection import reading
 from newsletter.db.dialect import lock_for_transaction
 from newsletter.errors import NewsletterError
-from newsletter.sending import locks, workers
+from newsletter.sending import ledger, locks, workers
 from newsletter.sending.batches import Callback, Progress, deliver
 from newsletter.sending.delivery import make_backend
 from newsletter.sending.stopping import STOP
@@ -107,21 +108,24 @@ def _run_step(
             gate()
         signer = tokens.signer_for(settings, allow_generated=settings.backend == "outbox")
         screen = StepScreen(reg.name, row, send_id, now, max_late, settings.site_url, signer)
-        progress = _deliver(
-            engine, settings, send_id, screen, locks.keeper(engine, name, owner, ttl)
-        )
-        counts = progress.counts
-        failed = counts.get("failed", 0) + counts.get("unknown", 0)
-        summary = f"{progress.this_run} handled" + (
-            f", {failed} failed or unknown" if failed else ""
-        )
-        log(f"sequence step {step.step_id}: {summary}", failed > 0)
+        before = _counts(engine, send_id)
+        _deliver(engine, settings, send_id, screen, locks.keeper(engine, name, owner, ttl))
+        after = _counts(engine, send_id)
+        this_run = {s: after[s] - before.get(s, 0) for s in after if after[s] > before.get(s, 0)}
+        failed = this_run.get("failed", 0) + this_run.get("unknown", 0)
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(this_run.items()) if s != "queued")
+        log(f"sequence step {step.step_id}: {summary or 'nothing sent'}", failed > 0)
         return failed == 0
     except NewsletterError as exc:
         log(f"sequence step {step.step_id}: {exc}", True)
         return False
     finally:
         locks.release(engine, name, owner)
+
+
+def _counts(engine: Engine, send_id: int) -> dict[str, int]:
+    with reading(engine) as conn:
+        return ledger.counts(conn, send_id)
 
 
 def _deliver(
