@@ -5,11 +5,12 @@ A tag is one AES block holding five zero bytes, the send id (5 bytes) and the su
 the database's numbering in it, a forged or altered tag decrypts to five zero bytes with odds of
 1 in 2**40, and lower-case hex (32 characters) survives MTAs that fold the case of local parts.
 
-Three purposes, none computed from another: the tracked links and pixel (readers share and
-forward those), the VERP return path and the Message-ID. A bounce or complaint counts only
-through the last two, which a forwarded copy does not carry in its body. Mail sent before tags
-had purposes carried one value for all three: it is still read (`ReadTag.legacy`), for clicks
-and opens for good, for bounces and complaints while its send is under `LEGACY_TAG_DAYS` old.
+Four purposes, none computed from another: the tracked links and pixel (readers share and
+forward those), the VERP return path, the Message-ID, and a sequence step's web copy (one
+reader's). A bounce or complaint counts only through the return path and the Message-ID, which
+a forwarded copy does not carry in its body. Mail sent before tags had purposes carried one
+value for the first three: it is still read (`ReadTag.legacy`), for clicks and opens for good,
+for bounces and complaints while its send is under `LEGACY_TAG_DAYS` old.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ TAG_PATTERN = re.compile(rf"(?<![0-9a-f])[0-9a-f]{{{TAG_LENGTH}}}(?![0-9a-f])")
 TAG_LINK = "link"  # tracked links and the open pixel
 TAG_RETURN_PATH = "return-path"  # the VERP bounce address, `bounces+<tag>@domain`
 TAG_MESSAGE_ID = "message-id"  # the Message-ID and X-Newsletter-Tag headers
-TAG_PURPOSES = (TAG_LINK, TAG_RETURN_PATH, TAG_MESSAGE_ID)
+TAG_WEB_COPY = "web-copy"  # a sequence step's "view in browser" link: that reader's copy
+TAG_PURPOSES = (TAG_LINK, TAG_RETURN_PATH, TAG_MESSAGE_ID, TAG_WEB_COPY)
 LEGACY_TAG_DAYS = 30
 _LEGACY = b"newsletter.recipient-tag"  # the derivation of the one tag of older mail
 _CHECK = bytes(5)

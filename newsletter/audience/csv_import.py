@@ -60,6 +60,7 @@ class ImportReport:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)  # which column was taken for what
     as_reason: str | None = None  # rows imported as suppressions of this reason
+    no_sequences: bool = False  # --no-sequences: new members join no sequence
 
     def counts(self) -> dict[str, int]:
         keys = ("added", "updated", "unchanged", "duplicates", "suppressed", "rejected", "left")
@@ -87,17 +88,18 @@ def import_csv(
     on_progress: Callable[[ImportProgress], None] | None = None,
     delimiter: str | None = None,
     as_reason: str | None = None,
+    no_sequences: bool = False,
 ) -> ImportReport:
     """Import the members in the CSV at `path` into a list (see the module's docstring), or
     with `as_reason` (unsubscribed, bounced, complained) suppress its addresses. The
     delimiter is sniffed unless given. `on_progress`, when given, is called at the start,
     after each chunk and at the end (with every byte read), never twice with the same
-    figures."""
+    figures. `no_sequences`: the memberships it makes `subscribed` join no sequence."""
     start = time.perf_counter()
     path = Path(path)
     if as_reason is not None and as_reason not in AS_REASONS:
         raise ImportFileError(f"import as '{as_reason}': use one of {', '.join(AS_REASONS)}")
-    report = ImportReport(str(path), dry_run, as_reason=as_reason)
+    report = ImportReport(str(path), dry_run, as_reason=as_reason, no_sequences=no_sequences)
     columns = check_file(path, delimiter)
     report.notes = columns.notes
     if as_reason:  # nothing but the address is kept of people we will never mail
@@ -241,7 +243,11 @@ def _chunk(
     if report.as_reason:
         return suppress_chunk(conn, list_id, rows, source, report.as_reason, dry_run)
     members = [r for r in rows if r.left is None]
-    counts = apply_chunk(conn, list_id, members, source, status, dry_run) if members else {}
+    counts = (
+        apply_chunk(conn, list_id, members, source, status, dry_run, report.no_sequences)
+        if members
+        else {}
+    )
     for reason in AS_REASONS:
         gone = [r for r in rows if r.left == reason]
         if gone:

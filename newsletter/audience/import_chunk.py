@@ -65,6 +65,7 @@ def apply_chunk(
     source: str,
     status: str,
     dry_run: bool,
+    no_sequences: bool = False,
 ) -> dict[str, int]:
     """Import `rows` (already valid and unique) into a list. Suppression wins. Returns counts
     added / updated / unchanged / suppressed."""
@@ -75,7 +76,7 @@ def apply_chunk(
     if dry_run:
         counts["added"] += len(plan.join)
         return counts
-    _write(d, plan, list_id, source, status, counts)
+    _write(d, plan, list_id, source, (status, no_sequences), counts)
     return counts
 
 
@@ -136,7 +137,12 @@ def _plan(rows: list[ImportRow], known: _Known, counts: dict[str, int]) -> _Plan
 
 
 def _write(
-    d: BulkStatements, plan: _Plan, list_id: int, source: str, status: str, counts: dict[str, int]
+    d: BulkStatements,
+    plan: _Plan,
+    list_id: int,
+    source: str,
+    status: tuple[str, bool],  # (status, no_sequences)
+    counts: dict[str, int],
 ) -> None:
     """Insert the new subscribers, update the changed ones, add the memberships; count them."""
     now = d.ts(utcnow())
@@ -150,6 +156,6 @@ def _write(
         d.update_subscribers(plan.changes, now)
     if plan.join:
         ids = sorted(i for (i,) in d.lookup("id", "subscribers", "email_key", plan.join))
-        added = d.insert_memberships(ids, list_id, status, source, now)
+        added = d.insert_memberships(ids, list_id, status[0], source, now, no_sequences=status[1])
         counts["added"] += added
         counts["unchanged"] += len(plan.join) - added  # another import got there first

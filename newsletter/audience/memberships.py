@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, and_, case, literal, select
+from sqlalchemy import Connection, Engine, and_, case, false, literal, select
 
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
@@ -21,7 +21,8 @@ def membership_status(conn: Connection, sub_id: int, list_id: int) -> str | None
 
 def set_membership(conn: Connection, sub_id: int, list_id: int, status: str, source: str) -> None:
     """Insert or change the membership. `subscribed_at` moves only on a transition into
-    `subscribed` (confirm, resubscribe, an operator's add): staying subscribed keeps it."""
+    `subscribed` (confirm, resubscribe, an operator's add): staying subscribed keeps it. Such a
+    transition clears `no_sequences` (an earlier `import --no-sequences`): this one joins."""
     m, now = tables.memberships, utcnow()
     became = now if status == "subscribed" else None
     stmt = insert_for(conn, m).values(
@@ -44,7 +45,15 @@ def set_membership(conn: Connection, sub_id: int, list_id: int, status: str, sou
     conn.execute(
         stmt.on_conflict_do_update(
             index_elements=["subscriber_id", "list_id"],
-            set_={"status": status, "source": source, "updated_at": now, "subscribed_at": since},
+            set_={
+                "status": status,
+                "source": source,
+                "updated_at": now,
+                "subscribed_at": since,
+                "no_sequences": m.c.no_sequences
+                if became is None
+                else case((m.c.status == "subscribed", m.c.no_sequences), else_=false()),
+            },
         )
     )
 

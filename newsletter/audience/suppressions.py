@@ -269,7 +269,7 @@ def _erase_subscriber(conn: Connection, key: str) -> bool:
     # address: erased too (the statuses and counts stay).
     conn.execute(update(d).where(d.c.subscriber_id == sub_id).values(email="", detail=""))
     conn.execute(update(b).where(b.c.subscriber_id == sub_id).values(diagnostic=""))
-    for table in (tables.subscriber_events, tables.memberships):
+    for table in (tables.subscriber_events, tables.memberships, tables.sequence_members):
         conn.execute(delete(table).where(table.c.subscriber_id == sub_id))
     # Their tracking rows (hits, opt-out, judging state) go with them: ON DELETE CASCADE.
     conn.execute(delete(s).where(s.c.id == sub_id))

@@ -16,6 +16,7 @@ from newsletter.errors import did_you_mean
 from newsletter.safe_text import one_line
 
 if TYPE_CHECKING:
+    import yaml
     from yaml import MarkedYAMLError
 
 FRONT_MATTER_KEYS = (
@@ -41,8 +42,14 @@ Report = Callable[[int, str], None]
 _UNCLOSED_QUOTE = "while scanning a quoted scalar"  # PyYAML's context for a missing end quote
 
 
-def parse_front_matter(lines: list[str], error: Report) -> dict[str, tuple[object, int]] | None:
-    """{key: (value, line)} from the YAML between the '---' lines (file line 2 onwards)."""
+def parse_front_matter(
+    lines: list[str], error: Report, extra_keys: tuple[str, ...] = ()
+) -> dict[str, tuple[object, int]] | None:
+    """{key: (value, line)} from the YAML between the '---' lines (file line 2 onwards).
+
+    `extra_keys` are allowed besides FRONT_MATTER_KEYS (a sequence step's `after`); their
+    value is the scalar as written (None for a list or mapping), for the caller to judge.
+    """
     import yaml
 
     text = "\n".join(_named_segment_quoted(line) for line in lines)
@@ -69,26 +76,40 @@ def parse_front_matter(lines: list[str], error: Report) -> dict[str, tuple[objec
         error(root.start_mark.line + 2, "front matter must be 'key: value' lines")
         return None
 
+    meta = _read_keys(root, FRONT_MATTER_KEYS + extra_keys, extra_keys, error)
+    if "title" not in meta:
+        error(1, "missing required key 'title': add 'title: ...' to the front matter")
+    elif meta["title"][0] == "":
+        error(meta["title"][1], "'title' is empty: write the issue's title after it")
+    return meta
+
+
+def _read_keys(
+    root: yaml.MappingNode, allowed: tuple[str, ...], extra_keys: tuple[str, ...], error: Report
+) -> dict[str, tuple[object, int]]:
+    """{key: (value, line)} of the front matter's mapping; unknown and repeated keys are
+    reported and left out."""
+    import yaml
+
     meta: dict[str, tuple[object, int]] = {}
     for key_node, value_node in root.value:
         line = key_node.start_mark.line + 2
         key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
-        if key not in FRONT_MATTER_KEYS:
+        if key not in allowed:
             error(
                 line,
-                f"unknown key '{key}'{did_you_mean(key, FRONT_MATTER_KEYS)}; "
-                f"valid keys: {', '.join(FRONT_MATTER_KEYS)}",
+                f"unknown key '{key}'{did_you_mean(key, allowed)}; "
+                f"valid keys: {', '.join(allowed)}",
             )
             continue
         if key in meta:
             error(line, f"duplicate key '{key}' (first on line {meta[key][1]}): keep one")
             continue
+        if key in extra_keys:
+            meta[key] = (_scalar(value_node), line)
+            continue
         value = _front_value(key, value_node, line, error)
         meta[key] = (value, line)
-    if "title" not in meta:
-        error(1, "missing required key 'title': add 'title: ...' to the front matter")
-    elif meta["title"][0] == "":
-        error(meta["title"][1], "'title' is empty: write the issue's title after it")
     return meta
 
 

@@ -86,6 +86,29 @@ def parse_issue(path: str | Path) -> tuple[Issue | None, list[Problem]]:
 
     A file that cannot be read at all raises IssueFileError (line 0) instead.
     """
+    parsed = parse_issue_file(path)
+    return parsed.issue, parsed.problems
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """A file in the issue format, read: the Issue (None on any error), every problem, and the
+    front matter as {key: (value, line)} (empty when it could not be read)."""
+
+    issue: Issue | None
+    problems: list[Problem]
+    front: dict[str, tuple[object, int]]
+
+
+def parse_issue_file(
+    path: str | Path, *, extra_keys: tuple[str, ...] = (), plain_body: bool = False
+) -> ParsedFile:
+    """`parse_issue` for files in the issue format that are not issues (a sequence's steps):
+    `extra_keys` are front matter keys allowed besides the issue's (their values are returned
+    as written, in `front`), and `plain_body` drops the "no takeaways" warning.
+
+    A file that cannot be read at all raises IssueFileError (line 0).
+    """
     path = Path(path)
     try:
         with path.open("rb") as f:
@@ -103,24 +126,33 @@ def parse_issue(path: str | Path) -> tuple[Issue | None, list[Problem]]:
             "on a web server and link them with Image: https://...)",
         )
     report = _Report(str(path))
-    issue = _parse(path, data, report)
-    return issue, sorted(report.problems, key=lambda p: p.line)
+    front: dict[str, tuple[object, int]] = {}
+    issue = _parse(path, data, report, _Options(extra_keys, plain_body, front))
+    return ParsedFile(issue, sorted(report.problems, key=lambda p: p.line), front)
 
 
-def _parse(path: Path, data: bytes, report: _Report) -> Issue | None:
+@dataclass(frozen=True)
+class _Options:
+    extra_keys: tuple[str, ...]
+    plain_body: bool
+    front: dict[str, tuple[object, int]]  # filled with the front matter read
+
+
+def _parse(path: Path, data: bytes, report: _Report, options: _Options) -> Issue | None:
     lines = _decode(data, report)
     if lines is None:
         return None
     end = _front_matter_end(lines, report)
     if end is None:
         return None
-    meta = parse_front_matter(lines[1:end], report.error)
+    meta = parse_front_matter(lines[1:end], report.error, options.extra_keys)
     intro_md, takeaways, headings = split_sections(
         lines[end + 1 :], end + 2, report.error, report.warn
     )
     if meta is None:
         return None
-    _check_sections(intro_md, headings, end, report)
+    options.front.update(meta)
+    _check_sections(intro_md, headings, end, report, options.plain_body)
     title, subject, preheader = _headers(meta, report)
     subjects, preheaders, ab_test = ab_front.variants(
         meta, _text(meta, "subject"), preheader, report.error
@@ -179,13 +211,15 @@ def _front_matter_end(lines: list[str], report: _Report) -> int | None:
     return end
 
 
-def _check_sections(intro_md: str, headings: int, end: int, report: _Report) -> None:
+def _check_sections(
+    intro_md: str, headings: int, end: int, report: _Report, plain_body: bool
+) -> None:
     """An issue needs content, and is meant to have takeaways (`end`: the closing '---')."""
     if not intro_md.strip() and not headings:
         report.error(
             end + 1, "empty issue: write an intro or a '## ' takeaway after the front matter"
         )
-    elif not headings:
+    elif not headings and not plain_body:
         report.warn(
             end + 2,
             "no takeaways: add a '## Headline' section (with 'Speaker: Name' and a "

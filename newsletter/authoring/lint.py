@@ -116,14 +116,21 @@ def template_problems(settings: Settings) -> list[Problem]:
         return [Problem(settings.templates_dir, 0, str(exc))]
 
 
+def parsed_issue_problems(
+    path: str | Path, issue: models.Issue, settings: Settings
+) -> list[Problem]:
+    """What only the rendered email shows (its size) and text left from the skeleton, for an
+    issue (or a sequence step) that parsed without errors."""
+    text = Path(path).read_bytes().decode("utf-8", errors="replace")
+    return _render_problems(path, issue, settings) + skeleton_problems(path, text)
+
+
 def check_issue(path: str | Path, settings: Settings, *, templates: bool = True) -> list[Problem]:
     """Every problem with one issue file (and, unless `templates=False`, with the templates)."""
     issue, problems = parse_issue(path)
     problems = list(problems)
     if issue is not None:
-        problems += _render_problems(path, issue, settings)
-        text = Path(path).read_bytes().decode("utf-8", errors="replace")
-        problems += skeleton_problems(path, text)
+        problems += parsed_issue_problems(path, issue, settings)
     if templates:
         problems += template_problems(settings)
     return problems

@@ -10,7 +10,9 @@ rotate, retire), `doctor_cmds` and `demo_cmds`; what they share: `progress` (bar
 settings, skeleton text) and `stopping` (Ctrl-C and SIGTERM: a graceful stop, then one line). Every
 project error becomes one line on stderr and exit code 1; `--debug` shows the traceback instead.
 Also command modules: `init_cmds` (init: a new newsletter's folder) and `history_cmds` (`lists
---history`, growth per week).
+--history`, growth per week); `sequence_files` is the sequences' part of new and check,
+`sequence_cmds` the sequences command (list, pause, resume) and their part of report and
+status.
 
 May import: `web`, `mailbox`, `sequences`, `sending`, `tracking`, `audience`, `authoring`,
 `db` and the kernel: everything, as the top.

@@ -71,6 +71,11 @@ def _mb(n: int) -> str:
     default=None,
     help="The column separator (default: sniffed from the header: ',', ';', tab or '|').",
 )
+@click.option(
+    "--no-sequences",
+    is_flag=True,
+    help="The members this import subscribes join no sequence (no welcome mail): bulk imports.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Only the summary, as JSON; no progress.")
 @click.pass_context
 def subscribers_import(
@@ -81,6 +86,7 @@ def subscribers_import(
     unconfirmed: bool,
     as_reason: str | None,
     delimiter: str | None,
+    no_sequences: bool,
     as_json: bool,
 ) -> None:
     """Import a CSV (an address column such as 'email' or 'Email Address', a name, others
@@ -116,6 +122,7 @@ def subscribers_import(
             on_progress=None if as_json else report_progress,
             delimiter=_delimiter(delimiter),
             as_reason=as_reason,
+            no_sequences=no_sequences,
         )
     _summary(report, as_json)
     _fail_if_all_rejected(report)

@@ -8,7 +8,7 @@ import unicodedata
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -39,7 +39,7 @@ def skeleton(title: str, day: date) -> str:
 
 
 @cli.command()
-@click.argument("title")
+@click.argument("title", required=False)
 @click.option(
     "--date",
     "day",
@@ -47,12 +47,31 @@ def skeleton(title: str, day: date) -> str:
     default=None,
     help="Date for the file name and front matter (default: today).",
 )
+@click.option(
+    "--sequence",
+    "sequence",
+    metavar="NAME",
+    default=None,
+    help="Start the sequence sequences/NAME/ instead: sequence.toml and two steps.",
+)
 @click.pass_context
-def new(ctx: click.Context, title: str, day: datetime | None) -> None:
-    """Write a ready-to-edit issue file issues/YYYY-MM-DD-slug.md."""
+def new(ctx: click.Context, title: str | None, day: datetime | None, sequence: str | None) -> None:
+    """Write a ready-to-edit issue file issues/YYYY-MM-DD-slug.md (or, with --sequence NAME, a
+    welcome sequence in sequences/NAME/)."""
+    settings = settings_from(ctx)
+    if sequence is not None:
+        if title is not None or day is not None:
+            raise NewsletterError("--sequence NAME takes no title or --date: the steps have none")
+        from newsletter.cli.sequence_files import new_sequence
+
+        new_sequence(settings, sequence)
+        return
+    if title is None:
+        raise NewsletterError(
+            'no title: run newsletter new "Your title" (or newsletter new --sequence NAME)'
+        )
     if not title.strip():
         raise NewsletterError('the title is empty: run newsletter new "Your title"')
-    settings = settings_from(ctx)
     when = day.date() if day is not None else date.today()
     folder = Path(settings.issues_dir)
     path = folder / f"{when.isoformat()}-{slugify(title)}.md"
@@ -69,9 +88,22 @@ def new(ctx: click.Context, title: str, day: datetime | None) -> None:
     click.echo(str(path))
 
 
-def _issue_files(files: tuple[str, ...], issues_dir: str) -> list[Path]:
+def _targets(files: tuple[str, ...], settings: Settings) -> tuple[list[Path], list[Path]]:
+    """(issue files, sequence folders) that `check` reads: all of both folders by default."""
+    from newsletter.cli.sequence_files import default_sequences, split_names
+
+    if not files:
+        sequences = default_sequences(settings)
+        return _issue_files((), settings.issues_dir, required=not sequences), sequences
+    rest, sequences = split_names(files, settings)
+    return (_issue_files(rest, settings.issues_dir) if rest else []), sequences
+
+
+def _issue_files(files: tuple[str, ...], issues_dir: str, required: bool = True) -> list[Path]:
     if not files:
         folder = Path(issues_dir)
+        if not required and not any(folder.glob("*.md")):
+            return []  # there are sequences to check
         if not folder.is_dir():
             raise NewsletterError(
                 f"{folder}/: no issues folder here; create one with "
@@ -103,25 +135,29 @@ def _line(problem: Problem) -> str:
 @click.option("--strict", is_flag=True, help="Fail on warnings too.")
 @click.pass_context
 def check(ctx: click.Context, files: tuple[str, ...], strict: bool) -> None:
-    """Validate and lint issue files (default: every *.md in the issues folder).
+    """Validate and lint issue files and sequences (default: every *.md in the issues folder
+    and every sequence in the sequences folder).
 
     Prints `file:line: error|warning|note: message` per problem; exits 1 on any error
     (with --strict, on any warning too; a note never fails it).
     """
     from newsletter.authoring.lint import check_files
+    from newsletter.cli.sequence_files import sequence_problems
 
     settings = settings_from(ctx)
-    paths = _issue_files(files, settings.issues_dir)
+    paths, sequences = _targets(files, settings)
     problems = check_files(paths, settings)
     problems += _segment_problems(ctx, paths)
-    listed, note = _list_problems(paths, settings)
+    found, step_files = sequence_problems(sequences, settings)
+    problems += found
+    listed, note = _list_problems(paths, sequences, settings)
     problems += listed
     for problem in problems:
         click.echo(_line(problem))
     errors = sum(p.severity == "error" for p in problems)
     warnings = sum(p.severity == "warning" for p in problems)
     notes = len(problems) - errors - warnings
-    checked = f"{len(paths)} file{'s' if len(paths) != 1 else ''}"
+    checked = _checked(len(paths) + step_files, len(sequences))
     note = f"; {note}" if note else ""
     if not problems:
         click.echo(f"{checked} checked: no problems{note}")
@@ -133,6 +169,14 @@ def check(ctx: click.Context, files: tuple[str, ...], strict: bool) -> None:
     )
     if errors or (strict and warnings):
         ctx.exit(1)
+
+
+def _checked(files: int, sequences: int) -> str:
+    """`3 files checked`, or with sequences `5 files (2 sequences) checked`."""
+    text = f"{files} file{'s' if files != 1 else ''}"
+    if sequences:
+        text += f" ({sequences} sequence{'s' if sequences != 1 else ''})"
+    return text
 
 
 def _segment_problems(ctx: click.Context, paths: list[Path]) -> list[Problem]:
@@ -156,12 +200,15 @@ def _segment_problems(ctx: click.Context, paths: list[Path]) -> list[Problem]:
     return problems
 
 
-def _list_problems(paths: list[Path], settings: Settings) -> tuple[list[Problem], str]:
-    """An error for each list an issue names that the database does not have, and a note when
-    the lists could not be checked. The database is opened read-only: never created or
-    migrated by a check."""
+def _list_problems(
+    paths: list[Path], sequences: list[Path], settings: Settings
+) -> tuple[list[Problem], str]:
+    """An error for each list an issue or a sequence names that the database does not have, a
+    warning for each step edited after readers got it, and a note when the database could not
+    be read. The database is opened read-only: never created or migrated by a check."""
     from newsletter.audience.lists import list_counts
     from newsletter.authoring.issue_file import parse_issue
+    from newsletter.cli.sequence_files import sequence_lists
     from newsletter.db.engine import open_for_reading
 
     try:
@@ -171,25 +218,35 @@ def _list_problems(paths: list[Path], settings: Settings) -> tuple[list[Problem]
         return [], f"lists not checked ({reason})"
     try:
         known = sorted(row["slug"] for row in list_counts(engine))
+        edited = _edited_steps(engine, sequences)
     finally:
         engine.dispose()
-    problems = []
+    named: list[tuple[str, int, tuple[str, ...]]] = []
     for path in paths:
         issue, _ = parse_issue(path)
-        if issue is None:
-            continue
-        line = _key_line(path, "lists:")
-        for slug in issue.lists or (settings.default_list,):
-            if slug not in known:
-                problems.append(
-                    Problem(
-                        str(path),
-                        line,
-                        f"unknown list '{slug}' (known: {', '.join(known) or 'none'}; create "
-                        f"it with `newsletter lists create {slug} --name ...`)",
-                    )
-                )
-    return problems, ""
+        if issue is not None:
+            named.append((str(path), _key_line(path, "lists:"), issue.lists))
+    problems = [
+        Problem(
+            where,
+            line,
+            f"unknown list '{slug}' (known: {', '.join(known) or 'none'}; create "
+            f"it with `newsletter lists create {slug} --name ...`)",
+        )
+        for where, line, slugs in named + sequence_lists(sequences)
+        for slug in slugs or (settings.default_list,)
+        if slug not in known
+    ]
+    return problems + edited, ""
+
+
+def _edited_steps(engine: Any, sequences: list[Path]) -> list[Problem]:
+    """Steps whose text changed after readers got them (a warning: never resent)."""
+    from newsletter.sequences.files import read_sequence
+    from newsletter.sequences.versions import edited_after_sent
+
+    found = [s for path in sequences if (s := read_sequence(path).sequence) is not None]
+    return edited_after_sent(engine, found) if found else []
 
 
 def _key_line(path: Path, key: str) -> int:

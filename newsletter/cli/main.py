@@ -27,6 +27,7 @@ COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "secret": ("newsletter.cli.secret_cmds",),
     "send": ("newsletter.cli.send_cmds",),
     "send-due": ("newsletter.cli.schedule_cmds",),
+    "sequences": ("newsletter.cli.sequence_cmds",),
     "serve": ("newsletter.cli.web_cmds",),
     "status": ("newsletter.cli.status_cmds",),
     "subscribers": ("newsletter.cli.subscriber_cmds", "newsletter.cli.csv_cmds"),

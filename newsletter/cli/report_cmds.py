@@ -37,6 +37,7 @@ def report_cmd(
     """Opens, clicks (people and machines, with why), unsubscribes and bounces of ISSUE's latest
     send (and of all its sends, apart and together, when it had follow-ups); without ISSUE, the
     last 20 sends side by side."""
+    from newsletter.cli.sequence_cmds import issue_id_of, report_sequence
     from newsletter.db.connection import reading
     from newsletter.sending.outcomes import outcome_totals
     from newsletter.tracking import report, retention
@@ -47,6 +48,8 @@ def report_cmd(
 
     settings, engine = settings_from(ctx), reading_engine_from(ctx)
     retention.expire(engine, settings)
+    if issue and report_sequence(ctx, issue, as_json, html_file):
+        return  # a sequence's name: every step
     with reading(engine) as conn:
         weeks: list[dict[str, Any]] = []
         if not issue:
@@ -56,7 +59,7 @@ def report_cmd(
 
                 weeks = weekly_history(conn, GROWTH_WEEKS)
         else:
-            issue_id = Path(issue).stem
+            issue_id = issue_id_of(issue)  # a step id (welcome/02-tips) too
             sends = report.sends_of(conn, issue_id)
             if not sends:
                 raise SendError(f"{issue_id} has not been sent (see `newsletter status`)")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -18,7 +20,7 @@ from newsletter.cli.root import (
     warn_kept_key,
 )
 from newsletter.cli.stopping import graceful_stop, replay_journals, stopped_exit
-from newsletter.errors import ConfigError
+from newsletter.errors import ConfigError, NewsletterError
 from newsletter.sending.stopping import STOP
 from newsletter.times import minute_utc, stamp_utc
 
@@ -73,11 +75,14 @@ def send_due_cmd(
     folder = Path(issues_dir or settings.issues_dir)
     engine = engine_from(ctx)
     replay_journals(ctx)
-    entries = plan(engine, settings, folder, now, late, pretend=now_text is not None)
 
     def log(line: str, problem: bool) -> None:
         warn_kept_key(ctx)  # once, and only when there is something to say
         click.echo(f"{stamp_utc()} send-due: {line}", err=problem)
+
+    with graceful_stop():  # sequence steps first: a long issue send never holds back a welcome
+        ok = dry_run or _sequences(engine, settings, (now, late), log, verbose, force_preflight)
+    entries = plan(engine, settings, folder, now, late, pretend=now_text is not None)
 
     def gate(path: Path) -> None:
         def say(line: str) -> None:
@@ -86,17 +91,20 @@ def send_due_cmd(
         preflight(settings, path, settings.backend, force=force_preflight, say=say)
 
     with graceful_stop():
-        ok = send_due(
-            engine,
-            settings,
-            entries,
-            dry_run=dry_run,
-            log=log,
-            verbose=verbose,
-            gate=gate,
-            force_preflight=force_preflight,
-            now=now,
-            named=named_from(ctx),
+        ok = (
+            send_due(
+                engine,
+                settings,
+                entries,
+                dry_run=dry_run,
+                log=log,
+                verbose=verbose,
+                gate=gate,
+                force_preflight=force_preflight,
+                now=now,
+                named=named_from(ctx),
+            )
+            and ok
         )
     if STOP.asked:
         stopped_exit("send-due stopped; its next run continues what is left")
@@ -107,8 +115,50 @@ def send_due_cmd(
             log(f"send #{send_id}: hits older than the retention period folded into totals", False)
     if verbose and not entries:
         log(f"no scheduled issues in {folder}", False)
-    if not ok:
-        sys.exit(1)
+    sys.exit(0 if ok else 1)
+
+
+def _sequences(
+    engine: Any,
+    settings: Any,
+    clock: tuple[datetime, timedelta],
+    log: Callable[[str, bool], None],
+    verbose: bool,
+    force: bool,
+) -> bool:
+    """The sequences folder's steps that are due (README: Sequences); False if any failed.
+    A sequence with an error in its files is reported and left alone; the others go on. The
+    settings half of the pre-flight gate is asked once, when a step is first about to go out."""
+    from newsletter.cli.preflight import settings_gate
+    from newsletter.sequences.files import read_sequences
+    from newsletter.sequences.run import send_sequences
+
+    verdict: list[Exception | None] = []
+
+    def say(line: str) -> None:
+        log(f"sequences: {line}", ": error: " in line or line.startswith("error"))
+
+    def gate() -> None:
+        if not verdict:
+            try:
+                settings_gate(settings, force=force, say=say)
+                verdict.append(None)
+            except NewsletterError as exc:
+                verdict.append(exc)
+        if verdict[0] is not None:
+            raise verdict[0]
+
+    found, problems = read_sequences(settings.sequences_dir)
+    errors = [p for p in problems if p.severity == "error"]
+    for problem in errors:
+        log(f"sequence not sent: {problem}", True)
+    if STOP.asked:
+        return not errors
+    now, late = clock
+    sent = send_sequences(
+        engine, settings, found, now=now, max_late=late, log=log, verbose=verbose, gate=gate
+    )
+    return sent and not errors
 
 
 @cli.command("schedule")

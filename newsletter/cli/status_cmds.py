@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import click
@@ -27,8 +26,10 @@ from newsletter.safe_text import one_line
 def status_cmd(ctx: click.Context, issue: str | None, as_json: bool, send_id: int | None) -> None:
     """Sends with their counts by status; for one ISSUE (or send N) also the failures and
     unknowns."""
+    from newsletter.cli.sequence_cmds import issue_id_of
+
     engine = reading_engine_from(ctx)
-    issue_id = Path(issue).stem if issue else None
+    issue_id = issue_id_of(issue) if issue else None  # a step id (welcome/02-tips) too
     rows = _rows(engine, issue_id, detail=bool(issue_id or send_id))
     if send_id is not None:
         rows = [r for r in rows if r["send_id"] == send_id]

@@ -30,16 +30,36 @@ def subscribers_group() -> None:
     metavar="REASON",
     help="Lift their earlier unsubscribe; record how they gave new consent.",
 )
+@click.option(
+    "--restart-sequence",
+    "restart",
+    default=None,
+    metavar="NAME",
+    help="Start sequence NAME again for them, from now (steps they had are not sent again).",
+)
 @click.pass_context
 def subscribers_add(
-    ctx: click.Context, email: str, list_slug: str, name: str, unconfirmed: bool, reason: str | None
+    ctx: click.Context,
+    email: str,
+    list_slug: str,
+    name: str,
+    unconfirmed: bool,
+    reason: str | None,
+    restart: str | None,
 ) -> None:
     """Add EMAIL to a list."""
     from newsletter.audience.subscribers import add_subscriber
 
+    if restart and unconfirmed:
+        raise click.UsageError("--restart-sequence needs a subscribed member: not --unconfirmed")
     status = "unconfirmed" if unconfirmed else "subscribed"
+    engine = engine_from(ctx)
+    if restart:  # an unknown sequence is refused before anything is written
+        from newsletter.sequences.restart import require_registered
+
+        require_registered(engine, restart)
     sub = add_subscriber(
-        engine_from(ctx),
+        engine,
         email,
         list_slug,
         name=name,
@@ -48,6 +68,14 @@ def subscribers_add(
         resubscribe_reason=reason,
     )
     click.echo(f"{sub['email']} is {status} to '{list_slug}'")
+    if restart:
+        from newsletter.db.clock import utcnow
+        from newsletter.sequences.restart import restart as restart_sequence
+
+        restart_sequence(engine, sub["id"], restart, utcnow())
+        click.echo(
+            f"sequence {restart} starts again for {sub['email']} (steps they had: not resent)"
+        )
 
 
 @subscribers_group.command("remove")

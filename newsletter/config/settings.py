@@ -38,6 +38,7 @@ class Settings:
     output_dir: str = "dist"
     templates_dir: str = "templates"
     outbox_dir: str = "outbox"
+    sequences_dir: str = "sequences"  # one folder per sequence (welcome mails, follow-ups)
     # Sending
     backend: str = "outbox"  # one of models.BACKENDS
     batch_size: int = 1000  # SendGrid's maximum per request

@@ -46,6 +46,7 @@ backend = "outbox"                       # smtp or sendgrid for real mail
 # default_list = "newsletter"
 # language = "en"
 # issues_dir = "issues"
+# sequences_dir = "sequences"            # welcome mails and follow-ups (README: Sequences)
 # web_host = "127.0.0.1"
 # web_port = 8000
 """

@@ -95,21 +95,31 @@ class BulkStatements:
         )
 
     def insert_memberships(
-        self, ids: list[int], list_id: int, status: str, source: str, now: object
+        self,
+        ids: list[int],
+        list_id: int,
+        status: str,
+        source: str,
+        now: object,
+        *,
+        no_sequences: bool = False,
     ) -> int:
+        """New memberships; `no_sequences` (`import --no-sequences`) on the subscribed ones."""
         cols = "subscriber_id, list_id, status, source, created_at, updated_at, subscribed_at"
+        cols += ", no_sequences"
         end = "ON CONFLICT (subscriber_id, list_id) DO NOTHING"
         since = now if status == "subscribed" else None  # a new member is subscribed from now
+        none = no_sequences and status == "subscribed"
         if self.sqlite:
             result = self.run(
-                f"INSERT INTO memberships ({cols}) VALUES (?,?,?,?,?,?,?) {end}",
-                [(i, list_id, status, source, now, now, since) for i in ids],
+                f"INSERT INTO memberships ({cols}) VALUES (?,?,?,?,?,?,?,?) {end}",
+                [(i, list_id, status, source, now, now, since, none) for i in ids],
             )
         else:
             result = self.run(
-                f"INSERT INTO memberships ({cols}) SELECT i, %s, %s, %s, %s, %s, %s "
+                f"INSERT INTO memberships ({cols}) SELECT i, %s, %s, %s, %s, %s, %s, %s "
                 f"FROM unnest(%b::bigint[]) AS t(i) ORDER BY i {end}",
-                (list_id, status, source, now, now, since, ids),
+                (list_id, status, source, now, now, since, none, ids),
             )
         return max(result.rowcount, 0)
 

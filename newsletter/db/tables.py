@@ -1,7 +1,5 @@
-"""The schema at the newest migration, as SQLAlchemy Core tables.
-
-This describes what the database looks like *now*; `migrations/versions/` holds the frozen
-Alembic revisions that build it step by step, and a test checks that the two agree.
+"""The schema at the newest migration, as SQLAlchemy Core tables: what the database looks like
+*now*; `migrations/versions/` holds the frozen revisions that build it (a test checks both agree).
 """
 
 from __future__ import annotations
@@ -27,8 +25,10 @@ from sqlalchemy import (
 from newsletter.db.ab_tables import ab_tests, send_variants
 from newsletter.db.derived import domain_default, hash_default, subscribed_at_default
 from newsletter.db.schema_base import NEVER_REUSED, Attributes, Id, metadata
+from newsletter.db.sequence_tables import sequence_members, sequence_steps, sequences
 
-__all__ = ["ab_tests", "metadata", "send_variants"]  # subject-line tests: `ab_tables`
+__all__ = ["ab_tests", "metadata", "send_variants", "sequence_members", "sequence_steps"]
+__all__ += ["sequences"]  # subject-line tests (`ab_tables`), sequences (`sequence_tables`)
 
 lists = Table(
     "lists",
@@ -78,6 +78,8 @@ memberships = Table(
     # When this membership last became `subscribed` (revision 0009; segments, sequences).
     Column("subscribed_at", DateTime(timezone=True), nullable=True, default=subscribed_at_default),
     Index("ix_memberships_list_status", "list_id", "status", "subscriber_id"),
+    Column("no_sequences", Boolean, nullable=False, default=False, server_default=false()),  # 0011
+    Index("ix_memberships_list_subscribed", "list_id", "subscribed_at"),  # sequences enrol (0011)
 )
 
 # Every attribute name an import wrote (revision 0009): segments warn about any other name.
@@ -158,6 +160,7 @@ deliveries = Table(
     # What the provider said since (SendGrid: "" | deferred | delivered), revision 0006.
     Column("stage", String(20), nullable=False, default="", server_default=""),
     Column("variant", SmallInteger, nullable=True),  # subject-line test: 0 = A (revision 0010)
+    Column("version", String(64), nullable=True),  # a sequence step's source_hash sent (0011)
     Index("ix_deliveries_send_status", "send_id", "status", "subscriber_id"),
 )
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
@@ -52,6 +52,15 @@ class Progress:
 Callback = Callable[[Progress], None]
 
 
+class Screen(Protocol):
+    """What a sequence step's send adds to a batch (`sequences`): who is skipped when claimed
+    (too late), and each reader's own "view in browser" link."""
+
+    def skips(self, engine: Engine, batch: list[ledger.Claimed]) -> dict[int, str]: ...
+
+    def view_url(self, subscriber_id: int) -> str: ...
+
+
 def build_template(
     settings: Settings, send: sends.SendRow, lists: list[dict[str, Any]], subject_prefix: str = ""
 ) -> MessageTemplate:
@@ -77,6 +86,7 @@ class _Batchmaker:
     view_url: str
     wants_preferences: bool
     attribute_fields: frozenset[str]  # attributes the reader placeholders read (often none)
+    screen: Screen | None = None
 
     @classmethod
     def for_send(
@@ -130,7 +140,7 @@ class _Batchmaker:
             email=claimed.email,
             name=name,
             subscriber_id=sid,
-            view_url=self.view_url,
+            view_url=self.screen.view_url(sid) if self.screen else self.view_url,
             unsubscribe_url=tokens.unsubscribe_url(settings, unsub),
             unsubscribe_mailto=tokens.unsubscribe_mailto(settings, unsub),
             preferences_url=tokens.preferences_url(settings, prefs) if prefs else "",
@@ -145,7 +155,10 @@ class _Batchmaker:
     ) -> tuple[list[Recipient], int]:
         """Skip who may no longer be mailed (recorded at once); (recipients, skipped)."""
         members, suppressed = self.members(engine, batch)
-        skipped = {c.subscriber_id: "suppressed" for c in batch if c.subscriber_id in suppressed}
+        skipped = self.screen.skips(engine, batch) if self.screen else {}
+        skipped.update(
+            {c.subscriber_id: "suppressed" for c in batch if c.subscriber_id in suppressed}
+        )
         skipped.update(
             {
                 c.subscriber_id: "no longer subscribed to this list"
@@ -173,10 +186,12 @@ def deliver(
     rate: float | None = None,
     limit: int | None = None,
     on_progress: Callback | None = None,
+    screen: Screen | None = None,
 ) -> Progress:
     """Claim and send batches of one send until none is left (or `limit` is reached, or the
     send is cancelled elsewhere); returns this worker's progress. A subject-line test's
-    variants go one after another, each with its own MIME skeleton (`ab_store`)."""
+    variants go one after another, each with its own MIME skeleton (`ab_store`). `screen`: a
+    sequence step's (`Screen`)."""
     with reading(engine) as conn:
         send = sends.get_send(conn, send_id)
         counts = ledger.counts(conn, send_id)
@@ -186,7 +201,7 @@ def deliver(
         left = None if limit is None else limit - progress.this_run
         if left is not None and left <= 0:
             break
-        maker = _Batchmaker.for_send(engine, settings, send, variant)
+        maker = replace(_Batchmaker.for_send(engine, settings, send, variant), screen=screen)
         if not _run(engine, maker, worker, backend, progress, variant, rate, left, on_progress):
             break
     ledger.finish_if_complete(engine, send_id)

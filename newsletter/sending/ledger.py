@@ -266,7 +266,7 @@ def problems(conn: Connection, send_id: int, limit: int = 200) -> list[tuple[str
 
 def finish_if_complete(engine: Engine, send_id: int) -> bool:
     """Mark the send `done` once nothing is queued or claimed (`waiting` instead when a
-    subject-line test's test phase is what was sent)."""
+    subject-line test's test phase is what was sent; never a sequence step's: its id has a /)."""
     with engine.begin() as conn:
         pending = conn.execute(
             select(func.count())
@@ -277,7 +277,7 @@ def finish_if_complete(engine: Engine, send_id: int) -> bool:
             return False
         conn.execute(
             update(S)
-            .where(S.c.id == send_id, S.c.status == "running")
+            .where(S.c.id == send_id, S.c.status == "running", S.c.issue_id.notlike("%/%"))
             .values(status="done", finished_at=utcnow())
         )
     return True

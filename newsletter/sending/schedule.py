@@ -8,7 +8,6 @@ not sent: a restored backup or a long outage must not mail last month's issue.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -28,6 +27,7 @@ from newsletter.sending import ab_phase, locks, notices, sends
 from newsletter.sending.plan import SendOptions, prepare
 from newsletter.sending.send import execute
 from newsletter.sending.stopping import STOP
+from newsletter.times import parse_duration as parse_duration  # its home is the kernel now
 
 # What send-due does with an issue now.
 INVALID = "invalid"  # the file has errors: reported, skipped (exit non-zero)
@@ -37,18 +37,6 @@ RESUME = "resume"  # a send was started and is unfinished: resume it
 STALE = "stale"  # more than max_late past send_at and never started: reported, not sent
 DONE = "done"  # already sent
 CANCELLED = "cancelled"  # cancelled by an operator: left alone
-
-_DURATION = re.compile(r"(\d+)\s*([smhdw])")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_duration(text: str, where: str = "--max-late") -> timedelta:
-    """`24h`, `90m`, `1d12h`, `2w` -> timedelta."""
-    cleaned = text.strip().lower()
-    parts = _DURATION.findall(cleaned)
-    if not parts or _DURATION.sub("", cleaned).strip():
-        raise ConfigError(f"{where}: {text!r} is not a duration; write e.g. 24h, 90m or 2d")
-    return sum((timedelta(**{_UNITS[u]: int(n)}) for n, u in parts), timedelta())
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 preferences (`preferences`), the page a proof's links open (`proof`), the subscribe form and
 double opt-in (`subscribe`, and the mail it sends: `confirmation`), the click redirect and open
 pixel (`tracking`), the SendGrid event webhook (`webhook`, its signature: `webhook_signature`),
-the archive (`archive`; as static files: `static_archive`), the front page with the public
-lists' subscribe forms (`front`) and a health check.
+the archive (`archive`; as static files: `static_archive`), a reader's web copy of a sequence
+step (`step_copy`), the front page with the public lists' subscribe forms (`front`) and a health
+check.
 
 `app.py` builds the app (settings, engine, signer, blueprints) and keeps what every view needs
 in `context.py`; views turn tokens into subscribers through `lookup.py`, and share the security

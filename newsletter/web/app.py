@@ -28,6 +28,7 @@ from newsletter.web import (
     preferences,
     proof,
     security,
+    step_copy,
     subscribe,
     tracking,
     unsubscribe,
@@ -84,7 +85,8 @@ def create_app(
     app.before_request(schema.when_back)
     if schema.done:
         schema.reached()
-    for module in (front, proof, unsubscribe, preferences, subscribe, webhook, archive, tracking):
+    pages = (front, proof, unsubscribe, preferences, subscribe, webhook, archive, tracking)
+    for module in (*pages, step_copy):
         app.register_blueprint(module.bp)
     app.add_url_rule("/healthz", "healthz", _healthz)
     return app

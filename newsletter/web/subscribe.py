@@ -26,6 +26,7 @@ from newsletter.audience.addresses import InvalidAddress, parse
 from newsletter.audience.lists import all_lists, get_list
 from newsletter.audience.names import clean_name
 from newsletter.errors import DatabaseUnavailable, NewsletterError, StoreError
+from newsletter.sequences.overview import welcome_on_its_way
 from newsletter.web import confirmation
 from newsletter.web.context import WebContext, context
 from newsletter.web.lookup import resolve_confirm
@@ -161,12 +162,25 @@ def confirm(token: str) -> ResponseReturnValue:
     outcome = consent.confirm_from_link(
         context().engine, target.subscriber_id, target.list_id, link.issued_at
     )
-    return _outcome_page(outcome, target.list_name)
+    welcome = outcome == consent.CONFIRMED and _welcome_waits(target.list_id)
+    return _outcome_page(outcome, target.list_name, welcome=welcome)
 
 
-def _outcome_page(outcome: str, list_name: str, *, ask: bool = False) -> ResponseReturnValue:
+def _welcome_waits(list_id: int) -> bool:
+    """Whether the list has a sequence that sends (registered, not paused). The subscription
+    is confirmed already: database trouble here only leaves the line out."""
+    try:
+        return welcome_on_its_way(context().engine, list_id)
+    except (StoreError, SQLAlchemyError):
+        return False
+
+
+def _outcome_page(
+    outcome: str, list_name: str, *, ask: bool = False, welcome: bool = False
+) -> ResponseReturnValue:
     if outcome == consent.GONE:
         raise NotFound()
     state = "ask" if ask and outcome == consent.CONFIRMED else outcome
     status = 409 if outcome in (consent.WITHDRAWN, consent.BLOCKED) else 200
-    return render_template("confirmed.html.j2", state=state, list_name=list_name), status
+    page = render_template("confirmed.html.j2", state=state, list_name=list_name, welcome=welcome)
+    return page, status

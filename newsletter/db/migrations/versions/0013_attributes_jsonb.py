@@ -3,7 +3,7 @@ once a row, and `jsonb` is parsed once when written rather than at every read (`
 as text). SQLite stores JSON as text either way: nothing changes there.
 
 Revision ID: 0013
-Revises: 0010 (the lead re-chains it after the sequences and languages revisions)
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0013"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
