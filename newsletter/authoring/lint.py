@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newsletter import models, tokens
+from newsletter import i18n, models, tokens
 from newsletter.authoring import placeholders, tracked_links
 from newsletter.authoring.issue_file import parse_issue
 from newsletter.authoring.placeholders import personalise
@@ -123,9 +123,26 @@ def check_issue(path: str | Path, settings: Settings, *, templates: bool = True)
         problems += _render_problems(path, issue, settings)
         text = Path(path).read_bytes().decode("utf-8", errors="replace")
         problems += skeleton_problems(path, text)
+        problems += language_problems(path, issue.language, text)
     if templates:
         problems += template_problems(settings)
     return problems
+
+
+def language_problems(path: str | Path, language: str, text: str = "") -> list[Problem]:
+    """A warning when an issue's language has no shipped catalogue: its mail would carry the
+    template's words (footer, links) in English."""
+    if not language or i18n.has_catalogue(language):
+        return []
+    lines = text.splitlines()
+    line = next((n for n, t in enumerate(lines, 1) if t.startswith("language:")), 0)
+    shipped = ", ".join(i18n.SHIPPED)
+    message = (
+        f"language '{language}' has no catalogue (shipped: {shipped}): the words of the "
+        "template (footer, links) stay in English; add one (README, Languages) or pick a "
+        "shipped language"
+    )
+    return [Problem(str(path), line, message, "warning")]
 
 
 def check_files(paths: Iterable[str | Path], settings: Settings) -> list[Problem]:

@@ -19,6 +19,7 @@ from newsletter.safe_text import one_line
 
 if TYPE_CHECKING:
     from newsletter.config import Settings
+    from newsletter.models import Issue
 
 
 def slugify(title: str, max_length: int = 60) -> str:
@@ -155,9 +156,9 @@ def _segment_problems(ctx: click.Context, paths: list[Path]) -> list[Problem]:
 
 
 def _list_problems(paths: list[Path], settings: Settings) -> tuple[list[Problem], str]:
-    """An error for each list an issue names that the database does not have, and a note when
-    the lists could not be checked. The database is opened read-only: never created or
-    migrated by a check."""
+    """An error for each list an issue names that the database does not have, or when its lists
+    have different languages and it names none (`i18n.send_language`), and a note when the
+    lists could not be checked. The database is opened read-only: never created or migrated."""
     from newsletter.audience.lists import list_counts
     from newsletter.authoring.issue_file import parse_issue
     from newsletter.db.engine import open_for_reading
@@ -168,16 +169,19 @@ def _list_problems(paths: list[Path], settings: Settings) -> tuple[list[Problem]
         reason = "no database yet" if "no database" in str(exc) else one_line(str(exc), 200)
         return [], f"lists not checked ({reason})"
     try:
-        known = sorted(row["slug"] for row in list_counts(engine))
+        languages = {row["slug"]: row["language"] for row in list_counts(engine)}
     finally:
         engine.dispose()
-    problems = []
+    known, problems = sorted(languages), []
     for path in paths:
         issue, _ = parse_issue(path)
         if issue is None:
             continue
         line = _key_line(path, "lists:")
-        for slug in issue.lists or (settings.default_list,):
+        slugs = issue.lists or (settings.default_list,)
+        if all(slug in known for slug in slugs):
+            problems += _language_problems(path, issue, [languages[s] for s in slugs], settings)
+        for slug in slugs:
             if slug not in known:
                 problems.append(
                     Problem(
@@ -188,6 +192,23 @@ def _list_problems(paths: list[Path], settings: Settings) -> tuple[list[Problem]
                     )
                 )
     return problems, ""
+
+
+def _language_problems(
+    path: Path, issue: Issue, list_languages: list[str], settings: Settings
+) -> list[Problem]:
+    """The send's one language: lists that disagree are an error; a language from the lists
+    with no catalogue, a warning (the issue's own is `lint`'s)."""
+    from newsletter import i18n
+    from newsletter.authoring.lint import language_problems
+
+    try:
+        language = i18n.send_language(issue.language, list_languages, settings.language)
+    except ValueError as exc:
+        return [Problem(str(path), _key_line(path, "lists:"), str(exc))]
+    if issue.language or language == settings.language:
+        return []
+    return language_problems(path, language)
 
 
 def _key_line(path: Path, key: str) -> int:
