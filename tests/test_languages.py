@@ -1,0 +1,198 @@
+"""The shipped catalogues: complete (every string of the templates and views, no fuzzy or empty
+entry, placeholders kept), compiled `.mo` files up to date, shipped by a plain install, and each
+language renders the sample issue and every page with no catalogue string left in English."""
+
+from __future__ import annotations
+
+import gettext
+import html
+import re
+import subprocess
+import sys
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from newsletter import i18n
+from newsletter.authoring.issue_file import read_issue
+from newsletter.authoring.render import render_issue
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "newsletter" / "default_issue" / "2019-03-01-hanoi-summit.md"
+TRANSLATED = [lang for lang in i18n.SHIPPED if lang != "en"]
+# Fragments of a message that are the same words in a language (not left untranslated).
+SAME_WORDS = {"de": {"Name", "HTTP"}, "es": {"HTTP"}, "fr": {"HTTP"}, "vi": {"HTTP"}}
+
+
+@lru_cache(maxsize=1)
+def _wanted() -> frozenset[str | tuple[str, str]]:
+    """Every message `pybabel extract -F babel.cfg` finds: templates and Python views."""
+    method_map = [("newsletter/**.py", "python"), ("templates/**.j2", "jinja2")]
+    options = {"templates/**.j2": {"trimmed": "true", "encoding": "utf-8"}}
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(ROOT), method_map, options, keywords={"_": None, "N_": None, "ngettext": (1, 2)}
+    ):
+        found.add(message if isinstance(message, str) else tuple(message[:2]))
+    return frozenset(found)
+
+
+def catalogue_problems(po: Path, wanted: frozenset) -> list[str]:
+    """What is wrong with one catalogue: missing, fuzzy, empty, or placeholders changed."""
+    catalog = read_po(po.open("rb"))
+    have = {m.id if isinstance(m.id, str) else tuple(m.id[:2]): m for m in catalog if m.id}
+    problems = [f"missing: {w!r}" for w in sorted(wanted - set(have), key=str)]
+    for key, m in have.items():
+        strings = [m.string] if isinstance(m.string, str) else list(m.string)
+        if m.fuzzy:
+            problems.append(f"fuzzy: {key!r}")
+        if not all(s.strip() for s in strings):
+            problems.append(f"empty: {key!r}")
+        problems += [f"{key!r}: {error}" for error in m.check(catalog)]  # placeholders kept
+    return problems
+
+
+def test_every_string_is_in_every_shipped_catalogue_and_none_is_fuzzy_or_empty():
+    wanted = _wanted()
+    assert "Unsubscribe" in wanted and "Your welcome mail is on its way." in wanted
+    assert any(isinstance(w, tuple) for w in wanted)  # ngettext, for counts
+    for lang in i18n.SHIPPED:
+        po = i18n.LOCALES / lang / "LC_MESSAGES" / "messages.po"
+        assert catalogue_problems(po, wanted) == [], lang
+
+
+def test_the_catalogue_check_finds_missing_fuzzy_empty_and_broken_entries(tmp_path):
+    source = (i18n.LOCALES / "fr" / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8")
+    planted = source.replace('msgid "Unsubscribe"\nmsgstr "Se désabonner"\n', "")
+    planted = planted.replace(
+        'msgid "Save my choices"\nmsgstr "Enregistrer mes choix"',
+        '#, fuzzy\nmsgid "Save my choices"\nmsgstr "Enregistrer mes choix"',
+    )
+    planted = planted.replace('msgid "Name"\nmsgstr "Nom"', 'msgid "Name"\nmsgstr ""')
+    planted = planted.replace('"Bonjour %(name)s,"', '"Bonjour %(nom)s,"')
+    assert planted.count("msgid") == source.count("msgid") - 1
+    po = tmp_path / "messages.po"
+    po.write_text(planted, encoding="utf-8")
+    found = catalogue_problems(po, _wanted())
+    assert "missing: 'Unsubscribe'" in found
+    assert "fuzzy: 'Save my choices'" in found and "empty: 'Name'" in found
+    assert any(p.startswith("'Hi %(name)s,'") for p in found)
+
+
+def test_compiled_catalogues_say_what_their_po_files_say():
+    for lang in i18n.SHIPPED:
+        folder = i18n.LOCALES / lang / "LC_MESSAGES"
+        catalog = read_po((folder / "messages.po").open("rb"))
+        with (folder / "messages.mo").open("rb") as mo:
+            compiled = gettext.GNUTranslations(mo)
+        for m in catalog:
+            if not m.id:
+                continue
+            if isinstance(m.id, str):
+                assert compiled.gettext(m.id) == m.string, (lang, m.id)
+            else:
+                assert compiled.ngettext(m.id[0], m.id[1], 1) == m.string[0], (lang, m.id)
+        assert len(compiled._catalog) - 1 >= len([m for m in catalog if m.id])  # type: ignore[attr-defined]
+
+
+def _fragments(message: str | tuple[str, str]) -> list[str]:
+    """The English words of a message between its placeholders and tags."""
+    texts = [message] if isinstance(message, str) else list(message)
+    out = []
+    for text in texts:
+        for part in re.split(r"%\(\w+\)s|<[^>]+>", text):
+            part = part.strip(" ,.:;()?!-")
+            if re.search(r"[A-Za-z]{2}", part):
+                out.append(part)
+    return out
+
+
+def english_left(lang: str, output: str, own_text: str = "") -> list[str]:
+    """Catalogue fragments found in `output` as whole words, but for the allow-list and what
+    the page quotes from its own content (`own_text`: the issue, the list's name)."""
+    text = html.unescape(re.sub(r"<[^>]+>", " ", output))
+    text = re.sub(r"\s+", " ", text)
+    left = set()
+    for message in _wanted():
+        for fragment in _fragments(message):
+            if fragment in SAME_WORDS.get(lang, ()) or fragment in own_text:
+                continue
+            if re.search(rf"(?<!\w){re.escape(fragment)}(?!\w)", text):
+                left.add(fragment)
+    return sorted(left)
+
+
+@pytest.fixture(scope="module")
+def sample_issue():
+    return read_issue(SAMPLE)
+
+
+def test_each_language_renders_the_sample_issue_with_no_english_left(sample_issue, tmp_path):
+    from newsletter.config import Settings
+
+    settings = Settings(issues_dir=str(tmp_path), templates_dir=str(tmp_path / "templates"))
+    own = SAMPLE.read_text(encoding="utf-8") + settings.postal_address + settings.sender_name
+    english = render_issue(sample_issue, settings, language="en")
+    found = english_left("en", english.html + english.text + english.web_html, own)
+    assert {"Unsubscribe", "Manage preferences", "View in browser"} <= set(found)  # it can fail
+    for lang in TRANSLATED:
+        out = render_issue(sample_issue, settings, language=lang)
+        for part in (out.html, out.text, out.web_html):
+            assert english_left(lang, part, own) == [], (lang, part[:200])
+            assert f'lang="{lang}"' in part or part is out.text
+
+
+def test_mail_dates_are_long_and_page_dates_medium_in_the_language(sample_issue, tmp_path):
+    from newsletter.config import Settings
+
+    settings = Settings(issues_dir=str(tmp_path), templates_dir=str(tmp_path / "templates"))
+    german = render_issue(sample_issue, settings, language="de")
+    assert ">1. März 2019</p>" in german.html and "\n1. März 2019\n" in german.text
+    assert '<time datetime="2019-03-01">01.03.2019</time>' in german.web_html
+    vietnamese = render_issue(sample_issue, settings, language="vi")
+    assert "1 tháng 3, 2019" in vietnamese.html
+
+
+def test_lang_and_dir_follow_the_language(sample_issue, tmp_path):
+    from newsletter.config import Settings
+
+    settings = Settings(issues_dir=str(tmp_path), templates_dir=str(tmp_path / "templates"))
+    arabic = render_issue(replace(sample_issue, language="ar"), settings)
+    assert re.search(r'<html lang="ar" dir="rtl"', arabic.html)
+    assert '<html lang="ar" dir="rtl">' in arabic.web_html
+    assert "Unsubscribe" in arabic.html  # no Arabic catalogue: the template's own words
+    french = render_issue(sample_issue, replace(settings, language="fr"))
+    assert re.search(r'<html lang="fr" dir="ltr"', french.html) and "Se désabonner" in french.html
+
+
+def test_a_plain_install_ships_the_catalogues(tmp_path):
+    """`pip install .` (not editable): the .po and .mo files are package data."""
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+         str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )  # fmt: skip
+    for lang in i18n.SHIPPED:
+        folder = target / "newsletter" / "locales" / lang / "LC_MESSAGES"
+        assert (folder / "messages.po").is_file() and (folder / "messages.mo").is_file()
+    probe = (
+        "import newsletter, newsletter.i18n as i; "
+        "print(newsletter.__file__); print(i.gettext('vi', 'Unsubscribe'))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    where, word = run.stdout.splitlines()
+    assert where.startswith(str(target)) and word == "Hủy đăng ký"
