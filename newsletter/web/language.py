@@ -43,7 +43,18 @@ def from_request() -> str:
     if not has_request_context():
         return fallback
     g.vary_language = True
-    return request.accept_languages.best_match(i18n.SHIPPED) or fallback
+    return best_shipped([value for value, _q in request.accept_languages]) or fallback
+
+
+def best_shipped(wanted: list[str]) -> str:
+    """The first of the reader's languages (best first) that a catalogue serves, itself or by
+    its base language (`fr-CH` -> `fr`); '' for none."""
+    for value in wanted:
+        code = value.replace("_", "-").lower()
+        for candidate in (code, code.split("-")[0]):
+            if candidate in i18n.SHIPPED:
+                return candidate
+    return ""
 
 
 def neutral() -> None:
