@@ -88,13 +88,14 @@ def direction(language: str) -> str:
 
 def format_date(language: str, value: date | None, format: str = "medium") -> str:
     """A date in the language's own words (Babel's `long`: mail, `medium`: pages)."""
+    from babel import UnknownLocaleError
     from babel.dates import format_date as babel_date
 
     if value is None:
         return ""
     try:
         return str(babel_date(value, format=format, locale=_chain(language)[0]))
-    except (ValueError, TypeError, LookupError):
+    except (UnknownLocaleError, ValueError, TypeError, LookupError):  # a setting Babel lacks
         return str(babel_date(value, format=format, locale=FALLBACK))
 
 
