@@ -10,6 +10,7 @@ every language at once. Babel is imported on first use only (start-up stays smal
 
 from __future__ import annotations
 
+import gettext as gettext_module
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from functools import lru_cache, partial
@@ -58,20 +59,19 @@ def _chain(language: str) -> list[str]:
 
 
 @lru_cache(maxsize=32)
-def translations(language: str) -> Any:
-    """The `gettext.GNUTranslations` of a language (a null one, English, when none ships)."""
-    from babel.support import NullTranslations, Translations
-
-    found = Translations.load(str(LOCALES), _chain(language), DOMAIN)
-    return found if isinstance(found, Translations) else NullTranslations()
+def translations(language: str) -> gettext_module.NullTranslations:
+    """The compiled catalogue of a language (a null one, English, when none ships). Read with
+    the standard library's `gettext` (plural rules from the `.mo` header): importing Babel's
+    own loader would add a fifth to a build's start-up."""
+    return gettext_module.translation(DOMAIN, str(LOCALES), _chain(language), fallback=True)
 
 
 def gettext(language: str, message: str) -> str:
-    return str(translations(language).gettext(message))
+    return translations(language).gettext(message)
 
 
 def ngettext(language: str, singular: str, plural: str, n: int) -> str:
-    return str(translations(language).ngettext(singular, plural, n))
+    return translations(language).ngettext(singular, plural, n)
 
 
 @lru_cache(maxsize=32)

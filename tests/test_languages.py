@@ -196,3 +196,19 @@ def test_a_plain_install_ships_the_catalogues(tmp_path):
     )
     where, word = run.stdout.splitlines()
     assert where.startswith(str(target)) and word == "Hủy đăng ký"
+
+
+def test_counts_take_the_language_plural_forms():
+    one = (
+        "This address is blocked for all of our newsletters, so we could not resubscribe it to "
+        "%(lists)s. Please contact us."
+    )
+    many = (
+        "This address is blocked for all of our newsletters, so we could not resubscribe it to "
+        "these lists: %(lists)s. Please contact us."
+    )
+    assert "réabonner à %(lists)s" in i18n.ngettext("fr", one, many, 1)
+    assert "réabonner à ces listes" in i18n.ngettext("fr", one, many, 2)
+    assert "wieder für diese Listen" in i18n.ngettext("de", one, many, 3)
+    assert "estas listas" in i18n.ngettext("es", one, many, 1_000_000)  # CLDR's "many"
+    assert i18n.ngettext("vi", one, many, 1) == i18n.ngettext("vi", one, many, 5)  # one form
