@@ -10,8 +10,8 @@ import pytest
 from newsletter import i18n
 from newsletter.audience.list_edits import update_list
 from newsletter.models import PROOF_TOKEN
+from tests.support.catalogues import english_left
 from tests.support.web_server import confirm_path, outbox_mails, post_form
-from tests.test_languages import english_left
 
 OWN = "The News Newsletter"  # the list's and the site's names, quoted by the pages
 

@@ -5,59 +5,25 @@ language renders the sample issue and every page with no catalogue string left i
 from __future__ import annotations
 
 import gettext
-import html
 import re
 import subprocess
 import sys
 from dataclasses import replace
-from functools import lru_cache
-from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from newsletter import i18n
 from newsletter.authoring.issue_file import read_issue
 from newsletter.authoring.render import render_issue
+from tests.support.catalogues import ROOT, catalogue_problems, english_left, wanted_messages
 
-ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "newsletter" / "default_issue" / "2019-03-01-hanoi-summit.md"
 TRANSLATED = [lang for lang in i18n.SHIPPED if lang != "en"]
-# Fragments of a message that are the same words in a language (not left untranslated).
-SAME_WORDS = {"de": {"Name", "HTTP"}, "es": {"HTTP"}, "fr": {"HTTP"}, "vi": {"HTTP"}}
-
-
-@lru_cache(maxsize=1)
-def _wanted() -> frozenset[str | tuple[str, str]]:
-    """Every message `pybabel extract -F babel.cfg` finds: templates and Python views."""
-    method_map = [("newsletter/**.py", "python"), ("templates/**.j2", "jinja2")]
-    options = {"templates/**.j2": {"trimmed": "true", "encoding": "utf-8"}}
-    found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-        str(ROOT), method_map, options, keywords={"_": None, "N_": None, "ngettext": (1, 2)}
-    ):
-        found.add(message if isinstance(message, str) else tuple(message[:2]))
-    return frozenset(found)
-
-
-def catalogue_problems(po: Path, wanted: frozenset) -> list[str]:
-    """What is wrong with one catalogue: missing, fuzzy, empty, or placeholders changed."""
-    catalog = read_po(po.open("rb"))
-    have = {m.id if isinstance(m.id, str) else tuple(m.id[:2]): m for m in catalog if m.id}
-    problems = [f"missing: {w!r}" for w in sorted(wanted - set(have), key=str)]
-    for key, m in have.items():
-        strings = [m.string] if isinstance(m.string, str) else list(m.string)
-        if m.fuzzy:
-            problems.append(f"fuzzy: {key!r}")
-        if not all(s.strip() for s in strings):
-            problems.append(f"empty: {key!r}")
-        problems += [f"{key!r}: {error}" for error in m.check(catalog)]  # placeholders kept
-    return problems
 
 
 def test_every_string_is_in_every_shipped_catalogue_and_none_is_fuzzy_or_empty():
-    wanted = _wanted()
+    wanted = wanted_messages()
     assert "Unsubscribe" in wanted and "Your welcome mail is on its way." in wanted
     assert any(isinstance(w, tuple) for w in wanted)  # ngettext, for counts
     for lang in i18n.SHIPPED:
@@ -77,7 +43,7 @@ def test_the_catalogue_check_finds_missing_fuzzy_empty_and_broken_entries(tmp_pa
     assert planted.count("msgid") == source.count("msgid") - 1
     po = tmp_path / "messages.po"
     po.write_text(planted, encoding="utf-8")
-    found = catalogue_problems(po, _wanted())
+    found = catalogue_problems(po, wanted_messages())
     assert "missing: 'Unsubscribe'" in found
     assert "fuzzy: 'Save my choices'" in found and "empty: 'Name'" in found
     assert any(p.startswith("'Hi %(name)s,'") for p in found)
@@ -97,33 +63,6 @@ def test_compiled_catalogues_say_what_their_po_files_say():
             else:
                 assert compiled.ngettext(m.id[0], m.id[1], 1) == m.string[0], (lang, m.id)
         assert len(compiled._catalog) - 1 >= len([m for m in catalog if m.id])  # type: ignore[attr-defined]
-
-
-def _fragments(message: str | tuple[str, str]) -> list[str]:
-    """The English words of a message between its placeholders and tags."""
-    texts = [message] if isinstance(message, str) else list(message)
-    out = []
-    for text in texts:
-        for part in re.split(r"%\(\w+\)s|<[^>]+>", text):
-            part = part.strip(" ,.:;()?!-")
-            if re.search(r"[A-Za-z]{2}", part):
-                out.append(part)
-    return out
-
-
-def english_left(lang: str, output: str, own_text: str = "") -> list[str]:
-    """Catalogue fragments found in `output` as whole words, but for the allow-list and what
-    the page quotes from its own content (`own_text`: the issue, the list's name)."""
-    text = html.unescape(re.sub(r"<[^>]+>", " ", output))
-    text = re.sub(r"\s+", " ", text)
-    left = set()
-    for message in _wanted():
-        for fragment in _fragments(message):
-            if fragment in SAME_WORDS.get(lang, ()) or fragment in own_text:
-                continue
-            if re.search(rf"(?<!\w){re.escape(fragment)}(?!\w)", text):
-                left.add(fragment)
-    return sorted(left)
 
 
 @pytest.fixture(scope="module")
