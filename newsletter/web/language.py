@@ -1,8 +1,9 @@
 """Which language a page speaks, and its words (`_`) for the views.
 
 - Pages behind a token (unsubscribe, preferences, confirm): the language of the token's send
-  where it names one (kept in `sends.options`, read once per process: a send's language never
-  changes), else its list's, else the `language` setting (`for_target`).
+  where it names one (kept in `sends.options`, read once per process and app: a send's
+  language never changes), else its list's (from the row the page reads anyway), else the
+  `language` setting (`for_target`). The one-click POST renders no page and reads neither.
 - `/subscribe/<list>` and its confirmation mail: the list's (`for_list`).
 - Everything else (bare `/subscribe`, `/`, the archive index, the neutral 404 and every error
   page): the best of `Accept-Language` among the shipped catalogues, else the setting; those
@@ -14,7 +15,6 @@ from a context processor (`install`).
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
@@ -27,9 +27,7 @@ from newsletter.web.context import context
 # Strings a later page uses (the confirmation page's, issue 27): in every catalogue already.
 PENDING = (N_("Your welcome mail is on its way."),)
 
-_sends: dict[int, str] = {}  # send id -> its language, per process
-_sends_lock = threading.Lock()
-SENDS_KEPT = 10_000
+SENDS_KEPT = 10_000  # send languages this process remembers (`WebContext.send_languages`)
 
 
 def use(language: str) -> None:
@@ -76,14 +74,14 @@ def for_target(the_list: dict[str, Any] | None, send_id: int = 0) -> None:
 
 
 def _send_language(send_id: int) -> str:
-    with _sends_lock:
-        if send_id in _sends:
-            return _sends[send_id]
-    found = send_language(context().engine, send_id)
-    with _sends_lock:
-        if len(_sends) >= SENDS_KEPT:
-            _sends.clear()
-        _sends[send_id] = found
+    """Read once per process and app (a dict's get and set are atomic under the GIL)."""
+    known = context().send_languages
+    found = known.get(send_id)
+    if found is None:
+        found = send_language(context().engine, send_id)
+        if len(known) >= SENDS_KEPT:
+            known.clear()
+        known[send_id] = found
     return found
 
 
