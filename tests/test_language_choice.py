@@ -219,3 +219,12 @@ def test_a_0010_database_upgrades_in_place_and_its_lists_keep_the_setting_langua
     update_list(engine, "old", language="vi")
     assert get_list(engine, "old")["language"] == "vi"
     engine.dispose()
+
+
+def test_a_language_setting_that_is_no_language_code_is_one_clear_error(workdir):
+    bad = run_cli("config", env={"NEWSLETTER_LANGUAGE": "français"}, cwd=workdir)
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
+        "error: env NEWSLETTER_LANGUAGE: language must be a language code like en, fr or pt-BR"
+    ]
+    good = run_cli("config", env={"NEWSLETTER_LANGUAGE": "pt-BR"}, cwd=workdir)
+    assert good.returncode == 0 and "pt-BR" in good.stdout
