@@ -228,3 +228,14 @@ def test_a_language_setting_that_is_no_language_code_is_one_clear_error(workdir)
     ]
     good = run_cli("config", env={"NEWSLETTER_LANGUAGE": "pt-BR"}, cwd=workdir)
     assert good.returncode == 0 and "pt-BR" in good.stdout
+
+
+def test_send_says_which_language_it_renders_in(database_url, workdir, issue_path):
+    env = {"DATABASE_URL": database_url, "NEWSLETTER_SECRET_KEY": SECRET}
+    run_cli(
+        "lists", "create", "newsletter", "--name", "N", "--language", "vi", env=env, cwd=workdir
+    )
+    run_cli("subscribers", "add", "ann@example.org", "--list", "newsletter", env=env, cwd=workdir)
+    dry = run_cli("send", str(issue_path), "--dry-run", env=env, cwd=workdir)
+    assert dry.returncode == 0, dry.stderr
+    assert "to 1 recipient(s) of newsletter via outbox, in vi" in dry.stdout
