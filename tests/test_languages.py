@@ -121,6 +121,9 @@ def test_a_plain_install_ships_the_catalogues(tmp_path):
     for lang in i18n.SHIPPED:
         folder = target / "newsletter" / "locales" / lang / "LC_MESSAGES"
         assert (folder / "messages.po").is_file() and (folder / "messages.mo").is_file()
+    # newsletter/default_templates links to templates/: the install holds the marked copy
+    page = target / "newsletter" / "default_templates" / "pages" / "unsubscribe.html.j2"
+    assert '{{ _("Unsubscribe") }}' in page.read_text(encoding="utf-8")
     probe = (
         "import newsletter, newsletter.i18n as i; "
         "print(newsletter.__file__); print(i.gettext('vi', 'Unsubscribe'))"
