@@ -49,6 +49,7 @@ class Issue:
     track_clicks: bool | None = None
     track_opens: bool | None = None
     archive: bool = True  # front matter `archive: false`: never in the web archive
+    language: str = ""  # front matter `language:` (`i18n.send_language`); "" for none
     segment: str = ""  # front matter `segment:`, a segment expression (audience.segments)
     # A subject-line test: every variant's subject and preheader, A first (A is `subject`).
     subjects: tuple[str, ...] = ()

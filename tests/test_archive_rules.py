@@ -104,7 +104,7 @@ def test_entries_show_the_issues_date_and_the_feed_a_summary(web) -> None:
     web.member("ann@example.org")
     web.send_issue(_issue("date: 2019-03-01"))
     index = _index(web)
-    assert '<time datetime="2019-03-01">01 March 2019</time>' in index
+    assert '<time datetime="2019-03-01">Mar 1, 2019</time>' in index
     feed = ET.fromstring(web.client.get("/archive/feed.atom").get_data())
     (entry,) = feed.findall(f"{ATOM}entry")
     assert entry.find(f"{ATOM}summary").text == "What this issue is about"

@@ -117,8 +117,8 @@ def test_check_broken_file_lists_each_problem(workdir: Path) -> None:
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         "broken.md:4: error: unknown key 'sendat' (did you mean 'send_at'?); valid keys: title, "
-        "subject, preheader, date, lists, send_at, segment, track_clicks, track_opens, archive, "
-        "subjects, preheaders, ab_test",
+        "subject, preheader, date, lists, send_at, language, segment, track_clicks, track_opens, "
+        "archive, subjects, preheaders, ab_test",
         "broken.md:5: error: send_at '2019-03-01T14:00:00' has no timezone: add a UTC offset "
         "like +00:00 or a zone name like Europe/Berlin",
         "broken.md:11: error: Link 'example.com' is not an absolute http(s) URL: write the full "

@@ -179,7 +179,7 @@ def test_email_is_good_email(settings):
         assert re.search(r'alt="[^"]+"', img), img
     for inner in re.findall(r"<a\b[^>]*>(.*?)</a>", doc, re.S):
         assert re.sub(r"<[^>]+>", "", inner).strip(), "link without visible text"
-    assert ">Read more: First &lt;headline&gt;</a>" in doc
+    assert ">Lire la suite : First &lt;headline&gt;</a>" in doc  # the language's own words
     assert settings.postal_address in doc and "Weekly" in doc
     assert "fonts.googleapis" not in doc and "<link" not in doc
 

@@ -19,6 +19,7 @@ from newsletter.audience.lists import (
     address_field,
     check_slug,
     get_list,
+    language_field,
     one_line_field,
     refuse_taken,
 )
@@ -32,19 +33,21 @@ MEMBERS = ("subscribed", "unconfirmed")  # who counts as a member still on the l
 
 
 def update_list(engine: Engine, slug: str, **changes: str | bool | None) -> dict:
-    """Set the given fields (name, from_name, from_address, reply_to, private); None: keep."""
+    """Set the given fields (name, from_name, from_address, reply_to, private, language);
+    None: keep."""
     checks = {
         "name": lambda v: one_line_field("name", v) or slug,
         "from_name": lambda v: one_line_field("from name", v),
         "from_address": lambda v: address_field("from address", v),
         "reply_to": lambda v: address_field("reply-to address", v),
         "private": bool,
+        "language": language_field,
     }
     values = {k: checks[k](v) for k, v in changes.items() if v is not None}
     if not values:
         raise StoreError(
             f"lists update {slug}: nothing to change (give --name, --from-name, "
-            "--from-address, --reply-to, --private or --public)"
+            "--from-address, --reply-to, --language, --private or --public)"
         )
     with begin(engine) as conn:
         the_list = get_list(conn, slug)

@@ -15,6 +15,7 @@ from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
 from newsletter.db.transaction import begin, connect_to
 from newsletter.errors import StoreError
+from newsletter.i18n import normalise
 from newsletter.safe_text import holds_controls, one_line
 
 
@@ -28,8 +29,10 @@ def create_list(
     reply_to: str = "",
     *,
     private: bool = False,
+    language: str = "",
 ) -> dict:
     check_slug(slug)
+    language = language_field(language)
     name = one_line_field("name", name or slug)
     from_name = one_line_field("from name", from_name)
     from_address = address_field("from address", from_address)
@@ -45,6 +48,7 @@ def create_list(
                 from_address=from_address,
                 reply_to=reply_to,
                 private=private,
+                language=language,
                 created_at=utcnow(),
             )
         )
@@ -76,6 +80,19 @@ def one_line_field(what: str, value: str) -> str:
     if len(value) > NAME_MAX:
         raise StoreError(f"list {what} is {len(value)} characters; at most {NAME_MAX}")
     return value
+
+
+def language_field(value: str) -> str:
+    """A list's language as a code (`fr`, `pt-BR`), or '' for the `language` setting's."""
+    if not value.strip():
+        return ""
+    code = normalise(value)
+    if code is None:
+        raise StoreError(
+            f"list language '{one_line(value, 40)}' is not a language: give a code like fr, "
+            "de or pt-BR ('' for the language setting's)"
+        )
+    return code
 
 
 def address_field(what: str, value: str) -> str:
@@ -133,6 +150,7 @@ def list_counts(engine: Engine) -> list[dict]:
                 "name": r.name,
                 "id": r.id,
                 "private": bool(r.private),
+                "language": r.language,
                 **dict.fromkeys(SHOWN_STATUSES, 0),
             }
             for r in conn.execute(select(lists).where(LIVE).order_by(lists.c.slug))

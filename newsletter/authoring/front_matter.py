@@ -26,6 +26,7 @@ FRONT_MATTER_KEYS = (
     "date",
     "lists",
     "send_at",
+    "language",  # the issue's language (a code like fr or pt-BR), before its lists' (`i18n`)
     "segment",  # a segment expression applied to every list (audience.segments)
     "track_clicks",  # per-issue tracking switches (true/false): see newsletter/tracking
     "track_opens",
@@ -198,6 +199,8 @@ def _front_value(key: str, node: object, line: int, error: Report) -> object:
         return _send_at(text, line, error)
     if key in SWITCHES:
         return _switch(key, text, line, error)
+    if key == "language":
+        return _language(text, line, error)
     if key in ("date", "send_at"):
         return None
     return one_line(text) if key in ("title", "subject", "preheader") else text
@@ -208,6 +211,16 @@ def _switch(key: str, text: str, line: int, error: Report) -> bool | None:
         return text.lower() in _YES
     error(line, f"'{key}' is true or false, got {text!r}")
     return None
+
+
+def _language(text: str, line: int, error: Report) -> str:
+    from newsletter.i18n import normalise
+
+    code = normalise(text)
+    if code is None:
+        error(line, f"'language' {one_line(text, 40)!r} is not a language: write a code like fr")
+        return ""
+    return code
 
 
 def _send_at(text: str, line: int, error: Report) -> datetime | None:

@@ -183,6 +183,7 @@ def _parse(path: Path, data: bytes, report: _Report, options: _Options) -> Issue
         track_clicks=_switch(meta, "track_clicks"),
         track_opens=_switch(meta, "track_opens"),
         archive=_switch(meta, "archive") is not False,
+        language=str(meta.get("language", ("", 0))[0] or ""),
         segment=str(meta.get("segment", ("", 0))[0] or ""),
         subjects=subjects,
         preheaders=preheaders,

@@ -16,7 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from newsletter import models, tokens
+from newsletter import i18n, models, tokens
 from newsletter.authoring import placeholders, tracked_links
 from newsletter.authoring.issue_file import parse_issue
 from newsletter.authoring.placeholders import personalise
@@ -119,10 +119,12 @@ def template_problems(settings: Settings) -> list[Problem]:
 def parsed_issue_problems(
     path: str | Path, issue: models.Issue, settings: Settings
 ) -> list[Problem]:
-    """What only the rendered email shows (its size) and text left from the skeleton, for an
-    issue (or a sequence step) that parsed without errors."""
+    """What only the rendered email shows (its size), text left from the skeleton and a
+    language without a catalogue, for an issue (or a sequence step) that parsed without
+    errors."""
     text = Path(path).read_bytes().decode("utf-8", errors="replace")
-    return _render_problems(path, issue, settings) + skeleton_problems(path, text)
+    problems = _render_problems(path, issue, settings) + skeleton_problems(path, text)
+    return problems + language_problems(path, issue.language, text)
 
 
 def check_issue(path: str | Path, settings: Settings, *, templates: bool = True) -> list[Problem]:
@@ -134,6 +136,22 @@ def check_issue(path: str | Path, settings: Settings, *, templates: bool = True)
     if templates:
         problems += template_problems(settings)
     return problems
+
+
+def language_problems(path: str | Path, language: str, text: str = "") -> list[Problem]:
+    """A warning when an issue's language has no shipped catalogue: its mail would carry the
+    template's words (footer, links) in English."""
+    if not language or i18n.has_catalogue(language):
+        return []
+    lines = text.splitlines()
+    line = next((n for n, t in enumerate(lines, 1) if t.startswith("language:")), 0)
+    shipped = ", ".join(i18n.SHIPPED)
+    message = (
+        f"language '{language}' has no catalogue (shipped: {shipped}): the words of the "
+        "template (footer, links) stay in English; add one (README, Languages) or pick a "
+        "shipped language"
+    )
+    return [Problem(str(path), line, message, "warning")]
 
 
 def check_files(paths: Iterable[str | Path], settings: Settings) -> list[Problem]:

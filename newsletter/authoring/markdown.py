@@ -131,3 +131,16 @@ def _tokens_to_text(tokens: list[Token], width: int) -> str:
         out.append(text)
         previous_tight = is_tight
     return "".join(out)
+
+
+def wrap(text: str, width: int = WIDTH, indent: str = "", first: str = "") -> str:
+    """Jinja filter: wrap near 72 columns; the first line starts with `first`, the others with
+    `indent`; long words (URLs) are never split."""
+    return textwrap.fill(
+        str(text),
+        width=width,
+        initial_indent=first,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-import textwrap
 from collections.abc import Callable
 from functools import lru_cache
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from newsletter import models
+from newsletter import i18n, models
 from newsletter.authoring import markdown, placeholders, readers
 from newsletter.errors import RenderError
 from newsletter.tokens import site_link
@@ -37,19 +36,6 @@ WEB_TEMPLATE = "web.html.j2"
 
 _INLINE_STYLE = re.compile(r"<mj-style\s+inline=\"inline\"\s*>(.*?)</mj-style>", re.S | re.I)
 _STYLE_OPEN = re.compile(r"<style\b", re.I)
-
-
-def _wrap_filter(text: str, width: int = markdown.WIDTH, indent: str = "", first: str = "") -> str:
-    """Jinja filter: wrap near 72 columns; the first line starts with `first`, the others with
-    `indent`; long words (URLs) are never split."""
-    return textwrap.fill(
-        str(text),
-        width=width,
-        initial_indent=first,
-        subsequent_indent=indent,
-        break_long_words=False,
-        break_on_hyphens=False,
-    )
 
 
 @lru_cache(maxsize=8)
@@ -71,7 +57,8 @@ def _environment(templates_dir: str, listing: tuple[str, ...]) -> jinja2.Environ
         keep_trailing_newline=True,
         auto_reload=True,  # `preview` picks up edited templates
     )
-    env.filters["wrap"] = _wrap_filter
+    i18n.install(env)  # each render passes its language's gettext (`template_context`)
+    env.filters["wrap"] = markdown.wrap
     env.globals["reader"] = readers.reader  # {{ reader("first_name", "there") }}
     return env
 
@@ -85,9 +72,13 @@ def environment(settings: Settings) -> jinja2.Environment:
     return _environment(str(folder), listing)
 
 
-def template_context(issue: models.Issue, settings: Settings, list_name: str) -> dict[str, Any]:
+def template_context(
+    issue: models.Issue, settings: Settings, list_name: str, language: str = ""
+) -> dict[str, Any]:
+    """`language`: the send's (`i18n.send_language`); default the issue's, else the setting."""
     from markupsafe import Markup
 
+    language = language or issue.language or settings.language or i18n.FALLBACK
     takeaways = []
     for t in issue.takeaways:
         body_html, body_text = markdown.to_html_and_text(t.body_md)
@@ -108,7 +99,8 @@ def template_context(issue: models.Issue, settings: Settings, list_name: str) ->
     return {
         "issue": issue,
         "settings": settings,
-        "language": settings.language,
+        **i18n.template_values(language),
+        "language": language,
         "list_name": list_name or (issue.lists[0] if issue.lists else settings.default_list),
         "intro_html": Markup(intro_html),
         "intro_text": intro_text,
@@ -265,13 +257,18 @@ def render_line(settings: Settings, name: str, **values: Any) -> str:
 
 
 def render_issue(
-    issue: models.Issue, settings: Settings, *, list_name: str = "", published: bool = True
+    issue: models.Issue,
+    settings: Settings,
+    *,
+    list_name: str = "",
+    published: bool = True,
+    language: str = "",
 ) -> models.RenderedIssue:
-    """Render HTML, text and web page once; the email parts keep the placeholders.
-    `published`: the send will be in the web archive (`sending.archive`); the templates leave
-    out the "view in browser" links of one that will not, which would lead nowhere."""
+    """Render HTML, text and web page once, in `language` (see `template_context`); the email
+    parts keep the placeholders. `published`: the send will be in the web archive; the
+    templates leave out the "view in browser" links of one that will not."""
     env = environment(settings)
-    context = {**template_context(issue, settings, list_name), "published": published}
+    context = {**template_context(issue, settings, list_name, language), "published": published}
     html = _compile_mjml(_render_template(env, EMAIL_TEMPLATE, context), EMAIL_TEMPLATE)
     text = _render_template(env, TEXT_TEMPLATE, context).strip() + "\n"
     web_context = {

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from newsletter import i18n
 from newsletter.authoring.issue_file import resolve_issue
 from newsletter.cli.root import cli, reading_engine_from, settings_from
 from newsletter.errors import NewsletterError
@@ -36,7 +37,10 @@ def build_issue(
     from newsletter.sending.proof import sample_message
 
     issue = read_issue(path)
-    rendered = render_issue(issue, settings, list_name=(the_list or {}).get("name", ""))
+    language = i18n.for_list(issue.language, the_list, settings.language)
+    rendered = render_issue(
+        issue, settings, list_name=(the_list or {}).get("name", ""), language=language
+    )
     files = {
         "email.html": rendered.html.encode(),
         "email.txt": rendered.text.encode(),
@@ -215,7 +219,10 @@ class _Preview:
         inbox = ""
         try:
             issue = read_issue(self.path)
-            rendered = render_issue(issue, self.settings, list_name=self._list.get("name", ""))
+            language = i18n.for_list(issue.language, self._list, self.settings.language)
+            rendered = render_issue(
+                issue, self.settings, list_name=self._list.get("name", ""), language=language
+            )
             final = personalise(rendered, sample_recipient(self.settings, rendered.issue_id))
             inbox = self._inbox_line(rendered.subject, issue.preheader)
             pages = {

@@ -19,6 +19,7 @@ from newsletter.safe_text import one_line
 
 if TYPE_CHECKING:
     from newsletter.config import Settings
+    from newsletter.models import Issue
 
 
 def slugify(title: str, max_length: int = 60) -> str:
@@ -203,7 +204,8 @@ def _segment_problems(ctx: click.Context, paths: list[Path]) -> list[Problem]:
 def _list_problems(
     paths: list[Path], sequences: list[Path], settings: Settings
 ) -> tuple[list[Problem], str]:
-    """An error for each list an issue or a sequence names that the database does not have, a
+    """An error for each list an issue or a sequence names that the database does not have, or
+    when an issue's lists have different languages and it names none (`i18n.send_language`), a
     warning for each step edited after readers got it, and a note when the database could not
     be read. The database is opened read-only: never created or migrated by a check."""
     from newsletter.audience.lists import list_counts
@@ -217,16 +219,21 @@ def _list_problems(
         reason = "no database yet" if "no database" in str(exc) else one_line(str(exc), 200)
         return [], f"lists not checked ({reason})"
     try:
-        known = sorted(row["slug"] for row in list_counts(engine))
+        languages = {row["slug"]: row["language"] for row in list_counts(engine)}
         edited = _edited_steps(engine, sequences)
     finally:
         engine.dispose()
+    known, problems = sorted(languages), []
     named: list[tuple[str, int, tuple[str, ...]]] = []
     for path in paths:
         issue, _ = parse_issue(path)
-        if issue is not None:
-            named.append((str(path), _key_line(path, "lists:"), issue.lists))
-    problems = [
+        if issue is None:
+            continue
+        slugs = issue.lists or (settings.default_list,)
+        named.append((str(path), _key_line(path, "lists:"), slugs))
+        if all(slug in known for slug in slugs):
+            problems += _language_problems(path, issue, [languages[s] for s in slugs], settings)
+    problems += [
         Problem(
             where,
             line,
@@ -247,6 +254,23 @@ def _edited_steps(engine: Any, sequences: list[Path]) -> list[Problem]:
 
     found = [s for path in sequences if (s := read_sequence(path).sequence) is not None]
     return edited_after_sent(engine, found) if found else []
+
+
+def _language_problems(
+    path: Path, issue: Issue, list_languages: list[str], settings: Settings
+) -> list[Problem]:
+    """The send's one language: lists that disagree are an error; a language from the lists
+    with no catalogue, a warning (the issue's own is `lint`'s)."""
+    from newsletter import i18n
+    from newsletter.authoring.lint import language_problems
+
+    try:
+        language = i18n.send_language(issue.language, list_languages, settings.language)
+    except ValueError as exc:
+        return [Problem(str(path), _key_line(path, "lists:"), str(exc))]
+    if issue.language or language == settings.language:
+        return []
+    return language_problems(path, language)
 
 
 def _key_line(path: Path, key: str) -> int:

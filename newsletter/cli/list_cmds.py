@@ -49,7 +49,8 @@ def lists_group(ctx: click.Context, as_json: bool, history: bool, weeks: int | N
     for r in rows:
         counts = "  ".join(f"{r[s]:>{len(s)}}" for s in SHOWN_STATUSES)
         private = "  (private)" if r["private"] else ""
-        click.echo(f"{r['slug']:<{width}}  {counts}  {r['name']}{private}")
+        speaks = f"  [{r['language']}]" if r["language"] else ""
+        click.echo(f"{r['slug']:<{width}}  {counts}  {r['name']}{private}{speaks}")
 
 
 @lists_group.command("create")
@@ -60,6 +61,7 @@ def lists_group(ctx: click.Context, as_json: bool, history: bool, weeks: int | N
 @click.option("--from-address", default="", help="Sender address for this list.")
 @click.option("--reply-to", default="")
 @click.option("--private", is_flag=True, help="Not subscribable on the web, never in the archive.")
+@click.option("--language", default="", help="Its sends' and pages' language (default: setting).")
 @click.pass_context
 def lists_create(
     ctx: click.Context,
@@ -70,6 +72,7 @@ def lists_create(
     from_address: str,
     reply_to: str,
     private: bool,
+    language: str,
 ) -> None:
     """Create a list."""
     from newsletter.audience.lists import create_list
@@ -83,8 +86,11 @@ def lists_create(
         from_address,
         reply_to,
         private=private,
+        language=language,
     )
-    shown = ", private" if private else ""
+    shown = (", private" if private else "") + (
+        f", in {row['language']}" if row["language"] else ""
+    )
     click.echo(f"created list '{row['slug']}' ({row['name']}{shown})")
 
 
@@ -99,6 +105,9 @@ def lists_create(
     default=None,
     help="Private: not subscribable on the web, never in the archive.",
 )
+@click.option(
+    "--language", default=None, help="Its sends' and pages' language ('' for the setting)."
+)
 @click.pass_context
 def lists_update(
     ctx: click.Context,
@@ -108,8 +117,9 @@ def lists_update(
     from_address: str | None,
     reply_to: str | None,
     private: bool | None,
+    language: str | None,
 ) -> None:
-    """Change a list's name, sender, Reply-To or visibility."""
+    """Change a list's name, sender, Reply-To, visibility or language."""
     from newsletter.audience.list_edits import update_list
 
     row = update_list(
@@ -120,10 +130,12 @@ def lists_update(
         from_address=from_address,
         reply_to=reply_to,
         private=private,
+        language=language,
     )
     shown = "private" if row["private"] else "public"
     sender = row["from_address"] or "the settings' sender"
-    click.echo(f"updated list '{slug}' ({row['name']}, {shown}, from {sender})")
+    speaks = row["language"] or "the language setting's"
+    click.echo(f"updated list '{slug}' ({row['name']}, {shown}, from {sender}, in {speaks})")
 
 
 @lists_group.command("rename")

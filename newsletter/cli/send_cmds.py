@@ -169,7 +169,8 @@ def _describe(plan: Plan) -> str:
     slugs = ", ".join(lst["slug"] for lst in plan.lists)
     what = plan.issue.id + (" (follow-up)" if plan.followup else "")
     where = f" where {plan.segment.normal}" if plan.segment else ""
-    return f"{what} to {plan.audience} recipient(s) of {slugs}{where} via {plan.backend}"
+    speaks = f", in {plan.language}" if plan.language else ""
+    return f"{what} to {plan.audience} recipient(s) of {slugs}{where} via {plan.backend}{speaks}"
 
 
 def _nothing_to_send(plan: Plan, as_json: bool) -> bool:
@@ -188,6 +189,7 @@ def _nothing_to_send(plan: Plan, as_json: bool) -> bool:
                 **summary,
                 "would_send": plan.audience,
                 "backend": plan.backend,
+                "language": plan.language,
                 "message": f"dry run: would send {_describe(plan)}",
             },
         )

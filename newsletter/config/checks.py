@@ -47,6 +47,10 @@ def validate(s: Settings) -> None:
         raise ConfigError(
             f"{where['tracking_retention_months']}: tracking_retention_months must be at least 1"
         )
+    if s.language and not re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*", s.language):
+        raise ConfigError(
+            f"{where['language']}: language must be a language code like en, fr or pt-BR"
+        )
     if "@" not in s.sender_address:
         raise ConfigError(f"{where['sender_address']}: sender_address must be an email address")
     _validate_mailbox(s)

@@ -44,6 +44,7 @@ lists = Table(
     # 0008: never subscribable nor archived; a deleted list's tombstone (its links still work)
     Column("private", Boolean, nullable=False, default=False, server_default=false()),
     Column("deleted_at", DateTime(timezone=True), nullable=True),
+    Column("language", String(35), nullable=False, server_default=""),  # 0012; "": the setting
     **NEVER_REUSED,
 )
 

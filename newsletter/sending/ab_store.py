@@ -23,7 +23,13 @@ A, V, D = tables.ab_tests, tables.send_variants, tables.deliveries
 
 
 def begin(
-    conn: Connection, settings: Settings, issue: Issue, send_id: int, list_name: str, public: bool
+    conn: Connection,
+    settings: Settings,
+    issue: Issue,
+    send_id: int,
+    list_name: str,
+    public: bool,
+    language: str = "",
 ) -> int:
     """Store every variant, the test, and its sample (returns the sample's size). Variants are
     tracked last to first, so the send's own tracked HTML ends as variant A's."""
@@ -37,6 +43,7 @@ def begin(
             settings,
             list_name=list_name,
             published=public,
+            language=language,
         )
         tracked = track_send(conn, settings, issue, send_id, rendered.html)
         conn.execute(

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from newsletter import tokens
+from newsletter import i18n, tokens
 from newsletter.audience.lists import get_list
 from newsletter.audience.recipients import audience_ids
 from newsletter.audience.segment_scope import Scope
@@ -80,6 +80,7 @@ class Plan:
     nothing_to_do: str = ""
     segment: Segment | None = None
     untracked: int = 0  # left out: opted out of tracking, and the segment asks about it
+    language: str = ""  # the one language it is rendered in (`i18n.send_language`)
 
     @property
     def followup(self) -> tuple[str, str] | None:
@@ -102,6 +103,7 @@ def prepare(engine: Engine, settings: Settings, path: str | Path, options: SendO
     backend = options.backend or settings.backend
     signer = tokens.signer_for(settings, allow_generated=backend == "outbox")  # no key: refuse
     plan = Plan(issue, lists, backend, options, 0, segment=_segment(issue, options))
+    plan.language = language_of(issue, lists, settings)
     if signer.generated_key_path:
         plan.notes.append(
             f"NEWSLETTER_SECRET_KEY is not set: unsubscribe links are signed with "
@@ -118,6 +120,16 @@ def prepare(engine: Engine, settings: Settings, path: str | Path, options: SendO
             return _plan_new(conn, settings, plan, slugs)
         counts = ledger.counts(conn, plan.existing.id)
     return _plan_existing(engine, plan, counts, Path(path))
+
+
+def language_of(issue: Issue, lists: Sequence[dict[str, Any]], settings: Settings) -> str:
+    """The send's language; lists that disagree (and no `language:`) are refused."""
+    try:
+        return i18n.send_language(
+            issue.language, [lst.get("language") or "" for lst in lists], settings.language
+        )
+    except ValueError as exc:
+        raise SendError(f"{issue.path}: {exc}") from None
 
 
 def refuse_local_images(issue: Issue) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from newsletter import tokens
+from newsletter import i18n, tokens
 from newsletter.audience.lists import get_list
 from newsletter.authoring.issue_file import read_issue
 from newsletter.authoring.render import PROOF_SUBJECT_TEMPLATE, render_issue, render_line
@@ -50,7 +50,8 @@ def send_proof(
     backend_name = backend_name or settings.backend
     tokens.signer_for(settings, allow_generated=backend_name == "outbox")  # no key: refuse
     the_list = the_list or proof_list(None, settings, issue)
-    rendered = render_issue(issue, settings, list_name=the_list.get("name", ""))
+    language = i18n.for_list(issue.language, the_list, settings.language)
+    rendered = render_issue(issue, settings, list_name=the_list.get("name", ""), language=language)
     template = list_message_template(
         settings,
         the_list,

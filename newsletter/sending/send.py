@@ -135,7 +135,11 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
     public = archive_options(issue, plan.lists)["public"] and issue.archive
     if plan.existing is None or (opts.rerender and plan.existing.source_hash != issue.source_hash):
         rendered = render_issue(
-            issue, settings, list_name=plan.lists[0].get("name", ""), published=public
+            issue,
+            settings,
+            list_name=plan.lists[0].get("name", ""),
+            published=public,
+            language=plan.language,
         )
         if opts.subject:  # a follow-up's own subject
             rendered = replace(rendered, subject=opts.subject)
@@ -171,7 +175,8 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
         if rendered is not None:  # links stored and rewritten once per send (click tracking)
             track_send(conn, settings, issue, send_id, rendered.html)
         if existing is None and testing:  # variants stored, the sample queued, rest held
-            ab_store.begin(conn, settings, issue, send_id, plan.lists[0].get("name", ""), public)
+            name = plan.lists[0].get("name", "")
+            ab_store.begin(conn, settings, issue, send_id, name, public, plan.language)
         elif existing is not None and (existing.status == "waiting" or opts.winner is not None):
             ab_winner.begin_winner_phase(conn, send_id, opts.winner, opts.now)
         workers.join(conn, send_id, worker)
@@ -209,6 +214,7 @@ def _stored_options(plan: Plan) -> dict[str, Any]:
     options: dict[str, Any] = {
         "lists": slugs,
         "force_preflight": plan.options.force_preflight,
+        "language": plan.language,  # the token pages of this send speak it (`web.language`)
     }
     if plan.segment is not None:
         options.update(segment=plan.segment.normal, segment_given=plan.segment.given)

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, exists, literal, select, update
+from sqlalchemy import Connection, Engine, exists, literal, select, update
 
 from newsletter.db import tables
 from newsletter.db.clock import utcnow
+from newsletter.db.connection import reading
 from newsletter.db.dialect import lock_for_transaction
 
 D = tables.deliveries
@@ -233,3 +234,12 @@ def all_sends(conn: Connection, issue_id: str | None = None) -> list[Any]:
     if issue_id:
         q = q.where(S.c.issue_id == issue_id)
     return list(conn.execute(q))
+
+
+def send_language(engine: Engine, send_id: int) -> str:
+    """The language a send was rendered in ('' for a send from before languages, or none)."""
+    with reading(engine) as conn:
+        options = conn.execute(
+            select(tables.sends.c.options).where(tables.sends.c.id == send_id)
+        ).scalar()
+    return str((options or {}).get("language") or "") if isinstance(options, dict) else ""

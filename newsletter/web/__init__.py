@@ -8,7 +8,8 @@ check.
 
 `app.py` builds the app (settings, engine, signer, blueprints) and keeps what every view needs
 in `context.py`; views turn tokens into subscribers through `lookup.py`, and share the security
-headers and the one neutral 404 (`security.py`) and a per-client rate limit (`ratelimit`).
+headers and the one neutral 404 (`security.py`), a per-client rate limit (`ratelimit`) and
+the language each page speaks (`language`: the token's send's or list's, else Accept-Language).
 Blueprints import `context.py`, never the package itself (`newsletter.web`).
 
 Production: ``gunicorn 'newsletter.web:create_app()'`` behind a TLS proxy. Development:

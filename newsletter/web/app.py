@@ -25,6 +25,7 @@ from newsletter.errors import DatabaseUnavailable
 from newsletter.web import (
     archive,
     front,
+    language,
     preferences,
     proof,
     security,
@@ -70,7 +71,8 @@ def create_app(
             FileSystemLoader(str(BUILTIN_PAGES)),
         ]
     )
-    app.jinja_env.globals.update(lang=settings.language or "en", site_name=settings.sender_name)
+    app.jinja_env.globals.update(site_name=settings.sender_name)
+    language.install(app)  # each page's language: `web.language`
     app.jinja_env.filters.update(times.FILTERS)
     web = app.extensions["newsletter"] = WebContext(settings, engine, signer)
     schema.reached = lambda: subscribe.remember_lists(web)

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, render_template
 
 from newsletter.sending.archive import entries, issue_html
 from newsletter.tokens import site_link
+from newsletter.web import language
 from newsletter.web.context import context
 from newsletter.web.security import NotFound
 
@@ -31,6 +32,7 @@ def index() -> Any:
 @bp.get("/archive/feed.atom")
 def feed() -> Any:
     ctx = context()
+    language.use("")  # the site's language, whoever asks: issues of every language in it
     items = entries(ctx.engine, ctx.settings)
     xml = render_template(
         "feed.atom.j2",

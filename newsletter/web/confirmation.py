@@ -20,6 +20,7 @@ from newsletter.recipient_tags import TAG_MESSAGE_ID, TAG_RETURN_PATH
 from newsletter.safe_text import one_line
 from newsletter.sending.delivery import make_backend
 from newsletter.sending.mime.message import list_message_template
+from newsletter.web import language
 from newsletter.web.context import context
 
 CONFIRM_MAX_AGE = 7 * 24 * 3600  # seconds a confirmation link stays valid
@@ -36,6 +37,7 @@ def send(mailing: Mailing, the_list: dict) -> bool:
     """Mail the confirmation link. False if the backend refused it."""
     ctx = context()
     settings = ctx.settings
+    language.for_list(the_list)  # the list's language, else the setting's
     token = ctx.signer.make_confirm(mailing.subscriber_id, the_list["id"])
     values = {
         "list_name": the_list["name"],

@@ -19,6 +19,8 @@ class WebContext:
     # The lists this app has read, by slug: what the subscribe form's answer names while the
     # database is away (`web.subscribe`).
     lists_seen: dict[str, dict] = field(default_factory=dict)
+    # Each send's language, by id, as read once (`web.language`): it never changes.
+    send_languages: dict[int, str] = field(default_factory=dict)
 
 
 def context() -> WebContext:

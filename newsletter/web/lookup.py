@@ -8,6 +8,7 @@ from typing import Any
 from newsletter.audience.subscribers import subscriber_and_list
 from newsletter.errors import TokenError
 from newsletter.tokens import ConfirmToken
+from newsletter.web import language
 from newsletter.web.context import context
 from newsletter.web.security import NotFound
 
@@ -31,12 +32,17 @@ class Target:
 
 
 def resolve(token: str, purpose: str, *, max_age: int | None = None) -> Target:
-    """The subscriber and list a genuine token names; NotFound for anything else."""
+    """The subscriber and list a genuine token names; NotFound for anything else. The page
+    speaks the language of the token's send, else its list's (`web.language.for_target`)."""
     try:
-        subscriber_id, list_id = context().signer.read(token, purpose, max_age=max_age)
+        subscriber_id, list_id, send_id = context().signer.read_with_send(
+            token, purpose, max_age=max_age
+        )
     except TokenError:
         raise NotFound() from None
-    return _target(subscriber_id, list_id)
+    target = _target(subscriber_id, list_id)
+    language.for_target(target.list, send_id)
+    return target
 
 
 def resolve_confirm(token: str, *, max_age: int) -> tuple[Target, ConfirmToken]:
@@ -48,6 +54,7 @@ def resolve_confirm(token: str, *, max_age: int) -> tuple[Target, ConfirmToken]:
     target = _target(link.subscriber_id, link.list_id)
     if target.list is None:
         raise NotFound()
+    language.for_target(target.list)
     return target, link
 
 

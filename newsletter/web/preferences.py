@@ -15,16 +15,20 @@ from newsletter.audience.memberships import memberships_of
 from newsletter.audience.subscribers import rename
 from newsletter.audience.unsubscribe import unsubscribe
 from newsletter.errors import DatabaseUnavailable, StoreError
+from newsletter.i18n import N_
 from newsletter.tracking.optout import opted_out, set_tracking
 from newsletter.web.context import context
+from newsletter.web.language import _, ngettext
 from newsletter.web.lookup import Target, masked_email, resolve
 
 bp = Blueprint("preferences", __name__)
 SOURCE = "web:preferences"
 TRACKING_SAVED = {  # "Don't track my opens and clicks" checked or not (issue 12)
-    True: "We no longer record when you open our emails or follow their links, and we have "
-    "deleted what we had recorded.",
-    False: "Your choice is saved: we count opens and clicks again.",
+    True: N_(
+        "We no longer record when you open our emails or follow their links, and we have "
+        "deleted what we had recorded."
+    ),
+    False: N_("Your choice is saved: we count opens and clicks again."),
 }
 
 
@@ -45,14 +49,27 @@ def _refusals(blocked: list[str], newer: list[str]) -> str:
     said = []
     if blocked:
         said.append(
-            "This address is blocked for all of our newsletters, so we could not "
-            "resubscribe it to: " + ", ".join(blocked) + ". Please contact us."
+            ngettext(
+                "This address is blocked for all of our newsletters, so we could not "
+                "resubscribe it to %(lists)s. Please contact us.",
+                "This address is blocked for all of our newsletters, so we could not "
+                "resubscribe it to these lists: %(lists)s. Please contact us.",
+                len(blocked),
+            )
+            % {"lists": ", ".join(blocked)}
         )
     if newer:
         said.append(
-            "You unsubscribed from " + ", ".join(newer) + " after this link was mailed, so "
-            "this link cannot undo it: use the link in a newer issue, or subscribe again on "
-            "our subscribe page."
+            ngettext(
+                "You unsubscribed from %(lists)s after this link was mailed, so this link "
+                "cannot undo it: use the link in a newer issue, or subscribe again on our "
+                "subscribe page.",
+                "You unsubscribed from these lists after this link was mailed: %(lists)s. "
+                "This link cannot undo that: use the link in a newer issue, or subscribe "
+                "again on our subscribe page.",
+                len(newer),
+            )
+            % {"lists": ", ".join(newer)}
         )
     return " ".join(said)
 
@@ -69,7 +86,7 @@ def save(token: str) -> ResponseReturnValue:
     if request.form.get("action") == "tracking":  # "Don't track my opens and clicks"
         off = request.form.get("no_tracking") == "1"
         set_tracking(engine, target.subscriber_id, not off, source=SOURCE)
-        return _page(target, message=TRACKING_SAVED[off])
+        return _page(target, message=_(TRACKING_SAVED[off]))
     if request.form.get("action") == "unsubscribe-all":
         unsubscribe(
             engine,
@@ -79,7 +96,7 @@ def save(token: str) -> ResponseReturnValue:
             source=SOURCE,
             link=link_mark(token),
         )
-        return _page(target, message="You are unsubscribed from every list.")
+        return _page(target, message=_("You are unsubscribed from every list."))
     if "name" in request.form and rename(
         engine, target.subscriber_id, request.form["name"], source=SOURCE
     ):
@@ -113,7 +130,7 @@ def save(token: str) -> ResponseReturnValue:
     error = _refusals(refused, newer)
     return _page(
         target,
-        message="" if error else "Your choices are saved.",
+        message="" if error else _("Your choices are saved."),
         error=error,
         status=409 if error else 200,
     )

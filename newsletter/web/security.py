@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from newsletter.errors import StoreError
+from newsletter.web import language
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class NotFound(Exception):
 
 
 def not_found() -> tuple[str, int]:
+    language.neutral()  # the reader's Accept-Language, never the token's: it reveals nothing
     return render_template("not_found.html.j2"), 404
 
 
@@ -75,7 +77,7 @@ def _unavailable(exc: Exception) -> tuple[str, int, dict[str, str]]:
     page = render_template(
         "error.html.j2",
         status=503,
-        message="We cannot handle this right now; please try again shortly.",
+        message=language._("We cannot handle this right now; please try again shortly."),
     )
     return page, 503, {"Retry-After": "60"}
 
@@ -84,6 +86,7 @@ def _http_error(exc: HTTPException) -> tuple[str, int]:
     status = exc.code or 500
     if status == 404:
         return not_found()
+    language.neutral()
     return render_template("error.html.j2", status=status), status
 
 

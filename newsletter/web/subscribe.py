@@ -27,8 +27,9 @@ from newsletter.audience.lists import all_lists, get_list
 from newsletter.audience.names import clean_name
 from newsletter.errors import DatabaseUnavailable, NewsletterError, StoreError
 from newsletter.sequences.overview import welcome_on_its_way
-from newsletter.web import confirmation
+from newsletter.web import confirmation, language
 from newsletter.web.context import WebContext, context
+from newsletter.web.language import _
 from newsletter.web.lookup import resolve_confirm
 from newsletter.web.ratelimit import RateLimiter
 from newsletter.web.security import NotFound, describe_failure
@@ -89,19 +90,30 @@ def _form(the_list: dict, *, error: str = "", name: str = "", email: str = "", s
 @bp.get("/subscribe")
 @bp.get("/subscribe/<slug>")
 def form(slug: str | None = None) -> ResponseReturnValue:
-    return _form(_list(slug))
+    the_list = _list(slug)
+    _speak(the_list, slug)
+    return _form(the_list)
+
+
+def _speak(the_list: dict, slug: str | None) -> None:
+    """`/subscribe/<list>` speaks the list's language; the bare `/subscribe` the reader's."""
+    if slug:
+        language.for_list(the_list)
+    else:
+        language.neutral()
 
 
 @bp.post("/subscribe")
 @bp.post("/subscribe/<slug>")
 def submit(slug: str | None = None) -> ResponseReturnValue:
     the_list = _list_for_answer(slug)
+    _speak(the_list, slug)
     name = clean_name(request.form.get("name", ""))
     email = request.form.get("email", "").strip()
     if not per_client.allow(request.remote_addr or "unknown"):
         return _form(
             the_list,
-            error="Too many requests from your network; please try again in a few minutes.",
+            error=_("Too many requests from your network; please try again in a few minutes."),
             name=name,
             email=email,
             status=429,
@@ -111,7 +123,7 @@ def submit(slug: str | None = None) -> ResponseReturnValue:
     except InvalidAddress:
         return _form(
             the_list,
-            error="Please enter a valid email address, like name@example.com.",
+            error=_("Please enter a valid email address, like name@example.com."),
             name=name,
             email=email,
             status=400,

@@ -3,7 +3,7 @@ once a row, and `jsonb` is parsed once when written rather than at every read (`
 as text). SQLite stores JSON as text either way: nothing changes there.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
