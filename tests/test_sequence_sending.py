@@ -218,3 +218,22 @@ def test_restart_sequence_starts_the_clock_again_without_resending(
     unknown = run_cli(*args, "--restart-sequence", "nosuch", env=env, cwd=seq_project)
     assert unknown.returncode != 0 and "Traceback" not in unknown.stderr
     assert "not registered" in unknown.stderr
+
+
+def test_a_step_speaks_its_lists_language(
+    engine: Engine, database_url: str, seq_project: Path
+) -> None:
+    """Rendered once, like an issue: in the step's `language:`, else its lists' language."""
+    create_list(engine, "weekly", "Weekly", language="fr")
+    send_due(database_url, seq_project)
+    add_subscriber(engine, "ann@example.com", "weekly")
+    send_due(database_url, seq_project)
+    raw = outbox_messages(seq_project)[0].read_bytes()
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    html = message.get_body(preferencelist=("html",)).get_content()
+    assert 'lang="fr"' in html and "Se désabonner" in html
+    with engine.connect() as conn:
+        options = conn.execute(
+            select(tables.sends.c.options).where(tables.sends.c.issue_id == WELCOME)
+        ).scalar_one()
+    assert options["language"] == "fr"  # its readers' unsubscribe pages speak it too

@@ -23,6 +23,7 @@ from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
 from newsletter.db.dialect import insert_for, lock_for_transaction
 from newsletter.sending import sends
+from newsletter.sending.plan import language_of
 from newsletter.sequences.enrol import MEMBERS, due_members, leave_due
 from newsletter.sequences.model import Step
 from newsletter.sequences.registry import STEPS, Registered, StepRow
@@ -42,12 +43,13 @@ def ensure_send(
     if stored is not None and stored.source_hash == version:
         return stored.id
     name = lists[0].get("name", "") if lists else ""
-    rendered = render_issue(step.issue, settings, list_name=name, published=True)
+    language = language_of(step.issue, lists, settings)  # the step's `language:`, else its lists'
+    rendered = render_issue(step.issue, settings, list_name=name, published=True, language=language)
     with engine.begin() as conn:
         lock_for_transaction(conn, step.step_id)
         send_id = _send_id(conn, seq.name, step.key)  # a racing run may have made it
         if send_id is None:
-            send_id = _create(conn, settings, step, lists, rendered)
+            send_id = _create(conn, settings, step, lists, rendered, language)
         else:
             current = sends.get_send(conn, send_id)
             if current is not None and current.source_hash == version:
@@ -77,7 +79,12 @@ def _send_id(conn: Connection, name: str, key: str) -> int | None:
 
 
 def _create(
-    conn: Connection, settings: Settings, step: Step, lists: list[dict[str, Any]], rendered: Any
+    conn: Connection,
+    settings: Settings,
+    step: Step,
+    lists: list[dict[str, Any]],
+    rendered: Any,
+    language: str,
 ) -> int:
     now = utcnow()
     slugs = [lst["slug"] for lst in lists]
@@ -87,6 +94,7 @@ def _create(
         "lists": slugs,
         "archive": False,  # steps are never in the archive
         "public": False,
+        "language": language,  # the token pages of its readers speak it (`web.language`)
     }
     send_id = conn.execute(
         S.insert()
