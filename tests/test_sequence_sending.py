@@ -237,3 +237,19 @@ def test_a_step_speaks_its_lists_language(
             select(tables.sends.c.options).where(tables.sends.c.issue_id == WELCOME)
         ).scalar_one()
     assert options["language"] == "fr"  # its readers' unsubscribe pages speak it too
+
+
+def test_a_project_of_sequences_only_needs_no_issues_folder(
+    engine: Engine, database_url: str, seq_project: Path
+) -> None:
+    """cron's send-due in a project that only welcomes: no issues folder is no scheduled issue."""
+    _weekly(engine)
+    (seq_project / "issues").rmdir()
+    assert send_due(database_url, seq_project).returncode == 0
+    sub = add_subscriber(engine, "ann@example.com", "weekly")["id"]
+    assert send_due(database_url, seq_project).returncode == 0
+    assert sent_to(engine, WELCOME) == {sub}
+    env = {"DATABASE_URL": database_url, "NEWSLETTER_SECRET_KEY": SECRET}
+    missing = run_cli("send-due", "--issues", "nowhere", env=env,
+                      cwd=seq_project)  # fmt: skip
+    assert missing.returncode != 0 and "issues folder not found" in missing.stderr

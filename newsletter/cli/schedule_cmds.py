@@ -82,7 +82,11 @@ def send_due_cmd(
 
     with graceful_stop():  # sequence steps first: a long issue send never holds back a welcome
         ok = dry_run or _sequences(engine, settings, (now, late), log, verbose, force_preflight)
-    entries = plan(engine, settings, folder, now, late, pretend=now_text is not None)
+    sequences_only = Path(settings.sequences_dir).is_dir() and not folder.is_dir()
+    only_sequences = sequences_only and not issues_dir
+    entries = (  # a project of sequences only: no issues folder is no scheduled issue
+        [] if only_sequences else plan(engine, settings, folder, now, late, pretend=bool(now_text))
+    )
 
     def gate(path: Path) -> None:
         def say(line: str) -> None:
