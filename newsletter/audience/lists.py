@@ -133,7 +133,7 @@ def get_list_by_id(engine: Engine | Connection, list_id: int) -> dict | None:
 def list_ids_for(conn: Connection, slugs: Sequence[str]) -> list[int] | None:
     """The ids of these lists, in order; None when one of them does not exist."""
     lists = tables.lists
-    found = dict(conn.execute(select(lists.c.slug, lists.c.id).where(LIVE)).tuples().all())
+    found = dict(conn.execute(select(lists.c.slug, lists.c.id).where(LIVE)).all())
     if any(s not in found for s in slugs):
         return None
     return [int(found[s]) for s in slugs]
