@@ -171,7 +171,7 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
         else:
             send_id = existing.id
             if rendered is not None:  # --rerender
-                _update_content(conn, send_id, rendered, issue.source_hash)
+                sends.update_content(conn, send_id, rendered, issue.source_hash)
         if rendered is not None:  # links stored and rewritten once per send (click tracking)
             track_send(conn, settings, issue, send_id, rendered.html)
         if existing is None and testing:  # variants stored, the sample queued, rest held
@@ -186,18 +186,6 @@ def _create_or_join(engine: Engine, settings: Settings, plan: Plan, worker: work
             ledger.requeue(conn, send_id, opts.retry)
             sends.set_status(conn, send_id, "running")
     return send_id
-
-
-def _update_content(conn: Connection, send_id: int, rendered: Any, source_hash: str) -> None:
-    sends.update_content(
-        conn,
-        send_id,
-        subject=rendered.subject,
-        html=rendered.html,
-        text_body=rendered.text,
-        source_hash=source_hash,
-        web_html=rendered.web_html,
-    )
 
 
 def _winners_subject(conn: Connection, rendered: Any, issue_id: str, ids: list[int]) -> Any:

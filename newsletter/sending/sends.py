@@ -14,6 +14,7 @@ from newsletter.db import tables
 from newsletter.db.clock import utcnow
 from newsletter.db.connection import reading
 from newsletter.db.dialect import lock_for_transaction
+from newsletter.models import RenderedIssue
 
 D = tables.deliveries
 S = tables.sends
@@ -186,20 +187,18 @@ def _snapshot_audience(
 
 
 def update_content(
-    conn: Connection,
-    send_id: int,
-    *,
-    subject: str,
-    html: str,
-    text_body: str,
-    source_hash: str,
-    web_html: str | None = None,
+    conn: Connection, send_id: int, rendered: RenderedIssue, source_hash: str
 ) -> None:
+    """Store a new rendering of the send (`--rerender`, an edited sequence step)."""
     conn.execute(
         update(S)
         .where(S.c.id == send_id)
         .values(
-            subject=subject, html=html, text=text_body, source_hash=source_hash, web_html=web_html
+            subject=rendered.subject,
+            html=rendered.html,
+            text=rendered.text,
+            source_hash=source_hash,
+            web_html=rendered.web_html,
         )
     )
 

@@ -54,15 +54,7 @@ def ensure_send(
             current = sends.get_send(conn, send_id)
             if current is not None and current.source_hash == version:
                 return send_id
-            sends.update_content(
-                conn,
-                send_id,
-                subject=rendered.subject,
-                html=rendered.html,
-                text_body=rendered.text,
-                source_hash=version,
-                web_html=rendered.web_html,
-            )
+            sends.update_content(conn, send_id, rendered, version)
             conn.execute(  # what waits gets the new version
                 update(D)
                 .where(D.c.send_id == send_id, D.c.status == "queued")
