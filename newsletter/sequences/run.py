@@ -75,7 +75,7 @@ def _register(engine: Engine, seq: Sequence, now: datetime) -> Registered:
         if ids is None:
             raise NewsletterError(
                 f"{seq.path / 'sequence.toml'}: lists: {', '.join(seq.lists)}: a list does not "
-                "exist (create it with `newsletter lists add`, or fix the name)"
+                "exist (create it with `newsletter lists create SLUG --name ...`, or fix the name)"
             )
         reg = register(conn, seq, ids, now)
         enrol(conn, reg, now)
