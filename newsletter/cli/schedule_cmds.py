@@ -67,7 +67,7 @@ def send_due_cmd(
     force_preflight: bool,
 ) -> None:
     """Send every issue whose send_at has passed, once. Meant for cron: silent when idle."""
-    from newsletter.sending.schedule import parse_duration, plan, send_due
+    from newsletter.sending.schedule import parse_duration, send_due
 
     settings = settings_from(ctx)
     now = _now(now_text)
@@ -82,11 +82,7 @@ def send_due_cmd(
 
     with graceful_stop():  # sequence steps first: a long issue send never holds back a welcome
         ok = dry_run or _sequences(engine, settings, (now, late), log, verbose, force_preflight)
-    sequences_only = Path(settings.sequences_dir).is_dir() and not folder.is_dir()
-    only_sequences = sequences_only and not issues_dir
-    entries = (  # a project of sequences only: no issues folder is no scheduled issue
-        [] if only_sequences else plan(engine, settings, folder, now, late, pretend=bool(now_text))
-    )
+    entries = _scheduled(engine, settings, folder, (now, late), (bool(issues_dir), bool(now_text)))
 
     def gate(path: Path) -> None:
         def say(line: str) -> None:
@@ -120,6 +116,23 @@ def send_due_cmd(
     if verbose and not entries:
         log(f"no scheduled issues in {folder}", False)
     sys.exit(0 if ok else 1)
+
+
+def _scheduled(
+    engine: Any,
+    settings: Any,
+    folder: Path,
+    when: tuple[datetime, timedelta],
+    given: tuple[bool, bool],
+) -> list[Any]:
+    """The issue files send-due plans (`given`: whether --issues and --now were); a project
+    of sequences only (no issues folder, none named with --issues) has none."""
+    from newsletter.sending.schedule import plan
+
+    named_folder, pretend = given
+    if not named_folder and not folder.is_dir() and Path(settings.sequences_dir).is_dir():
+        return []
+    return plan(engine, settings, folder, *when, pretend=pretend)
 
 
 def _sequences(

@@ -119,8 +119,7 @@ subscriber_events = Table(
     Index("ix_subscriber_events_subscriber", "subscriber_id", "id"),
 )
 
-# One row per send of an issue, with its rendered content (resumed, the same bytes go out).
-# status: running | paused | cancelled | done
+# A send of an issue (or a sequence step), its content rendered once; running|paused|cancelled|done
 sends = Table(
     "sends",
     metadata,
