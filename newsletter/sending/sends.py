@@ -18,6 +18,17 @@ from newsletter.models import RenderedIssue
 
 D = tables.deliveries
 S = tables.sends
+# The columns a ledger row is inserted with, in the order an INSERT ... SELECT gives them.
+LEDGER_COLUMNS = [
+    "send_id",
+    "subscriber_id",
+    "email",
+    "status",
+    "attempts",
+    "detail",
+    "provider_id",
+    "updated_at",
+]
 
 
 @dataclass(frozen=True)
@@ -173,17 +184,7 @@ def _snapshot_audience(
         literal(""),
         literal(now, type_=D.c.updated_at.type),
     ).where(member)
-    cols = [
-        "send_id",
-        "subscriber_id",
-        "email",
-        "status",
-        "attempts",
-        "detail",
-        "provider_id",
-        "updated_at",
-    ]
-    conn.execute(D.insert().from_select(cols, audience))
+    conn.execute(D.insert().from_select(LEDGER_COLUMNS, audience))
 
 
 def update_content(

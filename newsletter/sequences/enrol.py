@@ -17,6 +17,7 @@ left; with `stop_on_unsubscribe`, unsubscribing from any one of them after joini
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
@@ -87,14 +88,20 @@ def due_members(seq: Registered, key: str, cutoff: datetime) -> list[ColumnEleme
     ]
 
 
-def leave_due(conn: Connection, seq: Registered, key: str, cutoff: datetime, now: datetime) -> int:
-    """Readers due for `key` who left the sequence's lists leave the sequence (left_at)."""
-    mine = and_(M.c.subscriber_id == MEMBERS.c.subscriber_id, M.c.list_id.in_(list(seq.list_ids)))
-    subscribed = exists().where(mine, M.c.status == "subscribed")
-    gone = ~subscribed
-    if seq.stop_on_unsubscribe:
+def has_left(list_ids: Sequence[int], stop_on_unsubscribe: bool) -> ColumnElement[bool]:
+    """A member (`sequence_members`) has left the sequence's lists: no subscribed membership
+    of them, or with `stop_on_unsubscribe`, an unsubscribe from one after joining."""
+    mine = and_(M.c.subscriber_id == MEMBERS.c.subscriber_id, M.c.list_id.in_(list(list_ids)))
+    gone = ~exists().where(mine, M.c.status == "subscribed")
+    if stop_on_unsubscribe:
         left_since = M.c.updated_at > MEMBERS.c.joined_at  # not an old unsubscribe
         gone = gone | exists().where(mine, M.c.status == "unsubscribed", left_since)
+    return gone
+
+
+def leave_due(conn: Connection, seq: Registered, key: str, cutoff: datetime, now: datetime) -> int:
+    """Readers due for `key` who left the sequence's lists leave the sequence (left_at)."""
+    gone = has_left(seq.list_ids, seq.stop_on_unsubscribe)
     return conn.execute(
         update(MEMBERS)
         .where(*due_members(seq, key, cutoff), gone)

@@ -16,12 +16,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, exists, func, select
+from sqlalchemy import Connection, Engine, and_, func, select
 
 from newsletter.audience.lists import all_lists
 from newsletter.db import tables
 from newsletter.db.connection import reading
 from newsletter.sending.outcomes import outcome_totals
+from newsletter.sequences.enrol import has_left
 from newsletter.sequences.model import Sequence
 from newsletter.sequences.registry import set_paused
 from newsletter.sequences.step_file import delay_text
@@ -136,20 +137,6 @@ def _step_counts(conn: Connection, reg: dict[str, Any], waiting: dict[int, int])
     }
 
 
-def _still_in(row: Any) -> Any:
-    """A member who has not left the sequence's lists: the rule of `enrol.leave_due`, which
-    `send-due` applies when their next step falls due (kept the same by hand)."""
-    mine = and_(
-        M.c.subscriber_id == MEMBERS.c.subscriber_id,
-        M.c.list_id.in_([int(i) for i in row.list_ids]),
-    )
-    kept = exists().where(mine, M.c.status == "subscribed")
-    if row.stop_on_unsubscribe:  # an unsubscribe from before they joined does not count
-        left_since = M.c.updated_at > MEMBERS.c.joined_at
-        kept = kept & ~exists().where(mine, M.c.status == "unsubscribed", left_since)
-    return kept
-
-
 def _waiting_by_position(conn: Connection, row: Any) -> dict[int, int]:
     """position of the next step -> readers still in the sequence waiting for it."""
     found = conn.execute(
@@ -160,7 +147,11 @@ def _waiting_by_position(conn: Connection, row: Any) -> dict[int, int]:
                 and_(STEPS.c.sequence == MEMBERS.c.sequence, STEPS.c.key == MEMBERS.c.next_key),
             )
         )
-        .where(MEMBERS.c.sequence == row.name, MEMBERS.c.left_at.is_(None), _still_in(row))
+        .where(
+            MEMBERS.c.sequence == row.name,
+            MEMBERS.c.left_at.is_(None),
+            ~has_left([int(i) for i in row.list_ids], row.stop_on_unsubscribe),
+        )
         .group_by(STEPS.c.position)
     )
     return {int(position): int(n) for position, n in found}

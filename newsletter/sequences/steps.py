@@ -115,17 +115,7 @@ def _create(
     return int(send_id)
 
 
-_COLUMNS = [
-    "send_id",
-    "subscriber_id",
-    "email",
-    "status",
-    "attempts",
-    "detail",
-    "provider_id",
-    "updated_at",
-    "version",
-]
+_COLUMNS = [*sends.LEDGER_COLUMNS, "version"]
 
 
 def enqueue(
