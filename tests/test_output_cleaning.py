@@ -23,6 +23,7 @@ UNSAFE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u206
 def _invoke(mailroom, monkeypatch, *args: str):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DATABASE_URL", mailroom.settings.database_url)
     monkeypatch.setenv("NEWSLETTER_SECRET_KEY", mailroom.settings.secret_key)
+    monkeypatch.chdir(mailroom.box.parent)  # not the checkout: the demo may have left a key there
     return CliRunner().invoke(cli, list(args))
 
 
